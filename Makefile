@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine with Python 3.11 and make:
+#   make demo   create .venv, install, run the pipeline on the bundled synthetic data, build the book
+#   make test   create .venv if needed, install, run ruff and every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_OUT := output/demo
+
+.PHONY: install demo test lint book clean benchmark
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/evaltoolkit series synthetic_data --out $(DEMO_OUT)
+	$(BIN)/jupyter-book build book -W -n --keep-going
+	@echo ""
+	@echo "Demo outputs:   $(DEMO_OUT)/ (monthly series CSVs, data-quality table)"
+	@echo "Book:           book/_build/html/index.html"
+
+lint: install
+	$(BIN)/ruff check evaltoolkit tests benchmarks
+	$(BIN)/ruff format --check evaltoolkit tests benchmarks
+
+test: install
+	$(BIN)/ruff check evaltoolkit tests benchmarks
+	$(BIN)/pytest
+
+book: install
+	$(BIN)/jupyter-book build book -W -n --keep-going
+
+benchmark: install
+	$(BIN)/python benchmarks/bench_series.py
+
+clean:
+	rm -rf book/_build output build .pytest_cache .hypothesis
