@@ -24,3 +24,10 @@ class ExtractValidationError(EvalToolkitError):
 
 class SeriesInputError(EvalToolkitError):
     """Input to a series builder is unusable (missing column, unparseable or missing dates)."""
+
+
+class ColumnMappingError(EvalToolkitError):
+    """A column mapping (user name → canonical name) names missing columns, unknown targets or clashes."""
+
+
+__all__ += ["ColumnMappingError"]

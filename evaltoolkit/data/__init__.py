@@ -1,0 +1,61 @@
+"""Read extracts, map columns, validate, and clean fixable defects with a data-quality table.
+
+Typical use::
+
+    from evaltoolkit.data import read_extract, validate_extract, clean_extract
+
+    raw = read_extract("attendances.csv", "attendances", mapping={"EC_Ident": "attendance_id"})
+    validate_extract(raw, "attendances", window=("2019-01-01", "2024-01-01"))  # every problem at once
+    clean = clean_extract(raw, "attendances", window=("2019-01-01", "2024-01-01"))
+    clean.data, clean.quality
+
+Row numbers in every message and table are spreadsheet rows: the header is row 1, so the first data
+row is row 2 (kept in the ``source_row`` column).
+"""
+
+from evaltoolkit.data._common import FLAG_PREFIX, ROW_COLUMN, UNPARSEABLE_COLUMN, parse_window
+from evaltoolkit.data.clean import CleanExtract, clean_extract
+from evaltoolkit.data.load import find_extract_files, load_extracts
+from evaltoolkit.data.mapping import apply_mapping, load_mapping, suggest_mapping
+from evaltoolkit.data.parse import parse_column, parse_frame
+from evaltoolkit.data.quality import (
+    PROBLEM_COLUMNS,
+    QUALITY_COLUMNS,
+    combine_quality,
+    format_quality_table,
+    problem_table,
+    quality_table,
+)
+from evaltoolkit.data.read import read_extract, read_sites, read_table
+from evaltoolkit.data.rules import ERROR_RULES, FIXABLE_RULES, KEYS
+from evaltoolkit.data.validate import check_extract, validate_extract
+
+__all__ = [
+    "ERROR_RULES",
+    "FIXABLE_RULES",
+    "FLAG_PREFIX",
+    "KEYS",
+    "PROBLEM_COLUMNS",
+    "QUALITY_COLUMNS",
+    "ROW_COLUMN",
+    "UNPARSEABLE_COLUMN",
+    "CleanExtract",
+    "apply_mapping",
+    "check_extract",
+    "clean_extract",
+    "combine_quality",
+    "find_extract_files",
+    "format_quality_table",
+    "load_extracts",
+    "load_mapping",
+    "parse_column",
+    "parse_frame",
+    "parse_window",
+    "problem_table",
+    "quality_table",
+    "read_extract",
+    "read_sites",
+    "read_table",
+    "suggest_mapping",
+    "validate_extract",
+]
