@@ -1,8 +1,8 @@
 """Small-number suppression for published tables.
 
-The default is the NHS secondary-care disclosure rule (NHS Digital, since 2018): zero stays zero, counts of 1 to 7
-are shown as ``*``, every other count is rounded to the nearest 5. Analysis files keep exact counts; only what is
-published passes through :func:`suppress_counts`.
+The default is the NHS secondary-care disclosure rule (NHS Digital, since 2018): zero stays zero,
+counts of 1 to 7 are shown as ``*``, every other count is rounded to the nearest 5. Analysis files keep
+exact counts; only what is published passes through :func:`suppress_counts`.
 """
 
 from __future__ import annotations

@@ -97,10 +97,21 @@ ATTENDANCES = ExtractSchema(
         Column("arrival", "datetime", description="Arrival date and time."),
         Column("departure", "datetime", nullable=True, description="Departure date and time."),
         Column("age_band", "string", required=False, nullable=True, description="Age band, e.g. 18-24."),
-        Column("sex", "category", required=False, nullable=True, allowed=("F", "M", "U"),
-               description="Sex: F, M or U (unknown)."),
-        Column("pd_flag", "boolean", required=False, nullable=True,
-               description="Patient has a recorded personality-disorder diagnosis."),
+        Column(
+            "sex",
+            "category",
+            required=False,
+            nullable=True,
+            allowed=("F", "M", "U"),
+            description="Sex: F, M or U (unknown).",
+        ),
+        Column(
+            "pd_flag",
+            "boolean",
+            required=False,
+            nullable=True,
+            description="Patient has a recorded personality-disorder diagnosis.",
+        ),
     ),
 )
 
@@ -112,12 +123,26 @@ SPELLS = ExtractSchema(
         Column("patient_id", "string", nullable=True, description="Pseudonymised patient identifier."),
         Column("site", "string", description="Site (hospital / service) code."),
         Column("admitted", "datetime", description="Admission date and time."),
-        Column("discharged", "datetime", nullable=True,
-               description="Discharge date and time; empty for spells still open at the extract date."),
-        Column("ward_type", "category", required=False, allowed=("mental_health", "acute"),
-               description="Ward type: mental_health or acute."),
-        Column("admission_method", "category", required=False, allowed=("emergency", "elective"),
-               description="Admission method: emergency or elective."),
+        Column(
+            "discharged",
+            "datetime",
+            nullable=True,
+            description="Discharge date and time; empty for spells still open at the extract date.",
+        ),
+        Column(
+            "ward_type",
+            "category",
+            required=False,
+            allowed=("mental_health", "acute"),
+            description="Ward type: mental_health or acute.",
+        ),
+        Column(
+            "admission_method",
+            "category",
+            required=False,
+            allowed=("emergency", "elective"),
+            description="Admission method: emergency or elective.",
+        ),
     ),
 )
 
@@ -139,8 +164,13 @@ COHORT = ExtractSchema(
         Column("site", "string", description="Site at which the patient was selected."),
         Column("pd_flag", "boolean", required=False, description="Personality-disorder flag."),
         Column("index_date", "date", description="Index date (e.g. crisis presentation or referral)."),
-        Column("end_date", "date", required=False, nullable=True,
-               description="Date follow-up ends early (death, transfer out); empty if none."),
+        Column(
+            "end_date",
+            "date",
+            required=False,
+            nullable=True,
+            description="Date follow-up ends early (death, transfer out); empty if none.",
+        ),
     ),
 )
 
@@ -162,7 +192,9 @@ ROM_RESPONSES = ExtractSchema(
 
 STAFF_SURVEY = ExtractSchema(
     kind="staff_survey",
-    description="Staff wellbeing survey before and after a leadership programme, one row per staff member and wave.",
+    description=(
+        "Staff wellbeing survey before and after a leadership programme, one row per staff member and wave."
+    ),
     columns=(
         Column("staff_id", "string", description="Pseudonymised staff identifier."),
         Column("site", "string", required=False, description="Site code."),

@@ -28,7 +28,7 @@ def test_no_count_one_to_seven_survives_and_input_untouched():
 def test_missing_stays_missing_and_bad_values_raise():
     t = pd.DataFrame({"n": [np.nan, 9.0]})
     assert suppress_counts(t, ["n"])["n"].tolist() == [None, "10"]
-    with pytest.raises(ValueError, match="'n'.*non-negative whole numbers"):
+    with pytest.raises(ValueError, match=r"'n'.*non-negative whole numbers"):
         suppress_counts(pd.DataFrame({"n": [1.5, -2]}), ["n"])
     with pytest.raises(KeyError, match="no column 'x'"):
         suppress_counts(t, ["x"])

@@ -54,9 +54,7 @@ def build_attendances(
     n_unk = config.defects_att_unknown_site
     n_mis = config.defects_att_missing_patient_id
     kinds = np.repeat(
-        np.array(
-            ["departure_before_arrival", "outside_window", "unknown_site", "missing_patient_id"]
-        ),
+        np.array(["departure_before_arrival", "outside_window", "unknown_site", "missing_patient_id"]),
         [n_dep, n_out, n_unk, n_mis],
     )
     pat = _unused_patients(rng, patients, clean["pat"].to_numpy(), kinds.size)

@@ -1,0 +1,5 @@
+"""Run the command line: ``python -m evaltoolkit``."""
+
+from evaltoolkit.cli import main
+
+main()

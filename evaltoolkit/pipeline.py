@@ -1,0 +1,364 @@
+"""The series job: a folder of extracts → validated, documented site × period series.
+
+This is what ``evaltoolkit series DIR --out OUT`` and ``make demo`` run. It chains the public
+functions of :mod:`evaltoolkit.data` and :mod:`evaltoolkit.series`; nothing here is hidden from
+analysts, who can call the same functions themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaltoolkit.data import CleanExtract, combine_quality, find_extract_files, load_extracts, read_sites
+from evaltoolkit.privacy import suppress_counts
+from evaltoolkit.provenance import package_versions, sha256_file
+from evaltoolkit.series import bed_days, count_events, los_by_period, patient_windows, rates
+
+__all__ = ["SERIES_COLUMNS", "SeriesBuild", "build_series", "default_window", "write_series"]
+
+#: Columns of the site × period series, in order (see :func:`build_series`).
+SERIES_COLUMNS = (
+    "period",
+    "site",
+    "ed_attendances",
+    "ed_attendances_pd",
+    "admissions",
+    "admissions_pd",
+    "emergency_admissions_mh",
+    "bed_days",
+    "bed_days_open_spells",
+    "discharges",
+    "mean_los_discharged",
+    "median_los_discharged",
+    "population",
+    "ed_attendances_per_100k",
+)
+_COUNT_COLUMNS = (
+    "ed_attendances",
+    "ed_attendances_pd",
+    "admissions",
+    "admissions_pd",
+    "emergency_admissions_mh",
+    "bed_days",
+    "bed_days_open_spells",
+    "discharges",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesBuild:
+    """Everything the series job produced.
+
+    Attributes
+    ----------
+    series : DataFrame
+        One row per site and period, columns :data:`SERIES_COLUMNS`. Exact counts: for analysis,
+        not for publication (use :meth:`published_series`).
+    windows : DataFrame
+        Per-site summary of the per-patient before/after windows (no patient identifiers).
+    quality : DataFrame
+        Data-quality table of every extract (rule, rows, action).
+    window : tuple of Timestamp
+        ``(start, end)`` half-open observation window.
+    freq : str
+        Period frequency.
+    inputs : dict
+        ``{kind: path}`` of the files read.
+    """
+
+    series: pd.DataFrame
+    windows: pd.DataFrame
+    quality: pd.DataFrame
+    window: tuple[pd.Timestamp, pd.Timestamp]
+    freq: str
+    inputs: dict[str, Path] = field(default_factory=dict)
+
+    def published_series(self, *, low: int = 1, high: int = 7, round_to: int = 5) -> pd.DataFrame:
+        """The series with small counts suppressed (NHS rule by default: 1–7 → ``*``, others to nearest 5).
+
+        LOS summaries of periods with 1–7 discharges are blanked too, and the rate is recomputed
+        from nothing: it is dropped where its count is suppressed.
+        """
+        out = self.series.copy()
+        small = out["discharges"].between(low, high)
+        out.loc[small, ["mean_los_discharged", "median_los_discharged"]] = np.nan
+        out.loc[out["ed_attendances"].between(low, high), "ed_attendances_per_100k"] = np.nan
+        return suppress_counts(out, list(_COUNT_COLUMNS), low=low, high=high, round_to=round_to)
+
+
+def default_window(population: pd.DataFrame, freq: str = "MS") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Observation window implied by the population denominators: first month to one month after the last.
+
+    Examples
+    --------
+    >>> pop = pd.DataFrame({"period": pd.to_datetime(["2020-01-01", "2020-03-01"])})
+    >>> default_window(pop)
+    (Timestamp('2020-01-01 00:00:00'), Timestamp('2020-04-01 00:00:00'))
+    """
+    periods = pd.to_datetime(population["period"])
+    return periods.min(), periods.max() + pd.DateOffset(months=1)
+
+
+def _pd_patients(extracts: dict[str, CleanExtract]) -> set[str]:
+    ids: set[str] = set()
+    att = extracts["attendances"].data
+    if "pd_flag" in att.columns:
+        ids |= set(att.loc[att["pd_flag"].fillna(False).astype(bool), "patient_id"].dropna())
+    if "cohort" in extracts:
+        coh = extracts["cohort"].data
+        flag = coh["pd_flag"].fillna(False).astype(bool) if "pd_flag" in coh.columns else True
+        ids |= set(coh.loc[flag, "patient_id"].dropna())
+    return ids
+
+
+def build_series(
+    folder: str | Path,
+    *,
+    freq: str = "MS",
+    window: tuple[Any, Any] | None = None,
+    sites: Iterable[str] | None = None,
+    before_months: int = 18,
+    after_months: int = 18,
+    max_open_days: float | None = 365,
+) -> SeriesBuild:
+    """Load, validate and clean the extracts in ``folder`` and build site × period series.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding ``attendances``, ``spells`` and ``population`` files (``.csv``, ``.xlsx`` or
+        ``.parquet``), and optionally ``sites`` and ``cohort``, with canonical column names.
+    freq : str, default "MS"
+        ``"MS"`` for calendar months, ``"W-MON"`` for weeks starting Monday.
+    window : tuple, optional
+        ``(start, extract_date)``. Default: from the population file (first month to one month
+        after the last).
+    sites : iterable of str, optional
+        Known site codes. Default: the sites file, else the sites in the population file.
+    before_months, after_months : int
+        Per-patient window lengths around each cohort member's index date.
+    max_open_days : float, optional
+        Open spells admitted longer ago than this at the extract date are flagged as stale.
+
+    Returns
+    -------
+    SeriesBuild
+        Series, per-site window summary and data-quality table.
+
+    Notes
+    -----
+    Series columns: ``ed_attendances`` (all attendances by arrival date), ``ed_attendances_pd``
+    (attendances of patients with a personality-disorder flag), ``admissions`` (spells by admission
+    date), ``admissions_pd`` (spells of patients flagged with personality disorder in the attendance
+    or cohort extracts), ``emergency_admissions_mh`` (emergency admissions to mental-health wards),
+    ``bed_days`` (occupied bed-days, midnights convention, open spells censored at the extract date),
+    ``bed_days_open_spells`` (the part of ``bed_days`` from spells still open at the extract date),
+    ``discharges`` and ``mean_los_discharged``/``median_los_discharged`` (LOS of spells discharged
+    in the period), ``population`` and ``ed_attendances_per_100k``.
+    """
+    folder = Path(folder)
+    files = find_extract_files(folder)
+    missing = [k for k in ("attendances", "spells", "population") if k not in files]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks the extract files {missing} (csv, xlsx or parquet)")
+
+    site_table = read_sites(files["sites"]) if "sites" in files else None
+    if window is None:
+        pop_only = load_extracts_subset(folder, "population")
+        start, end = default_window(pop_only.data, freq)
+    else:
+        start, end = (pd.Timestamp(w) for w in window)
+    if sites is None:
+        if site_table is not None:
+            sites = list(site_table["site"])
+        else:
+            sites = sorted(load_extracts_subset(folder, "population").data["site"].unique())
+    site_list = sorted(str(s) for s in sites)
+
+    extracts = load_extracts(folder, window=(start, end), sites=site_list, max_open_days=max_open_days)
+    att = extracts["attendances"].data
+    spells = extracts["spells"].data
+    pop = extracts["population"].data
+    levels = {"site": site_list}
+    common: dict[str, Any] = {"freq": freq, "by": "site", "start": start, "end": end, "levels": levels}
+
+    def counted(events: pd.DataFrame, date: str, name: str) -> pd.DataFrame:
+        return count_events(events, date=date, **common).rename(columns={"count": name})
+
+    pd_ids = _pd_patients(extracts)
+    if "pd_flag" in att.columns:
+        att_pd = att[att["pd_flag"].fillna(False).astype(bool)]
+    else:
+        att_pd = att[att["patient_id"].isin(pd_ids)]
+    spells_pd = spells[spells["patient_id"].isin(pd_ids)]
+    is_emerg_mh = pd.Series(True, index=spells.index)
+    for col, value in (("admission_method", "emergency"), ("ward_type", "mental_health")):
+        is_emerg_mh &= spells[col].eq(value).fillna(False) if col in spells.columns else False
+    emerg_mh = spells[is_emerg_mh]
+
+    parts = [
+        counted(att, "arrival", "ed_attendances"),
+        counted(att_pd, "arrival", "ed_attendances_pd"),
+        counted(spells, "admitted", "admissions"),
+        counted(spells_pd, "admitted", "admissions_pd"),
+        counted(emerg_mh, "admitted", "emergency_admissions_mh"),
+    ]
+    beds = bed_days(
+        spells, admitted="admitted", discharged="discharged", censor_at=end, split_open=True, **common
+    )
+    parts.append(
+        beds[["period", "site", "bed_days", "open_bed_days"]].rename(
+            columns={"open_bed_days": "bed_days_open_spells"}
+        )
+    )
+    los = los_by_period(spells, admitted="admitted", discharged="discharged", **common)
+    parts.append(los[["period", "site", "discharges", "mean_los_discharged", "median_los_discharged"]])
+
+    series = parts[0]
+    for p in parts[1:]:
+        series = series.merge(p, on=["period", "site"], how="left", validate="one_to_one")
+    if freq == "MS":
+        with_rate = rates(
+            series[["period", "site", "ed_attendances"]],
+            pop[["site", "period", "population"]],
+            count="ed_attendances",
+            denominator="population",
+            on=("period", "site"),
+            per=100_000,
+        )
+        series = series.merge(
+            with_rate[["period", "site", "population", "rate"]].rename(
+                columns={"rate": "ed_attendances_per_100k"}
+            ),
+            on=["period", "site"],
+            how="left",
+            validate="one_to_one",
+        )
+    else:
+        series["population"] = np.nan
+        series["ed_attendances_per_100k"] = np.nan
+    series = series[list(SERIES_COLUMNS)].sort_values(["site", "period"], ignore_index=True)
+
+    windows = _window_summary(extracts, att, spells, start, end, before_months, after_months)
+    quality = combine_quality(*extracts.values())
+    return SeriesBuild(
+        series=series,
+        windows=windows,
+        quality=quality,
+        window=(start, end),
+        freq=freq,
+        inputs={k: v for k, v in files.items()},
+    )
+
+
+def load_extracts_subset(folder: Path, kind: str) -> CleanExtract:
+    """Read and clean a single extract kind from ``folder`` (used to derive defaults)."""
+    from evaltoolkit.data import clean_extract, read_extract
+
+    files = find_extract_files(folder)
+    return clean_extract(read_extract(files[kind], kind), kind)
+
+
+def _window_summary(
+    extracts: dict[str, CleanExtract],
+    att: pd.DataFrame,
+    spells: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    before_months: int,
+    after_months: int,
+) -> pd.DataFrame:
+    cols = [
+        "site",
+        "window",
+        "patients",
+        "person_years",
+        "attendances",
+        "admissions",
+        "bed_days",
+        "attendances_per_person_year",
+        "bed_days_per_person_year",
+    ]
+    if "cohort" not in extracts:
+        return pd.DataFrame(columns=cols)
+    cohort = extracts["cohort"].data
+    end_col = "end_date" if "end_date" in cohort.columns else None
+    w = patient_windows(
+        cohort,
+        attendances=att[att["patient_id"].notna()],
+        spells=spells[spells["patient_id"].notna()],
+        before_months=before_months,
+        after_months=after_months,
+        censor_at=end,
+        end=end_col,
+        data_start=start,
+    )
+    w = w.merge(cohort[["patient_id", "site"]], on="patient_id", how="left", validate="many_to_one")
+    g = w.groupby(["site", "window"], sort=True)
+    out = g.agg(
+        patients=("patient_id", "nunique"),
+        exposure_days=("exposure_days", "sum"),
+        attendances=("attendances", "sum"),
+        admissions=("admissions", "sum"),
+        bed_days=("bed_days", "sum"),
+    ).reset_index()
+    out["person_years"] = out.pop("exposure_days") / 365.25
+    out["attendances_per_person_year"] = out["attendances"] / out["person_years"]
+    out["bed_days_per_person_year"] = out["bed_days"] / out["person_years"]
+    order = {"before": 0, "after": 1}
+    out = out.sort_values(["site", "window"], key=lambda s: s.map(order) if s.name == "window" else s)
+    return out[cols].reset_index(drop=True)
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, lineterminator="\n", float_format="%.6g", date_format="%Y-%m-%d")
+
+
+def write_series(build: SeriesBuild, out: str | Path, *, command: str | None = None) -> dict[str, Path]:
+    """Write a :class:`SeriesBuild` to ``out``.
+
+    Files: ``series.csv`` (exact counts, for analysis; keep inside the secure environment),
+    ``series_published.csv`` (small counts suppressed), ``patient_windows_summary.csv`` (per-site
+    before/after totals, suppressed), ``data_quality.csv``, and ``manifest.json`` (SHA-256 of every
+    input, package versions, window, command line and time). Every file except the manifest is
+    byte-identical for the same inputs.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "series": out / "series.csv",
+        "series_published": out / "series_published.csv",
+        "patient_windows_summary": out / "patient_windows_summary.csv",
+        "data_quality": out / "data_quality.csv",
+        "manifest": out / "manifest.json",
+    }
+    _csv(build.series, paths["series"])
+    _csv(build.published_series(), paths["series_published"])
+    _csv(
+        suppress_counts(build.windows, ["patients", "attendances", "admissions", "bed_days"]),
+        paths["patient_windows_summary"],
+    )
+    _csv(build.quality, paths["data_quality"])
+    manifest = {
+        "tool": "evaltoolkit series",
+        "command": command if command is not None else " ".join(sys.argv),
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "window": {"start": build.window[0].date().isoformat(), "end": build.window[1].date().isoformat()},
+        "freq": build.freq,
+        "inputs": {k: {"file": p.name, "sha256": sha256_file(p)} for k, p in sorted(build.inputs.items())},
+        "outputs": {
+            k: {"file": p.name, "sha256": sha256_file(p)} for k, p in paths.items() if k != "manifest"
+        },
+        "packages": package_versions(),
+    }
+    paths["manifest"].write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return paths
