@@ -9,7 +9,17 @@ from pathlib import Path
 
 __all__ = ["PACKAGES", "package_versions", "sha256_file"]
 
-PACKAGES = ("evaltoolkit", "numpy", "pandas", "scipy", "statsmodels", "pingouin", "duckdb", "ibis-framework", "pyarrow")
+PACKAGES = (
+    "evaltoolkit",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "pingouin",
+    "duckdb",
+    "ibis-framework",
+    "pyarrow",
+)
 
 
 def sha256_file(path: str | Path) -> str:
