@@ -111,7 +111,7 @@ def series(
     excluded = int(build.quality["n_excluded"].sum()) if "n_excluded" in build.quality.columns else 0
     typer.echo(
         f"{len(build.series)} site-periods ({build.series['site'].nunique()} sites, "
-        f"{build.window[0].date()} to {build.window[1].date()} excluded); "
+        f"window {build.window[0].date()} to {build.window[1].date()}, end excluded); "
         f"{excluded} rows excluded by data-quality rules (see {paths['data_quality'].name})"
     )
     for name, path in paths.items():

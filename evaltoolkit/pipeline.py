@@ -85,14 +85,16 @@ class SeriesBuild:
     def published_series(self, *, low: int = 1, high: int = 7, round_to: int = 5) -> pd.DataFrame:
         """The series with small counts suppressed (NHS rule by default: 1–7 → ``*``, others to nearest 5).
 
-        LOS summaries of periods with 1–7 discharges are blanked too, and the rate is recomputed
-        from nothing: it is dropped where its count is suppressed.
+        LOS summaries of periods with 1–7 discharges are blanked, and the rate is recomputed from the
+        rounded count (as NHS Digital computes published percentages), so the exact count cannot be
+        recovered from it; it is blank where the count is suppressed.
         """
-        out = self.series.copy()
-        small = out["discharges"].between(low, high)
+        out = suppress_counts(self.series, list(_COUNT_COLUMNS), low=low, high=high, round_to=round_to)
+        small = self.series["discharges"].between(low, high)
         out.loc[small, ["mean_los_discharged", "median_los_discharged"]] = np.nan
-        out.loc[out["ed_attendances"].between(low, high), "ed_attendances_per_100k"] = np.nan
-        return suppress_counts(out, list(_COUNT_COLUMNS), low=low, high=high, round_to=round_to)
+        shown = pd.to_numeric(out["ed_attendances"], errors="coerce")
+        out["ed_attendances_per_100k"] = shown / self.series["population"] * 100_000
+        return out
 
 
 def default_window(population: pd.DataFrame, freq: str = "MS") -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -177,6 +177,10 @@ def test_outputs_deterministic_and_private(build, tmp_path):
     for col in ("ed_attendances", "ed_attendances_pd", "admissions", "admissions_pd", "bed_days"):
         shown = pd.to_numeric(pub[col], errors="coerce").dropna()
         assert not shown.between(1, 7).any(), col
+    # The published rate is computed from the rounded count, so it cannot reveal the exact count.
+    back = pd.to_numeric(pub["ed_attendances_per_100k"]) * pd.to_numeric(pub["population"]) / 100_000
+    remainder = back.dropna() % 5  # the CSV holds 6 significant digits, so allow a small error
+    assert ((remainder < 0.05) | (remainder > 4.95)).all()
 
 
 def test_cli_series_and_validate(tmp_path):
