@@ -1,0 +1,796 @@
+"""Design matrices for segmented (interrupted time series) regression: a pure function, no fitting.
+
+:func:`build_its_design` validates the input frame and returns an :class:`ITSDesign`: the design matrix
+with fixed term names, the matrix for the counterfactual (intervention terms set to zero), and a per-row
+frame saying which segment each period belongs to and whether it enters the fit.
+
+Coding convention (Stata ``itsa``)
+----------------------------------
+Time is re-indexed as ``t = 1, 2, …, n`` (one step per period; ``t = 1`` is the first period in the data),
+so ``intercept`` is the level extrapolated to ``t = 0`` and ``pre_slope`` is the change per period. For an
+interruption whose first post-interruption period is ``t = T``:
+
+* ``level_change = 1`` from ``t = T`` on (0 before);
+* ``slope_change = t - T`` from ``t = T`` on (0 before): **0 in the first post-interruption period**.
+
+So ``level_change`` is the jump at the first post-interruption period itself, as Stata ``itsa`` codes it
+(``_x_t`` = 0 there). The other common coding (Lopez Bernal et al. 2017, ``I(time - 36):smokban``) counts
+the first post period as 1, which makes its level change refer to the last pre-interruption period: its
+level change equals ours minus ``slope_change``; the slope change is identical.
+
+With ``transition = k`` the ``k`` periods ``T, …, T + k - 1`` are a phase-in: the post segment starts at
+``P = T + k`` (``level_change`` switches on and ``slope_change`` counts from 0 there). With
+``transition_shape="exclude"`` the phase-in periods are left out of the fit (kept in the outputs with
+``in_fit = False``); with ``"ramp"`` they are fitted and ``level_change`` rises linearly through them,
+``1/(k+1), 2/(k+1), …`` reaching 1 at ``P``.
+
+Controlled designs (``group``/``treated``) follow Stata ``itsa`` multiple-group analysis: the plain terms
+describe the control series, ``diff_intercept``/``diff_pre_slope`` the treated-minus-control differences
+before the interruption and ``diff_level_change``/``diff_slope_change`` the differences in the changes –
+the intervention effects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaltoolkit.its._types import COUNT_FAMILIES, Effect, Family, TransitionShape, check_literal
+from evaltoolkit.its.errors import ITSInputError
+
+__all__ = ["EPOC_MINIMUM", "RECOMMENDED_MINIMUM", "ITSDesign", "build_its_design", "describe_rows"]
+
+EPOC_MINIMUM = 3
+"""Cochrane EPOC minimum number of points before and after an interruption."""
+
+RECOMMENDED_MINIMUM = 8
+"""Below this many points in a segment :func:`~evaltoolkit.its.fit_its` warns (``ShortSeriesWarning``)."""
+
+_MAX_ROWS = 5
+_RESERVED_PREFIXES = ("level_change", "slope_change", "diff_", "sin_", "cos_", "month_")
+_RESERVED = ("intercept", "pre_slope")
+
+
+def describe_rows(positions: Sequence[int] | np.ndarray, limit: int = _MAX_ROWS) -> str:
+    """Describe 0-based row positions for an error message: the first few, then how many more.
+
+    Parameters
+    ----------
+    positions : sequence of int
+        0-based row positions in the caller's frame.
+    limit : int, default 5
+        How many to list.
+
+    Returns
+    -------
+    str
+        For example ``"rows 2, 7 (0-based positions)"``.
+
+    Examples
+    --------
+    >>> describe_rows([7, 2])
+    'rows 2, 7 (0-based positions)'
+    >>> describe_rows(range(10), limit=3)
+    'rows 0, 1, 2 and 7 more (0-based positions)'
+    """
+    arr = np.sort(np.asarray(list(positions), dtype="int64"))
+    shown = ", ".join(str(int(p)) for p in arr[:limit])
+    more = f" and {arr.size - limit} more" if arr.size > limit else ""
+    word = "row" if arr.size == 1 else "rows"
+    return f"{word} {shown}{more} (0-based positions)"
+
+
+@dataclass(frozen=True, eq=False)
+class ITSDesign:
+    """A validated segmented-regression design (see the module docstring for the coding).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per input row, sorted by group then time, with columns ``row`` (0-based position in the
+        input), ``time`` (the original time value), ``t`` (period index, 1 = first period), ``group``
+        (``None`` without a group column), ``series`` (integer code of the group, 0 without one),
+        ``treated`` (bool), ``segment`` (0 before the first
+        interruption, ``j`` from interruption ``j`` on), ``in_transition``, ``in_fit``, ``outcome`` and
+        ``offset`` (NaN without an offset).
+    X : pandas.DataFrame
+        Design matrix, columns named by term, rows aligned with ``frame``.
+    X_counterfactual : pandas.DataFrame
+        ``X`` with the intervention terms (``effect_terms``) set to zero.
+    effect_terms : tuple of str
+        Terms that carry the intervention effect (``level_change``/``slope_change``…; ``diff_level_change``/
+        ``diff_slope_change``… in controlled designs).
+    interruption_terms : tuple of tuple of str
+        The effect terms of each interruption, in order.
+    slope_terms : tuple of str
+        Terms whose coefficients add up to the post-interruption slope of the (treated) series.
+    interruptions : tuple
+        Interruption values on the scale of the time column (``pandas.Timestamp`` or int).
+    interruption_t : tuple of int
+        Period index ``T`` of each interruption (first post-interruption period).
+    post_start_t : tuple of int
+        Period index ``P = T + transition`` where each post segment starts.
+    time_kind : {"date", "integer"}
+        Kind of time column.
+    freq : str or None
+        ``"month"``, ``"quarter"``, ``"year"``, ``"week"`` or ``"day"`` for dates; ``None`` for integers.
+    period : float or None
+        Seasonal period used for Fourier terms, if any.
+    segment_points : tuple of int
+        Fitted points in each segment (pre, post 1, post 2, …) per series.
+    """
+
+    frame: pd.DataFrame
+    X: pd.DataFrame
+    X_counterfactual: pd.DataFrame
+    effect_terms: tuple[str, ...]
+    interruption_terms: tuple[tuple[str, ...], ...]
+    slope_terms: tuple[str, ...]
+    interruptions: tuple[Any, ...]
+    interruption_t: tuple[int, ...]
+    post_start_t: tuple[int, ...]
+    outcome: str
+    time: str
+    offset: str | None
+    group: str | None
+    treated: tuple[Any, ...]
+    covariates: tuple[str, ...]
+    seasonal_terms: tuple[str, ...]
+    effect: str
+    transition: int
+    transition_shape: str
+    time_kind: str
+    freq: str | None
+    period: float | None
+    segment_points: tuple[int, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Term names in column order."""
+        return tuple(self.X.columns)
+
+    @property
+    def controlled(self) -> bool:
+        """True for a controlled (multiple-group) design."""
+        return self.group is not None
+
+    @property
+    def fit_mask(self) -> np.ndarray:
+        """Boolean array: rows that enter the fit."""
+        return self.frame["in_fit"].to_numpy(dtype=bool)
+
+    def time_of(self, t: int) -> Any:
+        """Time value (on the scale of the time column) of period index ``t``."""
+        hit = self.frame.loc[self.frame["t"] == t, "time"]
+        if hit.empty:
+            raise ITSInputError(f"period index {t} is outside the data")
+        return hit.iloc[0]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, pd.Timestamp)) or np.isscalar(value):
+        return [value]
+    if hasattr(value, "__iter__"):
+        return list(value)
+    return [value]
+
+
+def _check_columns(data: pd.DataFrame, names: list[str]) -> None:
+    missing = [n for n in names if n not in data.columns]
+    if missing:
+        raise ITSInputError(
+            f"column(s) {', '.join(map(repr, missing))} not found; the data have columns {list(data.columns)}"
+        )
+
+
+def _numeric_column(s: pd.Series, what: str, *, allow_bool: bool) -> np.ndarray:
+    """Return ``s`` as float64, or raise naming the column and the offending rows."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        if allow_bool:
+            return s.to_numpy(dtype="float64")
+        raise ITSInputError(f"{what} {s.name!r} is boolean; it must be numeric")
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        coerced = pd.to_numeric(s, errors="coerce")
+        bad = np.flatnonzero(coerced.isna().to_numpy() & s.notna().to_numpy())
+        detail = (
+            f"non-numeric values in {describe_rows(bad)}, e.g. {s.iloc[bad[0]]!r}"
+            if bad.size
+            else "convert it with pandas.to_numeric first"
+        )
+        raise ITSInputError(f"{what} {s.name!r} is not numeric (dtype {s.dtype}): {detail}")
+    values = s.to_numpy(dtype="float64", na_value=np.nan)
+    return values
+
+
+def _parse_time(s: pd.Series) -> tuple[str, np.ndarray, pd.Series]:
+    """Classify the time column and return (kind, raw numeric key, parsed series)."""
+    name = s.name
+    if s.isna().any():
+        raise ITSInputError(
+            f"time column {name!r} has missing values in {describe_rows(np.flatnonzero(s.isna()))}"
+        )
+    if pd.api.types.is_bool_dtype(s.dtype):
+        raise ITSInputError(f"time column {name!r} is boolean; use a date or integer period column")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        v = s.to_numpy(dtype="float64")
+        bad = np.flatnonzero(~np.isfinite(v) | (v != np.round(v)))
+        if bad.size:
+            raise ITSInputError(
+                f"time column {name!r} must hold whole numbers (or dates); "
+                f"non-integer values in {describe_rows(bad)}"
+            )
+        return "integer", v.astype("int64"), pd.Series(v.astype("int64"), index=s.index, name=name)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        raise ITSInputError(f"time column {name!r} is timezone-aware; pass timezone-naive dates")
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        parsed = pd.Series(pd.to_datetime(s), index=s.index, name=name)
+    else:
+        parsed = pd.to_datetime(s, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        if bad.size:
+            raise ITSInputError(
+                f"time column {name!r} has values that are neither numbers nor dates "
+                f"in {describe_rows(bad)}, "
+                f"e.g. {s.iloc[bad[0]]!r}"
+            )
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            raise ITSInputError(f"time column {name!r} is timezone-aware; pass timezone-naive dates")
+    if (parsed != parsed.dt.normalize()).any():
+        bad = np.flatnonzero((parsed != parsed.dt.normalize()).to_numpy())
+        raise ITSInputError(
+            f"time column {name!r} must hold period start dates without a time of day; "
+            f"see {describe_rows(bad)}"
+        )
+    return "date", parsed.to_numpy(dtype="datetime64[ns]"), parsed
+
+
+def _date_index(parsed: pd.Series) -> tuple[np.ndarray, str, int]:
+    """Integer period keys for dates, the frequency name and the step between periods."""
+    uniq = pd.DatetimeIndex(np.unique(parsed.to_numpy(dtype="datetime64[ns]")))
+    month_key = (uniq.year * 12 + uniq.month - 1).to_numpy(dtype="int64")
+    same_day = bool((uniq.day == uniq.day[0]).all()) or bool(uniq.is_month_end.all())
+    if uniq.size >= 2 and same_day and np.all(np.diff(month_key) >= 1):
+        step = reduce(math.gcd, np.diff(month_key).tolist())
+        freqs = {1: "month", 3: "quarter", 12: "year"}
+        if step in freqs:
+            key = (parsed.dt.year * 12 + parsed.dt.month - 1).to_numpy(dtype="int64")
+            return key, freqs[step], step
+    days = (uniq.to_numpy(dtype="datetime64[D]").astype("int64")) if uniq.size else np.array([], "int64")
+    step = reduce(math.gcd, np.diff(days).tolist()) if uniq.size >= 2 else 1
+    if step in (1, 7):
+        key = parsed.to_numpy(dtype="datetime64[D]").astype("int64")
+        return key, ("week" if step == 7 else "day"), step
+    raise ITSInputError(
+        f"cannot tell the period of time column {parsed.name!r}: dates are {step} days apart; use monthly, "
+        "quarterly or yearly period-start dates, weekly or daily dates, or an integer period column"
+    )
+
+
+def _interruption_keys(
+    values: list[Any], kind: str, freq: str | None, parsed: pd.Series, name: str
+) -> list[tuple[Any, int]]:
+    """Map interruption values to (time value, raw key) on the time column's scale."""
+    out = []
+    for v in values:
+        if kind == "integer":
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                raise ITSInputError(
+                    f"interruption {v!r} is not a value of the integer time column {name!r}"
+                ) from None
+            if not math.isfinite(fv) or fv != round(fv):
+                raise ITSInputError(
+                    f"interruption {v!r} must be a whole number (time column {name!r} is integer)"
+                )
+            out.append((int(fv), int(fv)))
+        else:
+            try:
+                ts = pd.Timestamp(v)
+            except (TypeError, ValueError):
+                raise ITSInputError(
+                    f"interruption {v!r} is not a date (time column {name!r} holds dates)"
+                ) from None
+            if ts is pd.NaT or pd.isna(ts):
+                raise ITSInputError(f"interruption {v!r} is not a date")
+            if freq in ("month", "quarter", "year"):
+                key = ts.year * 12 + ts.month - 1
+            else:
+                key = int(np.datetime64(ts.normalize(), "D").astype("int64"))
+            out.append((ts, key))
+    return out
+
+
+def _fourier(x: np.ndarray, k: int, period: float) -> dict[str, np.ndarray]:
+    cols: dict[str, np.ndarray] = {}
+    for j in range(1, k + 1):
+        cols[f"sin_{j}"] = np.sin(2 * np.pi * j * x / period)
+        cols[f"cos_{j}"] = np.cos(2 * np.pi * j * x / period)
+    return cols
+
+
+def _collinear_terms(X: np.ndarray, names: list[str]) -> list[str]:
+    """Terms that add nothing to the column space spanned by the terms before them."""
+    bad: list[str] = []
+    keep: list[int] = []
+    rank = 0
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    Xs = X / scale
+    for j in range(X.shape[1]):
+        r = np.linalg.matrix_rank(Xs[:, [*keep, j]], tol=1e-9 * max(X.shape))
+        if r > rank:
+            keep.append(j)
+            rank = r
+        else:
+            bad.append(names[j])
+    return bad
+
+
+def build_its_design(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    time: str,
+    interruptions: Any,
+    family: Family = "gaussian",
+    offset: str | None = None,
+    seasonality: int | str | None = None,
+    period: float | None = None,
+    covariates: str | Sequence[str] = (),
+    effect: Effect = "level+slope",
+    transition: int = 0,
+    transition_shape: TransitionShape = "exclude",
+    group: str | None = None,
+    treated: Any = None,
+) -> ITSDesign:
+    """Validate an ITS data frame and build its segmented-regression design (no fitting).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per period (per group in controlled designs). Not modified.
+    outcome : str
+        Outcome column (numeric; non-negative counts for count families).
+    time : str
+        Period column: dates (monthly, quarterly, yearly, weekly or daily period starts) or integers.
+    interruptions : scalar or sequence
+        Value(s) of ``time`` at which each interruption's first post-interruption period starts.
+    family : {"gaussian", "poisson", "quasipoisson", "negbin"}, default "gaussian"
+        Used here only to validate the outcome and offset.
+    offset : str, optional
+        Exposure column (population, cohort size, bed base); must be positive. Count families only.
+    seasonality : None, int or "month", optional
+        ``int`` ``K``: ``K`` Fourier pairs ``sin_1, cos_1, …, sin_K, cos_K`` of period ``period``
+        (default 12 for monthly, 4 for quarterly, 52 for weekly dates; required otherwise). For monthly and
+        quarterly dates the harmonics are of the calendar month (quarter), as ``tsModel::harmonic(month,
+        K, 12)``; otherwise of ``t``. ``"month"``: calendar-month indicators ``month_2 … month_12``
+        (January is the reference); needs monthly, weekly or daily dates.
+    period : float, optional
+        Seasonal period in periods, overriding the default.
+    covariates : str or sequence of str, default ()
+        Extra numeric (or boolean) columns entered linearly.
+    effect : {"level", "slope", "level+slope"}, default "level+slope"
+        Which change terms each interruption gets.
+    transition : int, default 0
+        Number of phase-in periods after each interruption (see module docstring).
+    transition_shape : {"exclude", "ramp"}, default "exclude"
+        Leave the phase-in periods out, or model the level change as a linear ramp through them.
+    group : str, optional
+        Group (series) column for a controlled design.
+    treated : scalar or sequence, optional
+        Value(s) of ``group`` that are treated; every other group is a control.
+
+    Returns
+    -------
+    ITSDesign
+        The validated design.
+
+    Raises
+    ------
+    ITSInputError
+        Missing columns, non-numeric or missing outcomes, non-positive offsets, missing or duplicated
+        periods, interruptions outside the data, fewer than 3 points in a segment, collinear terms.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"t": range(1, 11), "y": [5.0, 6, 7, 6, 8, 4, 5, 4, 5, 3]})
+    >>> d = build_its_design(df, outcome="y", time="t", interruptions=6)
+    >>> d.terms
+    ('intercept', 'pre_slope', 'level_change', 'slope_change')
+    >>> d.X.loc[3:7, ["level_change", "slope_change"]].to_numpy().tolist()
+    [[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]
+    """
+    check_literal(family, Family, "family")
+    check_literal(effect, Effect, "effect")
+    check_literal(transition_shape, TransitionShape, "transition_shape")
+    if not isinstance(data, pd.DataFrame):
+        raise ITSInputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if data.empty:
+        raise ITSInputError("data has no rows")
+    covs = [covariates] if isinstance(covariates, str) else list(covariates)
+    for name, value in (("outcome", outcome), ("time", time)):
+        if not isinstance(value, str):
+            raise ITSInputError(f"{name} must be a column name (str), not {value!r}")
+    if isinstance(transition, bool) or not isinstance(transition, (int, np.integer)) or transition < 0:
+        raise ITSInputError(f"transition must be a non-negative whole number of periods, not {transition!r}")
+    transition = int(transition)
+    needed = [outcome, time, *covs] + ([offset] if offset else []) + ([group] if group else [])
+    _check_columns(data, needed)
+    if len(set(needed)) != len(needed):
+        raise ITSInputError(
+            f"a column is used twice among outcome, time, offset, covariates and group: {needed}"
+        )
+    for c in covs:
+        if c in _RESERVED or c.startswith(_RESERVED_PREFIXES):
+            raise ITSInputError(f"covariate {c!r} clashes with the design's term names; rename the column")
+
+    df = data.reset_index(drop=True)
+    n = len(df)
+    row = np.arange(n)
+
+    # --- groups --------------------------------------------------------------------------------------
+    if group is None:
+        if treated is not None:
+            raise ITSInputError("treated= needs group= (the column that identifies the series)")
+        gvals = np.array([None] * n, dtype=object)
+        treated_mask = np.ones(n, dtype=bool)
+        treated_vals: tuple[Any, ...] = ()
+    else:
+        if treated is None:
+            raise ITSInputError("group= needs treated= (the treated group's value or values)")
+        g = df[group]
+        if g.isna().any():
+            raise ITSInputError(
+                f"group column {group!r} has missing values in {describe_rows(np.flatnonzero(g.isna()))}"
+            )
+        treated_vals = tuple(_as_list(treated))
+        present = set(g.unique().tolist())
+        absent = [v for v in treated_vals if v not in present]
+        if absent:
+            raise ITSInputError(
+                f"treated value(s) {absent} not found in group column {group!r}; "
+                f"groups are {sorted(map(str, present))}"
+            )
+        treated_mask = g.isin(treated_vals).to_numpy()
+        if treated_mask.all():
+            raise ITSInputError(
+                f"every group in {group!r} is treated; a controlled design needs at least one control group"
+            )
+        gvals = g.to_numpy(dtype=object)
+
+    # --- time ----------------------------------------------------------------------------------------
+    kind, _raw, parsed = _parse_time(df[time])
+    if kind == "date":
+        key, freq, step = _date_index(parsed)
+    else:
+        freq = None
+        key = parsed.to_numpy(dtype="int64")
+        uk = np.unique(key)
+        step = reduce(math.gcd, np.diff(uk).tolist()) if uk.size >= 2 else 1
+    t_key = key
+
+    # duplicates within group
+    gkey = pd.factorize(df[group], sort=True)[0].astype("int64") if group else np.zeros(n, dtype="int64")
+    dup = pd.DataFrame({"g": gkey, "k": t_key}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        where = f" within a group of {group!r}" if group else ""
+        raise ITSInputError(
+            f"duplicated periods in time column {time!r}{where}: {describe_rows(np.flatnonzero(dup))}; "
+            "aggregate to one row per period first"
+        )
+    kmin = int(t_key.min())
+    t_index = (t_key - kmin) // step + 1
+    if kind == "date" and freq == "week" and np.any((t_key - kmin) % step):
+        raise ITSInputError(f"weekly dates in {time!r} do not fall on the same weekday")
+
+    # missing periods (per group) and balanced groups
+    time_of_t: dict[int, Any] = {}
+    for ti, tv in zip(t_index.tolist(), parsed.tolist(), strict=True):
+        time_of_t.setdefault(int(ti), tv)
+    spans = {}
+    for gv in np.unique(gkey):
+        ts = np.sort(t_index[gkey == gv])
+        full = np.arange(ts[0], ts[-1] + 1)
+        missing = np.setdiff1d(full, ts)
+        if missing.size:
+            # label missing periods by value
+            labels = _period_labels(missing, kind, freq, step, kmin, parsed)
+            where = f" for group {gvals[np.flatnonzero(gkey == gv)[0]]!r}" if group else ""
+            raise ITSInputError(
+                f"missing periods in time column {time!r}{where}: {', '.join(labels[:_MAX_ROWS])}"
+                f"{f' and {missing.size - _MAX_ROWS} more' if missing.size > _MAX_ROWS else ''}; "
+                "every period between the first and last must be present (a zero count is a row with 0); "
+                "to leave out a phase-in period use transition="
+            )
+        spans[gvals[np.flatnonzero(gkey == gv)[0]]] = (int(ts[0]), int(ts[-1]))
+    if len(set(spans.values())) > 1:
+        desc = "; ".join(f"{k!r}: periods {a}–{b}" for k, (a, b) in spans.items())
+        raise ITSInputError(
+            f"groups in {group!r} cover different periods ({desc}); "
+            "a controlled design needs the same periods"
+        )
+    t_max = int(t_index.max())
+
+    # --- interruptions -------------------------------------------------------------------------------
+    ivals = _as_list(interruptions)
+    if not ivals:
+        raise ITSInputError("interruptions must name at least one period")
+    mapped = _interruption_keys(ivals, kind, freq, parsed, time)
+    first_label, last_label = time_of_t[1], time_of_t[t_max]
+    i_t: list[int] = []
+    i_values: list[Any] = []
+    for (val, k), orig in zip(mapped, ivals, strict=True):
+        if k < kmin or k > kmin + (t_max - 1) * step:
+            raise ITSInputError(
+                f"interruption {orig!r} is outside the data: time column {time!r} runs from "
+                f"{_fmt(first_label)} to {_fmt(last_label)}"
+            )
+        on_grid = (k - kmin) % step == 0 and bool(np.any(t_key == k))
+        if kind == "date":
+            on_grid = on_grid and bool(np.any(parsed.to_numpy() == np.datetime64(val)))
+        if not on_grid:
+            near = (k - kmin) // step + 1
+            example = _fmt(time_of_t[near]) if near in time_of_t else _fmt(first_label)
+            raise ITSInputError(
+                f"interruption {orig!r} is not one of the periods in time column {time!r}; give the first "
+                f"post-interruption period exactly as it appears there (e.g. {example})"
+            )
+        i_t.append(int((k - kmin) // step + 1))
+        i_values.append(val)
+    if any(b <= a for a, b in itertools.pairwise(i_t)):
+        raise ITSInputError(f"interruptions must be distinct and in increasing time order, got {ivals!r}")
+    post_t = [ti + transition for ti in i_t]
+    bounds = [*i_t[1:], t_max + 1]
+    for j, (p, nxt) in enumerate(zip(post_t, bounds, strict=True)):
+        if p >= nxt:
+            raise ITSInputError(
+                f"the transition of {transition} periods after interruption {_fmt(i_values[j])} leaves no "
+                "post-interruption periods before the next interruption or the end of the data"
+            )
+
+    # --- segments ------------------------------------------------------------------------------------
+    segment = np.zeros(n, dtype="int64")
+    in_transition = np.zeros(n, dtype=bool)
+    for j, (ti, p) in enumerate(zip(i_t, post_t, strict=True), start=1):
+        segment[t_index >= ti] = j
+        in_transition |= (t_index >= ti) & (t_index < p)
+    in_fit = ~in_transition if transition_shape == "exclude" else np.ones(n, dtype=bool)
+    seg_points = [int(i_t[0] - 1)] + [int(b - p) for p, b in zip(post_t, bounds, strict=True)]
+    if transition_shape == "ramp":
+        seg_points = [int(i_t[0] - 1)] + [int(b - ti) for ti, b in zip(i_t, bounds, strict=True)]
+    names = ["before the first interruption"] + [f"after interruption {_fmt(v)}" for v in i_values]
+    for count, label in zip(seg_points, names, strict=True):
+        if count < EPOC_MINIMUM:
+            raise ITSInputError(
+                f"too few points {label}: {count} (at least {EPOC_MINIMUM} per segment, the Cochrane EPOC "
+                f"minimum; {RECOMMENDED_MINIMUM} or more are recommended)"
+            )
+
+    # --- outcome, offset, covariates -----------------------------------------------------------------
+    y = _numeric_column(df[outcome], "outcome column", allow_bool=False)
+    bad = np.flatnonzero(np.isnan(y) & in_fit)
+    if bad.size:
+        raise ITSInputError(
+            f"outcome column {outcome!r} has missing values in {describe_rows(bad)}; "
+            "fit_its never drops rows "
+            "silently: fill or remove them explicitly (a period with no events is a 0)"
+        )
+    bad = np.flatnonzero(np.isinf(y))
+    if bad.size:
+        raise ITSInputError(f"outcome column {outcome!r} has infinite values in {describe_rows(bad)}")
+    if family in COUNT_FAMILIES:
+        bad = np.flatnonzero(y < 0)
+        if bad.size:
+            raise ITSInputError(
+                f"family={family!r} needs non-negative counts; "
+                f"{outcome!r} is negative in {describe_rows(bad)}"
+            )
+        if family != "quasipoisson":
+            bad = np.flatnonzero(np.isfinite(y) & (y != np.round(y)))
+            if bad.size:
+                raise ITSInputError(
+                    f"family={family!r} needs whole-number counts; "
+                    f"{outcome!r} has fractions in {describe_rows(bad)} "
+                    "(use quasipoisson for non-integer rates of counts)"
+                )
+    if offset is not None:
+        if family not in COUNT_FAMILIES:
+            raise ITSInputError(
+                "offset= applies to count families (poisson, quasipoisson, negbin), "
+                "where counts are modelled as rates; for a Gaussian model of a rate, compute the rate column "
+                "and use it as the outcome"
+            )
+        off = _numeric_column(df[offset], "offset column", allow_bool=False)
+        bad = np.flatnonzero(~np.isfinite(off) | (off <= 0))
+        if bad.size:
+            raise ITSInputError(
+                f"offset column {offset!r} must be positive and finite; it is not in {describe_rows(bad)}"
+            )
+    else:
+        off = np.full(n, np.nan)
+    cov_cols: dict[str, np.ndarray] = {}
+    for c in covs:
+        v = _numeric_column(df[c], "covariate column", allow_bool=True)
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            raise ITSInputError(
+                f"covariate column {c!r} has missing or infinite values in {describe_rows(bad)}"
+            )
+        cov_cols[c] = v
+
+    # --- seasonality ---------------------------------------------------------------------------------
+    season_cols: dict[str, np.ndarray] = {}
+    used_period: float | None = None
+    if seasonality is not None:
+        if isinstance(seasonality, str):
+            if seasonality != "month":
+                raise ITSInputError(
+                    f"seasonality={seasonality!r} is not supported; "
+                    "use None, an int (Fourier pairs) or 'month'"
+                )
+            if kind != "date" or freq in ("quarter", "year"):
+                raise ITSInputError(
+                    "seasonality='month' needs a monthly, weekly or daily date column; for integer time use "
+                    "Fourier terms (seasonality=K with period=) or month indicators as covariates"
+                )
+            month = parsed.dt.month.to_numpy()
+            for m in range(2, 13):
+                season_cols[f"month_{m}"] = (month == m).astype("float64")
+        elif (
+            isinstance(seasonality, (int, np.integer))
+            and not isinstance(seasonality, bool)
+            and seasonality >= 1
+        ):
+            defaults = {"month": 12.0, "quarter": 4.0, "week": 52.0}
+            used_period = float(period) if period is not None else defaults.get(freq or "")
+            if used_period is None:
+                raise ITSInputError(
+                    f"seasonality={seasonality} needs period= (periods per seasonal cycle) for "
+                    f"{'integer' if kind == 'integer' else freq} time"
+                )
+            if not math.isfinite(used_period) or used_period <= 2:
+                raise ITSInputError(f"period must be a number above 2, not {period!r}")
+            if 2 * int(seasonality) >= used_period:
+                raise ITSInputError(
+                    f"seasonality={seasonality} Fourier pairs need period > {2 * int(seasonality)} "
+                    f"(got {used_period:g}); use fewer pairs"
+                )
+            if freq == "month" and used_period == 12.0:
+                x = parsed.dt.month.to_numpy(dtype="float64")
+            elif freq == "quarter" and used_period == 4.0:
+                x = parsed.dt.quarter.to_numpy(dtype="float64")
+            else:
+                x = t_index.astype("float64")
+            season_cols = _fourier(x, int(seasonality), used_period)
+        else:
+            raise ITSInputError(
+                f"seasonality={seasonality!r} is not supported; use None, a positive int or 'month'"
+            )
+    elif period is not None:
+        raise ITSInputError("period= is only used with seasonality= (Fourier terms)")
+
+    # --- intervention terms --------------------------------------------------------------------------
+    tf = t_index.astype("float64")
+    cols: dict[str, np.ndarray] = {"intercept": np.ones(n), "pre_slope": tf}
+    base_terms: list[list[str]] = []
+    for j, (ti, p) in enumerate(zip(i_t, post_t, strict=True)):
+        sfx = "" if j == 0 else f"_{j + 1}"
+        these = []
+        if effect in ("level", "level+slope"):
+            if transition_shape == "ramp" and transition > 0:
+                level = np.clip((tf - ti + 1) / (transition + 1), 0.0, 1.0)
+            else:
+                level = (tf >= p).astype("float64")
+            cols[f"level_change{sfx}"] = level
+            these.append(f"level_change{sfx}")
+        if effect in ("slope", "level+slope"):
+            cols[f"slope_change{sfx}"] = np.maximum(tf - p, 0.0)
+            these.append(f"slope_change{sfx}")
+        base_terms.append(these)
+    slope_terms = ["pre_slope"] + [t for ts in base_terms for t in ts if t.startswith("slope_change")]
+    if group is not None:
+        z = treated_mask.astype("float64")
+        cols["diff_intercept"] = z
+        cols["diff_pre_slope"] = z * tf
+        for these in base_terms:
+            for term in these:
+                cols[f"diff_{term}"] = z * cols[term]
+        interruption_terms = tuple(tuple(f"diff_{t}" for t in ts) for ts in base_terms)
+        slope_terms = slope_terms + ["diff_pre_slope"] + [f"diff_{t}" for t in slope_terms[1:]]
+    else:
+        interruption_terms = tuple(tuple(ts) for ts in base_terms)
+    effect_terms = tuple(t for ts in interruption_terms for t in ts)
+    cols.update(season_cols)
+    cols.update(cov_cols)
+
+    order = np.lexsort((t_index, gkey)) if group else np.argsort(t_index, kind="stable")
+    X = pd.DataFrame(cols).iloc[order].reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "row": row[order],
+            "time": parsed.iloc[order].reset_index(drop=True),
+            "t": t_index[order],
+            "group": gvals[order],
+            "series": gkey[order],
+            "treated": treated_mask[order],
+            "segment": segment[order],
+            "in_transition": in_transition[order],
+            "in_fit": in_fit[order],
+            "outcome": y[order],
+            "offset": off[order],
+        }
+    )
+    fit_rows = frame["in_fit"].to_numpy()
+    Xf = X.to_numpy()[fit_rows]
+    bad_terms = _collinear_terms(Xf, list(X.columns))
+    if bad_terms:
+        raise ITSInputError(
+            f"the design is rank deficient: term(s) {bad_terms} are constant or collinear with earlier terms "
+            "in the fitted periods (check seasonality, covariates and the interruption dates)"
+        )
+    if fit_rows.sum() <= X.shape[1]:
+        raise ITSInputError(
+            f"too few points: {int(fit_rows.sum())} fitted periods for {X.shape[1]} terms; "
+            "the model needs more "
+            "periods than terms"
+        )
+    Xcf = X.copy()
+    Xcf.loc[:, list(effect_terms)] = 0.0
+    return ITSDesign(
+        frame=frame,
+        X=X,
+        X_counterfactual=Xcf,
+        effect_terms=effect_terms,
+        interruption_terms=interruption_terms,
+        slope_terms=tuple(slope_terms),
+        interruptions=tuple(i_values),
+        interruption_t=tuple(i_t),
+        post_start_t=tuple(post_t),
+        outcome=outcome,
+        time=time,
+        offset=offset,
+        group=group,
+        treated=treated_vals,
+        covariates=tuple(covs),
+        seasonal_terms=tuple(season_cols),
+        effect=effect,
+        transition=transition,
+        transition_shape=transition_shape,
+        time_kind=kind,
+        freq=freq,
+        period=used_period,
+        segment_points=tuple(seg_points),
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _period_labels(
+    missing_t: np.ndarray, kind: str, freq: str | None, step: int, kmin: int, parsed: pd.Series
+) -> list[str]:
+    keys = kmin + (missing_t - 1) * step
+    if kind == "integer":
+        return [str(int(k)) for k in keys]
+    if freq in ("month", "quarter", "year"):
+        day = int(parsed.dt.day.iloc[0]) if not parsed.dt.is_month_end.all() else None
+        out = []
+        for k in keys:
+            ts = pd.Timestamp(year=int(k // 12), month=int(k % 12) + 1, day=1)
+            ts = ts + pd.offsets.MonthEnd(0) if day is None else ts.replace(day=day)
+            out.append(ts.strftime("%Y-%m-%d"))
+        return out
+    return [str(np.datetime64(int(k), "D")) for k in keys]

@@ -1,0 +1,628 @@
+"""Fitting interrupted time series models: :func:`fit_its`.
+
+The design (term coding, segments, validation) comes from :func:`evaltoolkit.its.design.build_its_design`;
+this module only estimates. Every estimator is validated against R in ``tests/test_its_sicily.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import optimize, special
+
+from evaltoolkit.its._ar import (
+    BOUNDARY,
+    ARData,
+    concentrated_loglik,
+    fit_ar_profile,
+    numerical_hessian,
+    pacf_from_ar,
+    phi_interval_ar1,
+    prais_winsten,
+)
+from evaltoolkit.its._hac import newey_west
+from evaltoolkit.its._types import (
+    AR_METHODS,
+    COUNT_FAMILIES,
+    Effect,
+    Family,
+    Method,
+    SEType,
+    TransitionShape,
+    check_literal,
+)
+from evaltoolkit.its.design import RECOMMENDED_MINIMUM, build_its_design
+from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
+from evaltoolkit.its.results import ITSResult
+
+__all__ = ["fit_its"]
+
+_GLM_TOL = 1e-12
+
+
+def fit_its(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    time: str,
+    interruptions: Any,
+    family: Family = "gaussian",
+    offset: str | None = None,
+    method: Method = "ols",
+    ar_order: int = 1,
+    se: SEType = "model",
+    lags: int | None = None,
+    seasonality: int | str | None = None,
+    period: float | None = None,
+    covariates: str | Sequence[str] = (),
+    effect: Effect = "level+slope",
+    transition: int = 0,
+    transition_shape: TransitionShape = "exclude",
+    group: str | None = None,
+    treated: Any = None,
+    conf_level: float = 0.95,
+    use_t: bool | None = None,
+    nw_adjust: bool = True,
+) -> ITSResult:
+    """Fit a segmented regression (interrupted time series) model.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per period (per series in a controlled design); not modified. Every period between the
+        first and last must be present; rows are never dropped silently.
+    outcome : str
+        Outcome column: a continuous measure or rate (``family="gaussian"``) or counts.
+    time : str
+        Period column: period-start dates (monthly, quarterly, yearly, weekly, daily) or integers.
+    interruptions : scalar or sequence
+        The first post-interruption period of each interruption, as it appears in ``time``.
+    family : {"gaussian", "poisson", "quasipoisson", "negbin"}, default "gaussian"
+        ``"poisson"``: log-linear Poisson GLM. ``"quasipoisson"``: same estimates, SEs scaled by the
+        Pearson χ²/(n-p) dispersion (R ``quasipoisson``, statsmodels ``scale="X2"``, Stata ``scale(x2)``).
+        ``"negbin"``: NB2 with ``θ`` by maximum likelihood (R ``MASS::glm.nb``). Use a count family for
+        counts with small means; with an ``offset`` they are modelled as rates.
+    offset : str, optional
+        Exposure column (population, cohort size, bed base) entered as ``log(offset)``; count families only.
+    method : {"ols", "gls-reml", "gls-ml", "prais-winsten", "arima"}, default "ols"
+        ``"ols"``: least squares (maximum likelihood GLM for count families), independent errors.
+        ``"gls-reml"`` / ``"gls-ml"``: generalised least squares with AR(``ar_order``) errors, correlation
+        by REML or ML (R ``nlme::gls(correlation = corAR1())``); Turner et al. (2021) found REML least biased
+        and recommend it for series longer than about 12 points (OLS below that). ``"prais-winsten"``:
+        iterated AR(1) feasible GLS (Stata ``prais``). ``"arima"``: regression with ARIMA(``ar_order``,0,0)
+        errors by exact ML (R ``stats::arima(method = "ML")``): the same estimates as ``"gls-ml"`` with SEs
+        from the observed information (which includes the AR uncertainty) and normal-quantile inference.
+        AR methods are for Gaussian outcomes only.
+    ar_order : int, default 1
+        Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only).
+    se : {"model", "newey-west"}, default "model"
+        ``"newey-west"``: Bartlett-kernel HAC SEs with ``lags`` lags and no prewhitening, equal to Stata
+        ``newey, lag(L)`` and R ``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE, adjust = TRUE)``
+        (note sandwich's defaults differ). Only with ``method="ols"``.
+    lags : int, optional
+        Newey–West lags; required with ``se="newey-west"`` (pre-specify it; Turner et al. used 1).
+    seasonality : None, int or "month", optional
+        ``K`` Fourier pairs (``sin_1, cos_1, …``; period 12 for months, 4 for quarters, 52 for weeks, else
+        ``period``) or ``"month"`` calendar-month indicators.
+    period : float, optional
+        Seasonal period (in periods) for Fourier terms; needed for integer time.
+    covariates : str or sequence of str, default ()
+        Extra columns entered linearly.
+    effect : {"level", "slope", "level+slope"}, default "level+slope"
+        Change terms per interruption.
+    transition : int, default 0
+        Phase-in periods after each interruption.
+    transition_shape : {"exclude", "ramp"}, default "exclude"
+        Leave the phase-in out of the fit, or model the level change as a linear ramp over it.
+    group : str, optional
+        Series column for a controlled ITS (Stata ``itsa`` multiple-group design).
+    treated : scalar or sequence, optional
+        The treated group value(s); all other groups are controls.
+    conf_level : float, default 0.95
+        Confidence level of every interval.
+    use_t : bool, optional
+        Reference distribution. Default: t with the residual df for Gaussian ``ols``, ``gls-*`` and
+        ``prais-winsten`` (as R ``lm``/``nlme``, Stata ``newey``/``prais``); normal for count families
+        (as R ``Epi::ci.lin``, Stata ``glm``; ``use_t=True`` gives R ``summary.glm``'s quasi-Poisson p-values)
+        and ``arima`` (as R).
+    nw_adjust : bool, default True
+        Newey–West small-sample factor ``n/(n-k)`` (Stata ``newey``; sandwich ``adjust = TRUE``).
+
+    Returns
+    -------
+    ITSResult
+        Immutable result: ``coefficients()``, ``effects()``, ``cumulative_effect()``, ``predictions()``,
+        ``counterfactual()``, ``diagnostics()``, ``summary()``, ``to_dict()``, ``plot()``.
+
+    Raises
+    ------
+    ITSInputError
+        Bad columns or options, missing or duplicated periods, interruptions outside the data, fewer than
+        3 points in a segment, non-positive offsets, non-numeric outcomes.
+
+    Warns
+    -----
+    ShortSeriesWarning
+        A segment has fewer than 8 points.
+    ARBoundaryWarning
+        An AR (partial) autocorrelation estimate has absolute value ≥ 0.99.
+    ITSWarning
+        Other fit problems (non-convergence; negative binomial without overdispersion).
+
+    Notes
+    -----
+    **Coding.** ``t = 1`` in the first period. ``level_change`` switches on at the first
+    post-interruption period ``T`` and ``slope_change = t - T`` is 0 there (Stata ``itsa``), so
+    ``level_change`` is the change at ``T``. The tutorial coding of Lopez Bernal et al. (2017),
+    ``I(time - T + 1):post``, counts ``T`` as 1 and its level change is ours minus ``slope_change``.
+    Later interruptions get terms ``level_change_2``, ``slope_change_2``, …; controlled designs add
+    ``diff_intercept``, ``diff_pre_slope``, ``diff_level_change``, ``diff_slope_change`` (treated minus
+    control). See :mod:`evaltoolkit.its.design`.
+
+    **Choosing a method** (pre-specify it: re-analysing 190 published series, Turner et al. 2021 found
+    that significance at 5% disagreed in 4–25% of pairwise comparisons of methods, so report a
+    sensitivity analysis):
+
+    * ``ols`` assumes independent errors; positive autocorrelation makes its SEs too small. Turner et
+      al. recommend it only for very short series (under about 12 points), where AR estimates are
+      unreliable.
+    * ``se="newey-west"`` keeps the OLS/GLM estimates and makes the SEs robust to autocorrelation up to
+      ``lags`` periods; it does badly with short series or strong autocorrelation. It is the route for
+      autocorrelated counts.
+    * ``gls-reml`` models AR(p) errors; REML estimated the autocorrelation with least bias in Turner's
+      simulations and is their recommendation for longer series. ``gls-ml`` gives likelihoods that can
+      be compared across nested models (:meth:`ITSResult.compare_nested`).
+    * ``prais-winsten`` is AR(1) feasible GLS as in Stata; ``arima`` is exact ML with SEs that include
+      the uncertainty in the AR coefficients.
+    * All AR methods underestimate autocorrelation in short series, so their CIs tend to be too narrow.
+      A boundary estimate (``ARBoundaryWarning``) usually means a misspecified trend or non-stationary
+      errors.
+    * Counts: ``poisson`` assumes variance = mean; ``quasipoisson`` scales the SEs by the Pearson
+      dispersion (estimates unchanged); ``negbin`` assumes variance ``μ + μ²/θ``. Check
+      ``diagnostics().dispersion``.
+
+    Every warning is also stored in ``result.warnings``.
+
+    References
+    ----------
+    Lopez Bernal J, Cummins S, Gasparrini A. Interrupted time series regression for the evaluation of
+    public health interventions: a tutorial. Int J Epidemiol 2017;46:348–355.
+    Turner SL et al. Evaluation of statistical methods used in the analysis of interrupted time series
+    studies: a simulation study. BMC Med Res Methodol 2021;21:181.
+    Linden A. Conducting interrupted time-series analysis for single- and multiple-group comparisons.
+    Stata J 2015;15:480–500.
+
+    Validated against R 4.2 (``glm``, ``MASS::glm.nb``, ``sandwich::NeweyWest``, ``nlme::gls``,
+    ``stats::arima``) on the Sicily smoking-ban data; see ``tests/test_its_sicily.py``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from evaltoolkit.its import fit_its
+    >>> t = np.arange(1, 25)
+    >>> noise = np.tile([0.4, -0.4, -0.4, 0.4], 6)  # orthogonal to each segment's line
+    >>> y = 50 + 0.5 * t - 6 * (t >= 13) + 0.25 * np.maximum(t - 13, 0) + noise
+    >>> df = pd.DataFrame({"month": pd.date_range("2020-01-01", periods=24, freq="MS"), "visits": y})
+    >>> res = fit_its(df, outcome="visits", time="month", interruptions="2021-01-01")
+    >>> res.coefficients()[["term", "estimate", "std_error"]].round(3)
+               term  estimate  std_error
+    0     intercept     50.00      0.270
+    1     pre_slope      0.50      0.037
+    2  level_change     -6.00      0.360
+    3  slope_change      0.25      0.052
+    """
+    check_literal(family, Family, "family")
+    check_literal(method, Method, "method")
+    check_literal(se, SEType, "se")
+    if isinstance(ar_order, bool) or not isinstance(ar_order, (int, np.integer)) or ar_order < 1:
+        raise ITSInputError(f"ar_order must be a positive whole number, not {ar_order!r}")
+    ar_order = int(ar_order)
+    if not isinstance(conf_level, (int, float)) or isinstance(conf_level, bool) or not 0 < conf_level < 1:
+        raise ITSInputError(f"conf_level must be strictly between 0 and 1, not {conf_level!r}")
+    if use_t is not None and not isinstance(use_t, bool):
+        raise ITSInputError(f"use_t must be True, False or None, not {use_t!r}")
+    if method in AR_METHODS and family != "gaussian":
+        raise ITSInputError(
+            f"method={method!r} models AR errors for Gaussian outcomes; for counts use method='ols' (a GLM) "
+            "with se='newey-west' to allow for autocorrelation"
+        )
+    if method == "prais-winsten" and ar_order != 1:
+        raise ITSInputError(
+            "method='prais-winsten' is AR(1) only; use gls-reml/gls-ml/arima for ar_order > 1"
+        )
+    if se == "newey-west":
+        if method != "ols":
+            raise ITSInputError(
+                f"se='newey-west' applies to method='ols'; method={method!r} already models autocorrelation"
+            )
+        if lags is None:
+            raise ITSInputError(
+                "se='newey-west' needs lags=L (as Stata newey, lag(L)); pre-specify it, e.g. lags=1"
+            )
+        if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 0:
+            raise ITSInputError(f"lags must be a non-negative whole number, not {lags!r}")
+        lags = int(lags)
+    elif lags is not None:
+        raise ITSInputError("lags= is only used with se='newey-west'")
+    if method == "arima" and group is not None:
+        raise ITSInputError(
+            "method='arima' fits a single series; for a controlled design use gls-reml, gls-ml, "
+            "prais-winsten or ols with se='newey-west'"
+        )
+
+    design = build_its_design(
+        data,
+        outcome=outcome,
+        time=time,
+        interruptions=interruptions,
+        family=family,
+        offset=offset,
+        seasonality=seasonality,
+        period=period,
+        covariates=covariates,
+        effect=effect,
+        transition=transition,
+        transition_shape=transition_shape,
+        group=group,
+        treated=treated,
+    )
+    if use_t is None:
+        use_t = family == "gaussian" and method != "arima"
+
+    notes: list[tuple[type[Warning], str]] = []
+    labels = ["before the first interruption"] + [
+        f"after interruption {_fmt(v)}" for v in design.interruptions
+    ]
+    for count, label in zip(design.segment_points, labels, strict=True):
+        if count < RECOMMENDED_MINIMUM:
+            notes.append(
+                (
+                    ShortSeriesWarning,
+                    f"only {count} points {label}: at least 3 meet the Cochrane EPOC minimum, but fewer than "
+                    f"{RECOMMENDED_MINIMUM} give fragile trend estimates",
+                )
+            )
+
+    mask = design.fit_mask
+    X = design.X.to_numpy(dtype="float64")[mask]
+    y = design.frame["outcome"].to_numpy(dtype="float64")[mask]
+    log_off = np.log(design.frame["offset"].to_numpy(dtype="float64")[mask]) if design.offset else None
+    groups = design.frame["series"].to_numpy()[mask]
+    ar = ARData.from_groups(design.frame["t"].to_numpy()[mask], groups)
+
+    if family == "gaussian" and method == "ols":
+        out = _fit_ols(X, y, ar, se, lags, nw_adjust)
+    elif family in COUNT_FAMILIES:
+        out = _fit_glm(X, y, log_off, family, ar, se, lags, nw_adjust, notes)
+    else:
+        out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
+
+    for category, message in notes:
+        warnings.warn(message, category, stacklevel=2)
+
+    return ITSResult(
+        design=design,
+        family=family,
+        method=method,
+        se=se,
+        lags=lags,
+        nw_adjust=bool(nw_adjust) if se == "newey-west" else False,
+        ar_order=ar_order if method in AR_METHODS else None,
+        conf_level=float(conf_level),
+        use_t=use_t,
+        warnings=tuple(m for _, m in notes),
+        **out,
+    )
+
+
+def _fmt(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if isinstance(value, pd.Timestamp) else str(value)
+
+
+def _nw_description(lags: int, adjust: bool) -> str:
+    return f"Newey–West HAC, Bartlett kernel, {lags} lag{'s' if lags != 1 else ''}, no prewhitening" + (
+        ", small-sample factor n/(n-k) (Stata newey)" if adjust else ", no small-sample factor"
+    )
+
+
+def _fit_ols(
+    X: np.ndarray, y: np.ndarray, ar: ARData, se: str, lags: int | None, adjust: bool
+) -> dict[str, Any]:
+    n, k = X.shape
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    rss = float(resid @ resid)
+    bread = np.linalg.inv(X.T @ X)
+    s2 = rss / (n - k)
+    if se == "newey-west":
+        assert lags is not None
+        cov = newey_west(bread, X * resid[:, None], ar, lags, adjust)
+        se_desc = _nw_description(lags, adjust)
+    else:
+        cov = s2 * bread
+        se_desc = "model-based (OLS, independent errors)"
+    loglik = -n / 2 * (np.log(2 * np.pi * rss / n) + 1)
+    return {
+        "params": beta,
+        "cov": cov,
+        "df_resid": n - k,
+        "dispersion": s2,
+        "sigma": math.sqrt(s2),
+        "loglik": float(loglik),
+        "aic": float(-2 * loglik + 2 * (k + 1)),
+        "deviance": rss,
+        "pearson_chi2": None,
+        "ar_params": (),
+        "ar_std_errors": (),
+        "ar_conf_int": (),
+        "theta": None,
+        "theta_std_error": None,
+        "residuals": resid,
+        "residual_kind": "raw",
+        "diagnostic_X": X,
+        "converged": True,
+        "iterations": None,
+        "method_description": "ordinary least squares",
+        "se_description": se_desc,
+    }
+
+
+def _nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
+    return float(
+        np.sum(
+            special.gammaln(theta + y)
+            - special.gammaln(theta)
+            - special.gammaln(y + 1)
+            + theta * np.log(theta)
+            + special.xlogy(y, mu)
+            - (theta + y) * np.log(theta + mu)
+        )
+    )
+
+
+def _theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
+    """ML estimate of the NB2 ``θ`` given means (as ``MASS::theta.ml``); ``inf`` without overdispersion."""
+
+    def score(log_theta: float) -> float:
+        th = math.exp(log_theta)
+        return float(
+            np.sum(
+                special.digamma(th + y)
+                - special.digamma(th)
+                + math.log(th)
+                + 1
+                - np.log(th + mu)
+                - (y + th) / (mu + th)
+            )
+        )
+
+    lo, hi = math.log(1e-8), math.log(1e8)
+    if score(hi) > 0:
+        return math.inf
+    if score(lo) < 0:
+        return math.exp(lo)
+    theta = math.exp(optimize.brentq(score, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
+    poisson = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1)))
+    if (
+        _nb_loglik(y, mu, theta) - poisson < 1e-8
+    ):  # indistinguishable from Poisson: theta is effectively infinite
+        return math.inf
+    return theta
+
+
+def _glm_fit(
+    X: np.ndarray, y: np.ndarray, log_off: np.ndarray | None, fam: Any, start: np.ndarray | None
+) -> Any:
+    model = sm.GLM(y, X, family=fam, offset=log_off)
+    return model.fit(tol=_GLM_TOL, maxiter=200, start_params=start)
+
+
+def _fit_glm(
+    X: np.ndarray,
+    y: np.ndarray,
+    log_off: np.ndarray | None,
+    family: str,
+    ar: ARData,
+    se: str,
+    lags: int | None,
+    adjust: bool,
+    notes: list[tuple[type[Warning], str]],
+) -> dict[str, Any]:
+    n, k = X.shape
+    res = _glm_fit(X, y, log_off, sm.families.Poisson(), None)
+    converged = bool(res.converged)
+    iterations: int | None = None
+    theta: float | None = None
+    theta_se: float | None = None
+    if family == "negbin":
+        theta_old = ll_old = math.nan
+        iterations = 0
+        while True:
+            iterations += 1
+            theta = _theta_ml(y, res.mu)
+            if math.isinf(theta):
+                notes.append(
+                    (
+                        ITSWarning,
+                        "negative binomial: no overdispersion (theta → ∞); the fit equals the Poisson fit",
+                    )
+                )
+                res = _glm_fit(X, y, log_off, sm.families.Poisson(), res.params)
+                break
+            res = _glm_fit(X, y, log_off, sm.families.NegativeBinomial(alpha=1.0 / theta), res.params)
+            ll = _nb_loglik(y, np.asarray(res.mu), theta)
+            # Converged when theta settles or, for large theta (nearly Poisson), the likelihood is flat in it.
+            if abs(theta / theta_old - 1) < 1e-10 or abs(ll - ll_old) < 1e-10 * (1 + abs(ll)):
+                break
+            ll_old = ll
+            if iterations == 100:
+                converged = False
+                break
+            theta_old = theta
+        converged = converged and bool(res.converged)
+        assert theta is not None
+        mu = res.mu
+        if math.isfinite(theta):
+            info = float(
+                np.sum(
+                    -special.polygamma(1, theta + y)
+                    + special.polygamma(1, theta)
+                    - 1 / theta
+                    + 2 / (mu + theta)
+                    - (y + theta) / (mu + theta) ** 2
+                )
+            )
+            theta_se = 1 / math.sqrt(info) if info > 0 else math.nan
+    mu = np.asarray(res.mu)
+    beta = np.asarray(res.params)
+    if family == "negbin" and theta is not None and math.isfinite(theta):
+        var = mu + mu**2 / theta
+        loglik = _nb_loglik(y, mu, theta)
+        n_par = k + 1
+        fam_obj: Any = sm.families.NegativeBinomial(alpha=1.0 / theta)
+    else:
+        var = mu
+        loglik = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1)))
+        n_par = k
+        fam_obj = sm.families.Poisson()
+    weights = mu**2 / var  # log link: (dμ/dη)² / V(μ)
+    bread = np.linalg.inv(X.T @ (X * weights[:, None]))
+    pearson = float(np.sum((y - mu) ** 2 / var))
+    dispersion = pearson / (n - k) if family == "quasipoisson" else 1.0
+    if se == "newey-west":
+        assert lags is not None
+        scores = X * ((y - mu) * mu / var)[:, None]
+        cov = newey_west(bread, scores, ar, lags, adjust)
+        se_desc = _nw_description(lags, adjust)
+    elif family == "quasipoisson":
+        cov = dispersion * bread
+        se_desc = f"model-based, scaled by Pearson χ²/(n-p) dispersion {dispersion:.4g}"
+    else:
+        cov = bread
+        se_desc = "model-based (GLM information)"
+    if not converged:
+        notes.append((ITSWarning, "the GLM fit did not converge; treat the estimates with caution"))
+    dev_resid = np.asarray(fam_obj.resid_dev(y, mu))
+    deviance = float(np.sum(fam_obj.resid_dev(y, mu) ** 2))
+    names = {
+        "poisson": "Poisson GLM (log link)",
+        "quasipoisson": "quasi-Poisson GLM (log link, Pearson dispersion)",
+        "negbin": "negative binomial (NB2) GLM (log link, θ by ML)",
+    }
+    return {
+        "params": beta,
+        "cov": cov,
+        "df_resid": n - k,
+        "dispersion": dispersion,
+        "sigma": None,
+        "loglik": None if family == "quasipoisson" else loglik,
+        "aic": None if family == "quasipoisson" else float(-2 * loglik + 2 * n_par),
+        "deviance": deviance,
+        "pearson_chi2": pearson,
+        "ar_params": (),
+        "ar_std_errors": (),
+        "ar_conf_int": (),
+        "theta": theta,
+        "theta_std_error": theta_se,
+        "residuals": dev_resid,
+        "residual_kind": "deviance",
+        "diagnostic_X": X,
+        "converged": converged,
+        "iterations": iterations,
+        "method_description": names[family] + (" with log offset" if log_off is not None else ""),
+        "se_description": se_desc,
+    }
+
+
+def _fit_ar(
+    X: np.ndarray,
+    y: np.ndarray,
+    ar: ARData,
+    method: str,
+    order: int,
+    conf_level: float,
+    notes: list[tuple[type[Warning], str]],
+) -> dict[str, Any]:
+    n, k = X.shape
+    iterations: int | None = None
+    ar_se: tuple[float, ...] = tuple(math.nan for _ in range(order))
+    ar_ci: tuple[tuple[float, float], ...] = tuple((math.nan, math.nan) for _ in range(order))
+    if method == "prais-winsten":
+        prof, iterations, converged = prais_winsten(X, y, ar)
+        cov = prof.cov()
+        sigma = math.sqrt(prof.rss / (n - k))
+        loglik: float | None = None
+        aic: float | None = None
+        desc = "Prais–Winsten AR(1) FGLS (iterated, first observation kept)"
+        se_desc = "model-based (transformed regression)"
+    else:
+        reml = method == "gls-reml"
+        prof, converged = fit_ar_profile(X, y, ar, order, reml)
+        loglik = prof.loglik_reml if reml else prof.loglik_ml
+        aic = -2 * loglik + 2 * (k + order + 1)
+        if method == "arima":
+            theta = np.r_[prof.beta, prof.phi]
+            se0 = np.sqrt(np.diag(prof.cov()))
+            steps = np.r_[
+                1e-3 * se0, np.full(order, 1e-3 * math.sqrt(max(1 - float(np.max(prof.phi**2)), 1e-6) / n))
+            ]
+            H = numerical_hessian(lambda th: concentrated_loglik(th, X, y, ar), theta, steps)
+            with np.errstate(invalid="ignore"):
+                full = np.linalg.inv(-H) if np.all(np.isfinite(H)) else np.full(H.shape, np.nan)
+            cov = full[:k, :k]
+            ar_se = tuple(float(math.sqrt(v)) if v > 0 else math.nan for v in np.diag(full)[k:])
+            # Innovation SD, as stats::arima's sigma2: marginal variance times prod(1 - pacf^2).
+            sigma = math.sqrt(prof.rss / n * float(np.prod(1 - pacf_from_ar(prof.phi) ** 2)))
+            desc = f"regression with ARIMA({order},0,0) errors, exact maximum likelihood"
+            se_desc = "observed information (numerical Hessian of the exact likelihood)"
+        else:
+            cov = prof.cov()
+            sigma = math.sqrt(prof.rss / (n - k if reml else n))
+            if order == 1:
+                ar_ci = (phi_interval_ar1(X, y, ar, float(prof.phi[0]), reml, conf_level),)
+            desc = f"generalised least squares, AR({order}) errors, {'REML' if reml else 'ML'}"
+            se_desc = "model-based (GLS)"
+    if not converged:
+        notes.append(
+            (ITSWarning, f"{method}: the optimiser did not converge; treat the estimates with caution")
+        )
+    pacf = pacf_from_ar(prof.phi)
+    if np.any(np.abs(pacf) >= BOUNDARY):
+        notes.append(
+            (
+                ARBoundaryWarning,
+                f"{method}: the AR estimate is at the boundary of stationarity (partial autocorrelation "
+                f"{', '.join(f'{v:.4f}' for v in pacf)}); the errors may be non-stationary or the trend "
+                "misspecified, and the SEs are unreliable",
+            )
+        )
+    resid_norm = prof.whitened_resid / math.sqrt(prof.rss / n)
+    return {
+        "params": prof.beta,
+        "cov": cov,
+        "df_resid": n - k,
+        "dispersion": sigma**2,
+        "sigma": sigma,
+        "loglik": None if loglik is None else float(loglik),
+        "aic": None if aic is None else float(aic),
+        "deviance": None,
+        "pearson_chi2": None,
+        "ar_params": tuple(float(v) for v in prof.phi),
+        "ar_std_errors": ar_se,
+        "ar_conf_int": ar_ci,
+        "theta": None,
+        "theta_std_error": None,
+        "residuals": resid_norm,
+        "residual_kind": "normalised (whitened)",
+        "diagnostic_X": prof.whitened_X,
+        "converged": converged,
+        "iterations": iterations,
+        "method_description": desc,
+        "se_description": se_desc,
+    }

@@ -1,0 +1,1172 @@
+"""Results of an interrupted time series fit: :class:`ITSResult` (immutable; no fitting happens here).
+
+:func:`evaltoolkit.its.fit_its` builds the result; every method here derives tables from the stored
+estimates and covariance matrix, so calling them never changes the result.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from evaltoolkit.its._ar import ARData
+from evaltoolkit.its._types import COUNT_FAMILIES
+from evaltoolkit.its.design import EPOC_MINIMUM, RECOMMENDED_MINIMUM, ITSDesign
+from evaltoolkit.its.diagnostics import ITSDiagnostics, acf_pacf, breusch_godfrey, durbin_watson, ljung_box
+from evaltoolkit.its.errors import ITSInputError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["COEFFICIENT_COLUMNS", "RATE_RATIO_COLUMNS", "ITSResult", "ITSSummary"]
+
+COEFFICIENT_COLUMNS = ("term", "estimate", "std_error", "statistic", "df", "p_value", "ci_lower", "ci_upper")
+"""Columns of :meth:`ITSResult.coefficients` (and the leading columns of the effect tables)."""
+
+RATE_RATIO_COLUMNS = ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper")
+"""Extra columns for count families: ``exp`` of the estimate and of its CI."""
+
+CODING_NOTE = (
+    "level_change is the change at the first post-interruption period (time since interruption = 0 "
+    "there, Stata itsa coding); the tutorial coding I(time - T + 1):post gives level_change - slope_change."
+)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype="float64", copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class ITSSummary:
+    """Printable summary of an :class:`ITSResult` (text for consoles, HTML for notebooks and reports).
+
+    Attributes
+    ----------
+    title : str
+        Heading.
+    info : tuple of (str, str)
+        Model facts (outcome, family, method, SE estimator, periods…).
+    tables : tuple of (str, pandas.DataFrame)
+        Named tables (coefficients, effects, cumulative effect).
+    notes : tuple of str
+        Conventions and warnings.
+    """
+
+    title: str
+    info: tuple[tuple[str, str], ...]
+    tables: tuple[tuple[str, pd.DataFrame], ...]
+    notes: tuple[str, ...]
+
+    def as_text(self) -> str:
+        """Plain-text rendering."""
+        width = max(len(k) for k, _ in self.info) if self.info else 0
+        lines = [self.title, "=" * len(self.title)]
+        lines += [f"{k:<{width}}  {v}" for k, v in self.info]
+        for name, table in self.tables:
+            lines += [
+                "",
+                name,
+                "-" * len(name),
+                table.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+            ]
+        if self.notes:
+            lines += ["", "Notes"] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def as_html(self) -> str:
+        """HTML rendering (self-contained fragment)."""
+        parts = [f"<h4>{html.escape(self.title)}</h4>", "<table>"]
+        parts += [
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self.info
+        ]
+        parts.append("</table>")
+        for name, table in self.tables:
+            parts.append(f"<h5>{html.escape(name)}</h5>")
+            parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0))
+        if self.notes:
+            parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+@dataclass(frozen=True, eq=False)
+class ITSResult:
+    """An interrupted time series fit (from :func:`evaltoolkit.its.fit_its`); immutable.
+
+    Attributes
+    ----------
+    design : ITSDesign
+        The design the model was fitted to (term coding, segments, the input rows).
+    family, method, se : str
+        The options used.
+    lags : int or None
+        Newey–West lags.
+    nw_adjust : bool
+        Whether the Newey–West small-sample factor ``n/(n-k)`` was applied.
+    ar_order : int or None
+        AR order of the error model (AR methods only).
+    conf_level : float
+        Confidence level of all intervals.
+    use_t : bool
+        t (``df_resid``) rather than normal reference distribution.
+    warnings : tuple of str
+        Every warning raised while fitting.
+    params, cov : ndarray
+        Coefficient estimates and their covariance matrix (order of ``terms``).
+    df_resid : int
+        Fitted periods minus terms.
+    dispersion : float
+        Residual variance (Gaussian), Pearson dispersion (quasi-Poisson) or 1.
+    sigma : float or None
+        Residual SD for Gaussian fits: ``√(RSS/(n-p))`` for OLS and Prais–Winsten, the marginal error SD for
+        ``gls-*`` (ML: divisor n; REML: n-p; as ``nlme``), the innovation SD for ``arima`` (as
+        ``stats::arima``'s ``sigma2``).
+    loglik, aic : float or None
+        Log-likelihood (REML for ``gls-reml``, as ``nlme``) and AIC, where defined.
+    deviance, pearson_chi2 : float or None
+        GLM deviance (RSS for OLS) and Pearson χ².
+    ar_params, ar_std_errors, ar_conf_int : tuple
+        AR error coefficients with SEs (``arima``) or CIs (``gls-*`` AR(1), as ``nlme::intervals``).
+    theta, theta_std_error : float or None
+        Negative binomial ``θ`` (variance ``μ + μ²/θ``) and its SE.
+    residuals : ndarray
+        Residuals used by :meth:`diagnostics` (raw, deviance or normalised; see ``residual_kind``).
+    converged : bool
+        Whether the estimator converged.
+    iterations : int or None
+        Iterations of iterative estimators (Prais–Winsten, negative binomial θ).
+    method_description, se_description : str
+        Plain-English estimator descriptions, printed in the summary.
+    """
+
+    design: ITSDesign
+    family: str
+    method: str
+    se: str
+    lags: int | None
+    nw_adjust: bool
+    ar_order: int | None
+    conf_level: float
+    use_t: bool
+    warnings: tuple[str, ...]
+    params: np.ndarray
+    cov: np.ndarray
+    df_resid: int
+    dispersion: float
+    sigma: float | None
+    loglik: float | None
+    aic: float | None
+    deviance: float | None
+    pearson_chi2: float | None
+    ar_params: tuple[float, ...]
+    ar_std_errors: tuple[float, ...]
+    ar_conf_int: tuple[tuple[float, float], ...]
+    theta: float | None
+    theta_std_error: float | None
+    residuals: np.ndarray
+    residual_kind: str
+    diagnostic_X: np.ndarray
+    converged: bool
+    iterations: int | None
+    method_description: str
+    se_description: str
+
+    def __post_init__(self) -> None:
+        for name in ("params", "cov", "residuals", "diagnostic_X"):
+            object.__setattr__(self, name, _readonly(getattr(self, name)))
+
+    # -- basics -------------------------------------------------------------------------------------
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Term names, in the order of ``params``."""
+        return self.design.terms
+
+    @property
+    def n_obs(self) -> int:
+        """Number of fitted periods (all series)."""
+        return int(self.design.fit_mask.sum())
+
+    @property
+    def is_count(self) -> bool:
+        """True for Poisson, quasi-Poisson and negative binomial fits."""
+        return self.family in COUNT_FAMILIES
+
+    @property
+    def df_inference(self) -> float:
+        """Degrees of freedom of the reference distribution (``inf`` = normal)."""
+        return float(self.df_resid) if self.use_t else math.inf
+
+    def _quantile(self) -> float:
+        p = 0.5 + self.conf_level / 2
+        return float(stats.t.ppf(p, self.df_resid) if self.use_t else stats.norm.ppf(p))
+
+    def _wald(self, est: np.ndarray, se: np.ndarray) -> dict[str, np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = est / se
+        dist = stats.t(self.df_resid) if self.use_t else stats.norm()
+        q = self._quantile()
+        return {
+            "statistic": stat,
+            "p_value": 2 * dist.sf(np.abs(stat)),
+            "ci_lower": est - q * se,
+            "ci_upper": est + q * se,
+        }
+
+    def _vec_se(self, g: np.ndarray) -> float:
+        return float(np.sqrt(max(float(g @ self.cov @ g), 0.0)))
+
+    def _table(self, names: list[str], est: np.ndarray, se: np.ndarray, log_scale: bool) -> pd.DataFrame:
+        w = self._wald(est, se)
+        out = pd.DataFrame(
+            {
+                "term": names,
+                "estimate": est,
+                "std_error": se,
+                "statistic": w["statistic"],
+                "df": np.full(len(names), self.df_inference),
+                "p_value": w["p_value"],
+                "ci_lower": w["ci_lower"],
+                "ci_upper": w["ci_upper"],
+            }
+        )
+        if self.is_count:
+            out["rate_ratio"] = np.exp(est) if log_scale else np.nan
+            out["rate_ratio_ci_lower"] = np.exp(w["ci_lower"]) if log_scale else np.nan
+            out["rate_ratio_ci_upper"] = np.exp(w["ci_upper"]) if log_scale else np.nan
+        return out
+
+    # -- tables -------------------------------------------------------------------------------------
+    def coefficients(self) -> pd.DataFrame:
+        """Coefficient table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term with columns ``term, estimate, std_error, statistic, df, p_value, ci_lower,
+            ci_upper`` (``df`` is ``inf`` for normal-quantile inference); count families add
+            ``rate_ratio, rate_ratio_ci_lower, rate_ratio_ci_upper`` (``exp`` of estimate and CI).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> df = pd.DataFrame({"t": range(1, 21), "n": [20, 22, 21, 24, 23, 25, 24, 27, 26, 28,
+        ...                                              22, 21, 23, 22, 24, 23, 25, 24, 26, 25]})
+        >>> res = fit_its(df, outcome="n", time="t", interruptions=11, family="poisson")
+        >>> list(res.coefficients().columns)[-3:]
+        ['rate_ratio', 'rate_ratio_ci_lower', 'rate_ratio_ci_upper']
+        >>> round(float(res.coefficients().set_index("term").loc["level_change", "rate_ratio"]), 3)
+        0.749
+        """
+        se = np.sqrt(np.clip(np.diag(self.cov), 0, None))
+        return self._table(list(self.terms), np.asarray(self.params), se, log_scale=True)
+
+    def ar_parameters(self) -> pd.DataFrame:
+        """AR coefficients of the error model.
+
+        Columns ``term`` (``ar1``, ``ar2``…), ``estimate, std_error, ci_lower, ci_upper``.
+
+        SEs come from the observed information for ``arima``; ``gls-*`` AR(1) CIs are Wald intervals on
+        ``log((1+φ)/(1-φ))`` as ``nlme::intervals``; otherwise NaN. Empty for methods without AR errors.
+        """
+        k = len(self.ar_params)
+        est = np.asarray(self.ar_params, dtype="float64")
+        se = np.asarray(self.ar_std_errors, dtype="float64") if self.ar_std_errors else np.full(k, np.nan)
+        if self.method == "arima":
+            q = float(stats.norm.ppf(0.5 + self.conf_level / 2))
+            lo, hi = est - q * se, est + q * se
+        elif self.ar_conf_int:
+            lo = np.array([c[0] for c in self.ar_conf_int])
+            hi = np.array([c[1] for c in self.ar_conf_int])
+        else:
+            lo = hi = np.full(k, np.nan)
+        return pd.DataFrame(
+            {
+                "term": [f"ar{i + 1}" for i in range(k)],
+                "estimate": est,
+                "std_error": se,
+                "ci_lower": lo,
+                "ci_upper": hi,
+            }
+        )
+
+    def profile_conf_int(self, terms: str | list[str] | None = None) -> pd.DataFrame:
+        """Profile-likelihood confidence intervals for count-family coefficients (as R ``MASS::confint``).
+
+        For each term the coefficient is fixed at trial values, the other coefficients are refitted, and
+        the interval collects values whose deviance increase is at most ``z² × dispersion`` (negative
+        binomial ``θ`` held at its estimate, as ``confint`` on a ``glm.nb`` fit). Better than Wald
+        intervals when counts are small. Model-based only: the intervals ignore Newey–West SEs.
+
+        Parameters
+        ----------
+        terms : str or list of str, optional
+            Terms to profile; default all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``term, estimate, ci_lower, ci_upper, rate_ratio, rate_ratio_ci_lower,
+            rate_ratio_ci_upper``.
+        """
+        import statsmodels.api as sm
+
+        if not self.is_count:
+            raise ITSInputError(
+                "profile_conf_int is for count families; Gaussian OLS Wald intervals are exact"
+            )
+        names = list(self.terms) if terms is None else ([terms] if isinstance(terms, str) else list(terms))
+        unknown = [t for t in names if t not in self.terms]
+        if unknown:
+            raise ITSInputError(f"unknown term(s) {unknown}; terms are {list(self.terms)}")
+        mask = self.design.fit_mask
+        X = self.design.X.to_numpy(dtype="float64")[mask]
+        y = self.design.frame["outcome"].to_numpy(dtype="float64")[mask]
+        off = self._log_offset()[mask]
+        if self.family == "negbin" and self.theta is not None and math.isfinite(self.theta):
+            fam: Any = sm.families.NegativeBinomial(alpha=1.0 / self.theta)
+        else:
+            fam = sm.families.Poisson()
+        dev0 = float(np.sum(fam.resid_dev(y, np.exp(X @ self.params + off)) ** 2))
+        cut = float(stats.norm.ppf(0.5 + self.conf_level / 2)) ** 2 * self.dispersion
+        se = np.sqrt(np.diag(self.cov))  # only sets the search step
+
+        rows = []
+        for name in names:
+            j = self.terms.index(name)
+            others = np.delete(np.arange(X.shape[1]), j)
+            start = self.params[others]
+
+            def excess(b: float, j: int = j, others: np.ndarray = others, start: np.ndarray = start) -> float:
+                fit = sm.GLM(y, X[:, others], family=fam, offset=off + b * X[:, j]).fit(
+                    tol=1e-12, maxiter=200, start_params=start
+                )
+                return float(np.sum(fam.resid_dev(y, fit.mu) ** 2)) - dev0 - cut
+
+            bounds = []
+            for sign in (-1.0, 1.0):
+                step = 2.0 * se[j]
+                far = self.params[j] + sign * step
+                while excess(far) < 0:
+                    step *= 2
+                    far = self.params[j] + sign * step
+                bounds.append(optimize.brentq(excess, *sorted((self.params[j], far)), xtol=1e-12, rtol=1e-12))
+            rows.append(
+                {
+                    "term": name,
+                    "estimate": float(self.params[j]),
+                    "ci_lower": bounds[0],
+                    "ci_upper": bounds[1],
+                    "rate_ratio": math.exp(self.params[j]),
+                    "rate_ratio_ci_lower": math.exp(bounds[0]),
+                    "rate_ratio_ci_upper": math.exp(bounds[1]),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # -- predictions --------------------------------------------------------------------------------
+    def _log_offset(self) -> np.ndarray:
+        off = self.design.frame["offset"].to_numpy(dtype="float64")
+        return np.log(off) if self.design.offset else np.zeros(off.size)
+
+    def _linear(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        eta = X @ self.params + self._log_offset()
+        se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", X, self.cov, X), 0, None))
+        return eta, se
+
+    def _response(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        eta, se = self._linear(X)
+        q = self._quantile()
+        if self.is_count:
+            return np.exp(eta), np.exp(eta - q * se), np.exp(eta + q * se)
+        return eta, eta - q * se, eta + q * se
+
+    def predictions(self) -> pd.DataFrame:
+        """Observed, fitted and counterfactual values for every period, with confidence intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``time, group (controlled designs only), t, segment, in_transition, in_fit, observed,
+            fitted, fitted_ci_lower, fitted_ci_upper, counterfactual, counterfactual_ci_lower,
+            counterfactual_ci_upper`` and, with an offset, ``offset``. Values are on the outcome scale
+            (expected counts for count families; divide by ``offset`` for rates). ``counterfactual`` sets
+            the intervention terms to zero: the pre-interruption trend continued (in controlled designs,
+            the treated series following the controls' changes; equal to ``fitted`` for control series).
+            ``fitted`` is NaN for excluded transition periods.
+        """
+        f = self.design.frame
+        fit, fit_lo, fit_hi = self._response(self.design.X.to_numpy(dtype="float64"))
+        cf, cf_lo, cf_hi = self._response(self.design.X_counterfactual.to_numpy(dtype="float64"))
+        excluded = ~f["in_fit"].to_numpy()
+        for a in (fit, fit_lo, fit_hi):
+            a[excluded] = np.nan
+        out = pd.DataFrame({"time": f["time"]})
+        if self.design.controlled:
+            out["group"] = f["group"]
+        out = out.assign(
+            t=f["t"].to_numpy(),
+            segment=f["segment"].to_numpy(),
+            in_transition=f["in_transition"].to_numpy(),
+            in_fit=f["in_fit"].to_numpy(),
+            observed=f["outcome"].to_numpy(),
+            fitted=fit,
+            fitted_ci_lower=fit_lo,
+            fitted_ci_upper=fit_hi,
+            counterfactual=cf,
+            counterfactual_ci_lower=cf_lo,
+            counterfactual_ci_upper=cf_hi,
+        )
+        if self.design.offset:
+            out["offset"] = f["offset"].to_numpy()
+        return out
+
+    def counterfactual(self) -> pd.DataFrame:
+        """:meth:`predictions` restricted to the treated series from the first interruption on.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same columns as :meth:`predictions`.
+        """
+        p = self.predictions()
+        keep = self.design.frame["treated"].to_numpy() & (self.design.frame["segment"].to_numpy() >= 1)
+        return p.loc[keep].reset_index(drop=True)
+
+    # -- effects ------------------------------------------------------------------------------------
+    def _aggregate(self, rows: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+        """Treated-series value at some rows and its gradient: sum of counts, or mean of Gaussian values."""
+        Xr = X[rows]
+        if self.is_count:
+            mu = np.exp(Xr @ self.params + self._log_offset()[rows])
+            return float(mu.sum()), (mu[:, None] * Xr).sum(axis=0)
+        return float((Xr @ self.params).mean()), Xr.mean(axis=0)
+
+    def _ratio_rows(
+        self, name_abs: str, name_rel: str, F: float, gF: np.ndarray, C: float, gC: np.ndarray
+    ) -> list[dict[str, Any]]:
+        q = self._quantile()
+        dist = stats.t(self.df_resid) if self.use_t else stats.norm()
+        rows = []
+        g = gF - gC
+        se = self._vec_se(g)
+        rows.append({"term": name_abs, "estimate": F - C, "std_error": se, **self._wald_scalar(F - C, se)})
+        if self.is_count:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_r = math.log(F / C) if F > 0 and C > 0 else math.nan
+                gl = gF / F - gC / C
+            se_l = self._vec_se(gl)
+            rr = math.exp(log_r)
+            stat = log_r / se_l if se_l > 0 else math.nan
+            rows.append(
+                {
+                    "term": name_rel,
+                    "estimate": rr - 1,
+                    "std_error": rr * se_l,
+                    "statistic": stat,
+                    "p_value": float(2 * dist.sf(abs(stat))),
+                    "ci_lower": math.exp(log_r - q * se_l) - 1,
+                    "ci_upper": math.exp(log_r + q * se_l) - 1,
+                    "rate_ratio": rr,
+                    "rate_ratio_ci_lower": math.exp(log_r - q * se_l),
+                    "rate_ratio_ci_upper": math.exp(log_r + q * se_l),
+                }
+            )
+        else:
+            if C != 0:
+                rel = F / C - 1
+                se_r = self._vec_se(gF / C - F * gC / C**2)
+            else:
+                rel, se_r = math.nan, math.nan
+            rows.append(
+                {"term": name_rel, "estimate": rel, "std_error": se_r, **self._wald_scalar(rel, se_r)}
+            )
+        return rows
+
+    def _wald_scalar(self, est: float, se: float) -> dict[str, float]:
+        w = self._wald(np.array([est]), np.array([se]))
+        return {k: float(v[0]) for k, v in w.items()}
+
+    def _later_terms(self, j: int) -> list[str]:
+        later = [t for ts in self.design.interruption_terms[j + 1 :] for t in ts]
+        if self.design.controlled:
+            later += [t.removeprefix("diff_") for t in later]
+        return later
+
+    def effects(self, at: int | list[int] | tuple[int, ...] | None = None) -> pd.DataFrame:
+        """Post-interruption slopes and the fitted-minus-counterfactual difference at chosen horizons.
+
+        Parameters
+        ----------
+        at : int or sequence of int, optional
+            Horizons in periods after each post segment starts (0 = first post-interruption period).
+            Default: 0 and the last period of the segment. Horizons past a later interruption give the
+            extrapolated effect of this interruption alone.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``term, estimate, std_error, statistic, df, p_value, ci_lower, ci_upper`` (count
+            families add ``rate_ratio, rate_ratio_ci_lower, rate_ratio_ci_upper``), then ``interruption``
+            (1, 2, …), ``horizon`` and ``time``. Rows per interruption:
+
+            * ``post_slope`` (``post_slope_2``…): pre_slope plus the slope changes so far (per period; on
+              the log scale for counts, whose ``rate_ratio`` is the per-period ratio). Controlled designs
+              give the treated series' ``post_slope``, ``control_post_slope`` and ``diff_post_slope``.
+            * ``absolute_change`` at each horizon: fitted minus counterfactual on the outcome scale
+              (expected counts, summed over treated series; Gaussian values averaged over them).
+            * ``relative_change``: fitted / counterfactual - 1 (for counts, the rate ratio minus 1 with a CI
+              from the log scale).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 25)
+        >>> noise = np.tile([0.4, -0.4, -0.4, 0.4], 6)
+        >>> y = 50 + 0.5 * t - 6 * (t >= 13) + 0.25 * np.maximum(t - 13, 0) + noise
+        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> res.effects(at=[0, 4])[["term", "horizon", "estimate", "ci_lower", "ci_upper"]].round(3)
+                      term  horizon  estimate  ci_lower  ci_upper
+        0       post_slope     <NA>     0.750     0.674     0.826
+        1  absolute_change        0    -6.000    -6.750    -5.250
+        2  relative_change        0    -0.106    -0.119    -0.094
+        3  absolute_change        4    -5.000    -5.892    -4.108
+        4  relative_change        4    -0.085    -0.100    -0.071
+        """
+        d = self.design
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        t_max = int(t_all.max())
+        treated = f["treated"].to_numpy()
+        terms = list(self.terms)
+        X = d.X.to_numpy(dtype="float64")
+        horizons_given = None if at is None else ([at] if np.isscalar(at) else list(at))
+        if horizons_given is not None:
+            for h in horizons_given:
+                if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 0:
+                    raise ITSInputError(
+                        f"effects(at=...) takes horizons as non-negative whole numbers, not {h!r}"
+                    )
+        records: list[dict[str, Any]] = []
+        n_int = len(d.interruptions)
+        for j in range(n_int):
+            sfx = "" if j == 0 else f"_{j + 1}"
+
+            # post slopes
+            def vec(names: list[str]) -> np.ndarray:
+                v = np.zeros(len(terms))
+                for nm in names:
+                    if nm in terms:
+                        v[terms.index(nm)] = 1.0
+                return v
+
+            slope_base = ["pre_slope"] + [
+                f"slope_change{'' if i == 0 else f'_{i + 1}'}" for i in range(j + 1)
+            ]
+            slope_rows: list[tuple[str, np.ndarray]]
+            if d.controlled:
+                diff = ["diff_pre_slope"] + [f"diff_{s}" for s in slope_base[1:]]
+                slope_rows = [
+                    (f"post_slope{sfx}", vec(slope_base + diff)),
+                    (f"control_post_slope{sfx}", vec(slope_base)),
+                    (f"diff_post_slope{sfx}", vec(diff)),
+                ]
+            else:
+                slope_rows = [(f"post_slope{sfx}", vec(slope_base))]
+            for name, v in slope_rows:
+                est = float(v @ self.params)
+                se = self._vec_se(v)
+                row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se)}
+                if self.is_count:
+                    row.update(
+                        rate_ratio=math.exp(est),
+                        rate_ratio_ci_lower=math.exp(row["ci_lower"]),
+                        rate_ratio_ci_upper=math.exp(row["ci_upper"]),
+                    )
+                records.append({**row, "interruption": j + 1, "horizon": pd.NA, "time": None})
+            # horizons
+            start = d.post_start_t[j]
+            seg_end = (d.interruption_t[j + 1] - 1) if j + 1 < n_int else t_max
+            horizons = horizons_given if horizons_given is not None else sorted({0, seg_end - start})
+            Xf = X.copy()
+            later = self._later_terms(j)
+            Xf[:, [terms.index(t) for t in later if t in terms]] = 0.0
+            Xc = Xf.copy()
+            Xc[:, [terms.index(t) for t in d.interruption_terms[j]]] = 0.0
+            for h in horizons:
+                tt = start + int(h)
+                if tt > t_max:
+                    raise ITSInputError(
+                        f"horizon {h} after interruption {j + 1} is beyond the data "
+                        f"(the last available horizon is {t_max - start})"
+                    )
+                rows = np.flatnonzero(treated & (t_all == tt))
+                F, gF = self._aggregate(rows, Xf)
+                C, gC = self._aggregate(rows, Xc)
+                for r in self._ratio_rows(f"absolute_change{sfx}", f"relative_change{sfx}", F, gF, C, gC):
+                    records.append({**r, "interruption": j + 1, "horizon": int(h), "time": d.time_of(tt)})
+        out = pd.DataFrame.from_records(records)
+        cols = list(COEFFICIENT_COLUMNS)
+        out["df"] = self.df_inference
+        if self.is_count:
+            cols += list(RATE_RATIO_COLUMNS)
+            for c in RATE_RATIO_COLUMNS:
+                if c not in out:
+                    out[c] = np.nan
+        out = out[[*cols, "interruption", "horizon", "time"]]
+        for c in cols[1:]:
+            out[c] = out[c].astype("float64")
+        out["horizon"] = out["horizon"].astype("Int64")
+        out["time"] = self._time_series(out["time"])
+        return out
+
+    def _time_series(self, values: pd.Series) -> pd.Series:
+        if self.design.time_kind == "date":
+            return pd.to_datetime(values)
+        return values.astype("Int64")
+
+    def _t_of(self, value: Any, what: str) -> int:
+        f = self.design.frame
+        if self.design.time_kind == "date":
+            try:
+                v = pd.Timestamp(value)
+            except (TypeError, ValueError):
+                raise ITSInputError(f"{what}={value!r} is not a date") from None
+            hit = f.loc[f["time"] == v, "t"]
+        else:
+            hit = f.loc[f["time"] == value, "t"]
+        if hit.empty:
+            raise ITSInputError(
+                f"{what}={value!r} is not one of the periods of time column {self.design.time!r}"
+            )
+        return int(hit.iloc[0])
+
+    def cumulative_effect(self, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Total fitted-minus-counterfactual difference over post-interruption periods, with a CI.
+
+        For counts this is the number of events caused (negative: averted) relative to the continued
+        pre-interruption trend, e.g. attendances or bed-days averted; for Gaussian outcomes the sum of
+        per-period differences. The counterfactual removes every interruption's terms. Excluded
+        transition periods are not summed.
+
+        Parameters
+        ----------
+        start, end : time value, optional
+            First and last period summed (values of the time column). Default: the first interruption's
+            first post-interruption period to the last period.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
+            ci_lower, ci_upper`` (delta method), ``start, end, n_periods, observed_total, fitted_total,
+            counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
+            counterfactual total - 1; log-scale CI for counts).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 25)
+        >>> noise = np.tile([0.4, -0.4, -0.4, 0.4], 6)
+        >>> y = 50 + 0.5 * t - 6 * (t >= 13) + 0.25 * np.maximum(t - 13, 0) + noise
+        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> res.cumulative_effect()[["estimate", "ci_lower", "ci_upper", "n_periods"]].round(2)
+           estimate  ci_lower  ci_upper  n_periods
+        0     -55.5    -67.38    -43.62         12
+        """
+        d = self.design
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        t0 = d.interruption_t[0] if start is None else self._t_of(start, "start")
+        t1 = int(t_all.max()) if end is None else self._t_of(end, "end")
+        if t1 < t0:
+            raise ITSInputError("cumulative_effect: end is before start")
+        keep = f["treated"].to_numpy() & f["in_fit"].to_numpy() & (t_all >= t0) & (t_all <= t1)
+        periods = np.unique(t_all[keep])
+        X = d.X.to_numpy(dtype="float64")
+        Xc = d.X_counterfactual.to_numpy(dtype="float64")
+        F = C = obs = 0.0
+        gF = np.zeros(len(self.terms))
+        gC = np.zeros(len(self.terms))
+        y = f["outcome"].to_numpy(dtype="float64")
+        for tt in periods:
+            rows = np.flatnonzero(keep & (t_all == tt))
+            a, ga = self._aggregate(rows, X)
+            b, gb = self._aggregate(rows, Xc)
+            F, C = F + a, C + b
+            gF, gC = gF + ga, gC + gb
+            obs += float(y[rows].sum() if self.is_count else y[rows].mean())
+        rows_out = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC)
+        main, rel = rows_out
+        out = {
+            **{
+                k: main[k]
+                for k in ("term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper")
+            },
+            "df": self.df_inference,
+            "start": d.time_of(int(periods.min())) if periods.size else None,
+            "end": d.time_of(int(periods.max())) if periods.size else None,
+            "n_periods": int(periods.size),
+            "observed_total": obs,
+            "fitted_total": F,
+            "counterfactual_total": C,
+            "relative_change": rel["estimate"],
+            "relative_ci_lower": rel["ci_lower"],
+            "relative_ci_upper": rel["ci_upper"],
+        }
+        frame = pd.DataFrame([out])
+        return frame[
+            [
+                *COEFFICIENT_COLUMNS,
+                "start",
+                "end",
+                "n_periods",
+                "observed_total",
+                "fitted_total",
+                "counterfactual_total",
+                "relative_change",
+                "relative_ci_lower",
+                "relative_ci_upper",
+            ]
+        ]
+
+    # -- tests --------------------------------------------------------------------------------------
+    def wald_test(self, terms: str | list[str]) -> pd.DataFrame:
+        """Joint Wald test that the named coefficients are all zero, using this fit's covariance.
+
+        Works with every SE estimator (model-based, Newey–West, GLS). F(q, df_resid) when ``use_t``,
+        otherwise χ²(q).
+
+        Parameters
+        ----------
+        terms : str or list of str
+            Term names.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``test, statistic, df_num, df_den, p_value`` (``df_den`` is ``inf`` for χ²).
+        """
+        names = [terms] if isinstance(terms, str) else list(terms)
+        unknown = [t for t in names if t not in self.terms]
+        if unknown or not names:
+            raise ITSInputError(f"unknown term(s) {unknown}; terms are {list(self.terms)}")
+        idx = [self.terms.index(t) for t in names]
+        b = self.params[idx]
+        V = self.cov[np.ix_(idx, idx)]
+        w = float(b @ np.linalg.solve(V, b))
+        q = len(idx)
+        if self.use_t:
+            stat, p, test, den = (
+                w / q,
+                float(stats.f.sf(w / q, q, self.df_resid)),
+                "Wald F",
+                float(self.df_resid),
+            )
+        else:
+            stat, p, test, den = w, float(stats.chi2.sf(w, q)), "Wald chi2", math.inf
+        return pd.DataFrame([{"test": test, "statistic": stat, "df_num": q, "df_den": den, "p_value": p}])
+
+    def compare_nested(self, reduced: ITSResult) -> pd.DataFrame:
+        """Likelihood-based test of this fit against a nested ``reduced`` fit of the same data.
+
+        Gaussian OLS: F test on the residual sums of squares. Quasi-Poisson: F test on the deviance
+        difference scaled by this (larger) model's dispersion, as R ``anova(reduced, full, test = "F")``.
+        Poisson: deviance (likelihood-ratio) χ². Negative binomial, ``gls-ml`` and ``arima``:
+        likelihood-ratio χ². REML and Prais–Winsten fits have no comparable likelihoods: refit with
+        ``gls-ml`` (or use :meth:`wald_test`).
+
+        Parameters
+        ----------
+        reduced : ITSResult
+            Fit with a subset of this fit's terms, the same family, method and fitted periods.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``test, statistic, df_num, df_den, p_value``.
+        """
+        if not isinstance(reduced, ITSResult):
+            raise ITSInputError("compare_nested needs another ITSResult")
+        if (reduced.family, reduced.method) != (self.family, self.method):
+            raise ITSInputError("compare_nested: both fits need the same family and method")
+        same_rows = np.array_equal(
+            reduced.design.frame.loc[reduced.design.fit_mask, "row"].to_numpy(),
+            self.design.frame.loc[self.design.fit_mask, "row"].to_numpy(),
+        ) and np.array_equal(
+            reduced.design.frame["outcome"].to_numpy(),
+            self.design.frame["outcome"].to_numpy(),
+            equal_nan=True,
+        )
+        if not same_rows:
+            raise ITSInputError("compare_nested: the fits must use the same data and fitted periods")
+        extra = [t for t in reduced.terms if t not in self.terms]
+        q = len(self.terms) - len(reduced.terms)
+        if extra or q <= 0:
+            raise ITSInputError(
+                "compare_nested: the reduced fit's terms must be a strict subset of this fit's terms"
+            )
+        if self.method in ("gls-reml", "prais-winsten"):
+            raise ITSInputError(
+                f"compare_nested: {self.method} fits have no comparable likelihoods; "
+                "refit with method='gls-ml' or use wald_test()"
+            )
+        if self.family == "gaussian" and self.method == "ols":
+            assert self.deviance is not None and reduced.deviance is not None
+            F = (reduced.deviance - self.deviance) / q / (self.deviance / self.df_resid)
+            return pd.DataFrame(
+                [
+                    {
+                        "test": "F",
+                        "statistic": F,
+                        "df_num": q,
+                        "df_den": float(self.df_resid),
+                        "p_value": float(stats.f.sf(F, q, self.df_resid)),
+                    }
+                ]
+            )
+        if self.family == "quasipoisson":
+            assert self.deviance is not None and reduced.deviance is not None
+            F = (reduced.deviance - self.deviance) / q / self.dispersion
+            return pd.DataFrame(
+                [
+                    {
+                        "test": "F",
+                        "statistic": F,
+                        "df_num": q,
+                        "df_den": float(self.df_resid),
+                        "p_value": float(stats.f.sf(F, q, self.df_resid)),
+                    }
+                ]
+            )
+        if self.family == "poisson":
+            assert self.deviance is not None and reduced.deviance is not None
+            lr = reduced.deviance - self.deviance
+        else:
+            assert self.loglik is not None and reduced.loglik is not None
+            lr = 2 * (self.loglik - reduced.loglik)
+        return pd.DataFrame(
+            [
+                {
+                    "test": "LR chi2",
+                    "statistic": lr,
+                    "df_num": q,
+                    "df_den": math.inf,
+                    "p_value": float(stats.chi2.sf(lr, q)),
+                }
+            ]
+        )
+
+    # -- diagnostics --------------------------------------------------------------------------------
+    def diagnostics(self, lags: int | None = None) -> ITSDiagnostics:
+        """Autocorrelation tests, ACF/PACF, dispersion and points per segment.
+
+        Parameters
+        ----------
+        lags : int, optional
+            Highest lag for Breusch–Godfrey, Ljung–Box and the ACF table. Default: the seasonal period
+            for monthly (12), quarterly (4) or weekly (52) data when it is below a quarter of the series,
+            else ``min(10, n // 4)``.
+
+        Returns
+        -------
+        ITSDiagnostics
+            Tests (Durbin–Watson with its exact p against positive autocorrelation for OLS; Breusch–Godfrey
+            order 1 and ``lags``; Ljung–Box at ``lags``), ACF/PACF, segment counts against the Cochrane
+            EPOC minimum, dispersion, warnings. Residuals are raw (OLS), deviance (GLMs) or normalised
+            (AR methods), so for AR methods the tests check what the error model left over.
+        """
+        d = self.design
+        mask = d.fit_mask
+        ar = ARData.from_groups(d.frame["t"].to_numpy()[mask], d.frame["series"].to_numpy()[mask])
+        n_series = len(ar.blocks)
+        n_per = self.n_obs // n_series
+        if lags is None:
+            seasonal = {"month": 12, "quarter": 4, "week": 52}.get(d.freq or "")
+            lags = (
+                seasonal if seasonal is not None and seasonal <= n_per // 4 else max(1, min(10, n_per // 4))
+            )
+        if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or not 1 <= lags < n_per:
+            raise ITSInputError(
+                f"diagnostics(lags=...) must be a whole number from 1 to {n_per - 1}, not {lags!r}"
+            )
+        e, X = self.residuals, self.diagnostic_X
+        dw, dw_p = durbin_watson(e, X, ar)
+        bg1 = breusch_godfrey(e, X, ar, 1)
+        bgL = breusch_godfrey(e, X, ar, int(lags))
+        lb = ljung_box(e, ar, int(lags))
+        exact = (
+            "exact p (Imhof)"
+            if (self.family == "gaussian" and self.method == "ols")
+            else "p approximate for this estimator"
+        )
+        tests = pd.DataFrame(
+            {
+                "test": [
+                    "durbin_watson",
+                    "breusch_godfrey_1",
+                    f"breusch_godfrey_{lags}",
+                    f"ljung_box_{lags}",
+                ],
+                "statistic": [dw, bg1[0], bgL[0], lb[0]],
+                "df": [np.nan, 1.0, float(lags), float(lags)],
+                "p_value": [dw_p, bg1[1], bgL[1], lb[1]],
+                "note": [
+                    f"H1: positive autocorrelation; {exact}",
+                    "LM test, lagged residuals filled with 0",
+                    "LM test, lagged residuals filled with 0",
+                    "portmanteau, fitdf 0",
+                ],
+            }
+        )
+        acf, pacf = acf_pacf(e, ar, int(lags))
+        bound = float(stats.norm.ppf(0.5 + self.conf_level / 2) / math.sqrt(n_per))
+        acf_table = pd.DataFrame(
+            {"lag": np.arange(1, int(lags) + 1), "acf": acf, "pacf": pacf, "bound": bound}
+        )
+        names = ["pre"] + ["post" if i == 0 else f"post_{i + 1}" for i in range(len(d.interruptions))]
+        f = d.frame
+        first = f.loc[f["t"].idxmin(), "time"] if len(f) else None
+        starts = [first] + [
+            d.time_of(p) for p in (d.post_start_t if d.transition_shape == "exclude" else d.interruption_t)
+        ]
+        ends = [d.time_of(ti - 1) for ti in d.interruption_t] + [d.time_of(int(f["t"].max()))]
+        pts = list(d.segment_points)
+        segments = pd.DataFrame(
+            {
+                "segment": names,
+                "start": self._time_series(pd.Series(starts, dtype=object)),
+                "end": self._time_series(pd.Series(ends, dtype=object)),
+                "n_points": pts,
+                "meets_epoc_minimum": [p >= EPOC_MINIMUM for p in pts],
+                "meets_recommended": [p >= RECOMMENDED_MINIMUM for p in pts],
+            }
+        )
+        disp = None
+        if self.is_count and self.pearson_chi2 is not None:
+            disp = self.pearson_chi2 / self.df_resid
+        return ITSDiagnostics(
+            tests=tests,
+            acf=acf_table,
+            segments=segments,
+            residual_kind=self.residual_kind,
+            dispersion=disp,
+            ar_params=self.ar_params,
+            warnings=self.warnings,
+        )
+
+    # -- reporting ----------------------------------------------------------------------------------
+    def _info(self) -> list[tuple[str, str]]:
+        d = self.design
+        f = d.frame
+        info = [
+            ("Outcome", d.outcome + (f" (offset: log {d.offset})" if d.offset else "")),
+            ("Family", self.family),
+            ("Method", self.method_description),
+            ("Standard errors", self.se_description),
+            ("Inference", f"t({self.df_resid})" if self.use_t else "normal (z)"),
+            ("Periods", f"{_fmt(f['time'].min())} to {_fmt(f['time'].max())} ({self.n_obs} fitted)"),
+            ("Interruptions", ", ".join(_fmt(v) for v in d.interruptions)),
+            ("Points per segment", ", ".join(str(p) for p in d.segment_points)),
+            (
+                "Effect",
+                d.effect + (f"; transition {d.transition} ({d.transition_shape})" if d.transition else ""),
+            ),
+        ]
+        if d.controlled:
+            info.append(("Controlled design", f"group {d.group!r}, treated {list(d.treated)}"))
+        if d.seasonal_terms:
+            info.append(("Seasonality", ", ".join(d.seasonal_terms)))
+        if self.ar_params:
+            info.append(("AR coefficients", ", ".join(f"{v:.4f}" for v in self.ar_params)))
+        if self.theta is not None:
+            info.append(("Negative binomial theta", f"{self.theta:.4g}"))
+        if self.family == "quasipoisson":
+            info.append(("Dispersion", f"{self.dispersion:.4g}"))
+        if self.sigma is not None:
+            info.append(("Residual SD", f"{self.sigma:.4g}"))
+        if self.loglik is not None:
+            info.append(
+                ("Log-likelihood" + (" (REML)" if self.method == "gls-reml" else ""), f"{self.loglik:.3f}")
+            )
+        info.append(("Confidence level", f"{self.conf_level:g}"))
+        return info
+
+    def summary(self) -> ITSSummary:
+        """A printable summary: model facts, coefficients, effects, cumulative effect, conventions, warnings.
+
+        Returns
+        -------
+        ITSSummary
+            With ``as_text()``, ``as_html()`` and ``_repr_html_`` (renders in Jupyter).
+        """
+        tables = [
+            ("Coefficients", self.coefficients()),
+            ("Effects", self.effects()),
+            ("Cumulative effect", self.cumulative_effect()),
+        ]
+        notes = [CODING_NOTE, *(f"Warning: {w}" for w in self.warnings)]
+        return ITSSummary(
+            title=f"Interrupted time series: {self.design.outcome}",
+            info=tuple(self._info()),
+            tables=tuple(tables),
+            notes=tuple(notes),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary for reports: options, fit statistics, tables, diagnostics, warnings.
+
+        Non-finite numbers become ``None``, dates ISO strings.
+
+        Returns
+        -------
+        dict
+            Keys ``model``, ``fit``, ``coefficients``, ``effects``, ``cumulative_effect``, ``ar_parameters``,
+            ``diagnostics``, ``warnings``, ``conventions``.
+
+        Examples
+        --------
+        >>> import json, numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 21)
+        >>> y = 10 + 0.5 * t - 3 * (t >= 11) + np.tile([0.1, -0.1], 10)
+        >>> d = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=11).to_dict()
+        >>> sorted(d)[:3], len(json.dumps(d)) > 0
+        (['ar_parameters', 'coefficients', 'conventions'], True)
+        """
+        d = self.design
+        diag = self.diagnostics()
+        out = {
+            "model": {
+                "outcome": d.outcome,
+                "time": d.time,
+                "interruptions": list(d.interruptions),
+                "family": self.family,
+                "offset": d.offset,
+                "method": self.method,
+                "ar_order": self.ar_order,
+                "se": self.se,
+                "lags": self.lags,
+                "nw_adjust": self.nw_adjust,
+                "seasonality": list(d.seasonal_terms),
+                "period": d.period,
+                "covariates": list(d.covariates),
+                "effect": d.effect,
+                "transition": d.transition,
+                "transition_shape": d.transition_shape,
+                "group": d.group,
+                "treated": list(d.treated),
+                "conf_level": self.conf_level,
+                "use_t": self.use_t,
+                "method_description": self.method_description,
+                "se_description": self.se_description,
+            },
+            "fit": {
+                "n_obs": self.n_obs,
+                "df_resid": self.df_resid,
+                "segment_points": list(d.segment_points),
+                "dispersion": self.dispersion,
+                "sigma": self.sigma,
+                "loglik": self.loglik,
+                "aic": self.aic,
+                "deviance": self.deviance,
+                "theta": self.theta,
+                "theta_std_error": self.theta_std_error,
+                "ar_params": list(self.ar_params),
+                "converged": self.converged,
+                "iterations": self.iterations,
+            },
+            "coefficients": _records(self.coefficients()),
+            "effects": _records(self.effects()),
+            "cumulative_effect": _records(self.cumulative_effect())[0],
+            "ar_parameters": _records(self.ar_parameters()),
+            "diagnostics": {
+                "tests": _records(diag.tests),
+                "acf": _records(diag.acf),
+                "segments": _records(diag.segments),
+                "dispersion": diag.dispersion,
+            },
+            "warnings": list(self.warnings),
+            "conventions": {"level_change": CODING_NOTE},
+        }
+        return _jsonable(out)
+
+    def plot(
+        self, ax: Axes | None = None, *, rate_per: float | None = None, show_counterfactual: bool = True
+    ) -> Axes:
+        """Draw the data, interruptions, fitted segments and the counterfactual with its band.
+
+        Follows Turner et al. (2021) ITS graph guidance: observed points, a line at each interruption,
+        fitted segments and the counterfactual (dashed) with its confidence band. Never calls
+        ``plt.show()``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure is created otherwise.
+        rate_per : float, optional
+            With an offset, plot rates ``value / offset * rate_per`` (e.g. 100000).
+        show_counterfactual : bool, default True
+            Draw the counterfactual line and band.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on. The plotted numbers are :meth:`predictions`.
+        """
+        from evaltoolkit.its.plotting import plot_its
+
+        return plot_its(self, ax=ax, rate_per=rate_per, show_counterfactual=show_counterfactual)
+
+    def __repr__(self) -> str:
+        return (
+            f"ITSResult(outcome={self.design.outcome!r}, family={self.family!r}, method={self.method!r}, "
+            f"se={self.se!r}, n_obs={self.n_obs}, terms={list(self.terms)})"
+        )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(obj).strftime("%Y-%m-%d")
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, str):
+        return obj
+    return str(obj)
