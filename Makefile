@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_OUT := output/demo
 
-.PHONY: install demo test lint book clean benchmark
+.PHONY: install demo test lint book clean benchmark chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,18 @@ demo: install
 	@echo "Book:           book/_build/html/index.html"
 
 lint: install
-	$(BIN)/ruff check evaltoolkit tests benchmarks
-	$(BIN)/ruff format --check evaltoolkit tests benchmarks
+	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext
+	$(BIN)/ruff format --check evaltoolkit tests benchmarks book/_ext
 
-test: install
-	$(BIN)/ruff check evaltoolkit tests benchmarks
+# The browser test needs Debian's Chromium; install it when missing (root, or sudo).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian package chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: install chromium
+	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext
 	$(BIN)/pytest
 
 book: install

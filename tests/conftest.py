@@ -1,0 +1,41 @@
+"""Shared fixtures. Forces the non-interactive matplotlib backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build a copy of the book strictly (-W -n --keep-going) once per session; return its html folder."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    if not jb.exists():  # pragma: no cover - the book extra is part of make test's install
+        pytest.fail("jupyter-book is not installed: run `make test`, which installs the [book] extra")
+    work = tmp_path_factory.mktemp("bookbuild")
+    book = work / "book"
+    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build"))
+    # Pages read ../../synthetic_data relative to their own folder; mirror the repository layout.
+    (work / "synthetic_data").symlink_to(ROOT / "synthetic_data")
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    done = subprocess.run(
+        [str(jb), "build", str(book), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=work,
+        env=env,
+    )
+    if done.returncode != 0:
+        pytest.fail("book build failed:\n" + done.stdout[-6000:] + done.stderr[-3000:])
+    return book / "_build" / "html"

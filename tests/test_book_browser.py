@@ -1,0 +1,137 @@
+"""A real browser opens the built book: every page loads without console errors, every image resolves,
+internal links (and their #anchors) exist, and nothing is fetched from outside the machine.
+
+Uses headless Chromium (Debian package ``chromium``; ``make test`` installs it when missing) driven by
+Playwright with ``executable_path``, so no browser is downloaded. Screenshots of the home page and of the
+first report page land in ``build/screenshots/`` for inspection.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "build" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SKIP_DIRS = {"_static", "_sources", "_images", "reports", "_sphinx_design_static"}
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:  # pragma: no cover - make test installs it
+        pytest.fail("Chromium is not installed: `make test` installs the Debian package `chromium`")
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(built_book):
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def _pages(html_root: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in html_root.rglob("*.html")
+        if not (set(p.relative_to(html_root).parts[:-1]) & SKIP_DIRS) and p.name not in {"genindex.html"}
+    )
+
+
+def _ids(path: Path) -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.book
+@pytest.mark.slow
+def test_every_page_in_a_real_browser(built_book, server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the dev extra")
+    pages = _pages(built_book)
+    assert len(pages) >= 2
+    problems: list[str] = []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        events: list[str] = []
+        page.on(
+            "console", lambda m: events.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: events.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: events.append(f"request failed: {r.url}"))
+        page.on("response", lambda r: events.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        page.on(
+            "request",
+            lambda r: (
+                events.append(f"external request: {r.url}")
+                if urlparse(r.url).hostname not in {"127.0.0.1", None} and not r.url.startswith("data:")
+                else None
+            ),
+        )
+        for path in pages:
+            rel = path.relative_to(built_book).as_posix()
+            url = urljoin(server, rel)
+            events.clear()
+            response = page.goto(url, wait_until="networkidle")
+            if response is None or response.status != 200:
+                problems.append(f"{rel}: HTTP {None if response is None else response.status}")
+                continue
+            # index.html redirects to the root page: resolve links against where the browser ended up.
+            landed = urlparse(page.url).path.lstrip("/")
+            path = built_book / unquote(landed) if landed else built_book / "index.html"
+            rel = path.relative_to(built_book).as_posix()
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])"
+            )
+            problems += [f"{rel}: image did not load: {src}" for src, ok in images if not ok]
+            links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+            for href in links:
+                parsed = urlparse(href)
+                if parsed.scheme or href.startswith("mailto:") or href.startswith("//"):
+                    continue  # external: not followed (the machine is offline)
+                target = (path.parent / unquote(parsed.path)).resolve() if parsed.path else path
+                if target.is_dir():
+                    target = target / "index.html"
+                if not target.exists():
+                    problems.append(f"{rel}: broken link {href}")
+                elif parsed.fragment and target.suffix == ".html" and parsed.fragment not in _ids(target):
+                    problems.append(f"{rel}: link {href} points to a missing anchor")
+            problems += [f"{rel}: {e}" for e in events]
+            if rel == "intro.html":
+                page.screenshot(path=str(SHOTS / "home.png"), full_page=False)
+        report_pages = [p for p in pages if "report" in p.as_posix()] or [
+            p for p in pages if p.name != "intro.html"
+        ]
+        page.goto(
+            urljoin(server, report_pages[0].relative_to(built_book).as_posix()), wait_until="networkidle"
+        )
+        page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+        browser.close()
+    assert not problems, "\n".join(problems)
+    assert (SHOTS / "home.png").stat().st_size > 10_000
