@@ -58,7 +58,8 @@ STAFF_SPECS = (
     ItemSpec("mhc_sf", 14, 0, 5, 1, (), 0.4, 0.0, False),
     ItemSpec("scs_sf", 12, 1, 5, 1, (1, 4, 8, 9, 11, 12), 0.0, 0.0, False),
     ItemSpec("ffmq15", 15, 1, 5, 1, (3, 4, 7, 8, 9, 13, 14), 0.2, 0.0, False),
-    ItemSpec("cbi", 19, 0, 100, 25, (), -0.3, 0.0, True),
+    # CBI item 13 (work scale) is reversed, as in evaltoolkit.rom (item number unverified in the spec).
+    ItemSpec("cbi", 19, 0, 100, 25, (13,), -0.3, 0.0, True),
 )
 ROM_OCCASIONS = ("baseline", *[f"session_{k}" for k in range(1, 9)], "end")
 
