@@ -10,6 +10,13 @@ a JSON-safe dictionary and a plot.
   Prais–Winsten (Stata ``prais``), regression with ARIMA(p,0,0) errors (``stats::arima``).
 * **Designs**: level and/or slope changes, several interruptions, phase-in periods (excluded or ramped),
   Fourier or calendar-month seasonality, covariates, controlled ITS with ``diff_`` terms (Stata ``itsa``).
+* **Sensitivity to the method**: :func:`compare_methods` fits one design with several pre-specified methods
+  and returns one table and a forest plot (:class:`MethodComparison`).
+* **Planning**: :func:`power` gives power, bias and CI coverage by simulation (vectorised), as Stata
+  ``power itsa``.
+
+The name ``power`` here is the function: the submodule is ``importlib.import_module("evaltoolkit.its.power")``
+(``import evaltoolkit.its.power as m`` binds the function, because the package attribute is shadowed).
 
 ``level_change`` is the change at the first post-interruption period (time since interruption = 0
 there, as Stata ``itsa``); see :mod:`evaltoolkit.its.design` for the coding and the alternative
@@ -17,13 +24,25 @@ convention of Lopez Bernal et al. (2017).
 """
 
 from evaltoolkit.its._types import Effect, Family, Method, SEType, TransitionShape
+from evaltoolkit.its.compare import (
+    DEFAULT_COUNT_METHODS,
+    DEFAULT_GAUSSIAN_METHODS,
+    MethodComparison,
+    MethodSpec,
+    compare_methods,
+    parse_method,
+)
 from evaltoolkit.its.design import ITSDesign, build_its_design
 from evaltoolkit.its.diagnostics import ITSDiagnostics
 from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
 from evaltoolkit.its.fit import fit_its
+from evaltoolkit.its.power import SUPPORTED_ANALYSES, power
 from evaltoolkit.its.results import ITSResult, ITSSummary
 
 __all__ = [
+    "DEFAULT_COUNT_METHODS",
+    "DEFAULT_GAUSSIAN_METHODS",
+    "SUPPORTED_ANALYSES",
     "ARBoundaryWarning",
     "Effect",
     "Family",
@@ -34,9 +53,14 @@ __all__ = [
     "ITSSummary",
     "ITSWarning",
     "Method",
+    "MethodComparison",
+    "MethodSpec",
     "SEType",
     "ShortSeriesWarning",
     "TransitionShape",
     "build_its_design",
+    "compare_methods",
     "fit_its",
+    "parse_method",
+    "power",
 ]

@@ -390,19 +390,17 @@ def _theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
     """ML estimate of the NB2 ``θ`` given means (as ``MASS::theta.ml``); ``inf`` without overdispersion."""
 
     def score(log_theta: float) -> float:
+        # log(th) + 1 - log(th + mu) - (y + th)/(mu + th) written without cancelling terms, so the sign of
+        # the score is reliable for large theta (nearly Poisson data); the naive form is rounding noise there.
         th = math.exp(log_theta)
         return float(
-            np.sum(
-                special.digamma(th + y)
-                - special.digamma(th)
-                + math.log(th)
-                + 1
-                - np.log(th + mu)
-                - (y + th) / (mu + th)
-            )
+            np.sum(special.digamma(th + y) - special.digamma(th) - np.log1p(mu / th) + (mu - y) / (th + mu))
         )
 
-    lo, hi = math.log(1e-8), math.log(1e8)
+    # Above ~1e6 even this score is dominated by rounding (its true size is ~1/theta^2), and brentq would
+    # return the bracket end if the score rounded to exactly 0 there; such a theta is Poisson for practical
+    # purposes, so the search stops at 1e6 and a still-rising likelihood means theta = inf.
+    lo, hi = math.log(1e-8), math.log(1e6)
     if score(hi) > 0:
         return math.inf
     if score(lo) < 0:
