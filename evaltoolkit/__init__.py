@@ -4,6 +4,9 @@ Subpackages
 -----------
 - :mod:`evaltoolkit.data`: read extracts, map columns, validate, clean with a data-quality table.
 - :mod:`evaltoolkit.series`: event-level extracts to zero-filled period series.
+- :mod:`evaltoolkit.its`: interrupted time series (segmented regression), method comparison, power.
+- :mod:`evaltoolkit.rom`: routine outcome measures: scoring, reliable and clinically significant change.
+- :mod:`evaltoolkit.prepost`: before/after designs: per-patient mirror image, comparison cohorts, paired change.
 - :mod:`evaltoolkit.synth`: seeded synthetic extracts with known truth.
 """
 

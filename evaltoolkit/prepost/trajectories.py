@@ -1,0 +1,335 @@
+"""Session-by-session trajectories with linear mixed models (statsmodels MixedLM).
+
+For an 8-week programme with a measure at every session: the average change per week, the change
+from start to end of the programme, and the fitted mean trajectory with its confidence band. Every
+available score is used (subjects who drop out contribute until they leave), which is valid when
+drop-out depends on what has been observed (missing at random).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaltoolkit.prepost._common import (
+    PAdjust,
+    adjust_p,
+    capture_warnings,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    numeric_column,
+    outcome_groups,
+    p_adjust_text,
+    rows_text,
+    tidy,
+    z_crit,
+)
+from evaltoolkit.prepost.errors import PrePostInputError
+
+__all__ = ["CURVE_COLUMNS", "TrajectoryFit", "fit_trajectories"]
+
+CURVE_COLUMNS: tuple[str, ...] = (
+    "outcome",
+    "time",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "observed_mean",
+    "observed_n",
+    "conf_level",
+)
+"""Columns of :attr:`TrajectoryFit.curve`."""
+
+_BAD_FIT = ("boundary", "singular", "Hessian", "converge")
+
+
+@dataclass(frozen=True, eq=False)
+class TrajectoryFit:
+    """Result of :func:`fit_trajectories`.
+
+    Attributes
+    ----------
+    estimates : pandas.DataFrame
+        One row per outcome × term (columns :data:`~evaltoolkit.prepost.ESTIMATE_COLUMNS`): terms
+        ``mean_at_start``, ``change_per_<time_unit>`` and ``change_at_end``.
+    curve : pandas.DataFrame
+        Fitted mean at each observed time with its interval, beside the observed mean and count
+        (columns :data:`CURVE_COLUMNS`); what :func:`~evaltoolkit.prepost.plot_trajectory` draws.
+    random_slopes : dict of str to bool
+        Whether each outcome's model has random slopes (False when not requested, fewer than three
+        time points, or the random-slope model did not converge).
+    notes : dict of str to tuple of str
+        Per outcome: fallbacks taken and optimiser warnings recorded during fitting (none are shown).
+    conf_level : float
+        Confidence level of the intervals.
+    """
+
+    estimates: pd.DataFrame
+    curve: pd.DataFrame
+    random_slopes: dict[str, bool] = field(default_factory=dict)
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    conf_level: float = 0.95
+
+
+def fit_mixed(
+    y: np.ndarray, exog: np.ndarray, groups: np.ndarray, exog_re: np.ndarray, *, reml: bool = True
+) -> tuple[Any, list[str], bool]:
+    """Fit a MixedLM with L-BFGS, then Powell; return the fit, recorded warnings and whether it is clean.
+
+    A fit is clean when the optimiser converged, the fixed-effect SEs are finite and no warning about
+    a boundary, singular covariance or non-positive-definite Hessian was raised.
+    """
+    import statsmodels.api as sm
+
+    model = sm.MixedLM(y, exog, groups=groups, exog_re=exog_re)
+    result: Any = None
+    notes: list[str] = []
+    for method in ("lbfgs", "powell"):
+        try:
+            res, msgs = capture_warnings(lambda m=method: model.fit(reml=reml, method=[m]))
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            notes.append(f"{method}: {type(exc).__name__}: {exc}")
+            continue
+        k = exog.shape[1]
+        bse = np.asarray(res.bse)[:k]
+        clean = (
+            bool(res.converged)
+            and bool(np.all(np.isfinite(bse)))
+            and not any(word in m for m in msgs for word in _BAD_FIT)
+        )
+        if clean:
+            return res, msgs, True
+        notes += [f"{method}: {m}" for m in msgs] or [f"{method}: did not converge"]
+        result = res
+    return result, notes, False
+
+
+def fit_trajectories(
+    data: pd.DataFrame,
+    *,
+    subject: str,
+    time: str,
+    value: str,
+    outcome: str | None = None,
+    random_slopes: bool = True,
+    start: float | None = None,
+    end: float | None = None,
+    time_unit: str = "week",
+    conf_level: float = 0.95,
+    p_adjust: PAdjust = "holm",
+) -> TrajectoryFit:
+    """Linear mixed model of score on time, per outcome: change per week and change by the end.
+
+    Model (per outcome): ``score = β0 + β1·time + u0 + u1·time + e`` with a random intercept ``u0`` per
+    subject and, where supported, a random slope ``u1`` (correlated), fitted by REML. For numerical
+    stability the score is standardised and time is centred and scaled to the fitting range; the
+    estimates are transformed back exactly. Rows without a valid score are not used (and counted in the
+    method text); every other row is.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data, one row per subject × occasion (× outcome). Not modified.
+    subject, time, value : str
+        Subject id, numeric time (e.g. ``session``: 0 = baseline, 1..8 = weekly sessions, 9 = end) and
+        score columns.
+    outcome : str, optional
+        Column naming the outcome measure when ``data`` stacks several.
+    random_slopes : bool, default True
+        Add random slopes. They are dropped (and the fact recorded in ``notes`` and the method text)
+        when there are fewer than three time points or the random-slope model does not converge cleanly.
+    start, end : float, optional
+        Times defining the "end of programme" change ``β1·(end − start)``; default the first and last
+        observed times of each outcome.
+    time_unit : str, default "week"
+        Unit of one step of ``time``; names the slope term ``change_per_<time_unit>``.
+    conf_level : float, default 0.95
+        Confidence level (Wald intervals from the model's standard errors).
+    p_adjust : {"holm", "bonferroni", "fdr_bh", "none"}, default "holm"
+        Adjustment across outcomes of the slope and end-change p-values.
+
+    Returns
+    -------
+    TrajectoryFit
+        ``estimates`` (terms ``mean_at_start``, ``change_per_<time_unit>``, ``change_at_end``; ``n`` =
+        subjects), ``curve``, ``random_slopes``, ``notes``.
+
+    Raises
+    ------
+    PrePostInputError
+        Missing columns, non-numeric time or scores, duplicate subject × time (× outcome) rows, fewer
+        than two distinct times or two subjects for an outcome, or ``end`` not after ``start``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> ids = np.repeat(np.arange(40), 5)
+    >>> week = np.tile(np.arange(5), 40)
+    >>> score = 20 + rng.normal(0, 3, 40)[ids] - 1.5 * week + rng.normal(0, 1, 200)
+    >>> d = pd.DataFrame({"id": ids, "week": week, "score": score})
+    >>> fit = fit_trajectories(d, subject="id", time="week", value="score", random_slopes=False)
+    >>> fit.estimates[["term", "estimate", "ci_lower", "ci_upper"]].round(2)
+                  term  estimate  ci_lower  ci_upper
+    0    mean_at_start     19.91     19.03     20.79
+    1  change_per_week     -1.51     -1.60     -1.41
+    2    change_at_end     -6.03     -6.40     -5.66
+    """
+    conf_level = check_conf_level(conf_level)
+    frame = check_frame(data)
+    check_columns(frame, [subject, time, value, outcome])
+    if not time_unit or not str(time_unit).replace("_", "").isalnum():
+        raise PrePostInputError(f"time_unit must be a short word such as 'week', not {time_unit!r}")
+    miss = frame[subject].isna()
+    if miss.any():
+        raise PrePostInputError(f"data: {subject!r} is missing: {rows_text(miss)}")
+    frame[time] = numeric_column(frame, time, "data", allow_missing=False)
+    frame[value] = numeric_column(frame, value, "data", allow_missing=True)
+    keys = [subject, time] + ([outcome] if outcome else [])
+    dup = frame.duplicated(keys, keep=False)
+    if dup.any():
+        raise PrePostInputError(f"data: more than one row per {' × '.join(keys)}: {rows_text(dup)}")
+    slope_term = f"change_per_{time_unit}"
+    rows: list[dict[str, Any]] = []
+    curves: list[pd.DataFrame] = []
+    used_slopes: dict[str, bool] = {}
+    notes: dict[str, tuple[str, ...]] = {}
+    for name, d in outcome_groups(frame, outcome):
+        r, c, slopes, note = _fit_one(
+            name, d, subject, time, value, random_slopes, start, end, slope_term, conf_level
+        )
+        rows += r
+        curves.append(c)
+        used_slopes[name] = slopes
+        notes[name] = tuple(note)
+    table = tidy(rows, conf_level)
+    table = adjust_p(table, p_adjust, [slope_term, "change_at_end"])
+    has_p = table["p_adjusted"].notna()
+    table.loc[has_p, "method"] = table.loc[has_p, "method"] + "; " + p_adjust_text(p_adjust)
+    curve = pd.concat(curves, ignore_index=True)[list(CURVE_COLUMNS)]
+    return TrajectoryFit(table, curve, used_slopes, notes, conf_level)
+
+
+def _fit_one(
+    name: str,
+    d: pd.DataFrame,
+    subject: str,
+    time: str,
+    value: str,
+    random_slopes: bool,
+    start: float | None,
+    end: float | None,
+    slope_term: str,
+    conf_level: float,
+) -> tuple[list[dict[str, Any]], pd.DataFrame, bool, list[str]]:
+    n_rows = len(d)
+    d = d[d[value].notna()]
+    n_obs = len(d)
+    times = np.sort(d[time].unique())
+    n_sub = int(d[subject].nunique())
+    if len(times) < 2 or n_sub < 2:
+        raise PrePostInputError(
+            f"outcome {name!r}: {n_sub} subject(s) with valid scores at {len(times)} distinct time(s); "
+            "a trajectory needs at least 2 of each"
+        )
+    t0 = float(times[0]) if start is None else float(start)
+    t1 = float(times[-1]) if end is None else float(end)
+    if not t1 > t0:
+        raise PrePostInputError(f"end ({t1:g}) must be after start ({t0:g})")
+    lo, hi = float(times[0]), float(times[-1])
+    mid, span = (lo + hi) / 2, hi - lo
+    y_raw = d[value].to_numpy(dtype=float)
+    m, s = float(np.mean(y_raw)), float(np.std(y_raw, ddof=1))
+    if not s > 0:
+        raise PrePostInputError(f"outcome {name!r}: every valid score is the same ({m:g}); nothing to model")
+    y = (y_raw - m) / s
+    ts = (d[time].to_numpy(dtype=float) - mid) / span
+    codes, _ = pd.factorize(d[subject])
+    exog = np.column_stack([np.ones_like(ts), ts])
+    note: list[str] = []
+    want_slopes = random_slopes and len(times) >= 3
+    if random_slopes and not want_slopes:
+        note.append("random slopes dropped: fewer than three time points")
+    res = None
+    slopes = False
+    if want_slopes:
+        res, msgs, ok = fit_mixed(y, exog, codes, exog)
+        if ok:
+            slopes = True
+            note += msgs
+        else:
+            note.append("random slopes dropped: the random-slope model did not converge cleanly")
+            note += msgs
+    if not slopes:
+        res, msgs, ok = fit_mixed(y, exog, codes, np.ones((len(y), 1)))
+        note += msgs
+        if not ok:
+            note.append("random-intercept model did not converge cleanly; treat the estimates with caution")
+    b = np.asarray(res.fe_params, dtype=float)
+    v = np.asarray(res.cov_params(), dtype=float)[:2, :2]
+    q = z_crit(conf_level)
+
+    def level(t: float) -> tuple[float, float]:
+        c = np.array([1.0, (t - mid) / span])
+        return m + s * float(c @ b), s * float(np.sqrt(c @ v @ c))
+
+    def wald(est: float, se: float) -> dict[str, float]:
+        z = est / se if se > 0 else np.nan
+        return {
+            "estimate": est,
+            "std_error": se,
+            "statistic": z,
+            "p_value": float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else np.nan,
+            "ci_lower": est - q * se,
+            "ci_upper": est + q * se,
+        }
+
+    re_sd = np.sqrt(np.clip(np.diag(np.asarray(res.cov_re, dtype=float)), 0, None)) * s
+    re_text = f"random intercept SD {re_sd[0]:.3g}"
+    if slopes:
+        re_text += f", random slope SD {re_sd[1] / span:.3g} per {slope_term.removeprefix('change_per_')}"
+    base = (
+        f"linear mixed model (REML), {'random intercepts and slopes' if slopes else 'random intercepts'}; "
+        f"{re_text}; {n_obs} scores from {n_sub} subjects"
+        + (f" ({n_rows - n_obs} rows without a valid score not used)" if n_rows > n_obs else "")
+        + "; Wald interval"
+    )
+    e0, se0 = level(t0)
+    slope, slope_se = s * b[1] / span, s * float(np.sqrt(v[1, 1])) / span
+    rows = [
+        {"outcome": name, "term": "mean_at_start", **wald(e0, se0), "method": f"mean at time {t0:g}; {base}"},
+        {"outcome": name, "term": slope_term, **wald(slope, slope_se), "method": f"fixed slope; {base}"},
+        {
+            "outcome": name,
+            "term": "change_at_end",
+            **wald(slope * (t1 - t0), slope_se * (t1 - t0)),
+            "method": f"fitted change from time {t0:g} to {t1:g}; {base}",
+        },
+    ]  # fmt: skip
+    rows[0]["statistic"] = rows[0]["p_value"] = np.nan
+    for r in rows:
+        r["n"] = n_sub
+    if note:
+        rows[1]["method"] += "; notes: " + "; ".join(note)
+    obs = d.groupby(time)[value].agg(["mean", "size"])
+    fitted = [level(float(t)) for t in times]
+    curve = pd.DataFrame(
+        {
+            "outcome": name,
+            "time": times.astype(float),
+            "estimate": [f[0] for f in fitted],
+            "std_error": [f[1] for f in fitted],
+            "ci_lower": [f[0] - q * f[1] for f in fitted],
+            "ci_upper": [f[0] + q * f[1] for f in fitted],
+            "observed_mean": obs["mean"].reindex(times).to_numpy(dtype=float),
+            "observed_n": obs["size"].reindex(times).to_numpy(dtype="int64"),
+            "conf_level": conf_level,
+        }
+    )
+    return rows, curve, slopes, note
