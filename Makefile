@@ -19,9 +19,14 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/evaltoolkit series synthetic_data --out $(DEMO_OUT)
+	$(BIN)/evaltoolkit run protocols/project_air.yaml --out output/project_air
+	$(BIN)/evaltoolkit run protocols/change_programme.yaml --out output/change_programme
+	$(BIN)/evaltoolkit run protocols/leadership_programme.yaml --out output/leadership_programme
+	$(BIN)/evaltoolkit book --check
 	$(BIN)/jupyter-book build book -W -n --keep-going
 	@echo ""
 	@echo "Demo outputs:   $(DEMO_OUT)/ (monthly series CSVs, data-quality table)"
+	@echo "Evaluations:    output/<protocol>/report.html (standalone), results.json, tables/, figures/"
 	@echo "Book:           book/_build/html/index.html"
 
 lint: install

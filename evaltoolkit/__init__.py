@@ -6,8 +6,10 @@ Subpackages
 - :mod:`evaltoolkit.series`: event-level extracts to zero-filled period series.
 - :mod:`evaltoolkit.its`: interrupted time series (segmented regression), method comparison, power.
 - :mod:`evaltoolkit.rom`: routine outcome measures: scoring, reliable and clinically significant change.
-- :mod:`evaltoolkit.prepost`: before/after designs: per-patient mirror image, comparison cohorts, paired change.
+- :mod:`evaltoolkit.prepost`: before/after: per-patient mirror image, comparison cohorts, paired change.
 - :mod:`evaltoolkit.synth`: seeded synthetic extracts with known truth.
+- :mod:`evaltoolkit.protocol`: the pre-specified analysis plan (YAML) and its validation.
+- :mod:`evaltoolkit.report`: run a protocol end to end into results.json, figures, tables and a report.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,13 +1,26 @@
 """The ``evaltoolkit`` command line.
 
-Exit codes scripts can rely on: 0 success, 1 the data failed validation (every problem is printed),
-2 wrong usage (unknown option, missing folder).
+Commands: ``synth`` (synthetic data), ``validate`` (a folder of extracts, or a protocol and its data),
+``series`` (site × period series), ``run`` (a protocol end to end), ``score`` (outcome measures from a
+file), ``report`` (re-render a results folder) and ``book`` (generate the report pages and build the book).
+
+Exit codes scripts can rely on:
+
+* ``0`` success;
+* ``1`` invalid input: the data or the protocol failed validation (every problem is printed), a results
+  folder does not follow the schema, generated book pages are out of date (``book --check``) or the
+  book build failed;
+* ``2`` wrong usage: unknown option or command, a file or folder that does not exist.
+
+Progress messages go to stderr (``--quiet`` silences them); results and reports go to stdout and files.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +30,11 @@ from evaltoolkit.errors import EvalToolkitError
 
 app = typer.Typer(
     name="evaltoolkit",
-    help="Evaluate mental-health service changes: extracts → series, with a data-quality table.",
+    help=(
+        "Evaluate mental-health service changes: validate extracts and protocols, build series, run a "
+        "pre-specified protocol into results.json, tables, figures and a commissioner report, score "
+        "outcome measures, and build the book. Exit codes: 0 ok, 1 invalid data or protocol, 2 usage."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -46,17 +63,87 @@ def synth(
     typer.echo(f"wrote {len(paths)} files to {out} (seed {seed})")
 
 
+def _progress(quiet: bool) -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(f"[{time.perf_counter() - start:6.1f}s] {message}", err=True)
+
+    return say
+
+
+def _is_protocol(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def _validate_protocol(path: Path, *, data: bool) -> int:
+    from evaltoolkit.protocol import format_problems, load_protocol, validate_protocol
+
+    if not path.exists():
+        _fail(f"error: protocol file {path} does not exist", EXIT_USAGE)
+    problems = validate_protocol(path)
+    if problems:
+        typer.echo(format_problems(problems, path))
+        return EXIT_INVALID
+    typer.echo(f"protocol {path}: ok")
+    if not data:
+        return 0
+    from evaltoolkit.report._data import load_data
+
+    protocol = load_protocol(path)
+    try:
+        loaded = load_data(protocol)
+    except (EvalToolkitError, FileNotFoundError) as exc:
+        typer.echo(f"data: {exc}")
+        return EXIT_INVALID
+    for kind, ex in loaded.extracts.items():
+        typer.echo(
+            f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
+            "data-quality rules"
+        )
+    return 0
+
+
 @app.command()
 def validate(
-    folder: Annotated[
-        Path, typer.Argument(help="Folder of extracts (attendances, spells, population, ...).")
-    ],
-    start: Annotated[str | None, typer.Option(help="Window start (YYYY-MM-DD).")] = None,
+    target: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of extracts (attendances, spells, ...) or a protocol file (.yaml)."),
+    ] = None,
+    protocol: Annotated[
+        Path | None, typer.Option("--protocol", "-p", help="Protocol file to validate (with its data).")
+    ] = None,
+    data: Annotated[
+        bool, typer.Option("--data/--no-data", help="With a protocol: also read and check its extracts.")
+    ] = True,
+    start: Annotated[str | None, typer.Option(help="Window start (YYYY-MM-DD) for a folder.")] = None,
     extract_date: Annotated[
-        str | None, typer.Option(help="Extract date: end of the window (excluded).")
+        str | None, typer.Option(help="Extract date: end of the window (excluded), for a folder.")
     ] = None,
 ) -> None:
-    """Check every extract in FOLDER and print all problems at once; exit 1 if any has errors."""
+    """Check a folder of extracts, or a protocol and the data it names; print every problem at once.
+
+    Exit 1 if anything is invalid. Examples: `evaltoolkit validate synthetic_data`,
+    `evaltoolkit validate protocols/project_air.yaml`, `evaltoolkit validate --protocol P.yaml --no-data`.
+    """
+    if protocol is not None or (target is not None and _is_protocol(target)):
+        path = protocol if protocol is not None else target
+        assert path is not None
+        code = _validate_protocol(path, data=data)
+        if code:
+            raise typer.Exit(code)
+        return
+    if target is None:
+        _fail(
+            "error: give a folder of extracts or a protocol file (see evaltoolkit validate --help)",
+            EXIT_USAGE,
+        )
+    assert target is not None
+    _validate_folder(target, start, extract_date)
+
+
+def _validate_folder(folder: Path, start: str | None, extract_date: str | None) -> None:
     import pandas as pd
 
     from evaltoolkit.data import find_extract_files, read_extract, read_sites, validate_extract
@@ -116,6 +203,182 @@ def series(
     )
     for name, path in paths.items():
         typer.echo(f"  {name}: {path}")
+
+
+@app.command()
+def run(
+    protocol: Annotated[Path, typer.Argument(help="Protocol file (.yaml).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if needed).")],
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Write the standalone report.html.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages on stderr.")] = False,
+) -> None:
+    """Run a protocol end to end: results.json, tables/, figures/, report.md, report.html, manifest.json.
+
+    results.json, the tables and the figures are byte-identical for the same inputs; the manifest records
+    the time, command, seed, package versions and SHA-256 of every input and of the protocol.
+    """
+    from evaltoolkit.protocol import load_protocol
+    from evaltoolkit.report import run_protocol, write_outputs
+
+    if not protocol.exists():
+        _fail(f"error: protocol file {protocol} does not exist", EXIT_USAGE)
+    say = _progress(quiet)
+    try:
+        say(f"validating protocol {protocol}")
+        spec = load_protocol(protocol)
+        evaluation = run_protocol(spec, progress=say)
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_INVALID)
+    except FileNotFoundError as exc:
+        _fail(f"error: {exc}", EXIT_INVALID)
+    paths = write_outputs(
+        evaluation, out, command=shlex.join(["evaltoolkit", *sys.argv[1:]]), progress=say, html=html
+    )
+    say("done")
+    n_fig = sum(1 for k in paths if k.startswith("figure:"))
+    n_tab = sum(1 for k in paths if k.startswith("table:"))
+    typer.echo(f"{evaluation.protocol.title}")
+    for line in evaluation.results["summary"]:
+        typer.echo(f"  - {line}")
+    typer.echo(f"wrote {out}: results.json, {n_tab} tables, {n_fig} figure files, report.md"
+               + (", report.html" if html else "") + ", manifest.json")  # fmt: skip
+
+
+@app.command()
+def score(
+    file: Annotated[Path, typer.Argument(help="Item responses (.csv, .xlsx or .parquet), one row per form.")],
+    instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument key, e.g. phq9.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV of scores.")],
+    id_columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to copy (default: every non-item column).")
+    ] = None,
+    prorate: Annotated[
+        str,
+        typer.Option(help="Missing items allowed: rule (the instrument's), none, a number or a fraction."),
+    ] = "rule",
+    invalid: Annotated[
+        str, typer.Option(help="raise (stop on out-of-range values) or missing (score them as missing).")
+    ] = "raise",
+    sheet: Annotated[str | None, typer.Option(help="Worksheet of an .xlsx file.")] = None,
+) -> None:
+    """Score an outcome measure (PHQ-9, GAD-7, CORE-10, BSL-23, ...) from item responses.
+
+    Writes one row per form: the id columns, total, band, subscales, n_missing, prorated and valid. The
+    output keeps the identifiers of the input: it is for analysis, not for publication. Run
+    `python -c "from evaltoolkit.rom import instruments; print(instruments())"` for the keys.
+    """
+    from evaltoolkit.data import read_table
+    from evaltoolkit.rom import data_quality, instrument_keys
+    from evaltoolkit.rom import score as score_items
+
+    if not file.exists():
+        _fail(f"error: {file} does not exist", EXIT_USAGE)
+    if instrument not in instrument_keys():
+        _fail(f"error: unknown instrument {instrument!r}; known: {', '.join(instrument_keys())}", EXIT_USAGE)
+    if invalid not in ("raise", "missing"):
+        _fail("error: --invalid must be raise or missing", EXIT_USAGE)
+    rule: str | bool | int | float
+    if prorate == "rule":
+        rule = "rule"
+    elif prorate == "none":
+        rule = False
+    else:
+        try:
+            rule = int(prorate) if prorate.isdigit() else float(prorate)
+        except ValueError:
+            _fail(f"error: --prorate must be rule, none, a number or a fraction, not {prorate!r}", EXIT_USAGE)
+    try:
+        table = read_table(file, sheet=sheet)
+        ids = [c.strip() for c in id_columns.split(",")] if id_columns else None
+        scored = score_items(table, instrument, id_columns=ids, prorate=rule, invalid=invalid)  # type: ignore[arg-type]
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_INVALID)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scored.to_csv(out, index=False, lineterminator="\n", float_format="%.6g")
+    quality = data_quality(scored)
+    if len(quality):
+        typer.echo(quality.to_string(index=False), err=True)
+    valid = int(scored["valid"].sum())
+    typer.echo(f"scored {len(scored)} forms with {instrument}: {valid} valid totals; wrote {out}")
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="Results folder written by `evaltoolkit run`.")],
+    redraw: Annotated[bool, typer.Option("--redraw/--no-redraw", help="Redraw the figures too.")] = True,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Write report.html.")] = True,
+) -> None:
+    """Re-render report.md and report.html (and the figures) from the results.json in FOLDER."""
+    from evaltoolkit.report import render_folder
+
+    if not folder.is_dir():
+        _fail(f"error: {folder} is not a folder", EXIT_USAGE)
+    try:
+        paths = render_folder(folder, redraw=redraw, html=html)
+    except FileNotFoundError as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_INVALID)
+    typer.echo(
+        f"re-rendered {folder}: "
+        + ", ".join(sorted(p.name for k, p in paths.items() if not k.startswith("figure:")))
+    )
+
+
+@app.command()
+def book(
+    book_dir: Annotated[Path, typer.Option("--book-dir", help="The Jupyter Book folder.")] = Path("book"),
+    protocols: Annotated[Path, typer.Option("--protocols", help="Folder of protocol files.")] = Path(
+        "protocols"
+    ),
+    pages_only: Annotated[
+        bool, typer.Option("--pages-only", help="Only (re)generate the report pages; do not build.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check that the report pages are up to date (exit 1 if not).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages on stderr.")] = False,
+) -> None:
+    """Generate the report page of every protocol (book/reports/<name>.md) and build the book strictly.
+
+    Pages come from one template; each runs its protocol when the book is built. The build is
+    `jupyter-book build BOOK -W -n --keep-going` (the `book` extra must be installed).
+    """
+    from evaltoolkit.protocol import ProtocolError
+    from evaltoolkit.report import stale_book_pages, write_book_pages
+
+    if not book_dir.is_dir():
+        _fail(f"error: book folder {book_dir} does not exist", EXIT_USAGE)
+    if not protocols.is_dir():
+        _fail(f"error: protocols folder {protocols} does not exist", EXIT_USAGE)
+    say = _progress(quiet)
+    try:
+        if check:
+            stale = stale_book_pages(protocols, book_dir)
+            for p in stale:
+                typer.echo(f"out of date: {p} (run `evaltoolkit book --pages-only`)")
+            if stale:
+                raise typer.Exit(EXIT_INVALID)
+            typer.echo("report pages are up to date")
+            return
+        written = write_book_pages(protocols, book_dir)
+    except ProtocolError as exc:
+        _fail(f"error: {exc}", EXIT_INVALID)
+    for p in written:
+        typer.echo(f"wrote {p}")
+    if pages_only:
+        return
+    import shutil
+    import subprocess
+
+    jb = shutil.which("jupyter-book") or str(Path(sys.executable).with_name("jupyter-book"))
+    if not Path(jb).exists():
+        _fail("error: jupyter-book is not installed (pip install -e '.[book]')", EXIT_USAGE)
+    say(f"building {book_dir} (this runs every page)")
+    done = subprocess.run([jb, "build", str(book_dir), "-W", "-n", "--keep-going"], check=False)
+    if done.returncode != 0:
+        _fail("error: the book build failed (see the messages above)", EXIT_INVALID)
+    say(f"book built: {book_dir / '_build' / 'html' / 'index.html'}")
 
 
 def main() -> None:  # pragma: no cover - thin wrapper

@@ -31,3 +31,22 @@ class ColumnMappingError(EvalToolkitError):
 
 
 __all__ += ["ColumnMappingError"]
+
+
+class ProtocolError(EvalToolkitError):
+    """An evaluation protocol (YAML) is invalid.
+
+    ``problems`` lists every problem found as ``(path, message)`` pairs, e.g.
+    ``("design.transition", "must be ≥ 0 (got -1)")``; ``source`` is the protocol file, if any.
+    The message lists them all, one per line.
+    """
+
+    def __init__(
+        self, message: str, problems: list[tuple[str, str]] | None = None, source: object = None
+    ) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+        self.source = source
+
+
+__all__ += ["ProtocolError"]

@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SKIP_DIRS = {"_static", "_sources", "_images", "reports", "_sphinx_design_static"}
+SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static"}
 
 
 def _chromium() -> str:

@@ -1,0 +1,539 @@
+"""The evaluation protocol schema: pydantic models, one per section of a protocol YAML file.
+
+A protocol is written *before* the data arrive (Magenta Book, Cochrane EPOC: pre-specify the design, the
+primary method and the sensitivity analyses) and then run unchanged by
+:func:`evaltoolkit.report.run_protocol`.
+Every model forbids unknown keys, so a misspelt key is an error, not a silently ignored line.
+
+Sections (top-level keys)
+-------------------------
+``schema_version``, ``name``, ``title``, ``version``, ``registration``, ``authors``, ``question``, ``seed``
+    Identity of the protocol.
+``intervention``
+    The service or programme, described with the TIDieR items (:class:`Intervention`), plus known
+    co-interventions (flagged as a limitation).
+``sites``
+    Sites with their role (``intervention`` or ``control``) and go-live date (:class:`Site`).
+``data``
+    Where the extracts are (paths relative to the protocol file), their column mappings and the
+    observation window (:class:`DataSpec`).
+``cohort``
+    The per-patient cohort for before/after (mirror-image) analysis (:class:`CohortSpec`).
+``series``
+    Outcome series: what to count, how often, per what denominator (:class:`SeriesSpec`).
+``design``
+    Interruptions, transition (phase-in) period, control series, before/after windows
+    (:class:`DesignSpec`).
+``analysis``
+    The primary method and the pre-specified sensitivity methods for the series
+    (:class:`AnalysisSpec`, each method a set of :func:`~evaltoolkit.its.fit_its` options).
+``outcome_measures``
+    Questionnaires (instrument keys of :mod:`evaltoolkit.rom`), pre/post occasions and change rules
+    (:class:`OutcomeMeasuresSpec`).
+``suppression``
+    Small-number suppression for every published number (:class:`SuppressionSpec`; NHS rule by default).
+``unit_costs``
+    Unit costs with currency, price year and source (:class:`UnitCost`).
+``report``
+    Report options (:class:`ReportSpec`).
+
+Cross-section rules (an intervention site needs a go-live date, a series' ``unit_cost`` must be defined,
+a controlled analysis needs a control site, instrument keys must exist, …) are checked by
+:func:`evaltoolkit.protocol.check_protocol`, which reports every problem with the path of the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+
+__all__ = [
+    "CURRENT_SCHEMA_VERSION",
+    "AnalysisSpec",
+    "ChangeRules",
+    "CohortSpec",
+    "DataSource",
+    "DataSpec",
+    "DesignSpec",
+    "FitOptions",
+    "InstrumentSpec",
+    "Intervention",
+    "MirrorSpec",
+    "OutcomeMeasuresSpec",
+    "Protocol",
+    "ReportSpec",
+    "SeriesSpec",
+    "Site",
+    "SuppressionSpec",
+    "TalkingTherapiesSpec",
+    "UnitCost",
+    "Window",
+    "resolve_methods",
+]
+
+CURRENT_SCHEMA_VERSION = 1
+"""Version of the protocol schema described here (the ``schema_version`` key of a protocol)."""
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+_SOURCE_KINDS = ("attendances", "spells", "population", "cohort", "rom_responses", "staff_survey", "sites")
+
+Family = Literal["gaussian", "poisson", "quasipoisson", "negbin"]
+Method = Literal["ols", "gls-reml", "gls-ml", "prais-winsten", "arima"]
+SEType = Literal["model", "newey-west"]
+Effect = Literal["level", "slope", "level+slope"]
+TransitionShape = Literal["exclude", "ramp"]
+Frequency = Literal["MS", "QS"]
+
+
+def _slug(value: Any) -> Any:
+    if isinstance(value, str) and not _SLUG.match(value):
+        raise ValueError(
+            f"must be a short snake_case name: lower-case letters, digits and underscores, starting with "
+            f"a letter (got {value!r})"
+        )
+    return value
+
+
+def _where(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a mapping of column: value (got {value!r})")
+    bad = [k for k, v in value.items() if not isinstance(v, str | bool | int) or isinstance(v, float)]
+    if bad:
+        raise ValueError(
+            f"values must be text, true/false or whole numbers (check {', '.join(map(str, bad))})"
+        )
+    return value
+
+
+def _prorate(value: Any) -> Any:
+    if value == "rule" or value is False:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and 0 <= value < 1:
+        return value
+    raise ValueError(
+        "must be 'rule' (the instrument's missing-item rule), false (no missing items), a whole number of "
+        f"items, or a fraction of items below 1 (got {value!r})"
+    )
+
+
+def _seasonality(value: Any) -> Any:
+    if value is None or value == "month":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 6:
+        raise ValueError(
+            f"must be empty (no seasonal terms), a number of Fourier pairs from 1 to 6, or 'month' "
+            f"(calendar-month indicators) (got {value!r})"
+        )
+    return value
+
+
+Slug = Annotated[str, BeforeValidator(_slug)]
+Prorate = Annotated[Any, BeforeValidator(_prorate)]
+Where = Annotated[dict[str, str | bool | int], BeforeValidator(_where)]
+Seasonality = Annotated[int | str | None, BeforeValidator(_seasonality)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Intervention(_Model):
+    """The service or programme, described with the TIDieR checklist (Hoffmann et al. 2014).
+
+    The twelve TIDieR items are ``brief_name`` (1), ``why`` (2), ``what_materials`` (3),
+    ``what_procedures`` (4), ``who_provided`` (5), ``how`` (6), ``where`` (7), ``when_and_how_much`` (8),
+    ``tailoring`` (9), ``modifications`` (10), ``how_well_planned`` (11) and ``how_well_actual`` (12).
+    Items 1, 2, 4, 5, 7 and 8 are required; the others may be filled in after the evaluation.
+    """
+
+    brief_name: Text = Field(description="TIDieR 1: name or phrase describing the intervention.")
+    why: Text = Field(description="TIDieR 2: rationale, theory or goal of the essential elements.")
+    what_materials: str | None = Field(None, description="TIDieR 3: materials used (manuals, training).")
+    what_procedures: Text = Field(description="TIDieR 4: procedures, activities and processes.")
+    who_provided: Text = Field(description="TIDieR 5: who delivers it, their expertise and training.")
+    how: str | None = Field(None, description="TIDieR 6: modes of delivery (face to face, group, phone).")
+    where: Text = Field(description="TIDieR 7: where it is delivered, infrastructure needed.")
+    when_and_how_much: Text = Field(description="TIDieR 8: number of sessions, schedule, duration, dose.")
+    tailoring: str | None = Field(None, description="TIDieR 9: planned personalisation or adaptation.")
+    modifications: str | None = Field(None, description="TIDieR 10: changes made during the evaluation.")
+    how_well_planned: str | None = Field(None, description="TIDieR 11: how fidelity is assessed.")
+    how_well_actual: str | None = Field(None, description="TIDieR 12: fidelity achieved.")
+    co_interventions: list[Text] = Field(
+        default_factory=list,
+        description="Other changes at the same sites and time (reported as a limitation).",
+    )
+
+
+class Site(_Model):
+    """One site: its code in the extracts, its role and (for intervention sites) its go-live date."""
+
+    code: Text = Field(description="Site code as it appears in the extracts' site column.")
+    name: str | None = Field(None, description="Display name.")
+    role: Literal["intervention", "control"] = Field(description="intervention or control.")
+    go_live: dt.date | None = Field(
+        None, description="First day of the go-live month (intervention sites only; empty for controls)."
+    )
+
+
+class Window(_Model):
+    """The half-open observation window ``[start, extract_date)``."""
+
+    start: dt.date = Field(description="First day observed (first day of a month).")
+    extract_date: dt.date = Field(
+        description="Extract date: the first day not covered; also the censoring date."
+    )
+
+
+class DataSource(_Model):
+    """One extract file and how its columns map onto the canonical names of :mod:`evaltoolkit.schemas`."""
+
+    file: Text = Field(description="File name (.csv, .xlsx or .parquet), relative to data.folder.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Column mapping {column in the file: canonical name}."
+    )
+    sheet: str | None = Field(None, description="Worksheet of an .xlsx file (default: the first).")
+    date_format: str | None = Field(None, description="strftime layout of date-times, e.g. %d/%m/%Y %H:%M.")
+
+
+class DataSpec(_Model):
+    """Where the extracts are and which window they cover."""
+
+    folder: Text = Field(description="Folder holding the extracts, relative to the protocol file.")
+    sources: dict[str, DataSource] = Field(
+        default_factory=dict,
+        description=(
+            "Extract files by kind (attendances, spells, population, cohort, rom_responses, staff_survey, "
+            "sites). Empty: every file in the folder named after its kind."
+        ),
+    )
+    window: Window | None = Field(None, description="Observation window; required for outcome series.")
+    max_open_days: float | None = Field(
+        365, gt=0, description="Open spells admitted longer ago than this at the extract date are flagged."
+    )
+
+
+class CohortSpec(_Model):
+    """The per-patient cohort for a before/after (mirror-image) analysis."""
+
+    source: Literal["cohort"] = Field("cohort", description="Extract kind holding the cohort.")
+    description: Text = Field(description="How patients were selected (plain words, for the report).")
+    comparison: Literal["control_sites", "none"] = Field(
+        "control_sites",
+        description="control_sites: patients selected at control sites form the comparison cohort.",
+    )
+
+
+class MirrorSpec(_Model):
+    """Before/after windows around each cohort member's index date (see :mod:`evaltoolkit.prepost`)."""
+
+    before_months: int = Field(12, ge=1, le=60, description="Months before the index date.")
+    after_months: int = Field(12, ge=1, le=60, description="Months after the index date.")
+    index_day: Literal["before", "after", "exclude"] = Field(
+        "before", description="Which window the index day (the selecting crisis) belongs to."
+    )
+    outcomes: list[Literal["attendances", "admissions", "bed_days"]] = Field(
+        default_factory=lambda: ["attendances", "admissions", "bed_days"], min_length=1
+    )
+    count_model: Literal["poisson", "negbin"] = Field("poisson", description="GEE count model.")
+
+
+class SeriesSpec(_Model):
+    """One outcome series: events counted (or bed-days, or mean LOS) per site and period."""
+
+    name: Slug = Field(description="Identifier used in file names and results (snake_case).")
+    label: Text = Field(description="Plain-English name, e.g. 'ED attendances by people with PD'.")
+    short_label: str | None = Field(None, description="Short name for tables and charts (default: label).")
+    unit: Text = Field(description="What one unit is, plural, e.g. 'attendances', 'bed-days', 'days'.")
+    source: Literal["attendances", "spells"] = Field(description="Extract the events come from.")
+    measure: Literal["count", "bed_days", "mean_los"] = Field(
+        "count",
+        description=(
+            "count: events by arrival/admission date; bed_days: occupied bed-days (midnights); mean_los: "
+            "mean length of stay of spells discharged in the period."
+        ),
+    )
+    pd_only: bool = Field(
+        False, description="Only people with a personality-disorder flag (attendance flag or cohort)."
+    )
+    where: Where = Field(
+        default_factory=dict, description="Keep rows whose columns equal these values (all must hold)."
+    )
+    frequency: Frequency = Field("MS", description="MS: calendar months; QS: calendar quarters.")
+    denominator: Literal["population"] | None = Field(
+        "population", description="population: rates per 'per' residents and a log(population) offset."
+    )
+    per: int = Field(100_000, ge=1, description="Rates are per this many residents.")
+    unit_cost: str | None = Field(None, description="Key of unit_costs that values one unit.")
+    primary: bool = Field(False, description="A primary (headline) outcome.")
+    family: Family | None = Field(
+        None, description="Model family for every method on this series (e.g. gaussian for mean_los)."
+    )
+
+
+class FitOptions(_Model):
+    """One ITS method: :func:`~evaltoolkit.its.fit_its` options plus the design switches it may change.
+
+    ``analysis.primary`` gives a full method; each ``analysis.sensitivity`` entry lists only what differs
+    from the primary (and from ``design``).
+    """
+
+    label: Text = Field(description="Name of the method in tables and the report.")
+    family: Family | None = None
+    method: Method | None = None
+    ar_order: int | None = Field(None, ge=1, le=4)
+    se: SEType | None = None
+    lags: int | None = Field(None, ge=0, le=24)
+    seasonality: Seasonality = Field(None, validate_default=True)
+    effect: Effect | None = None
+    transition: int | None = Field(None, ge=0, le=24)
+    transition_shape: TransitionShape | None = None
+    controlled: bool | None = Field(None, description="Use the control sites as a control series.")
+    offset: bool | None = Field(None, description="Model counts as rates with a log(denominator) offset.")
+    use_t: bool | None = None
+    nw_adjust: bool | None = None
+
+    def set_keys(self) -> dict[str, Any]:
+        """The options this entry sets (those not left empty), without the label."""
+        dumped = self.model_dump(exclude={"label"})
+        return {k: v for k, v in dumped.items() if v is not None or k in self.model_fields_set}
+
+
+class AnalysisSpec(_Model):
+    """Primary method and pre-specified sensitivity methods for the outcome series."""
+
+    conf_level: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of every interval.")
+    horizon_months: int = Field(
+        24, ge=1, le=120, description="Effects are summed over this many months after each go-live."
+    )
+    primary: FitOptions = Field(description="The primary method (pre-specified).")
+    sensitivity: list[FitOptions] = Field(
+        default_factory=list, description="Sensitivity methods; each lists only what differs from primary."
+    )
+
+
+class DesignSpec(_Model):
+    """The evaluation design: interruptions, phase-in, control series and before/after windows."""
+
+    interruption: Literal["go_live"] = Field(
+        "go_live", description="The interruption of each intervention site is its go-live month."
+    )
+    transition: int = Field(0, ge=0, le=24, description="Phase-in periods after go-live (months).")
+    transition_shape: TransitionShape = Field("exclude", description="exclude or ramp the phase-in.")
+    controlled: bool = Field(False, description="Primary analysis uses the control sites as control series.")
+    seasonality: Seasonality = Field(
+        1, validate_default=True, description="Fourier pairs (1–6), 'month', or empty for none."
+    )
+    effect: Effect = Field("level+slope", description="Change terms: level, slope or level+slope.")
+    before_after: MirrorSpec | None = Field(None, description="Per-patient before/after windows.")
+
+
+class InstrumentSpec(_Model):
+    """One questionnaire scale analysed pre/post."""
+
+    key: Text = Field(description="Instrument key in the evaltoolkit.rom registry, e.g. phq9.")
+    scale: Text = Field("total", description="Scale of the instrument (default total).")
+    label: str | None = Field(None, description="Display name (default: the instrument's name).")
+    primary: bool = Field(False, description="A primary outcome measure.")
+    prorate: Prorate = Field(
+        "rule",
+        description=(
+            "Missing items allowed when scoring: 'rule' (the instrument's), false, a number or a fraction."
+        ),
+    )
+
+
+class ChangeRules(_Model):
+    """Reliable and clinically significant change (Jacobson & Truax 1991).
+
+    See :func:`evaltoolkit.rom.reliable_change`.
+    """
+
+    reliable_change: bool = Field(True, description="Classify each person (recovered/improved/…).")
+    criterion: Literal["auto", "a", "b", "c", "cutoff", "none"] = Field(
+        "auto", description="Clinically significant change criterion."
+    )
+    sd_multiplier: float = Field(2.0, gt=0, description="k in criteria a and b.")
+
+
+class TalkingTherapiesSpec(_Model):
+    """NHS Talking Therapies paired outcomes from PHQ-9 and GAD-7 (recovery, reliable improvement…)."""
+
+    phq9: Text = Field("phq9", description="Instrument key of the PHQ-9.")
+    gad7: Text = Field("gad7", description="Instrument key of the GAD-7.")
+
+
+class OutcomeMeasuresSpec(_Model):
+    """Questionnaire outcomes: scoring, paired change, change rules, trajectories and attrition."""
+
+    source: Literal["rom_responses", "staff_survey"] = Field(
+        description="Extract holding the item responses."
+    )
+    subject: Text = Field(description="Person identifier column, e.g. patient_id or staff_id.")
+    occasion: Text = Field(description="Occasion column, e.g. occasion or wave.")
+    pre: Text = Field(description="Occasion value of the first measurement, e.g. baseline or pre.")
+    post: Text = Field(description="Occasion value of the last measurement, e.g. end or post.")
+    time: str | None = Field(None, description="Numeric time column for trajectories, e.g. session.")
+    time_unit: Text = Field("session", description="Unit of time, e.g. week or session.")
+    instruments: list[InstrumentSpec] = Field(min_length=1, description="Scales analysed.")
+    p_adjust: Literal["holm", "bonferroni", "none"] = Field("holm", description="Multiplicity correction.")
+    change: ChangeRules = Field(default_factory=ChangeRules)
+    talking_therapies: TalkingTherapiesSpec | None = Field(
+        None, description="NHS Talking Therapies outcomes."
+    )
+    trajectories: bool = Field(False, description="Mixed-model trajectories over time (needs time).")
+    attrition: bool = Field(True, description="Completers vs drop-outs and complete-case vs mixed model.")
+    internal_consistency: bool = Field(True, description="Cronbach's alpha at the pre occasion.")
+
+
+class SuppressionSpec(_Model):
+    """Small-number suppression applied to every published count.
+
+    ``nhs`` (default): NHS secondary-care disclosure rule, 0 stays 0, 1–7 shown as ``*``, other counts
+    rounded to the nearest 5. ``custom``: your own ``low``/``high``/``round_to``. ``none``: no suppression
+    (national figures only).
+    """
+
+    rule: Literal["nhs", "custom", "none"] = "nhs"
+    low: int = Field(1, ge=1)
+    high: int = Field(7, ge=0)
+    round_to: int = Field(5, ge=1)
+
+
+class UnitCost(_Model):
+    """A unit cost with its currency, price year and source (always stated in the report)."""
+
+    value: float = Field(gt=0, allow_inf_nan=False, description="Cost of one unit.")
+    currency: Literal["GBP", "AUD", "EUR", "USD", "NZD"] = Field(description="ISO currency code.")
+    price_year: Text = Field(description="Price year, e.g. 2022/23.")
+    source: Text = Field(description="Where the value comes from.")
+    unit: Text = Field(description="What one unit is, e.g. 'bed-day'.")
+    note: str | None = Field(None, description="Caveats, e.g. 'cash-releasing only if beds close'.")
+
+
+class ReportSpec(_Model):
+    """Report options."""
+
+    audience: Text = Field("commissioners", description="Who the report is written for.")
+    formats: list[Literal["png", "svg"]] = Field(
+        default_factory=lambda: ["png", "svg"], min_length=1, description="Figure formats written."
+    )
+    dpi: int = Field(150, ge=50, le=600, description="PNG resolution.")
+    min_pre_months: int = Field(
+        12, ge=3, description="Less than this many months of data before go-live is flagged as a limitation."
+    )
+    max_missing_fraction: float = Field(
+        0.2, ge=0, le=1, description="More missing outcome data than this is flagged as a limitation."
+    )
+
+
+class Protocol(_Model):
+    """A complete evaluation protocol (see the module docstring for the sections)."""
+
+    schema_version: Literal[1] = Field(1, description="Version of the protocol schema (currently 1).")
+    name: Slug = Field(description="Short identifier, used for file names (snake_case).")
+    title: Text = Field(description="Title of the evaluation.")
+    version: Text = Field("1.0", description="Version of this protocol.")
+    registration: str | None = Field(None, description="Registry and identifier, once registered.")
+    authors: list[Text] = Field(default_factory=list)
+    question: Text = Field(description="The evaluation question(s), in plain words.")
+    seed: int = Field(20261121, ge=0, description="Random seed (recorded in the manifest).")
+    intervention: Intervention
+    sites: list[Site] = Field(min_length=1)
+    data: DataSpec
+    cohort: CohortSpec | None = None
+    series: list[SeriesSpec] = Field(default_factory=list)
+    design: DesignSpec = Field(default_factory=DesignSpec)
+    analysis: AnalysisSpec | None = None
+    outcome_measures: OutcomeMeasuresSpec | None = None
+    suppression: SuppressionSpec = Field(default_factory=SuppressionSpec)
+    unit_costs: dict[Slug, UnitCost] = Field(default_factory=dict)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    _path: Path | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The protocol file this was loaded from (``None`` if built from a dictionary)."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths are resolved against: the protocol file's folder (else the cwd)."""
+        if self._base_dir is not None:
+            return self._base_dir
+        return self._path.parent if self._path is not None else Path.cwd()
+
+    def data_folder(self) -> Path:
+        """The data folder, resolved against the protocol file's folder."""
+        folder = Path(self.data.folder)
+        return folder if folder.is_absolute() else self.base_dir / folder
+
+    @property
+    def intervention_sites(self) -> list[Site]:
+        """Sites with role ``intervention``, in protocol order."""
+        return [s for s in self.sites if s.role == "intervention"]
+
+    @property
+    def control_sites(self) -> list[Site]:
+        """Sites with role ``control``, in protocol order."""
+        return [s for s in self.sites if s.role == "control"]
+
+    def suppression_args(self) -> dict[str, int] | None:
+        """Arguments of :func:`evaltoolkit.privacy.suppress_counts` (``None``: no suppression)."""
+        s = self.suppression
+        if s.rule == "none":
+            return None
+        if s.rule == "nhs":
+            return {"low": 1, "high": 7, "round_to": 5}
+        return {"low": s.low, "high": s.high, "round_to": s.round_to}
+
+    def methods(self) -> list[tuple[str, dict[str, Any]]]:
+        """The ITS methods as ``(label, options)``: the primary first, then each sensitivity method.
+
+        See :func:`resolve_methods`.
+        """
+        if self.analysis is None:
+            return []
+        return resolve_methods(self.design, self.analysis)
+
+
+def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[str, dict[str, Any]]]:
+    """The ITS methods of a protocol as ``(label, options)``: the primary first, then each sensitivity method.
+
+    Options start from the design (``seasonality``, ``effect``, ``transition``, ``transition_shape``,
+    ``controlled``) and the defaults ``family="quasipoisson", method="ols", se="model"``, are overlaid with
+    the primary's settings, then (for a sensitivity method) with its own. ``lags`` is dropped when the
+    resulting ``se`` is not ``newey-west``. Keys: ``family, method, ar_order, se, lags, seasonality,
+    effect, transition, transition_shape, controlled, offset, use_t, nw_adjust``.
+    """
+    base: dict[str, Any] = {
+        "family": "quasipoisson",
+        "method": "ols",
+        "ar_order": 1,
+        "se": "model",
+        "lags": None,
+        "seasonality": design.seasonality,
+        "effect": design.effect,
+        "transition": design.transition,
+        "transition_shape": design.transition_shape,
+        "controlled": design.controlled,
+        "offset": True,
+        "use_t": None,
+        "nw_adjust": True,
+    }
+    primary = {**base, **analysis.primary.set_keys()}
+    out = [(analysis.primary.label, primary)]
+    for s in analysis.sensitivity:
+        opts = {**primary, **s.set_keys()}
+        if opts.get("se") != "newey-west" and "lags" not in s.set_keys():
+            opts["lags"] = None
+        out.append((s.label, opts))
+    return out

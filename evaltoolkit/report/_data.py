@@ -1,0 +1,200 @@
+"""Load a protocol's extracts and build its outcome series (exact counts: for analysis, never published)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaltoolkit.data import CleanExtract, clean_extract, combine_quality, read_extract
+from evaltoolkit.privacy import suppress_counts
+from evaltoolkit.protocol import Protocol, available_sources
+from evaltoolkit.protocol.schema import SeriesSpec
+from evaltoolkit.series import bed_days, count_events, los_by_period
+
+__all__ = ["LoadedData", "build_series_table", "load_data", "needed_kinds", "published_series"]
+
+_DATE = {"attendances": "arrival", "spells": "admitted"}
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedData:
+    """The cleaned extracts a protocol needs, with the files they came from and the quality table."""
+
+    extracts: dict[str, CleanExtract]
+    files: dict[str, Path]
+    quality: pd.DataFrame
+    window: tuple[pd.Timestamp, pd.Timestamp] | None
+    pd_patients: frozenset[str] = field(default_factory=frozenset)
+
+
+def needed_kinds(protocol: Protocol) -> list[str]:
+    """Extract kinds the protocol's analyses read, in schema order."""
+    kinds: set[str] = set()
+    for s in protocol.series:
+        kinds.add(s.source)
+        if s.denominator == "population":
+            kinds.add("population")
+        if s.pd_only and s.source == "spells":
+            kinds.add("attendances")
+    if protocol.cohort is not None:
+        kinds |= {"cohort", "attendances", "spells"}
+    if protocol.outcome_measures is not None:
+        kinds.add(protocol.outcome_measures.source)
+    order = ["attendances", "spells", "population", "cohort", "rom_responses", "staff_survey"]
+    return [k for k in order if k in kinds]
+
+
+def load_data(protocol: Protocol) -> LoadedData:
+    """Read, map, validate and clean every extract the protocol needs.
+
+    Site codes not listed in the protocol are ``unknown_site`` (excluded and counted); dates outside
+    ``data.window`` are ``outside_window``. Any error (unparseable dates, missing columns…) raises
+    :class:`~evaltoolkit.errors.ExtractValidationError` listing every problem.
+    """
+    folder = protocol.data_folder()
+    found = available_sources(protocol.data, folder)
+    sources = protocol.data.sources
+    w = protocol.data.window
+    window = (pd.Timestamp(w.start), pd.Timestamp(w.extract_date)) if w is not None else None
+    sites = [s.code for s in protocol.sites]
+    extracts: dict[str, CleanExtract] = {}
+    files: dict[str, Path] = {}
+    for kind in needed_kinds(protocol):
+        if kind not in found:
+            raise FileNotFoundError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
+        path = found[kind]
+        spec = sources.get(kind)
+        raw = read_extract(
+            path,
+            kind,
+            mapping=dict(spec.columns) if spec is not None else None,
+            sheet=spec.sheet if spec is not None else None,
+            date_format=spec.date_format if spec is not None else None,
+        )
+        use_sites = sites if kind in ("attendances", "spells", "population") else None
+        use_window = window if kind in ("attendances", "spells") else None
+        extracts[kind] = clean_extract(
+            raw, kind, sites=use_sites, window=use_window, max_open_days=protocol.data.max_open_days
+        )
+        files[kind] = path
+    quality = combine_quality(*extracts.values())
+    return LoadedData(
+        extracts=extracts, files=files, quality=quality, window=window, pd_patients=_pd_patients(extracts)
+    )
+
+
+def _pd_patients(extracts: dict[str, CleanExtract]) -> frozenset[str]:
+    """Patients with a personality-disorder flag on any attendance or in the cohort."""
+    ids: set[str] = set()
+    if "attendances" in extracts:
+        att = extracts["attendances"].data
+        if "pd_flag" in att.columns:
+            flag = att["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            ids |= set(att.loc[flag, "patient_id"].dropna().astype(str))
+    if "cohort" in extracts:
+        coh = extracts["cohort"].data
+        if "pd_flag" in coh.columns:
+            flag = coh["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        else:
+            flag = np.ones(len(coh), dtype=bool)
+        ids |= set(coh.loc[flag, "patient_id"].dropna().astype(str))
+    return frozenset(ids)
+
+
+def _events(spec: SeriesSpec, data: LoadedData) -> pd.DataFrame:
+    df = data.extracts[spec.source].data
+    keep = np.ones(len(df), dtype=bool)
+    for col, value in spec.where.items():
+        keep &= (df[col] == value).fillna(False).to_numpy(dtype=bool)
+    if spec.pd_only:
+        if spec.source == "attendances" and "pd_flag" in df.columns:
+            keep &= df["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        else:
+            keep &= (
+                df["patient_id"].astype("string").isin(data.pd_patients).fillna(False).to_numpy(dtype=bool)
+            )
+    return df.loc[keep]
+
+
+def _population(data: LoadedData, freq: str, sites: list[str]) -> pd.DataFrame:
+    pop = data.extracts["population"].data[["site", "period", "population"]].copy()
+    pop["period"] = pd.to_datetime(pop["period"])
+    pop = pop[pop["site"].isin(sites)]
+    if freq == "QS":
+        pop["period"] = pop["period"].dt.to_period("Q").dt.start_time
+        pop = pop.groupby(["site", "period"], as_index=False)["population"].mean()
+    return pop
+
+
+def build_series_table(spec: SeriesSpec, data: LoadedData, sites: list[str]) -> pd.DataFrame:
+    """One outcome series: ``period, site, value`` plus ``n_events`` (the count behind a mean) and
+    ``population`` (when the series has a denominator). Exact values, zero-filled over the window."""
+    if data.window is None:
+        raise ValueError("outcome series need data.window")
+    start, end = data.window
+    events = _events(spec, data)
+    common: dict[str, Any] = {
+        "freq": spec.frequency,
+        "by": "site",
+        "start": start,
+        "end": end,
+        "levels": {"site": sites},
+    }
+    if spec.measure == "count":
+        out = count_events(events, date=_DATE[spec.source], **common).rename(columns={"count": "value"})
+        out["n_events"] = out["value"]
+    elif spec.measure == "bed_days":
+        out = bed_days(events, admitted="admitted", discharged="discharged", censor_at=end, **common)
+        out = out.rename(columns={"bed_days": "value"})
+        out["n_events"] = out["value"]
+    else:
+        los = los_by_period(events, admitted="admitted", discharged="discharged", **common)
+        out = los.rename(columns={"mean_los_discharged": "value", "discharges": "n_events"})
+    out = out[["period", "site", "value", "n_events"]].copy()
+    if spec.denominator == "population":
+        pop = _population(data, spec.frequency, sites)
+        out = out.merge(pop, on=["site", "period"], how="left", validate="one_to_one")
+        missing = out["population"].isna()
+        if missing.any():
+            first = out.loc[missing, ["site", "period"]].head(3)
+            shown = ", ".join(f"{r.site} {r.period:%Y-%m}" for r in first.itertuples())
+            raise ValueError(
+                f"series {spec.name}: population is missing for {int(missing.sum())} site-periods "
+                f"(first: {shown}); the population extract must cover every site and month of the window"
+            )
+    out["series"] = spec.name
+    return out.sort_values(["site", "period"], ignore_index=True)
+
+
+def published_series(table: pd.DataFrame, spec: SeriesSpec, rule: dict[str, int] | None) -> pd.DataFrame:
+    """The series as it may be published: counts suppressed and rounded, rates from the rounded counts,
+    means blank where they rest on a suppressed number of spells."""
+    out = table[["series", "site", "period"]].copy()
+    if spec.measure == "mean_los":
+        shown = (
+            suppress_counts(table, ["n_events"], **rule)
+            if rule
+            else table.assign(n_events=table["n_events"].astype("Int64").astype("string"))
+        )
+        out["discharges"] = shown["n_events"].astype("object")
+        small = (
+            table["n_events"].between(rule["low"], rule["high"])
+            if rule
+            else pd.Series(False, index=table.index)
+        )
+        out["value"] = table["value"].where(~small)
+        return out
+    if rule:
+        shown = suppress_counts(table, ["value"], **rule)["value"]
+    else:
+        shown = table["value"].astype("Int64").astype("string")
+    out["value"] = shown.astype("object")
+    if spec.denominator == "population":
+        out["population"] = table["population"]
+        numeric = pd.to_numeric(out["value"], errors="coerce")
+        out[f"rate_per_{spec.per}"] = numeric / table["population"] * spec.per
+    return out

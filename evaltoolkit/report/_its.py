@@ -1,0 +1,484 @@
+"""Interrupted time series for a protocol: every series × intervention site × pre-specified method.
+
+Each intervention site is analysed at its own go-live (staggered implementation). The headline quantity is
+the **cumulative effect over the first ``horizon_months`` after go-live**: observed-model fitted total minus
+the counterfactual (pre-implementation trend continued) total, and their ratio, with delta-method
+intervals from :meth:`evaltoolkit.its.ITSResult.cumulative_effect`.
+
+Sites are combined by summing the fitted and counterfactual totals over sites (:func:`combine_sites`).
+Without a control series the sites' data are disjoint, so the site fits are independent and the variances
+add. With a shared control series the fits are positively correlated by an unknown amount; the interval
+then uses the sum of the site standard errors (the worst case, perfect correlation), so it is conservative.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaltoolkit.its import ITSResult, fit_its
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.protocol.schema import SeriesSpec
+from evaltoolkit.report._format import publish_count
+
+__all__ = ["FitRecord", "combine_sites", "horizon_window", "interruption_period", "run_its"]
+
+_COUNT = ("poisson", "quasipoisson", "negbin")
+_CAUGHT = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+CONTROL_GROUP = "control"
+
+
+@dataclass(eq=False)
+class FitRecord:
+    """One fit: a series at one site with one method (``result`` is ``None`` when it failed)."""
+
+    series: str
+    site: str
+    method_index: int
+    label: str
+    options: dict[str, Any]
+    family: str
+    controlled: bool
+    interruption: pd.Timestamp
+    horizon: tuple[pd.Timestamp, pd.Timestamp]
+    result: ITSResult | None = None
+    status: str = "ok"
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def primary(self) -> bool:
+        """The primary (pre-specified) method."""
+        return self.method_index == 0
+
+
+def interruption_period(go_live: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """First period starting on or after go-live (monthly: the go-live month; quarterly: that quarter
+    if go-live is its first day, else the next quarter).
+
+    Examples
+    --------
+    >>> interruption_period(pd.Timestamp("2021-04-01"), "QS")
+    Timestamp('2021-04-01 00:00:00')
+    >>> interruption_period(pd.Timestamp("2021-05-01"), "QS")
+    Timestamp('2021-07-01 00:00:00')
+    """
+    go_live = pd.Timestamp(go_live)
+    if freq == "MS":
+        return go_live.to_period("M").start_time
+    start = go_live.to_period("Q").start_time
+    return start if start == go_live else (go_live.to_period("Q") + 1).start_time
+
+
+def _periods_per(freq: str) -> int:
+    return 1 if freq == "MS" else 3
+
+
+def horizon_window(
+    interruption: pd.Timestamp, horizon_months: int, freq: str, last: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last period summed for the cumulative effect (capped at the last period observed)."""
+    step = _periods_per(freq)
+    n = max(1, horizon_months // step)
+    end = interruption + pd.DateOffset(months=step * (n - 1))
+    return interruption, min(pd.Timestamp(end), last)
+
+
+def _its_frame(
+    table: pd.DataFrame, site: str, controls: list[str], controlled: bool, mean: bool
+) -> pd.DataFrame:
+    own = table[table["site"] == site][
+        ["period", "value", "n_events", *(["population"] if "population" in table else [])]
+    ]
+    own = own.assign(group=site)
+    if not controlled:
+        return own.reset_index(drop=True)
+    ctrl = table[table["site"].isin(controls)]
+    if mean:
+        w = ctrl["n_events"].astype(float)
+        agg = (
+            ctrl.assign(_wv=ctrl["value"].fillna(0) * w, _w=w)
+            .groupby("period", as_index=False)[["_wv", "_w"]]
+            .sum()
+        )
+        agg["value"] = agg["_wv"] / agg["_w"].replace(0, np.nan)
+        agg["n_events"] = agg["_w"].astype("int64")
+        agg = agg[["period", "value", "n_events"]]
+    else:
+        cols = ["value", "n_events", *(["population"] if "population" in table else [])]
+        agg = ctrl.groupby("period", as_index=False)[cols].sum()
+    agg = agg.assign(group=CONTROL_GROUP)
+    return pd.concat([own, agg], ignore_index=True)
+
+
+def _fit(
+    frame: pd.DataFrame,
+    opts: dict[str, Any],
+    family: str,
+    interruption: pd.Timestamp,
+    site: str,
+    offset: bool,
+) -> tuple[ITSResult | None, str, list[str]]:
+    kwargs: dict[str, Any] = {
+        "outcome": "value",
+        "time": "period",
+        "interruptions": interruption,
+        "family": family,
+        "method": opts["method"],
+        "se": opts["se"],
+        "lags": opts["lags"] if opts["se"] == "newey-west" else None,
+        "seasonality": opts["seasonality"],
+        "effect": opts["effect"],
+        "transition": opts["transition"],
+        "transition_shape": opts["transition_shape"],
+        "conf_level": opts["conf_level"],
+        "nw_adjust": opts["nw_adjust"],
+    }
+    if opts["method"] in ("gls-reml", "gls-ml", "arima"):
+        kwargs["ar_order"] = opts["ar_order"]
+    if opts["use_t"] is not None:
+        kwargs["use_t"] = opts["use_t"]
+    if offset:
+        kwargs["offset"] = "population"
+    if opts["controlled"]:
+        kwargs["group"] = "group"
+        kwargs["treated"] = site
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fit_its(frame, **kwargs)
+        except _CAUGHT as exc:
+            return None, f"{type(exc).__name__}: {exc}", [str(w.message) for w in caught]
+    return result, "", sorted({str(w.message) for w in caught})
+
+
+def run_its(
+    protocol: Protocol,
+    tables: dict[str, pd.DataFrame],
+    progress: Callable[[str], None] | None = None,
+) -> list[FitRecord]:
+    """Fit every series × intervention site × method of the protocol.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The protocol (series, sites, design, analysis).
+    tables : dict
+        ``{series name: table}`` from :func:`evaltoolkit.report._data.build_series_table`.
+    progress : callable, optional
+        Called with a short message before each series.
+
+    Returns
+    -------
+    list of FitRecord
+        In protocol order: series, then site, then method (primary first). Failed fits are kept with
+        ``status="failed"`` and the error message.
+    """
+    assert protocol.analysis is not None  # checked by the protocol validation
+    controls = [s.code for s in protocol.control_sites]
+    methods = protocol.methods()
+    conf = protocol.analysis.conf_level
+    records: list[FitRecord] = []
+    for spec in protocol.series:
+        if progress is not None:
+            progress(f"interrupted time series: {spec.name}")
+        table = tables[spec.name]
+        last = pd.Timestamp(table["period"].max())
+        for site in protocol.intervention_sites:
+            assert site.go_live is not None
+            seen: dict[tuple, int] = {}
+            t0 = interruption_period(pd.Timestamp(site.go_live), spec.frequency)
+            window = horizon_window(t0, protocol.analysis.horizon_months, spec.frequency, last)
+            for index, (label, base) in enumerate(methods):
+                opts = {**base, "conf_level": conf}
+                family = spec.family or opts["family"]
+                if spec.measure == "mean_los":
+                    family = "gaussian"
+                offset = bool(opts["offset"]) and spec.denominator == "population" and family in _COUNT
+                rec = FitRecord(
+                    series=spec.name,
+                    site=site.code,
+                    method_index=index,
+                    label=label,
+                    options={**opts, "family": family, "offset": offset},
+                    family=family,
+                    controlled=bool(opts["controlled"]),
+                    interruption=t0,
+                    horizon=window,
+                )
+                key = tuple(sorted((k, str(v)) for k, v in rec.options.items()))
+                if key in seen and index > 0:
+                    rec.status = "duplicate"
+                    rec.message = f"identical to {methods[seen[key]][0]!r} for this series (family {family})"
+                    records.append(rec)
+                    continue
+                seen.setdefault(key, index)
+                frame = _its_frame(table, site.code, controls, rec.controlled, spec.measure == "mean_los")
+                result, message, warns = _fit(frame, opts, family, t0, site.code, offset)
+                rec.result, rec.warnings = result, warns
+                if result is None:
+                    rec.status, rec.message = "failed", message
+                elif warns:
+                    rec.status = "warning"
+                records.append(rec)
+    return records
+
+
+# -- numbers from a fit ----------------------------------------------------------------------------------
+def _quantile(result: ITSResult) -> float:
+    p = 0.5 + result.conf_level / 2
+    return float(stats.t.ppf(p, result.df_resid) if result.use_t else stats.norm.ppf(p))
+
+
+def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
+    """Fitted and counterfactual totals of the treated series over ``[start, end]`` and their gradients.
+
+    Counts: sums of expected counts. Gaussian: sums over periods of the (mean over treated series)
+    fitted value. Excluded transition periods are not summed (as :meth:`ITSResult.cumulative_effect`).
+    """
+    d = result.design
+    f = d.frame
+    time = pd.to_datetime(f["time"]).to_numpy()
+    keep = (
+        f["treated"].to_numpy(dtype=bool)
+        & f["in_fit"].to_numpy(dtype=bool)
+        & (time >= np.datetime64(start))
+        & (time <= np.datetime64(end))
+    )
+    X = d.X.to_numpy(dtype="float64")
+    Xc = d.X_counterfactual.to_numpy(dtype="float64")
+    b = np.asarray(result.params, dtype="float64")
+    t = f["t"].to_numpy()
+    periods = np.unique(t[keep])
+    if result.is_count:
+        off = f["offset"].to_numpy(dtype="float64")
+        log_off = np.where(np.isfinite(off), np.log(np.where(off > 0, off, 1.0)), 0.0) if d.offset else 0.0
+        eta = X @ b + log_off
+        eta_c = Xc @ b + log_off
+        mu, mu_c = np.exp(eta), np.exp(eta_c)
+        F = float(mu[keep].sum())
+        C = float(mu_c[keep].sum())
+        gF = (mu[keep][:, None] * X[keep]).sum(axis=0)
+        gC = (mu_c[keep][:, None] * Xc[keep]).sum(axis=0)
+    else:
+        F = C = 0.0
+        gF = np.zeros(X.shape[1])
+        gC = np.zeros(X.shape[1])
+        for tt in periods:
+            rows = keep & (t == tt)
+            gF += X[rows].mean(axis=0)
+            gC += Xc[rows].mean(axis=0)
+        F, C = float(gF @ b), float(gC @ b)
+    return {
+        "F": F,
+        "C": C,
+        "gF": gF,
+        "gC": gC,
+        "cov": np.asarray(result.cov, dtype="float64"),
+        "n_periods": int(periods.size),
+        "count": bool(result.is_count),
+        "q": _quantile(result),
+    }
+
+
+def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str, Any]:
+    """Combine site totals (from :func:`totals`) into one cumulative effect with intervals.
+
+    ``absolute`` is Σ fitted − Σ counterfactual (for Gaussian outcomes divided by the number of
+    site-periods: the mean difference per period); ``relative`` is Σ fitted / Σ counterfactual − 1 with a
+    log-scale interval for counts. ``correlated=True`` (a shared control series) adds standard errors
+    (perfect correlation: conservative); otherwise variances add (independent sites).
+    """
+    F = sum(p["F"] for p in parts)
+    C = sum(p["C"] for p in parts)
+    count = all(p["count"] for p in parts)
+    n = sum(p["n_periods"] for p in parts)
+    q = max(p["q"] for p in parts)
+    abs_sd, rel_sd = [], []
+    for p in parts:
+        g = p["gF"] - p["gC"]
+        abs_sd.append(math.sqrt(max(float(g @ p["cov"] @ g), 0.0)))
+        gl = p["gF"] / F - p["gC"] / C if count else p["gF"] / C - F * p["gC"] / C**2
+        rel_sd.append(math.sqrt(max(float(gl @ p["cov"] @ gl), 0.0)))
+
+    def pool(sds: list[float]) -> float:
+        return float(sum(sds)) if correlated else float(math.sqrt(sum(s * s for s in sds)))
+
+    se_abs, se_rel = pool(abs_sd), pool(rel_sd)
+    scale = 1.0 if count else 1.0 / n if n else math.nan
+    absolute = (F - C) * scale
+    out = {
+        "estimate": absolute,
+        "std_error": se_abs * scale,
+        "ci_lower": absolute - q * se_abs * scale,
+        "ci_upper": absolute + q * se_abs * scale,
+        "fitted_total": F,
+        "counterfactual_total": C,
+        "n_periods": n,
+        "interval": "conservative (sites share the control series)" if correlated else "sites independent",
+    }
+    if count and F > 0 and C > 0:
+        log_r = math.log(F / C)
+        out.update(
+            relative_change=math.exp(log_r) - 1,
+            relative_ci_lower=math.exp(log_r - q * se_rel) - 1,
+            relative_ci_upper=math.exp(log_r + q * se_rel) - 1,
+        )
+    elif not count and C != 0:
+        rel = F / C - 1
+        out.update(
+            relative_change=rel, relative_ci_lower=rel - q * se_rel, relative_ci_upper=rel + q * se_rel
+        )
+    else:
+        out.update(relative_change=math.nan, relative_ci_lower=math.nan, relative_ci_upper=math.nan)
+    z = out["estimate"] / out["std_error"] if out["std_error"] > 0 else math.nan
+    out["p_value"] = float(2 * stats.norm.sf(abs(z))) if math.isfinite(z) else math.nan
+    return out
+
+
+def _term(result: ITSResult, name: str) -> dict[str, Any]:
+    coefs = result.coefficients().set_index("term")
+    if name not in coefs.index:
+        return {}
+    row = coefs.loc[name]
+    out = {"term": name}
+    for col in ("estimate", "std_error", "p_value", "ci_lower", "ci_upper"):
+        out[col] = float(row[col])
+    if result.is_count:
+        for col in ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper"):
+            out[col] = float(row[col])
+    return out
+
+
+def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
+    """JSON-ready summary of one fit: options, status, level/slope change, cumulative effect, diagnostics."""
+    out: dict[str, Any] = {
+        "series": rec.series,
+        "site": rec.site,
+        "method_id": f"m{rec.method_index}",
+        "method": rec.label,
+        "primary": rec.primary,
+        "family": rec.family,
+        "controlled": rec.controlled,
+        "options": {k: v for k, v in rec.options.items() if k != "conf_level"},
+        "status": rec.status,
+        "message": rec.message,
+        "warnings": list(rec.warnings),
+        "interruption": rec.interruption,
+        "horizon_start": rec.horizon[0],
+        "horizon_end": rec.horizon[1],
+    }
+    r = rec.result
+    if r is None:
+        return out
+    d = r.design
+    terms = d.interruption_terms[0]
+    level = next((t for t in terms if "level_change" in t), None)
+    slope = next((t for t in terms if "slope_change" in t), None)
+    ce = r.cumulative_effect(start=rec.horizon[0], end=rec.horizon[1]).iloc[0]
+    per_period = 1.0 if r.is_count else 1.0 / max(int(ce["n_periods"]), 1)
+    out.update(
+        n_periods=int(r.n_obs),
+        pre_points=int(d.segment_points[0]),
+        post_points=int(d.segment_points[1]) if len(d.segment_points) > 1 else 0,
+        dispersion=float(r.dispersion) if r.is_count else None,
+        method_description=r.method_description,
+        se_description=r.se_description,
+        level_change=_term(r, level) if level else {},
+        slope_change=_term(r, slope) if slope else {},
+        cumulative={
+            "start": ce["start"],
+            "end": ce["end"],
+            "n_periods": int(ce["n_periods"]),
+            "estimate": float(ce["estimate"]) * per_period,
+            "std_error": float(ce["std_error"]) * per_period,
+            "ci_lower": float(ce["ci_lower"]) * per_period,
+            "ci_upper": float(ce["ci_upper"]) * per_period,
+            "p_value": float(ce["p_value"]),
+            "fitted_total": float(ce["fitted_total"]),
+            "counterfactual_total": float(ce["counterfactual_total"]),
+            "relative_change": float(ce["relative_change"]),
+            "relative_ci_lower": float(ce["relative_ci_lower"]),
+            "relative_ci_upper": float(ce["relative_ci_upper"]),
+            "scale": "total over the horizon" if r.is_count else "mean difference per period",
+        },
+    )
+    if diagnostics:
+        diag = r.diagnostics()
+        tests = {
+            row.test: {"statistic": row.statistic, "p_value": row.p_value} for row in diag.tests.itertuples()
+        }
+        lb = next((k for k in tests if k.startswith("ljung_box")), None)
+        bg = [k for k in tests if k.startswith("breusch_godfrey")]
+        out["diagnostics"] = {
+            "tests": [
+                {
+                    "test": row.test,
+                    "statistic": row.statistic,
+                    "df": row.df,
+                    "p_value": row.p_value,
+                    "note": row.note,
+                }
+                for row in diag.tests.itertuples()
+            ],
+            "acf_lag1": float(diag.acf["acf"].iloc[0]) if len(diag.acf) else None,
+            "autocorrelation_p": min(
+                [
+                    tests[k]["p_value"]
+                    for k in [*bg, *([lb] if lb else [])]
+                    if np.isfinite(tests[k]["p_value"])
+                ],
+                default=None,
+            ),
+            "residual_kind": diag.residual_kind,
+            "seasonal_terms": list(d.seasonal_terms),
+        }
+    return out
+
+
+def plot_points(
+    rec: FitRecord, table: pd.DataFrame, spec: SeriesSpec, rule: dict[str, int] | None
+) -> list[dict]:
+    """Per-period plot data of a (primary) fit for the treated site: published observed values, fitted and
+    counterfactual values with intervals. Observed values that rest on a suppressed count are ``None``."""
+    r = rec.result
+    if r is None:
+        return []
+    p = r.predictions()
+    if "group" in p.columns:
+        p = p[p["group"] == rec.site]
+    own = table[table["site"] == rec.site].set_index("period")
+    rows = []
+    for row in p.itertuples(index=False):
+        obs = own.loc[row.time] if row.time in own.index else None
+        observed: float | None = None
+        if obs is not None:
+            if spec.measure == "mean_los":
+                shown = publish_count(obs["n_events"], rule)
+                observed = None if shown == "*" or pd.isna(obs["value"]) else float(obs["value"])
+            else:
+                shown = publish_count(obs["value"], rule)
+                observed = None if shown == "*" else float(shown)
+        post = int(row.segment) >= 1
+        rows.append(
+            {
+                "period": row.time,
+                "observed": observed,
+                "in_fit": bool(row.in_fit),
+                "in_transition": bool(row.in_transition),
+                "fitted": row.fitted,
+                "fitted_ci_lower": row.fitted_ci_lower,
+                "fitted_ci_upper": row.fitted_ci_upper,
+                "counterfactual": row.counterfactual if post else None,
+                "counterfactual_ci_lower": row.counterfactual_ci_lower if post else None,
+                "counterfactual_ci_upper": row.counterfactual_ci_upper if post else None,
+            }
+        )
+    return rows

@@ -1,0 +1,331 @@
+"""Questionnaire outcomes for a protocol: scoring, paired change, reliable change, Talking Therapies
+outcomes, trajectories, attrition and internal consistency. Counts are published per the suppression rule."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from evaltoolkit.errors import EvalToolkitError
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.protocol.schema import InstrumentSpec
+from evaltoolkit.report._data import LoadedData
+from evaltoolkit.report._format import publish_count, publish_text_counts
+
+__all__ = ["outcome_name", "run_measures"]
+
+
+def outcome_name(spec: InstrumentSpec) -> str:
+    """The outcome identifier of a scale: ``phq9`` for a total, ``cbi_personal`` for a subscale."""
+    return spec.key if spec.scale == "total" else f"{spec.key}_{spec.scale}"
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
+
+
+def _publish(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
+    out = df.copy()
+    for c in columns:
+        if c in out.columns:
+            out[c] = pd.Series([publish_count(v, rule) for v in out[c]], index=out.index, dtype="object")
+    if "method" in out.columns:
+        out["method"] = [publish_text_counts(str(v), rule) for v in out["method"]]
+    return out
+
+
+def _share(num: Any, den: Any) -> float | None:
+    """A proportion from published counts (``None`` when either is suppressed or the denominator is 0)."""
+    if not isinstance(num, int) or not isinstance(den, int) or den == 0:
+        return None
+    return num / den
+
+
+def _wilson(num: Any, den: Any, conf: float) -> tuple[float | None, float | None]:
+    if not isinstance(num, int) or not isinstance(den, int) or den == 0:
+        return None, None
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(num, den, alpha=1 - conf, method="wilson")
+    return float(lo), float(hi)
+
+
+def _scores(protocol: Protocol, data: LoadedData) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Long table ``subject, occasion, [time], outcome, value`` (NaN = no valid score), instrument facts."""
+    from evaltoolkit.rom import get_instrument, score
+
+    om = protocol.outcome_measures
+    assert om is not None
+    raw = data.extracts[om.source].data
+    ids = [om.subject, om.occasion, *([om.time] if om.time else [])]
+    parts, facts = [], {}
+    for spec in om.instruments:
+        inst = get_instrument(spec.key)
+        scored = score(raw, spec.key, id_columns=ids, prorate=spec.prorate)
+        value = scored[spec.scale].astype("float64")
+        if spec.scale == "total":
+            value = value.where(scored["valid"].astype(bool))
+        name = outcome_name(spec)
+        part = scored[ids].copy()
+        part["outcome"] = name
+        part["value"] = value.to_numpy()
+        parts.append(part)
+        scale = inst.scales[spec.scale]
+        facts[name] = {
+            "outcome": name,
+            "key": spec.key,
+            "scale": spec.scale,
+            "label": spec.label or (inst.name if spec.scale == "total" else f"{inst.name}: {scale.label}"),
+            "direction": inst.direction,
+            "primary": spec.primary,
+            "score_range": list(inst.scale_range(spec.scale, scale)),
+            "prorate": spec.prorate,
+            "licence": inst.licence.text,
+            "citation": inst.citation,
+        }
+    return pd.concat(parts, ignore_index=True), facts
+
+
+def _wide(long: pd.DataFrame, subject: str, occasion: str, pre: str, post: str, outcome: str) -> pd.DataFrame:
+    d = long[(long["outcome"] == outcome) & long[occasion].isin([pre, post])]
+    wide = d.pivot_table(index=subject, columns=occasion, values="value", aggfunc="first", dropna=False)
+    wide = wide.reindex(columns=[pre, post])
+    wide.columns = ["pre", "post"]
+    return wide.reset_index()
+
+
+def run_measures(
+    protocol: Protocol, data: LoadedData, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Every outcome-measure analysis the protocol asks for, as a JSON-ready dictionary.
+
+    Keys: ``settings``, ``instruments`` (facts per outcome), ``analysed`` (analysed n of N started),
+    ``paired`` (:func:`~evaltoolkit.prepost.paired_change`), ``reliable_change`` (Jacobson–Truax category
+    counts and percentages), ``talking_therapies``, ``attrition``, ``complete_vs_available``,
+    ``trajectories`` (estimates and the fitted curve), ``internal_consistency``, ``notes``. Every count is
+    published per the suppression rule; percentages are computed from the published counts.
+    """
+    from evaltoolkit.prepost import (
+        analysed_n,
+        attrition_table,
+        complete_vs_available,
+        fit_trajectories,
+        paired_change,
+    )
+    from evaltoolkit.rom import change_summary, internal_consistency, reliable_change
+
+    om = protocol.outcome_measures
+    assert om is not None
+    rule = protocol.suppression_args()
+    conf = protocol.analysis.conf_level if protocol.analysis is not None else 0.95
+    p_adjust = om.p_adjust
+    if progress is not None:
+        progress("outcome measures: scoring")
+    long, facts = _scores(protocol, data)
+    kw: dict[str, Any] = {
+        "subject": om.subject,
+        "time": om.occasion,
+        "value": "value",
+        "pre": om.pre,
+        "post": om.post,
+        "outcome": "outcome",
+    }
+    notes: list[str] = []
+    if progress is not None:
+        progress("outcome measures: paired change")
+    analysed = analysed_n(long, **kw)
+    paired = paired_change(long, **kw, conf_level=conf, p_adjust=p_adjust)
+    out: dict[str, Any] = {
+        "settings": {
+            "source": om.source,
+            "pre": om.pre,
+            "post": om.post,
+            "time": om.time,
+            "time_unit": om.time_unit,
+            "p_adjust": p_adjust,
+            "criterion": om.change.criterion,
+            "sd_multiplier": om.change.sd_multiplier,
+        },
+        "instruments": [facts[k] for k in facts],
+        "analysed": _records(
+            _publish(
+                analysed.drop(columns=["statement"]),
+                ["n_started", "n_valid_pre", "n_valid_post", "n_analysed"],
+                rule,
+            )
+        ),
+        "paired": _records(_publish(paired, ["n"], rule)),
+    }
+    for row in out["analysed"]:
+        row["proportion_analysed"] = _share(row["n_analysed"], row["n_started"])
+
+    ic_rows: list[dict[str, Any]] = []
+    if om.internal_consistency:
+        raw = data.extracts[om.source].data
+        base = raw[raw[om.occasion] == om.pre]
+        for spec in om.instruments:
+            try:
+                ic = internal_consistency(base, spec.key, scales=[spec.scale], conf_level=conf)
+            except EvalToolkitError as exc:
+                notes.append(f"{outcome_name(spec)}: internal consistency not computed ({exc})")
+                continue
+            for r in _records(_publish(ic, ["n"], rule)):
+                ic_rows.append({"outcome": outcome_name(spec), **r})
+    out["internal_consistency"] = ic_rows
+    alphas = {r["outcome"]: r["estimate"] for r in ic_rows if r.get("estimate") is not None}
+
+    # reliable and clinically significant change
+    rc_rows: list[dict[str, Any]] = []
+    if om.change.reliable_change:
+        for spec in om.instruments:
+            name = outcome_name(spec)
+            wide = _wide(long, om.subject, om.occasion, om.pre, om.post, name)
+            alpha = {"reliability": float(alphas[name])} if name in alphas else None
+            attempts = [
+                (om.change.criterion, {}),
+                (om.change.criterion, alpha),
+                ("none", {}),
+                ("none", alpha),
+            ]
+            rc, used, errors = None, {}, []
+            for criterion, extra in attempts:
+                if extra is None:
+                    continue
+                try:
+                    rc = reliable_change(
+                        wide,
+                        spec.key,
+                        pre="pre",
+                        post="post",
+                        scale=spec.scale,
+                        criterion=criterion,
+                        sd_multiplier=om.change.sd_multiplier,
+                        **extra,
+                    )
+                except EvalToolkitError as exc:
+                    errors.append(str(exc))
+                    continue
+                used = extra
+                break
+            if rc is None:
+                notes.append(f"{name}: reliable change not computed ({errors[-1]})")
+                continue
+            if used:
+                notes.append(
+                    f"{name}: no published reliable-change value or stored reliability; the threshold uses "
+                    "this "
+                    f"sample's Cronbach's alpha at {om.pre} ({used['reliability']:.2f})"
+                )
+            if str(rc["criterion"].iloc[0]) == "none":
+                notes.append(
+                    f"{name}: no clinical cut-off or norms, so reliable change only (no 'recovered')"
+                )
+            summ = change_summary(rc)
+            classified = summ[summ["category"] != "not classified"]
+            shown_total = publish_count(int(classified["n"].sum()), rule)
+            for r in summ.itertuples(index=False):
+                shown = publish_count(int(r.n), rule)
+                row = {
+                    "outcome": name,
+                    "category": str(r.category),
+                    "n": shown,
+                    "n_classified": shown_total,
+                    "percent": None if r.category == "not classified" else _pct(shown, shown_total),
+                    "rc_threshold": float(rc["rc_threshold"].iloc[0]) if len(rc) else None,
+                    "rc_source": publish_text_counts(str(rc["rc_source"].iloc[0]), rule) if len(rc) else None,
+                    "cutoff": float(rc["cutoff"].iloc[0])
+                    if len(rc) and pd.notna(rc["cutoff"].iloc[0])
+                    else None,
+                    "criterion": str(rc["criterion"].iloc[0]) if len(rc) else None,
+                }
+                rc_rows.append(row)
+    out["reliable_change"] = rc_rows
+
+    # NHS Talking Therapies
+    tt_rows: list[dict[str, Any]] = []
+    if om.talking_therapies is not None:
+        from evaltoolkit.rom import talking_therapies_outcomes, talking_therapies_summary
+
+        p = _wide(long, om.subject, om.occasion, om.pre, om.post, om.talking_therapies.phq9)
+        g = _wide(long, om.subject, om.occasion, om.pre, om.post, om.talking_therapies.gad7)
+        both = p.merge(g, on=om.subject, how="outer", suffixes=("_phq9", "_gad7"))
+        tto = talking_therapies_outcomes(
+            both, phq9_pre="pre_phq9", phq9_post="post_phq9", gad7_pre="pre_gad7", gad7_post="post_gad7"
+        )
+        summ = talking_therapies_summary(tto, conf_level=conf)
+        for r in summ.itertuples(index=False):
+            num = publish_count(int(r.numerator), rule)
+            den = publish_count(int(r.denominator), rule)
+            lo, hi = _wilson(num, den, conf)
+            tt_rows.append(
+                {
+                    "indicator": r.indicator,
+                    "numerator": num,
+                    "denominator": den,
+                    "rate": _share(num, den),
+                    "ci_lower": lo,
+                    "ci_upper": hi,
+                    "conf_level": conf,
+                    "denominator_definition": r.denominator_definition,
+                    "method": (
+                        "NHS Talking Therapies definitions; rate and Wilson interval from the published "
+                        "counts"
+                    ),
+                }
+            )
+    out["talking_therapies"] = tt_rows
+
+    if om.attrition:
+        if progress is not None:
+            progress("outcome measures: attrition")
+        att = attrition_table(long, **kw, conf_level=conf)
+        out["attrition"] = _records(_publish(att, ["n_started", "n_completers", "n_dropouts"], rule))
+        cva = complete_vs_available(long, **kw, conf_level=conf)
+        out["complete_vs_available"] = _records(_publish(cva, ["n"], rule))
+    else:
+        out["attrition"], out["complete_vs_available"] = [], []
+
+    if om.trajectories and om.time:
+        if progress is not None:
+            progress("outcome measures: trajectories (mixed models)")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = fit_trajectories(
+                long,
+                subject=om.subject,
+                time=om.time,
+                value="value",
+                outcome="outcome",
+                time_unit=om.time_unit,
+                conf_level=conf,
+                p_adjust=p_adjust,
+            )
+        notes += sorted({f"trajectories: {w.message}" for w in caught})
+        for name, extra in sorted(fit.notes.items()):
+            notes += [f"trajectories ({name}): {n}" for n in extra]
+        curve = fit.curve.copy()
+        small = (
+            curve["observed_n"].between(rule["low"], rule["high"])
+            if rule
+            else pd.Series(False, index=curve.index)
+        )
+        curve["observed_mean"] = curve["observed_mean"].where(~small)
+        out["trajectories"] = {
+            "estimates": _records(_publish(fit.estimates, ["n"], rule)),
+            "curve": _records(_publish(curve, ["observed_n"], rule)),
+            "random_slopes": dict(sorted(fit.random_slopes.items())),
+        }
+    else:
+        out["trajectories"] = None
+
+    out["notes"] = [publish_text_counts(n, rule) for n in notes]
+    return out
+
+
+def _pct(num: Any, den: Any) -> float | None:
+    share = _share(num, den)
+    return None if share is None or math.isnan(share) else 100.0 * share

@@ -1,0 +1,502 @@
+"""The plain-language summary and the automatic limitations, generated from the results alone.
+
+Both are pure functions of the ``results`` dictionary (results.json), so re-rendering a report from a
+results folder gives the same words. The wording is fixed; only the numbers change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from evaltoolkit.report._format import change_phrase, fmt_num, money, money_exact, relative_phrase
+
+__all__ = ["change_words", "limitations", "lower_first", "summary_sentences"]
+
+
+def lower_first(text: str) -> str:
+    """Lower-case the first letter unless the first word is an abbreviation (``ED attendances`` stays).
+
+    Examples
+    --------
+    >>> lower_first("Admissions of people"), lower_first("ED attendances")
+    ('admissions of people', 'ED attendances')
+    """
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _series(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(results.get("series") or [])
+
+
+def _headline_series(results: dict[str, Any]) -> list[dict[str, Any]]:
+    series = _series(results)
+    primary = [s for s in series if s.get("primary")]
+    return primary or series[:1]
+
+
+def _combined(results: dict[str, Any], series: str, method_id: str = "m0") -> dict[str, Any] | None:
+    its = results.get("its") or {}
+    for c in its.get("combined", []):
+        if c["series"] == series and c["method_id"] == method_id:
+            return c
+    return None
+
+
+def _excludes_zero(lo: float | None, hi: float | None) -> bool:
+    return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def _its_sentence(results: dict[str, Any], s: dict[str, Any]) -> str | None:
+    c = _combined(results, s["name"])
+    if c is None or c.get("status") != "ok":
+        return None
+    conf = results.get("conf_level", 0.95)
+    horizon = results["its"]["horizon_months"]
+    sites = ", ".join(c["sites"])
+    rel, lo, hi = c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
+    if rel is None or lo is None or hi is None:
+        return None
+    if s["measure"] == "mean_los":
+        verb = "was"
+        est, a, b = c["estimate"], c["ci_lower"], c["ci_upper"]
+        tail = (
+            f"on average {fmt_num(abs(est), 1)} {s['unit']} {'shorter' if est < 0 else 'longer'} "
+            f"({conf * 100:g}% CI {fmt_num(a, 1)} to {fmt_num(b, 1)})"
+        )
+    else:
+        verb = "were"
+        tail = change_phrase(c["estimate"], c["ci_lower"], c["ci_upper"], s["unit"], conf)
+    text = (
+        f"{s['label']} {verb} {relative_phrase(rel, lo, hi, conf)} than the pre-implementation trend "
+        "predicted "
+        f"over the first {horizon} months after go-live (sites {sites} combined): {tail}."
+    )
+    if not _excludes_zero(lo, hi):
+        text += " The interval includes no change, so the data are also consistent with no effect."
+    sens = [
+        x
+        for x in results["its"]["combined"]
+        if x["series"] == s["name"] and x["method_id"] != "m0" and x.get("status") == "ok"
+    ]
+    if sens:
+        same_dir = [
+            x
+            for x in sens
+            if x.get("relative_change") is not None and (x["relative_change"] < 0) == (rel < 0)
+        ]
+        if len(same_dir) == len(sens):
+            text += " Every pre-specified sensitivity analysis gave an estimate in the same direction."
+        else:
+            text += (
+                f" Of the pre-specified sensitivity analyses, {len(sens) - len(same_dir)} of {len(sens)} "
+                "gave an "
+                "estimate in the opposite direction."
+            )
+    return text
+
+
+def _cost_sentences(results: dict[str, Any]) -> list[str]:
+    out = []
+    for c in results.get("costs") or []:
+        if c.get("estimate") is None:
+            continue
+        cur = c["currency"]
+        est, lo, hi = c["estimate"], c["ci_lower"], c["ci_upper"]
+        if lo < 0 and hi < 0:
+            ci = f"{money(-hi, cur)} to {money(-lo, cur)} less"
+        elif lo > 0 and hi > 0:
+            ci = f"{money(lo, cur)} to {money(hi, cur)} more"
+        else:
+            ci = f"{money(-lo, cur)} less to {money(hi, cur)} more"
+        out.append(
+            f"Valued at {money_exact(c['value'], cur)} per {c['unit']} ({c['price_year']} prices), "
+            f"the change in {lower_first(c['series_label'])} amounts to about {money(abs(est), cur)} "
+            f"{'less' if est < 0 else 'more'} over the same period "
+            f"({results.get('conf_level', 0.95) * 100:g}% CI "
+            f"{ci})." + (f" {c['note']}" if c.get("note") else "")
+        )
+    return out
+
+
+def change_words(est: float, lo: float, hi: float, conf: float = 0.95, extra: str | None = None) -> str:
+    """A change in score points in words.
+
+    Examples
+    --------
+    >>> change_words(-3.87, -4.67, -3.07)
+    'fell by 3.9 points (95% CI 3.1 to 4.7)'
+    >>> change_words(0.4, -0.2, 1.0, extra="d_z 0.10")
+    'changed by 0.4 points (95% CI -0.2 to 1.0; d_z 0.10)'
+    """
+    tail = f"; {extra}" if extra else ""
+    level = f"{conf * 100:g}% CI"
+    if lo < 0 and hi < 0:
+        return f"fell by {fmt_num(-est, 1)} points ({level} {fmt_num(-hi, 1)} to {fmt_num(-lo, 1)}{tail})"
+    if lo > 0 and hi > 0:
+        return f"rose by {fmt_num(est, 1)} points ({level} {fmt_num(lo, 1)} to {fmt_num(hi, 1)}{tail})"
+    return f"changed by {fmt_num(est, 1)} points ({level} {fmt_num(lo, 1)} to {fmt_num(hi, 1)}{tail})"
+
+
+def _shown(n: Any) -> str:
+    if n is None:
+        return "an unknown number"
+    if n == "*":
+        return "fewer than 8"
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def _measure_sentences(results: dict[str, Any]) -> list[str]:
+    om = results.get("outcome_measures")
+    if not om:
+        return []
+    conf = results.get("conf_level", 0.95)
+    facts = {f["outcome"]: f for f in om["instruments"]}
+    chosen = [f for f in om["instruments"] if f.get("primary")] or om["instruments"]
+    analysed = {a["outcome"]: a for a in om["analysed"]}
+    out = []
+    for f in chosen:
+        name = f["outcome"]
+        rows = {r["term"]: r for r in om["paired"] if r["outcome"] == name}
+        mc, dz = rows.get("mean_change"), rows.get("d_z")
+        a = analysed.get(name)
+        if mc is None or a is None:
+            continue
+        share = a.get("proportion_analysed")
+        share_text = f" ({share * 100:.0f}%)" if isinstance(share, float) else ""
+        better = (mc["estimate"] < 0) == (facts[name]["direction"] == "higher_is_worse")
+        who = "staff" if om["settings"]["source"] == "staff_survey" else "people"
+        text = (
+            f"{f['label']}: of {_shown(a['n_started'])} {who} who started, "
+            f"{_shown(a['n_analysed'])}{share_text} had "
+            f"valid scores at both {om['settings']['pre']} and {om['settings']['post']}; among them the "
+            "mean score "
+            + change_words(
+                mc["estimate"],
+                mc["ci_lower"],
+                mc["ci_upper"],
+                conf,
+                extra=(f"Cohen's d_z {fmt_num(dz['estimate'], 2)}" if dz else None),
+            )
+            + f", {'an improvement' if better else 'a worsening'}"
+        )
+        if not _excludes_zero(mc["ci_lower"], mc["ci_upper"]):
+            text += " (the interval includes no change)"
+        text += "."
+        cats = {r["category"]: r for r in om["reliable_change"] if r["outcome"] == name}
+        if cats and cats.get("improved", {}).get("percent") is not None:
+            imp = (cats["recovered"].get("percent") or 0) + (cats["improved"].get("percent") or 0)
+            rec = cats["recovered"].get("percent") if cats["recovered"].get("criterion") != "none" else None
+            det = cats["deteriorated"].get("percent")
+            text += (
+                f" {imp:.0f}% showed reliable improvement"
+                + (f" ({rec:.0f}% also crossed the clinical cut-off: recovered)" if rec is not None else "")
+                + (f" and {det:.0f}% reliably deteriorated" if det is not None else "")
+                + " (Jacobson–Truax)."
+            )
+        out.append(text)
+    tt = {r["indicator"]: r for r in om.get("talking_therapies") or []}
+    if tt.get("recovery", {}).get("rate") is not None:
+        r, ri = tt["recovery"], tt.get("reliable_improvement", {})
+        text = (
+            f"By NHS Talking Therapies definitions (PHQ-9 with GAD-7), {r['rate'] * 100:.0f}% of those at "
+            "caseness "
+            f"at the start recovered ({conf * 100:g}% CI {r['ci_lower'] * 100:.0f}% to "
+            f"{r['ci_upper'] * 100:.0f}%)"
+        )
+        if ri.get("rate") is not None:
+            text += f" and {ri['rate'] * 100:.0f}% showed reliable improvement"
+        out.append(text + ".")
+    traj = om.get("trajectories")
+    if traj:
+        for f in chosen[:1]:
+            end = next(
+                (
+                    r
+                    for r in traj["estimates"]
+                    if r["outcome"] == f["outcome"] and r["term"] == "change_at_end"
+                ),
+                None,
+            )
+            if end is not None:
+                out.append(
+                    "Using every available score, including those of people who left early (a mixed "
+                    "model), the "
+                    f"mean {f['label'].split(' (')[0]} score "
+                    + change_words(end["estimate"], end["ci_lower"], end["ci_upper"], conf)
+                    + " by the end."
+                )
+    return out
+
+
+def _quality_sentence(results: dict[str, Any]) -> str | None:
+    inputs = results.get("data", {}).get("inputs") or []
+    if not inputs:
+        return None
+    parts = []
+    for i in inputs:
+        parts.append(
+            f"{i['kind']}: {_shown(i['rows_read'])} rows read, {_shown(i['rows_excluded'])} excluded"
+        )
+    return (
+        "Data quality: every row excluded or corrected by a documented rule is counted in the appendix ("
+        + "; ".join(parts)
+        + ")."
+    )
+
+
+def summary_sentences(results: dict[str, Any]) -> list[str]:
+    """The plain-language summary, one sentence (or short paragraph) per finding, headline first."""
+    out: list[str] = []
+    if results.get("its"):
+        for s in _headline_series(results):
+            sentence = _its_sentence(results, s)
+            if sentence:
+                out.append(sentence)
+        out += _cost_sentences(results)
+    cohort = results.get("cohort")
+    if cohort and cohort.get("statements"):
+        first = cohort["settings"]["outcomes"][0]
+        if first in cohort["statements"]:
+            out.append(
+                f"People selected at a crisis ({cohort['settings']['before_months']} months before vs "
+                f"{cohort['settings']['after_months']} months after the index date), {first}: "
+                + cohort["statements"][first]
+            )
+    out += _measure_sentences(results)
+    q = _quality_sentence(results)
+    if q:
+        out.append(q)
+    return out
+
+
+def _fits(results: dict[str, Any], primary: bool | None = True) -> list[dict[str, Any]]:
+    its = results.get("its") or {}
+    return [f for f in its.get("fits", []) if primary is None or f["primary"] == primary]
+
+
+def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
+    """Limitations flagged automatically from the results and the protocol, each ``{id, title, text}``."""
+    out: list[dict[str, str]] = []
+    opts = (results.get("protocol") or {}).get("report") or {}
+    min_pre = int(opts.get("min_pre_months", 12))
+    max_missing = float(opts.get("max_missing_fraction", 0.2))
+
+    def add(id_: str, title: str, text: str) -> None:
+        out.append({"id": id_, "title": title, "text": text})
+
+    labels = {s["name"]: s["label"] for s in _series(results)}
+    prim = [f for f in _fits(results) if f.get("status") in ("ok", "warning")]
+    freq = {s["name"]: s.get("frequency", "MS") for s in _series(results)}
+    few = []
+    for f in prim:
+        per = 1 if freq.get(f["series"], "MS") == "MS" else 3
+        if f.get("pre_points") is not None and f["pre_points"] * per < min_pre:
+            unit = "months" if per == 1 else "quarters"
+            few.append(
+                f"{lower_first(labels.get(f['series'], f['series']))} at {f['site']} ({f['pre_points']} "
+                f"{unit})"
+            )
+    if few:
+        add(
+            "few_pre_points",
+            "Few points before go-live",
+            "The pre-implementation trend rests on less than "
+            + f"{min_pre} months of data for "
+            + "; ".join(few)
+            + ". Trends estimated from short baselines are fragile, and the counterfactual extrapolates "
+            "them; treat "
+            "these estimates with caution.",
+        )
+    auto = sorted(
+        {
+            (f["series"], f["site"])
+            for f in prim
+            if (f.get("diagnostics") or {}).get("autocorrelation_p") is not None
+            and f["diagnostics"]["autocorrelation_p"] < 0.05
+        }
+    )
+    if auto:
+        methods = (results.get("its") or {}).get("methods", [])
+        nw = [
+            m["label"]
+            for m in methods
+            if m["options"].get("se") == "newey-west" or m["options"].get("method") != "ols"
+        ]
+        add(
+            "autocorrelation",
+            "Autocorrelation",
+            "The residuals of the primary model show autocorrelation (p < 0.05) for "
+            + "; ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in auto)
+            + ". Autocorrelated errors make model-based intervals too narrow"
+            + (
+                f"; the sensitivity analysis '{nw[0]}' allows for it."
+                if nw
+                else "; no sensitivity analysis allows for it."
+            ),
+        )
+    if prim and not any((f.get("diagnostics") or {}).get("seasonal_terms") for f in prim):
+        add(
+            "seasonality_not_modelled",
+            "Seasonality not modelled",
+            "The primary model has no seasonal terms. If attendances or admissions vary by season, a "
+            "go-live in a "
+            "high or low season can be mistaken for an effect.",
+        )
+    over = sorted(
+        {
+            (f["series"], f["site"])
+            for f in prim
+            if f.get("family") == "poisson" and (f.get("dispersion") or 0) > 1.5
+        }
+    )
+    if over:
+        add(
+            "overdispersion",
+            "Overdispersion",
+            "The Poisson model's dispersion exceeds 1.5 for "
+            + ", ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in over)
+            + "; its intervals are too narrow (see the quasi-Poisson or negative binomial analyses).",
+        )
+    failed = [f for f in _fits(results, None) if f.get("status") == "failed"]
+    if failed:
+        add(
+            "failed_fits",
+            "Analyses that could not be fitted",
+            "; ".join(
+                f"{f['method']} for {lower_first(labels.get(f['series'], f['series']))} at {f['site']}: "
+                f"{f['message']}"
+                for f in failed
+            ),
+        )
+    its = results.get("its") or {}
+    disagree = []
+    for s in _series(results):
+        base = _combined(results, s["name"])
+        if base is None or base.get("status") != "ok" or base.get("relative_change") is None:
+            continue
+        sig = _excludes_zero(base.get("relative_ci_lower"), base.get("relative_ci_upper"))
+        for c in its.get("combined", []):
+            if c["series"] != s["name"] or c["method_id"] == "m0" or c.get("status") != "ok":
+                continue
+            c_sig = _excludes_zero(c.get("relative_ci_lower"), c.get("relative_ci_upper"))
+            flip = ((c.get("relative_change") or 0) < 0) != (base["relative_change"] < 0)
+            if c_sig != sig or flip:
+                disagree.append(f"{lower_first(s['label'])} ({c['method']})")
+    if disagree:
+        add(
+            "method_sensitivity",
+            "Conclusions depend on the method",
+            "Whether the interval excludes no change differs from the primary analysis under: "
+            + "; ".join(disagree)
+            + ". Turner et al. (2021) found such disagreement between methods in 4–25% of published "
+            "series; the "
+            "primary analysis was pre-specified.",
+        )
+    co = (results.get("intervention") or {}).get("co_interventions") or []
+    if results.get("its") or results.get("cohort"):
+        if co:
+            add(
+                "co_interventions",
+                "Other changes at the same time",
+                "The protocol lists other changes during the evaluation: "
+                + "; ".join(x.rstrip(".") for x in co)
+                + ". An interrupted time series cannot separate the service from changes that began at the "
+                "same "
+                "time; a control series helps only if they also affected the control sites.",
+            )
+        else:
+            add(
+                "co_interventions",
+                "Other changes at the same time",
+                "No co-interventions were declared in the protocol. Any other change that began around "
+                "go-live "
+                "would be attributed to the service.",
+            )
+    cohort = results.get("cohort")
+    if cohort:
+        comp = cohort["settings"].get("comparison") == "control_sites"
+        add(
+            "regression_to_the_mean",
+            "Regression to the mean",
+            "The cohort was selected at a crisis, when use of services is unusually high, so it would fall "
+            "afterwards even without the service. "
+            + (
+                "The comparison cohort, selected the same way at the control site(s), estimates this fall; "
+                "the "
+                "difference-in-differences relies on both cohorts being selected alike and otherwise "
+                "changing alike."
+                if comp
+                else "There is no comparison cohort, so the before/after change overstates the effect of the "
+                "service."
+            ),
+        )
+    om = results.get("outcome_measures")
+    if om:
+        add(
+            "no_comparison_group",
+            "No comparison group for the outcome measures",
+            "Scores were compared before and after the programme without a comparison group: natural "
+            "recovery, "
+            "regression to the mean (people often start when they feel worst) and other events can explain "
+            "part of "
+            "the change.",
+        )
+        names = {f["outcome"]: f["label"] for f in om["instruments"]}
+        low = [
+            f"{names.get(a['outcome'], a['outcome'])} ({a['proportion_analysed'] * 100:.0f}% analysed)"
+            for a in om["analysed"]
+            if isinstance(a.get("proportion_analysed"), float) and a["proportion_analysed"] < 1 - max_missing
+        ]
+        differ = [
+            f"{names.get(a['outcome'], a['outcome'])} (standardised difference {a['smd']:.2f})"
+            for a in om.get("attrition", [])
+            if a.get("smd") is not None and math.isfinite(a["smd"]) and abs(a["smd"]) >= 0.2
+        ]
+        if low or differ:
+            text = ""
+            if low:
+                text += (
+                    f"More than {max_missing * 100:.0f}% of people who started lack a valid score at one "
+                    "of the two "
+                    "occasions: " + "; ".join(low) + ". "
+                )
+            if differ:
+                text += (
+                    "People who left early differed at baseline from those who completed: "
+                    + "; ".join(differ)
+                    + ". Complete-case results then describe completers, not everyone who started; compare "
+                    "the "
+                    "mixed-model estimates, which use every available score. "
+                )
+            add("missing_outcome_data", "Missing outcome data and attrition", text.strip())
+    quality = results.get("data", {}).get("inputs") or []
+    heavy = [
+        i["kind"]
+        for i in quality
+        if isinstance(i.get("rows_read"), int)
+        and isinstance(i.get("rows_excluded"), int)
+        and i["rows_read"] > 0
+        and i["rows_excluded"] / i["rows_read"] > 0.01
+    ]
+    if heavy:
+        add(
+            "data_quality",
+            "Excluded records",
+            "More than 1% of the rows of "
+            + ", ".join(heavy)
+            + " were excluded by data-quality rules (see the "
+            "appendix); if the excluded rows differ systematically the results can be biased.",
+        )
+    sup = results.get("suppression") or {}
+    if sup.get("rule") == "none":
+        add(
+            "no_suppression",
+            "No small-number suppression",
+            "The protocol switched small-number suppression off. Publish this report only if every count "
+            "is at "
+            "national level or otherwise cleared for release.",
+        )
+    return out

@@ -1,0 +1,1068 @@
+"""The commissioner report: one document model built from results.json, rendered three ways.
+
+:func:`build_report` turns the results into a :class:`Report`: sections of simple blocks (paragraphs,
+bullet lists, tables, figures). The same report is rendered as Markdown (:func:`render_markdown`,
+``report.md``), as a standalone HTML page with the figures embedded (:func:`render_html`,
+``report.html``, no external resources), and section by section in a Jupyter Book page
+(:func:`show_section`). Section order: plain-language summary first, then the counterfactual charts,
+effects and sensitivity, before/after cohort, outcome measures, model checks, limitations, methods and
+the data-quality appendix.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
+from evaltoolkit.report._summary import lower_first
+from evaltoolkit.report.figures import FigureSpec, figure_specs, style
+from evaltoolkit.report.templates import HTML_PAGE, REPORT_CSS
+
+__all__ = [
+    "SECTIONS",
+    "Bullets",
+    "Figure",
+    "Para",
+    "Report",
+    "Section",
+    "Table",
+    "build_report",
+    "render_html",
+    "render_markdown",
+    "show_section",
+]
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary"),
+    ("counterfactual", "What would have happened without the service"),
+    ("effects", "Effects by site"),
+    ("sensitivity", "Sensitivity analyses"),
+    ("cohort", "People selected at a crisis: before and after"),
+    ("measures", "Outcome measures"),
+    ("diagnostics", "Model checks"),
+    ("limitations", "Limitations"),
+    ("methods", "Methods and the service"),
+    ("data_quality", "Appendix: data quality"),
+)
+"""Report sections ``(id, title)`` in order; a report includes those its results support."""
+
+
+@dataclass(frozen=True)
+class Para:
+    """A paragraph; ``**bold**`` is the only inline markup."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bullet list."""
+
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A table of already formatted text cells, with a caption."""
+
+    data: pd.DataFrame
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure by file stem (see :mod:`evaltoolkit.report.figures`)."""
+
+    name: str
+    caption: str
+    alt: str = ""
+
+
+Block = Para | Bullets | Table | Figure
+
+
+@dataclass(eq=False)
+class Section:
+    """A report section."""
+
+    id: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Report:
+    """A report: title, subtitle, sections, and the figure specs it refers to."""
+
+    title: str
+    subtitle: str
+    sections: list[Section]
+    figures: dict[str, FigureSpec]
+
+    def section(self, id_: str) -> Section:
+        """The section with this id (``KeyError`` if the report has none)."""
+        for s in self.sections:
+            if s.id == id_:
+                return s
+        raise KeyError(f"no section {id_!r}; sections: {[s.id for s in self.sections]}")
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+def _pct(x: Any, digits: int = 0) -> str:
+    return "–" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def _rel_ci(est: Any, lo: Any, hi: Any) -> str:
+    if est is None or lo is None or hi is None:
+        return "–"
+    return f"{est * 100:+.0f}% ({lo * 100:+.0f}% to {hi * 100:+.0f}%)"
+
+
+def _num_ci(est: Any, lo: Any, hi: Any, decimals: int = 1) -> str:
+    if est is None:
+        return "–"
+    return f"{fmt_num(est, decimals)} ({fmt_num(lo, decimals)} to {fmt_num(hi, decimals)})"
+
+
+def _percent_text(p: Any) -> str:
+    return "–" if p is None or pd.isna(p) else f"{p:.0f}%"
+
+
+def _rr_ci(d: dict[str, Any], per_period: bool = False) -> str:
+    if not d:
+        return "–"
+    if "rate_ratio" in d:
+        return f"{d['rate_ratio']:.3f} ({d['rate_ratio_ci_lower']:.3f} to {d['rate_ratio_ci_upper']:.3f})"
+    return _num_ci(d.get("estimate"), d.get("ci_lower"), d.get("ci_upper"), 2)
+
+
+def _count(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _labels(results: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s.get("short_label") or s["label"] for s in results.get("series") or []}
+
+
+# -- sections ---------------------------------------------------------------------------------------------
+def _summary(results: dict[str, Any]) -> list[Block]:
+    p = results["protocol"]
+    iv = results["intervention"]
+    sites = results["sites"]
+    impl = [s for s in sites if s["role"] == "intervention"]
+    ctrl = [s for s in sites if s["role"] == "control"]
+    where = ", ".join(f"{s['code']} (go-live {s['go_live']})" for s in impl)
+    blocks: list[Block] = [
+        Para(
+            f"**What was evaluated.** {iv['brief_name']}, at {where}"
+            + (
+                f"; control site{'s' if len(ctrl) > 1 else ''}: {', '.join(s['code'] for s in ctrl)}"
+                if ctrl
+                else ""
+            )
+            + "."
+        ),
+        Para(f"**Question.** {p['question']}"),
+        Bullets(tuple(results.get("summary") or ["No estimates could be computed; see the limitations."])),
+        Para(
+            f"Every number in this report was computed from the data by the pre-specified protocol "
+            f"'{p['name']}' (version {p['version']}"
+            + (f", registered as {p['registration']}" if p.get("registration") else ", not yet registered")
+            + f"). Small numbers are suppressed: {results['suppression']['description']}"
+        ),
+    ]
+    return blocks
+
+
+def _counterfactual(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    its = results["its"]
+    blocks: list[Block] = [
+        Para(
+            "Each chart shows one outcome at each site that introduced the service. The solid line is the "
+            "model "
+            "fitted to what happened; the dashed line continues the trend from before go-live: what the "
+            "model "
+            "predicts would have happened without the service. The gap between them, summed over the first "
+            f"{its['horizon_months']} months after go-live, is the effect reported in the summary."
+        )
+    ]
+    for s in results["series"]:
+        spec = figs.get(f"its_{s['name']}")
+        if spec is not None:
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    return blocks
+
+
+def _effects(results: dict[str, Any]) -> list[Block]:
+    its = results["its"]
+    labels = _labels(results)
+    conf = f"{results['conf_level'] * 100:g}%"
+    rows = []
+    for s in results["series"]:
+        for f in its["fits"]:
+            if f["series"] != s["name"] or not f["primary"]:
+                continue
+            cu = f.get("cumulative") or {}
+            rows.append(
+                {
+                    "outcome": labels[s["name"]],
+                    "site": f["site"],
+                    f"change vs trend ({conf} CI)": _rel_ci(
+                        cu.get("relative_change"), cu.get("relative_ci_lower"), cu.get("relative_ci_upper")
+                    ),
+                    "difference": _num_ci(
+                        cu.get("estimate"),
+                        cu.get("ci_lower"),
+                        cu.get("ci_upper"),
+                        0 if s["measure"] != "mean_los" else 1,
+                    ),
+                    "level change": _rr_ci(f.get("level_change") or {}),
+                    "slope change per period": _rr_ci(f.get("slope_change") or {}),
+                    "status": f["status"],
+                }
+            )
+        c = next((x for x in its["combined"] if x["series"] == s["name"] and x["method_id"] == "m0"), None)
+        if c is not None and c.get("status") == "ok":
+            rows.append(
+                {
+                    "outcome": labels[s["name"]],
+                    "site": "all combined",
+                    f"change vs trend ({conf} CI)": _rel_ci(
+                        c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
+                    ),
+                    "difference": _num_ci(
+                        c["estimate"], c["ci_lower"], c["ci_upper"], 0 if s["measure"] != "mean_los" else 1
+                    ),
+                    "level change": "",
+                    "slope change per period": "",
+                    "status": c["interval"],
+                }
+            )
+    blocks: list[Block] = [
+        Para(
+            f"Primary method: **{its['methods'][0]['label']}**. 'Change vs trend' is the fitted total over "
+            "the first "
+            f"{its['horizon_months']} months after go-live divided by the counterfactual total, minus 1; "
+            "'difference' "
+            "is fitted minus counterfactual (a total for counts, a mean per period for means). Level and "
+            "slope "
+            "changes are rate ratios for counts (the jump at go-live, and the change in the trend per "
+            "period) and "
+            "differences for means."
+        ),
+        Table(
+            pd.DataFrame(rows),
+            f"Effects of the service under the primary method ({conf} confidence intervals).",
+        ),
+    ]
+    costs = results.get("costs") or []
+    if costs:
+        crow = []
+        for c in costs:
+            crow.append(
+                {
+                    "outcome": c["series_label"],
+                    "unit cost": f"{money_exact(c['value'], c['currency'])} per {c['unit']}",
+                    "price year": c["price_year"],
+                    "source": c["source"],
+                    f"value of the change ({conf} CI)": (
+                        "–"
+                        if c["estimate"] is None
+                        else money_change(c["estimate"], c["ci_lower"], c["ci_upper"], c["currency"])
+                    ),
+                    "note": c.get("note") or "",
+                }
+            )
+        blocks.append(
+            Para(
+                "**Costs.** The change, sites combined, valued at the protocol's unit costs (negative: "
+                "less spent)."
+            )
+        )
+        blocks.append(Table(pd.DataFrame(crow), "Value of the change at the stated unit costs."))
+    return blocks
+
+
+def _sensitivity(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    its = results["its"]
+    labels = _labels(results)
+    blocks: list[Block] = [
+        Para(
+            "The method was chosen before the data were seen; the same data were also analysed with each "
+            "pre-specified alternative. If the conclusion holds under all of them, it does not hinge on one "
+            "modelling choice (Turner et al. 2021 found that methods disagreed about significance in 4–25% "
+            "of "
+            "published series)."
+        ),
+        Bullets(
+            tuple(
+                f"**{m['label']}**"
+                + (" (primary)" if m["primary"] else "")
+                + f": {_describe_method(m['options'])}"
+                for m in its["methods"]
+            )
+        ),
+    ]
+    spec = figs.get("sensitivity")
+    if spec is not None:
+        blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    rows = []
+    conf = f"{results['conf_level'] * 100:g}%"
+    for c in its["combined"]:
+        rows.append(
+            {
+                "outcome": labels[c["series"]],
+                "method": c["method"],
+                f"change vs trend ({conf} CI)": _rel_ci(
+                    c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
+                ),
+                "difference": _num_ci(c.get("estimate"), c.get("ci_lower"), c.get("ci_upper"), 0),
+                "note": c.get("message") or c.get("interval", ""),
+            }
+        )
+    blocks.append(Table(pd.DataFrame(rows), "Every method, sites combined."))
+    return blocks
+
+
+def _describe_method(o: dict[str, Any]) -> str:
+    fam = {
+        "gaussian": "linear (Gaussian)",
+        "poisson": "Poisson",
+        "quasipoisson": "quasi-Poisson",
+        "negbin": "negative binomial",
+    }[o["family"]]
+    parts = [f"{fam} segmented regression"]
+    if o["method"] != "ols":
+        parts.append(f"errors modelled by {o['method']} (AR order {o['ar_order']})")
+    if o["se"] == "newey-west":
+        parts.append(f"Newey–West standard errors with {o['lags']} lag(s)")
+    if o.get("seasonality") is None:
+        parts.append("no seasonal terms")
+    elif o["seasonality"] == "month":
+        parts.append("calendar-month terms")
+    else:
+        parts.append(f"{o['seasonality']} Fourier pair(s) for seasonality")
+    parts.append(f"{o['effect']} change")
+    if o.get("transition"):
+        parts.append(f"{o['transition']}-period phase-in ({o['transition_shape']})")
+    parts.append("control series from the control site(s)" if o.get("controlled") else "no control series")
+    if o.get("offset"):
+        parts.append("population offset (rates)")
+    return "; ".join(parts)
+
+
+def _table(
+    records: list[dict[str, Any]], columns: dict[str, str], formats: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    formats = formats or {}
+    rows = []
+    for r in records:
+        row = {}
+        for key, title in columns.items():
+            v = r.get(key)
+            fmt = formats.get(key)
+            row[title] = (
+                fmt(v, r)
+                if fmt
+                else ("–" if v is None else (str(v) if not isinstance(v, float) else fmt_num(v, 2)))
+            )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(columns.values()))
+
+
+def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    c = results["cohort"]
+    st = c["settings"]
+    conf = f"{results['conf_level'] * 100:g}%"
+    blocks: list[Block] = [
+        Para(f"**Who.** {c['description']}"),
+        Para(
+            f"Each person's hospital use in the {st['before_months']} months before the index date is "
+            "compared with "
+            f"the {st['after_months']} months after it (the index day counts {st['index_day']}). "
+            + (
+                "People selected the same way at the control site(s) form the comparison cohort: their "
+                "change "
+                "estimates regression to the mean and background change, and the difference-in-differences "
+                "(ratio "
+                "of rate ratios) estimates the change associated with the service."
+                if st["comparison"] == "control_sites"
+                else "There is no comparison cohort."
+            )
+        ),
+        Bullets(tuple(f"**{o}**: {t}" for o, t in c["statements"].items())),
+    ]
+    spec = figs.get("cohort_rates")
+    if spec is not None:
+        blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    if c["did"]:
+        terms = {
+            "rate_ratio_treated": "rate ratio, intervention cohort",
+            "rate_ratio_comparison": "rate ratio, comparison cohort",
+            "ratio_of_rate_ratios": "ratio of rate ratios (service effect)",
+            "difference_in_mean_change": "difference in mean change per person-year",
+        }
+        rows = [r for r in c["did"] if r["term"] in terms]
+        blocks.append(
+            Table(
+                _table(
+                    rows,
+                    {
+                        "outcome": "outcome",
+                        "term": "estimate",
+                        "estimate": "value",
+                        "p_adjusted": "p (Holm)",
+                        "n": "patients",
+                    },
+                    {
+                        "term": lambda v, r: terms[v],
+                        "estimate": lambda v, r: (
+                            _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2) + f" ({conf} CI)"
+                        ),
+                        "p_adjusted": lambda v, r: fmt_p(v) if v is not None else fmt_p(r.get("p_value")),
+                        "n": lambda v, r: _count(v),
+                    },
+                ),
+                "Before/after change in each cohort and the difference-in-differences.",
+            )
+        )
+    blocks.append(
+        Table(
+            _table(
+                c["windows"],
+                {
+                    "group": "cohort",
+                    "window": "window",
+                    "patients": "patients",
+                    "person_years": "person-years",
+                }
+                | {o: o for o in st["outcomes"]}
+                | {f"{o}_per_person_year": f"{o} per person-year" for o in st["outcomes"]},
+                {"patients": lambda v, r: _count(v), "person_years": lambda v, r: fmt_num(v, 1)}
+                | {o: (lambda v, r: _count(v)) for o in st["outcomes"]},
+            ),
+            "Events and person-years by cohort and window (published counts; rates from the published "
+            "counts).",
+        )
+    )
+    return blocks
+
+
+def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    om = results["outcome_measures"]
+    st = om["settings"]
+    facts = {f["outcome"]: f for f in om["instruments"]}
+    conf = f"{results['conf_level'] * 100:g}%"
+    name = {k: v["label"].split(" (")[0] for k, v in facts.items()}
+    who = "staff" if st["source"] == "staff_survey" else "people"
+    blocks: list[Block] = [
+        Para(
+            f"Scores at **{st['pre']}** are compared with **{st['post']}** among {who} with a valid score "
+            "on both "
+            f"occasions (complete cases), with Holm-adjusted p-values across measures ({st['p_adjust']}). "
+            "Attrition tables show who was left out and whether it matters."
+        ),
+        Table(
+            _table(
+                om["analysed"],
+                {
+                    "outcome": "measure",
+                    "n_started": "started",
+                    "n_valid_pre": f"valid {st['pre']}",
+                    "n_valid_post": f"valid {st['post']}",
+                    "n_analysed": "both (analysed)",
+                    "proportion_analysed": "% analysed",
+                },
+                {
+                    "outcome": lambda v, r: name[v],
+                    "n_started": lambda v, r: _count(v),
+                    "n_valid_pre": lambda v, r: _count(v),
+                    "n_valid_post": lambda v, r: _count(v),
+                    "n_analysed": lambda v, r: _count(v),
+                    "proportion_analysed": lambda v, r: _pct(v),
+                },
+            ),
+            "Who was analysed (published counts).",
+        ),
+    ]
+    paired = {}
+    for r in om["paired"]:
+        paired.setdefault(r["outcome"], {})[r["term"]] = r
+    rows = []
+    for o, t in paired.items():
+        mc = t.get("mean_change", {})
+        rows.append(
+            {
+                "measure": name[o],
+                "better is": "lower" if facts[o]["direction"] == "higher_is_worse" else "higher",
+                f"mean {st['pre']}": fmt_num(t.get("mean_pre", {}).get("estimate"), 1),
+                f"mean {st['post']}": fmt_num(t.get("mean_post", {}).get("estimate"), 1),
+                f"mean change ({conf} CI)": _num_ci(
+                    mc.get("estimate"), mc.get("ci_lower"), mc.get("ci_upper"), 1
+                ),
+                "p (Holm)": fmt_p(mc.get("p_adjusted"))
+                if mc.get("p_adjusted") is not None
+                else fmt_p(mc.get("p_value")),
+                "d_z": _num_ci(
+                    t.get("d_z", {}).get("estimate"),
+                    t.get("d_z", {}).get("ci_lower"),
+                    t.get("d_z", {}).get("ci_upper"),
+                    2,
+                ),
+                "g_av": _num_ci(
+                    t.get("g_av", {}).get("estimate"),
+                    t.get("g_av", {}).get("ci_lower"),
+                    t.get("g_av", {}).get("ci_upper"),
+                    2,
+                ),
+                "n": _count(mc.get("n")),
+            }
+        )
+    blocks.append(
+        Table(pd.DataFrame(rows), "Paired change among complete cases (effect sizes signed like the change).")
+    )
+    spec = figs.get("measures_change")
+    if spec is not None:
+        blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    if om.get("reliable_change"):
+        rc = pd.DataFrame(om["reliable_change"])
+        rows = []
+        for o, g in rc.groupby("outcome", sort=False):
+            cat = {r.category: r for r in g.itertuples(index=False)}
+            row = {"measure": name[o]}
+            for c in ("recovered", "improved", "unchanged", "deteriorated"):
+                r = cat.get(c)
+                row[c] = "–" if r is None else f"{_count(r.n)} ({_percent_text(r.percent)})"
+            first = g.iloc[0]
+            row["reliable change ≥"] = fmt_num(first["rc_threshold"], 2)
+            row["cut-off"] = (
+                "–" if first["cutoff"] is None or pd.isna(first["cutoff"]) else fmt_num(first["cutoff"], 2)
+            )
+            row["criterion"] = first["criterion"]
+            rows.append(row)
+        blocks.append(
+            Para(
+                "**Reliable and clinically significant change** (Jacobson & Truax 1991): recovered = "
+                "reliable improvement and crossing the clinical cut-off; improved = reliable improvement "
+                "only."
+            )
+        )
+        blocks.append(
+            Table(
+                pd.DataFrame(rows),
+                "Jacobson–Truax categories: published counts (percentages of people classified).",
+            )
+        )
+        spec = figs.get("measures_reliable_change")
+        if spec is not None:
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    if om.get("talking_therapies"):
+        blocks.append(
+            Para(
+                "**NHS Talking Therapies outcomes** (PHQ-9 with GAD-7; caseness PHQ-9 ≥ 10 or GAD-7 ≥ 8; "
+                "reliable change 6 and 4 points)."
+            )
+        )
+        blocks.append(
+            Table(
+                _table(
+                    om["talking_therapies"],
+                    {
+                        "indicator": "indicator",
+                        "numerator": "number",
+                        "denominator": "out of",
+                        "rate": f"rate ({conf} CI)",
+                        "denominator_definition": "denominator",
+                    },
+                    {
+                        "indicator": lambda v, r: v.replace("_", " "),
+                        "numerator": lambda v, r: _count(v),
+                        "denominator": lambda v, r: _count(v),
+                        "rate": lambda v, r: (
+                            "–"
+                            if v is None
+                            else f"{v * 100:.0f}% ({r['ci_lower'] * 100:.0f}% to {r['ci_upper'] * 100:.0f}%)"
+                        ),
+                    },
+                ),
+                "NHS Talking Therapies indicators (rates from the published counts).",
+            )
+        )
+    traj = om.get("trajectories")
+    if traj:
+        spec = figs.get("measures_trajectories")
+        blocks.append(
+            Para(
+                "**Trajectories.** A linear mixed model per measure uses every available score, so people "
+                "who left early still count until they left (valid if drop-out depends on what was observed)."
+            )
+        )
+        if spec is not None:
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
+        blocks.append(
+            Table(
+                _table(
+                    [r for r in traj["estimates"] if r["term"] != "mean_at_start"],
+                    {
+                        "outcome": "measure",
+                        "term": "estimate",
+                        "estimate": f"value ({conf} CI)",
+                        "p_adjusted": "p (Holm)",
+                        "n": "people",
+                    },
+                    {
+                        "outcome": lambda v, r: name[v],
+                        "term": lambda v, r: v.replace("_", " "),
+                        "estimate": lambda v, r: _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2),
+                        "p_adjusted": lambda v, r: fmt_p(v) if v is not None else fmt_p(r.get("p_value")),
+                        "n": lambda v, r: _count(v),
+                    },
+                ),
+                "Mixed-model change per time unit and by the end.",
+            )
+        )
+    if om.get("attrition"):
+        blocks.append(
+            Para(
+                "**Attrition.** Baseline scores of people who completed and people who left early; a "
+                "standardised difference of 0.2 or more means the complete cases are not typical of everyone "
+                "who started."
+            )
+        )
+        blocks.append(
+            Table(
+                _table(
+                    om["attrition"],
+                    {
+                        "outcome": "measure",
+                        "n_completers": "completers",
+                        "n_dropouts": "left early",
+                        "mean_completers": "mean (completers)",
+                        "mean_dropouts": "mean (left early)",
+                        "estimate": f"difference ({conf} CI)",
+                        "smd": "standardised difference",
+                    },
+                    {
+                        "outcome": lambda v, r: name[v],
+                        "n_completers": lambda v, r: _count(v),
+                        "n_dropouts": lambda v, r: _count(v),
+                        "mean_completers": lambda v, r: fmt_num(v, 1),
+                        "mean_dropouts": lambda v, r: fmt_num(v, 1),
+                        "estimate": lambda v, r: _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 1),
+                        "smd": lambda v, r: fmt_num(v, 2),
+                    },
+                ),
+                "Completers vs people who left early, at baseline.",
+            )
+        )
+        terms = {
+            "complete_case": "complete cases",
+            "all_available_naive": "all available (naive; biased)",
+            "mixed_model": "mixed model (all scores)",
+        }
+        blocks.append(
+            Table(
+                _table(
+                    om["complete_vs_available"],
+                    {
+                        "outcome": "measure",
+                        "term": "approach",
+                        "estimate": f"change ({conf} CI)",
+                        "n": "people",
+                    },
+                    {
+                        "outcome": lambda v, r: name[v],
+                        "term": lambda v, r: terms.get(v, v),
+                        "estimate": lambda v, r: _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2),
+                        "n": lambda v, r: _count(v),
+                    },
+                ),
+                "The same change three ways: agreement means attrition did not distort the complete-case "
+                "result.",
+            )
+        )
+    if om.get("internal_consistency"):
+        blocks.append(
+            Table(
+                _table(
+                    om["internal_consistency"],
+                    {
+                        "outcome": "measure",
+                        "estimate": f"Cronbach's alpha ({conf} CI)",
+                        "n_items": "items",
+                        "n": "complete forms",
+                    },
+                    {
+                        "outcome": lambda v, r: name[v],
+                        "estimate": lambda v, r: _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2),
+                        "n_items": lambda v, r: str(v),
+                        "n": lambda v, r: _count(v),
+                    },
+                ),
+                f"Internal consistency at {st['pre']}.",
+            )
+        )
+    if om.get("notes"):
+        blocks.append(Bullets(tuple(om["notes"])))
+    return blocks
+
+
+def _diagnostics(results: dict[str, Any]) -> list[Block]:
+    its = results["its"]
+    labels = _labels(results)
+    rows = []
+    for f in its["fits"]:
+        if not f["primary"] or f["status"] not in ("ok", "warning"):
+            continue
+        d = f.get("diagnostics") or {}
+        tests = {t["test"]: t for t in d.get("tests", [])}
+        dw = tests.get("durbin_watson", {})
+        lb = next((t for k, t in tests.items() if k.startswith("ljung_box")), {})
+        rows.append(
+            {
+                "outcome": labels[f["series"]],
+                "site": f["site"],
+                "points before / after": f"{f.get('pre_points')} / {f.get('post_points')}",
+                "dispersion": fmt_num(f.get("dispersion"), 2) if f.get("dispersion") is not None else "–",
+                "Durbin–Watson": f"{fmt_num(dw.get('statistic'), 2)} ({fmt_p(dw.get('p_value'))})"
+                if dw
+                else "–",
+                "Ljung–Box": f"{fmt_num(lb.get('statistic'), 1)} ({fmt_p(lb.get('p_value'))})" if lb else "–",
+                "lag-1 autocorrelation": fmt_num(d.get("acf_lag1"), 2),
+                "seasonal terms": ", ".join(d.get("seasonal_terms") or []) or "none",
+                "warnings": "; ".join(f.get("warnings") or []) or "none",
+            }
+        )
+    return [
+        Para(
+            "Checks of the primary model at each site: points per segment (the Cochrane EPOC minimum is 3 "
+            "before and "
+            "after; 8 or more are recommended), overdispersion of counts (above 1: more variable than "
+            "Poisson, "
+            "which the quasi-Poisson model allows for), and residual autocorrelation (Durbin–Watson near 2 "
+            "and large "
+            "Ljung–Box p-values mean little autocorrelation)."
+        ),
+        Table(pd.DataFrame(rows), "Diagnostics of the primary model."),
+    ]
+
+
+def _limitations(results: dict[str, Any]) -> list[Block]:
+    lim = results.get("limitations") or []
+    if not lim:
+        return [
+            Para("No limitation was flagged automatically. The design's general limitations still apply.")
+        ]
+    return [
+        Para("Flagged automatically from the data, the models and the protocol:"),
+        Bullets(tuple(f"**{x['title']}.** {x['text']}" for x in lim)),
+    ]
+
+
+def _methods(results: dict[str, Any]) -> list[Block]:
+    p = results["protocol"]
+    iv = results["intervention"]
+    tidier = [
+        ("1. Brief name", "brief_name"),
+        ("2. Why", "why"),
+        ("3. What: materials", "what_materials"),
+        ("4. What: procedures", "what_procedures"),
+        ("5. Who provided", "who_provided"),
+        ("6. How", "how"),
+        ("7. Where", "where"),
+        ("8. When and how much", "when_and_how_much"),
+        ("9. Tailoring", "tailoring"),
+        ("10. Modifications", "modifications"),
+        ("11. How well: planned", "how_well_planned"),
+        ("12. How well: actual", "how_well_actual"),
+    ]
+    blocks: list[Block] = [
+        Para("**The service, described with the TIDieR checklist.**"),
+        Table(
+            pd.DataFrame([{"TIDieR item": t, "description": iv.get(k) or "not reported"} for t, k in tidier]),
+            "Intervention description (TIDieR, Hoffmann et al. 2014).",
+        ),
+    ]
+    items = [
+        f"Protocol '{p['name']}' version {p['version']}"
+        + (f" (file {p['file']}, SHA-256 {p['sha256'][:12]}…)" if p.get("sha256") else "")
+        + (f", registered as {p['registration']}" if p.get("registration") else ", not registered"),
+        f"Random seed {p['seed']} (recorded for reproducibility).",
+    ]
+    w = results.get("window")
+    if w:
+        items.append(f"Observation window {w['start']} to {w['extract_date']} (extract date; not included).")
+    if results.get("its"):
+        d = p["design"]
+        items.append(
+            "Interrupted time series at each intervention site, interrupted at its go-live month; "
+            "transition "
+            f"{d['transition']} period(s) ({d['transition_shape']}); effects summed over the first "
+            f"{results['its']['horizon_months']} months after go-live. Sites are combined by adding fitted "
+            "and "
+            "counterfactual totals; without a control series the sites are independent, with a shared "
+            "control "
+            "series the combined interval is conservative (it assumes perfect correlation)."
+        )
+        for s in results["series"]:
+            what = {
+                "count": "events counted",
+                "bed_days": "occupied bed-days (midnights)",
+                "mean_los": "mean length of stay of spells discharged",
+            }[s["measure"]]
+            items.append(
+                f"Series '{s['label']}': {what} from the {s['source']} extract"
+                + (", people with a personality-disorder flag only" if s["pd_only"] else "")
+                + (
+                    f", rows where {', '.join(f'{k} = {v}' for k, v in s['where'].items())}"
+                    if s["where"]
+                    else ""
+                )
+                + f"; {'monthly' if s['frequency'] == 'MS' else 'quarterly'}"
+                + (f"; rates per {s['per']:,} population (log population offset)" if s["denominator"] else "")
+                + "."
+            )
+    if results.get("costs"):
+        for c in results["costs"]:
+            items.append(
+                f"Unit cost for {lower_first(c['series_label'])}: {money_exact(c['value'], c['currency'])} "
+                f"per {c['unit']}, {c['price_year']} prices; source: {c['source']}."
+            )
+    items.append(
+        f"Small-number suppression ({results['suppression']['rule']}): "
+        f"{results['suppression']['description']}"
+    )
+    blocks.append(Para("**Design and analysis.**"))
+    blocks.append(Bullets(tuple(items)))
+    return blocks
+
+
+def _data_quality(results: dict[str, Any]) -> list[Block]:
+    inputs = results["data"]["inputs"]
+    q = results["data"]["quality"]
+    return [
+        Para(
+            "Every extract was validated and cleaned by documented rules applied in a fixed order; nothing "
+            "was dropped "
+            "silently. Counts here are published counts. Rules that were checked and found nothing show 0."
+        ),
+        Table(
+            _table(
+                inputs,
+                {
+                    "kind": "extract",
+                    "file": "file",
+                    "rows_read": "rows read",
+                    "rows_excluded": "excluded",
+                    "rows_kept": "kept",
+                    "sha256": "SHA-256",
+                },
+                {k: (lambda v, r: _count(v)) for k in ("rows_read", "rows_excluded", "rows_kept")}
+                | {"sha256": lambda v, r: f"{v[:12]}…"},
+            ),
+            "Extracts read.",
+        ),
+        Table(
+            _table(
+                q,
+                {
+                    "extract": "extract",
+                    "rule": "rule",
+                    "column": "column",
+                    "n_rows": "rows",
+                    "n_excluded": "excluded",
+                    "action": "action",
+                },
+                {
+                    "n_rows": lambda v, r: "not checked" if v is None else _count(v),
+                    "n_excluded": lambda v, r: _count(v),
+                },
+            ),
+            "Data-quality rules: rows affected and the action taken.",
+        ),
+    ]
+
+
+def build_report(results: dict[str, Any]) -> Report:
+    """Build the report of a results dictionary (the content of results.json)."""
+    figs = {f.name: f for f in figure_specs(results)}
+    builders = {
+        "summary": lambda: _summary(results),
+        "counterfactual": lambda: _counterfactual(results, figs) if results.get("its") else None,
+        "effects": lambda: _effects(results) if results.get("its") else None,
+        "sensitivity": lambda: _sensitivity(results, figs) if results.get("its") else None,
+        "cohort": lambda: _cohort(results, figs) if results.get("cohort") else None,
+        "measures": lambda: _measures(results, figs) if results.get("outcome_measures") else None,
+        "diagnostics": lambda: _diagnostics(results) if results.get("its") else None,
+        "limitations": lambda: _limitations(results),
+        "methods": lambda: _methods(results),
+        "data_quality": lambda: _data_quality(results),
+    }
+    sections = []
+    for id_, title in SECTIONS:
+        blocks = builders[id_]()
+        if blocks is not None:
+            sections.append(Section(id_, title, blocks))
+    p = results["protocol"]
+    return Report(
+        title=p["title"],
+        subtitle=f"Evaluation report for {(p.get('report') or {}).get('audience', 'commissioners')}: "
+        f"protocol {p['name']} v{p['version']}",
+        sections=sections,
+        figures=figs,
+    )
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _md_text(text: str) -> str:
+    """Escape Markdown-active characters except the ``**bold**`` markers."""
+    parts = _BOLD.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        esc = (
+            part.replace("\\", "\\\\")
+            .replace("*", "\\*")
+            .replace("_", "\\_")
+            .replace("<", "&lt;")
+            .replace("|", "\\|")
+        )
+        out.append(f"**{esc}**" if i % 2 else esc)
+    return "".join(out)
+
+
+def _md_table(t: Table) -> str:
+    cols = list(t.data.columns)
+    lines = ["| " + " | ".join(_md_text(str(c)) for c in cols) + " |", "|" + "---|" * len(cols)]
+    for row in t.data.itertuples(index=False):
+        lines.append("| " + " | ".join(_md_text(str(v)) for v in row) + " |")
+    if t.caption:
+        lines += ["", f"*{_md_text(t.caption)}*"]
+    return "\n".join(lines)
+
+
+def render_markdown(report: Report, *, figure_dir: str = "figures", figure_ext: str = "svg") -> str:
+    """The report as Markdown (figures referenced as ``figure_dir/<name>.<ext>``)."""
+    lines = [f"# {_md_text(report.title)}", "", f"*{_md_text(report.subtitle)}*", ""]
+    for s in report.sections:
+        lines += [f"## {_md_text(s.title)}", ""]
+        for b in s.blocks:
+            lines += [_md_block(b, figure_dir, figure_ext), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_block(b: Block, figure_dir: str, ext: str) -> str:
+    if isinstance(b, Para):
+        return _md_text(b.text)
+    if isinstance(b, Bullets):
+        return "\n".join(f"- {_md_text(i)}" for i in b.items)
+    if isinstance(b, Table):
+        return _md_table(b)
+    return f"![{_md_text(b.alt or b.caption)}]({figure_dir}/{b.name}.{ext})\n\n*{_md_text(b.caption)}*"
+
+
+def _html_text(text: str) -> str:
+    parts = _BOLD.split(text)
+    return "".join(
+        f"<strong>{html.escape(p)}</strong>" if i % 2 else html.escape(p) for i, p in enumerate(parts)
+    )
+
+
+def _html_table(t: Table) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in t.data.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in t.data.itertuples(index=False)
+    )
+    cap = f"<caption>{_html_text(t.caption)}</caption>" if t.caption else ""
+    table = f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="table-wrap">{table}</div>'
+
+
+def _figure_data(report: Report, name: str, figure_dir: Path | None) -> str:
+    if figure_dir is not None and (Path(figure_dir) / f"{name}.svg").exists():
+        data = (Path(figure_dir) / f"{name}.svg").read_bytes()
+        return "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
+    if figure_dir is not None and (Path(figure_dir) / f"{name}.png").exists():
+        data = (Path(figure_dir) / f"{name}.png").read_bytes()
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    import io
+
+    with style():
+        fig = report.figures[name].draw()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def render_html(report: Report, *, figure_dir: str | Path | None = None) -> str:
+    """The report as one standalone HTML page: figures embedded as data URIs, CSS inline, no scripts and no
+    external resources (safe to e-mail). Figures are read from ``figure_dir`` (SVG, else PNG) or drawn."""
+    parts = []
+    toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in report.sections)
+    for s in report.sections:
+        parts.append(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>')
+        for b in s.blocks:
+            if isinstance(b, Para):
+                parts.append(f"<p>{_html_text(b.text)}</p>")
+            elif isinstance(b, Bullets):
+                parts.append("<ul>" + "".join(f"<li>{_html_text(i)}</li>" for i in b.items) + "</ul>")
+            elif isinstance(b, Table):
+                parts.append(_html_table(b))
+            else:
+                src = _figure_data(report, b.name, Path(figure_dir) if figure_dir is not None else None)
+                parts.append(
+                    f'<figure><img src="{src}" alt="{html.escape(b.alt or b.caption)}">'
+                    f"<figcaption>{_html_text(b.caption)}</figcaption></figure>"
+                )
+        parts.append("</section>")
+    return HTML_PAGE.substitute(
+        title=html.escape(report.title),
+        subtitle=_html_text(report.subtitle),
+        css=REPORT_CSS,
+        toc=toc,
+        body="\n".join(parts),
+    )
+
+
+def show_section(report: Report, section: str) -> None:
+    """Display one section in a Jupyter notebook (used by the generated book pages).
+
+    Paragraphs and lists become Markdown, tables DataFrames (index hidden) and figures are drawn with
+    matplotlib. A section the report does not have displays nothing.
+    """
+    from IPython.display import Markdown, display
+
+    try:
+        sec = report.section(section)
+    except KeyError:
+        return
+    for b in sec.blocks:
+        if isinstance(b, Para):
+            display(Markdown(_md_text(b.text)))
+        elif isinstance(b, Bullets):
+            display(Markdown("\n".join(f"- {_md_text(i)}" for i in b.items)))
+        elif isinstance(b, Table):
+            display(b.data.style.hide(axis="index").set_caption(html.escape(b.caption)))
+        else:
+            import io
+
+            from IPython.display import Image
+
+            with style():
+                fig = report.figures[b.name].draw()
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+            display(Image(data=buf.getvalue(), format="png"))
+            display(Markdown(f"*{_md_text(b.caption)}*"))

@@ -1,0 +1,264 @@
+"""The results.json schema (version ``1.0``): what a run publishes, for analysts and dashboards.
+
+results.json is deterministic (sorted keys, two-space indent, floats rounded to 6 significant digits, no
+timestamps) and **publishable**: every count of people, events or rows has passed the protocol's
+suppression rule, so a count field holds ``0``, an integer rounded to ``round_to``, or the string ``"*"``
+(a count from ``low`` to ``high``). Dates are ``YYYY-MM-DD`` strings; missing or non-finite numbers are
+``null``. Compatible additions (new keys) keep the major version; removals or renames change it.
+
+Top-level keys
+--------------
+============================  ===========================================================================
+``schema_version``            ``"1.0"``
+``generator``                 ``{package, version}`` of evaltoolkit
+``protocol``                  identity (``name, title, version, registration, authors, question, seed,
+                              file, sha256``) and the resolved ``design``, ``analysis``, ``cohort``,
+                              ``outcome_measures`` and ``report`` sections of the protocol
+``intervention``              the TIDieR description and ``co_interventions``
+``sites``                     ``[{code, name, role, go_live}]``
+``window``                    ``{start, extract_date}`` or ``null``
+``conf_level``                confidence level of every interval (e.g. 0.95)
+``suppression``               ``{rule, low, high, round_to, description}``
+``data``                      ``inputs``: ``[{kind, file, sha256, rows_read, rows_excluded, rows_kept}]``;
+                              ``quality``: the data-quality table ``[{extract, rule, column, n_rows,
+                              n_excluded, action}]`` (``n_rows`` ``null`` = rule not checked)
+``series``                    the outcome-series definitions of the protocol
+``its``                       ``null`` or ``{horizon_months, conf_level, methods, fits, combined, plots}``
+``costs``                     ``[{series, unit_cost, value, currency, price_year, unit, source, note,
+                              estimate, ci_lower, ci_upper, method}]``
+``cohort``                    ``null`` or the before/after cohort analysis
+``outcome_measures``          ``null`` or the questionnaire analyses
+``estimates``                 every estimate as one flat record (below)
+``summary``                   the plain-language summary, one string per finding
+``limitations``               ``[{id, title, text}]`` flagged automatically
+============================  ===========================================================================
+
+``its``
+    ``methods``: ``[{id ("m0" = primary), label, primary, options}]``. ``fits``: one per series × site ×
+    method with ``series, site, method_id, method, primary, family, controlled, options, status`` (``ok``,
+    ``warning``, ``failed``, ``duplicate``), ``message, warnings, interruption, horizon_start, horizon_end,
+    n_periods, pre_points, post_points, dispersion, method_description, se_description, level_change,
+    slope_change`` (``{term, estimate, std_error, p_value, ci_lower, ci_upper}`` plus ``rate_ratio*`` for
+    counts), ``cumulative`` (``{start, end, n_periods, estimate, std_error, ci_lower, ci_upper, p_value,
+    fitted_total, counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper, scale}``)
+    and, for the primary method, ``diagnostics`` (``tests, acf_lag1, autocorrelation_p, residual_kind,
+    seasonal_terms``). ``combined``: one per series × method, sites combined (``estimate, std_error,
+    ci_lower, ci_upper, p_value, relative_change, relative_ci_lower, relative_ci_upper, fitted_total,
+    counterfactual_total, n_periods, interval, status, message``). ``plots``: per series × site, the
+    primary fit's ``points`` (``period, observed`` (published; ``null`` when suppressed), ``fitted*,
+    counterfactual*, in_fit, in_transition``).
+
+``cohort``
+    ``description, settings, groups, excluded_patients, windows`` (events and person-years per cohort
+    and window; rates from published counts), ``change`` (:func:`evaltoolkit.prepost.mirror_change` rows
+    with ``group``), ``did`` (:func:`evaltoolkit.prepost.mirror_did` rows), ``statements`` (plain words
+    per outcome).
+
+``outcome_measures``
+    ``settings, instruments, analysed, paired, reliable_change, talking_therapies, attrition,
+    complete_vs_available, trajectories`` (``{estimates, curve, random_slopes}`` or ``null``),
+    ``internal_consistency, notes``. Percentages and rates are computed from the published counts.
+
+``estimates`` records
+    Fixed keys :data:`ESTIMATE_KEYS`: ``id`` (stable, e.g. ``its_combined/pd_ed_attendances/m0/
+    relative_change``), ``analysis`` (``its``, ``its_combined``, ``cost``, ``mirror_change``,
+    ``mirror_did``, ``paired_change``, ``complete_vs_available``, ``trajectory``, ``talking_therapies``),
+    ``outcome, group, method, primary, term, estimate, std_error, ci_lower, ci_upper, conf_level, p_value,
+    p_adjusted, n`` (published count or ``null``), ``n_unit`` (``patients``, ``staff`` or ``null``) and
+    ``scale``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["COUNT_KEYS", "ESTIMATE_KEYS", "RESULTS_SCHEMA", "TOP_LEVEL_KEYS", "check_results"]
+
+TOP_LEVEL_KEYS: tuple[str, ...] = (
+    "schema_version",
+    "generator",
+    "protocol",
+    "intervention",
+    "sites",
+    "window",
+    "conf_level",
+    "suppression",
+    "data",
+    "series",
+    "its",
+    "costs",
+    "cohort",
+    "outcome_measures",
+    "estimates",
+    "summary",
+    "limitations",
+)
+"""Keys every results.json has (``null`` where an analysis is absent)."""
+
+ESTIMATE_KEYS: tuple[str, ...] = (
+    "id",
+    "analysis",
+    "outcome",
+    "group",
+    "method",
+    "primary",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "conf_level",
+    "p_value",
+    "p_adjusted",
+    "n",
+    "n_unit",
+    "scale",
+)
+"""Keys of every record of ``estimates``."""
+
+COUNT_KEYS: frozenset[str] = frozenset(
+    {
+        "n",
+        "n_started",
+        "n_valid_pre",
+        "n_valid_post",
+        "n_analysed",
+        "n_completers",
+        "n_dropouts",
+        "n_classified",
+        "n_rows",
+        "n_excluded",
+        "rows_read",
+        "rows_excluded",
+        "rows_kept",
+        "numerator",
+        "denominator",
+        "patients",
+        "excluded_patients",
+        "observed_n",
+        "attendances",
+        "admissions",
+        "bed_days",
+    }
+)
+"""Keys holding counts of people, events or rows: always published (0, rounded, or ``"*"``)."""
+
+_NUMBER = {"type": ["number", "null"]}
+_COUNT = {"anyOf": [{"type": "integer", "minimum": 0}, {"const": "*"}, {"type": "null"}]}
+
+RESULTS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "evaltoolkit results.json",
+    "type": "object",
+    "required": list(TOP_LEVEL_KEYS),
+    "properties": {
+        "schema_version": {"const": "1.0"},
+        "generator": {"type": "object", "required": ["package", "version"]},
+        "protocol": {"type": "object", "required": ["name", "title", "version", "seed"]},
+        "conf_level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "suppression": {"type": "object", "required": ["rule", "low", "high", "round_to", "description"]},
+        "data": {
+            "type": "object",
+            "required": ["inputs", "quality"],
+            "properties": {
+                "inputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kind", "file", "sha256", "rows_read", "rows_excluded", "rows_kept"],
+                        "properties": {"rows_read": _COUNT, "rows_excluded": _COUNT, "rows_kept": _COUNT},
+                    },
+                },
+                "quality": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["extract", "rule", "column", "n_rows", "n_excluded", "action"],
+                        "properties": {"n_rows": _COUNT, "n_excluded": _COUNT},
+                    },
+                },
+            },
+        },
+        "estimates": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": list(ESTIMATE_KEYS),
+                "additionalProperties": False,
+                "properties": {
+                    **{k: {} for k in ESTIMATE_KEYS},
+                    "id": {"type": "string"},
+                    "analysis": {"type": "string"},
+                    "primary": {"type": ["boolean", "null"]},
+                    "estimate": _NUMBER,
+                    "ci_lower": _NUMBER,
+                    "ci_upper": _NUMBER,
+                    "std_error": _NUMBER,
+                    "conf_level": _NUMBER,
+                    "p_value": _NUMBER,
+                    "p_adjusted": _NUMBER,
+                    "n": _COUNT,
+                    "n_unit": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "summary": {"type": "array", "items": {"type": "string"}},
+        "limitations": {
+            "type": "array",
+            "items": {"type": "object", "required": ["id", "title", "text"]},
+        },
+    },
+}
+"""A JSON Schema (draft 2020-12) of the stable parts of results.json, for validators and dashboards."""
+
+
+def check_results(results: Any) -> list[str]:
+    """Problems with a results dictionary against the documented schema (empty when it conforms).
+
+    Checks the top-level keys, the schema version, the estimate records' keys and that every count
+    field (:data:`COUNT_KEYS`) is published (an integer outside ``low``–``high``, ``"*"`` or ``null``).
+
+    Examples
+    --------
+    >>> check_results({"schema_version": "0.9"})[:2]
+    ["schema_version is '0.9'; this version of evaltoolkit reads '1.0'", 'missing top-level key generator']
+    """
+    if not isinstance(results, dict):
+        return ["results must be a JSON object"]
+    problems: list[str] = []
+    if results.get("schema_version") != "1.0":
+        problems.append(
+            f"schema_version is {results.get('schema_version')!r}; this version of evaltoolkit reads '1.0'"
+        )
+    problems += [f"missing top-level key {k}" for k in TOP_LEVEL_KEYS if k not in results]
+    for i, e in enumerate(results.get("estimates") or []):
+        keys = set(e) if isinstance(e, dict) else set()
+        if keys != set(ESTIMATE_KEYS):
+            problems.append(f"estimates[{i}] has keys {sorted(keys)}; expected {list(ESTIMATE_KEYS)}")
+            break
+    sup = results.get("suppression") or {}
+    low, high = sup.get("low"), sup.get("high")
+    if isinstance(low, int) and isinstance(high, int):
+        for path, value in _walk(results, "results"):
+            key = path.rsplit(".", 1)[-1].split("[", 1)[0]
+            if (
+                key in COUNT_KEYS
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                and low <= value <= high
+            ):
+                problems.append(f"{path} = {value} is an unsuppressed small count")
+    return problems
+
+
+def _walk(obj: Any, path: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _walk(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _walk(v, f"{path}[{i}]")
+    else:
+        out.append((path, obj))
+    return out

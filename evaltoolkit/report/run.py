@@ -1,0 +1,740 @@
+"""Run a protocol end to end: :func:`run_protocol` computes, :func:`write_outputs` writes the folder.
+
+What a run writes (``evaltoolkit run PROTOCOL --out DIR``):
+
+* ``results.json``: every estimate with its interval, method and n, the data-quality table, the summary
+  and the limitations; the schema is documented in :mod:`evaltoolkit.report.results_schema`.
+  Deterministic: the same inputs give a byte-identical file (no timestamps; sorted keys; floats rounded
+  to 6 significant digits).
+* ``tables/*.csv``: the published tables (deterministic).
+* ``figures/*.png`` and ``figures/*.svg`` (deterministic: fixed SVG hash salt, no dates in metadata).
+* ``report.md`` and ``report.html`` (standalone, figures embedded, no external resources).
+* ``manifest.json``: SHA-256 of every input and of the protocol, package versions, seed, command line,
+  time and step durations (the only file that changes between runs).
+
+Every number that leaves the secure environment (results.json, tables, figure labels, report text) has
+passed the protocol's small-number suppression rule (NHS default: 1–7 shown as ``*``, other counts
+rounded to the nearest 5). Patient and staff identifiers never appear in the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaltoolkit.protocol import Protocol, load_protocol
+from evaltoolkit.provenance import package_versions, sha256_file
+from evaltoolkit.report._data import build_series_table, load_data, published_series
+from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
+from evaltoolkit.report._its import combine_sites, fit_summary, plot_points, run_its, totals
+from evaltoolkit.report._summary import limitations, summary_sentences
+
+__all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
+
+RESULTS_SCHEMA_VERSION = "1.0"
+"""Version of the results.json schema (see :mod:`evaltoolkit.report.results_schema`)."""
+
+Progress = Callable[[str], None]
+
+_REPORT_PACKAGES = ("matplotlib", "pydantic", "PyYAML", "typer")
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """A completed run of a protocol.
+
+    Attributes
+    ----------
+    protocol : Protocol
+        The validated protocol.
+    results : dict
+        The publishable results (what results.json holds); see :mod:`evaltoolkit.report.results_schema`.
+    tables : dict of str to DataFrame
+        Published tables, by file stem (written as ``tables/<name>.csv``).
+    inputs : dict of str to Path
+        The extract files read, by kind.
+    timings : dict of str to float
+        Seconds per step (recorded in the manifest only).
+    """
+
+    protocol: Protocol
+    results: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    inputs: dict[str, Path]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
+
+
+def _estimate(**kw: Any) -> dict[str, Any]:
+    keys = (
+        "id",
+        "analysis",
+        "outcome",
+        "group",
+        "method",
+        "primary",
+        "term",
+        "estimate",
+        "std_error",
+        "ci_lower",
+        "ci_upper",
+        "conf_level",
+        "p_value",
+        "p_adjusted",
+        "n",
+        "n_unit",
+        "scale",
+    )
+    out = dict.fromkeys(keys)
+    unknown = set(kw) - set(keys)
+    if unknown:  # pragma: no cover - programming error
+        raise KeyError(f"unknown estimate keys {sorted(unknown)}")
+    out.update(kw)
+    return out
+
+
+def _protocol_block(protocol: Protocol) -> dict[str, Any]:
+    path = protocol.path
+    return {
+        "name": protocol.name,
+        "title": protocol.title,
+        "version": protocol.version,
+        "registration": protocol.registration,
+        "authors": list(protocol.authors),
+        "question": protocol.question,
+        "seed": protocol.seed,
+        "schema_version": protocol.schema_version,
+        "file": path.name if path is not None else None,
+        "sha256": sha256_file(path) if path is not None else None,
+        "design": protocol.design.model_dump(mode="json"),
+        "analysis": protocol.analysis.model_dump(mode="json") if protocol.analysis is not None else None,
+        "cohort": protocol.cohort.model_dump(mode="json") if protocol.cohort is not None else None,
+        "outcome_measures": (
+            protocol.outcome_measures.model_dump(mode="json")
+            if protocol.outcome_measures is not None
+            else None
+        ),
+        "report": protocol.report.model_dump(mode="json"),
+    }
+
+
+def _suppression_block(protocol: Protocol) -> dict[str, Any]:
+    rule = protocol.suppression_args()
+    if rule is None:
+        return {"rule": "none", "low": None, "high": None, "round_to": None, "description": "no suppression"}
+    return {
+        "rule": protocol.suppression.rule,
+        **rule,
+        "description": (
+            f"0 stays 0; counts of {rule['low']} to {rule['high']} are shown as *; other counts are "
+            "rounded to the "
+            f"nearest {rule['round_to']}. Percentages and rates are computed from the rounded counts."
+        ),
+    }
+
+
+def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
+    inputs = []
+    for kind, ex in data.extracts.items():
+        inputs.append(
+            {
+                "kind": kind,
+                "file": data.files[kind].name,
+                "sha256": sha256_file(data.files[kind]),
+                "rows_read": publish_count(ex.n_input, rule),
+                "rows_excluded": publish_count(ex.n_excluded, rule),
+                "rows_kept": publish_count(ex.n_output, rule),
+            }
+        )
+    q = data.quality
+    rows = []
+    for r in q.itertuples(index=False):
+        rows.append(
+            {
+                "extract": r.extract,
+                "rule": r.rule,
+                "column": r.column,
+                "n_rows": None if pd.isna(r.n_rows) else publish_count(int(r.n_rows), rule),
+                "n_excluded": None if pd.isna(r.n_excluded) else publish_count(int(r.n_excluded), rule),
+                "action": r.action,
+            }
+        )
+    return {"inputs": inputs, "quality": rows}
+
+
+def _its_block(
+    protocol: Protocol, tables: dict[str, pd.DataFrame], progress: Progress | None
+) -> dict[str, Any]:
+    assert protocol.analysis is not None
+    rule = protocol.suppression_args()
+    records = run_its(protocol, tables, progress)
+    specs = {s.name: s for s in protocol.series}
+    fits = [fit_summary(r, diagnostics=r.primary) for r in records]
+    methods = [
+        {"id": f"m{i}", "label": label, "primary": i == 0, "options": opts}
+        for i, (label, opts) in enumerate(protocol.methods())
+    ]
+    combined = []
+    sites = [s.code for s in protocol.intervention_sites]
+    for spec in protocol.series:
+        for m in methods:
+            index = int(m["id"][1:])
+            recs = [r for r in records if r.series == spec.name and r.method_index == index]
+            row: dict[str, Any] = {
+                "series": spec.name,
+                "method_id": m["id"],
+                "method": m["label"],
+                "primary": m["primary"],
+                "sites": sites,
+                "horizon_months": protocol.analysis.horizon_months,
+            }
+            if any(r.status == "duplicate" for r in recs):
+                row.update(
+                    status="duplicate", message=next(r.message for r in recs if r.status == "duplicate")
+                )
+            elif any(r.result is None for r in recs):
+                bad = [f"{r.site}: {r.message}" for r in recs if r.result is None]
+                row.update(status="failed", message="; ".join(bad))
+            else:
+                parts = [totals(r.result, *r.horizon) for r in recs]  # type: ignore[arg-type]
+                controlled = any(r.controlled for r in recs)
+                row.update(
+                    status="ok",
+                    message="",
+                    controlled=controlled,
+                    **combine_sites(parts, correlated=controlled),
+                )
+            combined.append(row)
+    plots = []
+    for r in records:
+        if r.primary and r.result is not None:
+            plots.append(
+                {
+                    "series": r.series,
+                    "site": r.site,
+                    "interruption": r.interruption,
+                    "transition": int(r.options["transition"]),
+                    "frequency": specs[r.series].frequency,
+                    "points": plot_points(r, tables[r.series], specs[r.series], rule),
+                }
+            )
+    return {
+        "horizon_months": protocol.analysis.horizon_months,
+        "conf_level": protocol.analysis.conf_level,
+        "methods": methods,
+        "fits": fits,
+        "combined": combined,
+        "plots": plots,
+    }
+
+
+def _costs(protocol: Protocol, its: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for spec in protocol.series:
+        if spec.unit_cost is None:
+            continue
+        uc = protocol.unit_costs[spec.unit_cost]
+        c = next((x for x in its["combined"] if x["series"] == spec.name and x["method_id"] == "m0"), None)
+        ok = c is not None and c.get("status") == "ok"
+        out.append(
+            {
+                "series": spec.name,
+                "series_label": spec.label,
+                "unit_cost": spec.unit_cost,
+                "value": uc.value,
+                "currency": uc.currency,
+                "price_year": uc.price_year,
+                "unit": uc.unit,
+                "source": uc.source,
+                "note": uc.note,
+                "estimate": c["estimate"] * uc.value if ok else None,
+                "ci_lower": c["ci_lower"] * uc.value if ok else None,
+                "ci_upper": c["ci_upper"] * uc.value if ok else None,
+                "method": "primary method, sites combined, cumulative over the horizon × unit cost",
+            }
+        )
+    return out
+
+
+def _estimates(results: dict[str, Any]) -> list[dict[str, Any]]:
+    conf = results["conf_level"]
+    out: list[dict[str, Any]] = []
+    its = results.get("its")
+    if its:
+        for f in its["fits"]:
+            if f["status"] not in ("ok", "warning"):
+                continue
+            base = {
+                "analysis": "its",
+                "outcome": f["series"],
+                "group": f["site"],
+                "method": f["method"],
+                "primary": f["primary"],
+                "conf_level": conf,
+                "n": None,
+                "n_unit": None,
+            }
+            cu = f["cumulative"]
+            out.append(
+                _estimate(
+                    id=f"its/{f['series']}/{f['site']}/{f['method_id']}/relative_change",
+                    term="relative_change",
+                    estimate=cu["relative_change"],
+                    ci_lower=cu["relative_ci_lower"],
+                    ci_upper=cu["relative_ci_upper"],
+                    scale="fitted / counterfactual − 1 over the horizon",
+                    **base,
+                )
+            )
+            out.append(
+                _estimate(
+                    id=f"its/{f['series']}/{f['site']}/{f['method_id']}/absolute_change",
+                    term="absolute_change",
+                    estimate=cu["estimate"],
+                    std_error=cu["std_error"],
+                    ci_lower=cu["ci_lower"],
+                    ci_upper=cu["ci_upper"],
+                    p_value=cu["p_value"],
+                    scale=cu["scale"],
+                    **base,
+                )
+            )
+            for term in ("level_change", "slope_change"):
+                t = f.get(term) or {}
+                if not t:
+                    continue
+                ratio = "rate_ratio" in t
+                out.append(
+                    _estimate(
+                        id=f"its/{f['series']}/{f['site']}/{f['method_id']}/{term}",
+                        term=term,
+                        estimate=t["rate_ratio"] if ratio else t["estimate"],
+                        std_error=None if ratio else t["std_error"],
+                        ci_lower=t["rate_ratio_ci_lower"] if ratio else t["ci_lower"],
+                        ci_upper=t["rate_ratio_ci_upper"] if ratio else t["ci_upper"],
+                        p_value=t["p_value"],
+                        scale="rate ratio" if ratio else "outcome units",
+                        **base,
+                    )
+                )
+        for c in its["combined"]:
+            if c["status"] != "ok":
+                continue
+            base = {
+                "analysis": "its_combined",
+                "outcome": c["series"],
+                "group": "+".join(c["sites"]),
+                "method": c["method"],
+                "primary": c["primary"],
+                "conf_level": conf,
+            }
+            out.append(
+                _estimate(
+                    id=f"its_combined/{c['series']}/{c['method_id']}/relative_change",
+                    term="relative_change",
+                    estimate=c["relative_change"],
+                    ci_lower=c["relative_ci_lower"],
+                    ci_upper=c["relative_ci_upper"],
+                    scale="fitted / counterfactual − 1 over the horizon",
+                    **base,
+                )
+            )
+            out.append(
+                _estimate(
+                    id=f"its_combined/{c['series']}/{c['method_id']}/absolute_change",
+                    term="absolute_change",
+                    estimate=c["estimate"],
+                    std_error=c["std_error"],
+                    ci_lower=c["ci_lower"],
+                    ci_upper=c["ci_upper"],
+                    p_value=c["p_value"],
+                    scale="total over the horizon"
+                    if c.get("relative_change") is not None
+                    else "outcome units",
+                    **base,
+                )
+            )
+    for cost in results.get("costs") or []:
+        if cost["estimate"] is None:
+            continue
+        out.append(
+            _estimate(
+                id=f"cost/{cost['series']}",
+                analysis="cost",
+                outcome=cost["series"],
+                group="all intervention sites",
+                method=cost["method"],
+                primary=True,
+                term="cost_change",
+                estimate=cost["estimate"],
+                ci_lower=cost["ci_lower"],
+                ci_upper=cost["ci_upper"],
+                conf_level=conf,
+                scale=f"{cost['currency']}, {cost['price_year']} prices",
+            )
+        )
+    cohort = results.get("cohort")
+    if cohort:
+        for r in cohort["change"]:
+            out.append(_prepost_estimate("mirror_change", r, r.get("group"), "patients"))
+        for r in cohort["did"]:
+            out.append(_prepost_estimate("mirror_did", r, "intervention vs comparison", "patients"))
+    om = results.get("outcome_measures")
+    if om:
+        unit = "staff" if om["settings"]["source"] == "staff_survey" else "patients"
+        for r in om["paired"]:
+            out.append(_prepost_estimate("paired_change", r, "all", unit))
+        for r in om.get("complete_vs_available") or []:
+            out.append(_prepost_estimate("complete_vs_available", r, "all", unit))
+        traj = om.get("trajectories")
+        for r in (traj or {}).get("estimates", []):
+            out.append(_prepost_estimate("trajectory", r, "all", unit))
+        for r in om.get("talking_therapies") or []:
+            out.append(
+                _estimate(
+                    id=f"talking_therapies/{r['indicator']}",
+                    analysis="talking_therapies",
+                    outcome="phq9+gad7",
+                    group="all",
+                    method=r["method"],
+                    primary=False,
+                    term=r["indicator"],
+                    estimate=r["rate"],
+                    ci_lower=r["ci_lower"],
+                    ci_upper=r["ci_upper"],
+                    conf_level=r["conf_level"],
+                    n=r["denominator"],
+                    n_unit=unit,
+                    scale="proportion",
+                )
+            )
+    return out
+
+
+def _prepost_estimate(analysis: str, r: dict[str, Any], group: Any, unit: str) -> dict[str, Any]:
+    return _estimate(
+        id=f"{analysis}/{r['outcome']}/{group}/{r['term']}".replace(" ", "_"),
+        analysis=analysis,
+        outcome=r["outcome"],
+        group=group,
+        method=r.get("method"),
+        primary=False,
+        term=r["term"],
+        estimate=r.get("estimate"),
+        std_error=r.get("std_error"),
+        ci_lower=r.get("ci_lower"),
+        ci_upper=r.get("ci_upper"),
+        conf_level=r.get("conf_level"),
+        p_value=r.get("p_value"),
+        p_adjusted=r.get("p_adjusted"),
+        n=r.get("n"),
+        n_unit=unit,
+        scale="rate ratio" if "ratio" in str(r["term"]) else "outcome units",
+    )
+
+
+def _series_table(protocol: Protocol, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    rule = protocol.suppression_args()
+    parts = [published_series(tables[s.name], s, rule) for s in protocol.series]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _tables(protocol: Protocol, results: dict[str, Any], series: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {}
+    q = results["data"]["quality"]
+    out["data_quality"] = pd.DataFrame(
+        q, columns=["extract", "rule", "column", "n_rows", "n_excluded", "action"]
+    )
+    out["data_inputs"] = pd.DataFrame(results["data"]["inputs"])
+    if len(series):
+        out["series_published"] = series
+    its = results.get("its")
+    if its:
+        rows = []
+        for f in its["fits"]:
+            cu = f.get("cumulative") or {}
+            lv, sl = f.get("level_change") or {}, f.get("slope_change") or {}
+            diag = f.get("diagnostics") or {}
+            rows.append(
+                {
+                    "series": f["series"],
+                    "site": f["site"],
+                    "method": f["method"],
+                    "primary": f["primary"],
+                    "status": f["status"],
+                    "family": f["family"],
+                    "controlled": f["controlled"],
+                    "horizon_start": f["horizon_start"],
+                    "horizon_end": f["horizon_end"],
+                    "relative_change": cu.get("relative_change"),
+                    "relative_ci_lower": cu.get("relative_ci_lower"),
+                    "relative_ci_upper": cu.get("relative_ci_upper"),
+                    "absolute_change": cu.get("estimate"),
+                    "absolute_ci_lower": cu.get("ci_lower"),
+                    "absolute_ci_upper": cu.get("ci_upper"),
+                    "absolute_scale": cu.get("scale"),
+                    "level_change": lv.get("rate_ratio", lv.get("estimate")),
+                    "level_change_ci_lower": lv.get("rate_ratio_ci_lower", lv.get("ci_lower")),
+                    "level_change_ci_upper": lv.get("rate_ratio_ci_upper", lv.get("ci_upper")),
+                    "slope_change": sl.get("rate_ratio", sl.get("estimate")),
+                    "slope_change_ci_lower": sl.get("rate_ratio_ci_lower", sl.get("ci_lower")),
+                    "slope_change_ci_upper": sl.get("rate_ratio_ci_upper", sl.get("ci_upper")),
+                    "change_scale": "rate ratio" if "rate_ratio" in lv else "outcome units",
+                    "n_periods": f.get("n_periods"),
+                    "pre_points": f.get("pre_points"),
+                    "post_points": f.get("post_points"),
+                    "dispersion": f.get("dispersion"),
+                    "autocorrelation_p": diag.get("autocorrelation_p"),
+                    "message": "; ".join(filter(None, [f.get("message"), *f.get("warnings", [])])),
+                }
+            )
+        out["its_fits"] = pd.DataFrame(rows)
+        out["its_combined"] = pd.DataFrame(
+            [
+                {k: v for k, v in c.items() if k != "sites"} | {"sites": "+".join(c["sites"])}
+                for c in its["combined"]
+            ]
+        )
+    if results.get("costs"):
+        out["costs"] = pd.DataFrame(results["costs"])
+    cohort = results.get("cohort")
+    if cohort:
+        out["cohort_windows"] = pd.DataFrame(cohort["windows"])
+        out["cohort_change"] = pd.DataFrame(cohort["change"])
+        if cohort["did"]:
+            out["cohort_did"] = pd.DataFrame(cohort["did"])
+    om = results.get("outcome_measures")
+    if om:
+        for key in (
+            "analysed",
+            "paired",
+            "reliable_change",
+            "talking_therapies",
+            "attrition",
+            "complete_vs_available",
+            "internal_consistency",
+        ):
+            if om.get(key):
+                out[f"measures_{key}"] = pd.DataFrame(om[key])
+        if om.get("trajectories"):
+            out["measures_trajectories"] = pd.DataFrame(om["trajectories"]["estimates"])
+            out["measures_trajectory_curve"] = pd.DataFrame(om["trajectories"]["curve"])
+    out["estimates"] = pd.DataFrame(results["estimates"])
+    return {k: _json_round(v) for k, v in out.items()}
+
+
+def _json_round(df: pd.DataFrame) -> pd.DataFrame:
+    """Apply the results.json rounding to a table, so CSV and JSON show the same numbers."""
+    if df.empty:
+        return df
+    return pd.DataFrame(jsonable(_records(df)), columns=list(df.columns))
+
+
+def run_protocol(
+    protocol: Protocol | str | Path,
+    *,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Run an evaluation protocol end to end and return its publishable results.
+
+    Parameters
+    ----------
+    protocol : Protocol, str or Path
+        A validated protocol or the path of a protocol YAML file.
+    progress : callable, optional
+        Called with a short message at each step (the command line prints them on stderr).
+
+    Returns
+    -------
+    Evaluation
+        ``results`` (the content of results.json), published ``tables``, the ``inputs`` read and step
+        ``timings``. Write it with :func:`write_outputs`.
+
+    Raises
+    ------
+    ProtocolError
+        The protocol file is invalid.
+    ExtractValidationError
+        An extract has errors (every problem listed).
+
+    Examples
+    --------
+    >>> from evaltoolkit.report import run_protocol, write_outputs
+    >>> evaluation = run_protocol("protocols/leadership_programme.yaml")  # doctest: +SKIP
+    >>> evaluation.results["summary"][0]  # doctest: +SKIP
+    'PSS-10 perceived stress: of 200 staff who started, 140 (70%) had valid scores at both pre and post; ...'
+    >>> paths = write_outputs(evaluation, "output/leadership_programme")  # doctest: +SKIP
+    """
+    if not isinstance(protocol, Protocol):
+        protocol = load_protocol(protocol)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(msg)
+
+    rule = protocol.suppression_args()
+    say("reading and validating extracts")
+    data = load_data(protocol)
+    step("load")
+    from evaltoolkit import __version__
+
+    results: dict[str, Any] = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "generator": {"package": "evaltoolkit", "version": __version__},
+        "protocol": _protocol_block(protocol),
+        "intervention": protocol.intervention.model_dump(mode="json"),
+        "sites": [s.model_dump(mode="json") for s in protocol.sites],
+        "window": protocol.data.window.model_dump(mode="json") if protocol.data.window is not None else None,
+        "conf_level": protocol.analysis.conf_level if protocol.analysis is not None else 0.95,
+        "suppression": _suppression_block(protocol),
+        "data": _quality_block(data, rule),
+        "series": [s.model_dump(mode="json") for s in protocol.series],
+        "its": None,
+        "costs": [],
+        "cohort": None,
+        "outcome_measures": None,
+    }
+    sites = [s.code for s in protocol.sites]
+    series_tables: dict[str, pd.DataFrame] = {}
+    if protocol.series:
+        say("building outcome series")
+        series_tables = {s.name: build_series_table(s, data, sites) for s in protocol.series}
+        step("series")
+        results["its"] = _its_block(protocol, series_tables, say)
+        results["costs"] = _costs(protocol, results["its"])
+        step("its")
+    if protocol.cohort is not None:
+        from evaltoolkit.report._cohort import run_cohort
+
+        results["cohort"] = run_cohort(protocol, data, say)
+        step("cohort")
+    if protocol.outcome_measures is not None:
+        from evaltoolkit.report._measures import run_measures
+
+        results["outcome_measures"] = run_measures(protocol, data, say)
+        step("outcome_measures")
+    results = jsonable(results)
+    results["estimates"] = jsonable(_estimates(results))
+    results["summary"] = summary_sentences(results)
+    results["limitations"] = limitations(results)
+    tables = _tables(protocol, results, _series_table(protocol, series_tables))
+    step("summary")
+    return Evaluation(
+        protocol=protocol, results=results, tables=tables, inputs=dict(data.files), timings=timings
+    )
+
+
+def write_outputs(
+    evaluation: Evaluation,
+    out: str | Path,
+    *,
+    command: str | None = None,
+    progress: Progress | None = None,
+    html: bool = True,
+) -> dict[str, Path]:
+    """Write an :class:`Evaluation` to a folder: results.json, tables, figures, report and manifest.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+        From :func:`run_protocol`.
+    out : str or Path
+        Output folder (created if needed; files of a previous run are overwritten).
+    command : str, optional
+        Command line recorded in the manifest (default: this process's arguments).
+    progress : callable, optional
+        Called with a short message at each step.
+    html : bool, default True
+        Also write the standalone ``report.html``.
+
+    Returns
+    -------
+    dict of str to Path
+        Every file written, by a short name (``results``, ``manifest``, ``report_md``, ``table:<name>``,
+        ``figure:<name>.<ext>``…).
+    """
+    from evaltoolkit.report.document import build_report, render_html, render_markdown
+    from evaltoolkit.report.figures import save_figures
+
+    out = Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    # files of an earlier run that this run would not write again must not linger
+    for old in [
+        *(out / "tables").glob("*.csv"),
+        *(out / "figures").glob("*.png"),
+        *(out / "figures").glob("*.svg"),
+    ]:
+        old.unlink()
+    say = progress or (lambda _m: None)
+    clock = time.perf_counter()
+    paths: dict[str, Path] = {}
+    results = evaluation.results
+    paths["results"] = out / "results.json"
+    paths["results"].write_text(dumps_json(results), encoding="utf-8")
+    for name, table in sorted(evaluation.tables.items()):
+        paths[f"table:{name}"] = write_csv(table, out / "tables" / f"{name}.csv")
+    say("drawing figures")
+    figs = save_figures(
+        results,
+        out / "figures",
+        formats=tuple(evaluation.protocol.report.formats),
+        dpi=evaluation.protocol.report.dpi,
+    )
+    paths.update({f"figure:{p.name}": p for p in figs})
+    say("rendering the report")
+    report = build_report(results)
+    paths["report_md"] = out / "report.md"
+    paths["report_md"].write_text(render_markdown(report, figure_dir="figures"), encoding="utf-8")
+    if html:
+        paths["report_html"] = out / "report.html"
+        paths["report_html"].write_text(render_html(report, figure_dir=out / "figures"), encoding="utf-8")
+    write_seconds = round(time.perf_counter() - clock, 3)
+    protocol = evaluation.protocol
+    manifest = {
+        "tool": "evaltoolkit run",
+        "command": command if command is not None else shlex.join(["evaltoolkit", *sys.argv[1:]]),
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seed": protocol.seed,
+        "protocol": {
+            "file": str(protocol.path) if protocol.path is not None else None,
+            "sha256": sha256_file(protocol.path) if protocol.path is not None else None,
+            "name": protocol.name,
+            "version": protocol.version,
+        },
+        "inputs": {
+            k: {"file": str(p), "sha256": sha256_file(p)} for k, p in sorted(evaluation.inputs.items())
+        },
+        "outputs": {
+            p.relative_to(out).as_posix(): sha256_file(p)
+            for p in sorted(paths.values(), key=lambda x: x.as_posix())
+        },
+        "packages": package_versions() | package_versions(_REPORT_PACKAGES),
+        "timings_seconds": {**evaluation.timings, "write": write_seconds},
+        "results_schema_version": RESULTS_SCHEMA_VERSION,
+    }
+    paths["manifest"] = out / "manifest.json"
+    paths["manifest"].write_text(
+        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return paths
