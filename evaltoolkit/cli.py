@@ -203,6 +203,8 @@ def series(
     )
     for name, path in paths.items():
         typer.echo(f"  {name}: {path}")
+    for note in build.notes:
+        typer.echo(f"note: {note}", err=True)
 
 
 @app.command()

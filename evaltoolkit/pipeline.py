@@ -73,6 +73,9 @@ class SeriesBuild:
         Period frequency.
     inputs : dict
         ``{kind: path}`` of the files read.
+    notes : tuple of str
+        Plain-English notes on series that could not be built (e.g. no personality-disorder flag in
+        the extract): those columns are missing (NaN), never zero.
     """
 
     series: pd.DataFrame
@@ -81,6 +84,7 @@ class SeriesBuild:
     window: tuple[pd.Timestamp, pd.Timestamp]
     freq: str
     inputs: dict[str, Path] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def published_series(self, *, low: int = 1, high: int = 7, round_to: int = 5) -> pd.DataFrame:
         """The series with small counts suppressed (NHS rule by default: 1–7 → ``*``, others to nearest 5).
@@ -96,8 +100,28 @@ class SeriesBuild:
         out["ed_attendances_per_100k"] = shown / self.series["population"] * 100_000
         return out
 
+    def published_windows(self, *, low: int = 1, high: int = 7, round_to: int = 5) -> pd.DataFrame:
+        """The per-site before/after summary with small counts suppressed.
 
-def default_window(population: pd.DataFrame, freq: str = "MS") -> tuple[pd.Timestamp, pd.Timestamp]:
+        Rates per person-year are recomputed from the rounded counts (blank where the count is
+        suppressed), so exact counts cannot be recovered from them.
+        """
+        counts = ["patients", "attendances", "admissions", "bed_days"]
+        out = suppress_counts(self.windows, counts, low=low, high=high, round_to=round_to)
+        for rate, count in (
+            ("attendances_per_person_year", "attendances"),
+            ("bed_days_per_person_year", "bed_days"),
+        ):
+            out[rate] = pd.to_numeric(out[count], errors="coerce") / self.windows["person_years"]
+        return out
+
+    def published_quality(self, *, low: int = 1, high: int = 7, round_to: int = 5) -> pd.DataFrame:
+        """The data-quality table with small counts suppressed and without row numbers."""
+        table = self.quality.drop(columns=["rows"], errors="ignore")
+        return suppress_counts(table, ["n_rows", "n_excluded"], low=low, high=high, round_to=round_to)
+
+
+def default_window(population: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Observation window implied by the population denominators: first month to one month after the last.
 
     Examples
@@ -159,13 +183,17 @@ def build_series(
     Notes
     -----
     Series columns: ``ed_attendances`` (all attendances by arrival date), ``ed_attendances_pd``
-    (attendances of patients with a personality-disorder flag), ``admissions`` (spells by admission
-    date), ``admissions_pd`` (spells of patients flagged with personality disorder in the attendance
-    or cohort extracts), ``emergency_admissions_mh`` (emergency admissions to mental-health wards),
+    (attendances whose own ``pd_flag`` is true), ``admissions`` (spells by admission date),
+    ``admissions_pd`` (spells of patients flagged with personality disorder on any attendance or in
+    the cohort: spells carry no flag of their own), ``emergency_admissions_mh`` (emergency
+    admissions to mental-health wards),
     ``bed_days`` (occupied bed-days, midnights convention, open spells censored at the extract date),
     ``bed_days_open_spells`` (the part of ``bed_days`` from spells still open at the extract date),
     ``discharges`` and ``mean_los_discharged``/``median_los_discharged`` (LOS of spells discharged
-    in the period), ``population`` and ``ed_attendances_per_100k``.
+    in the period), ``population`` and ``ed_attendances_per_100k`` (monthly series only: population
+    denominators are monthly, so both are missing for weekly series). A series whose inputs are
+    absent (no ``pd_flag``, no ``ward_type``...) is missing (NaN), never zero, and explained in
+    ``notes``.
     """
     folder = Path(folder)
     files = find_extract_files(folder)
@@ -176,7 +204,7 @@ def build_series(
     site_table = read_sites(files["sites"]) if "sites" in files else None
     if window is None:
         pop_only = load_extracts_subset(folder, "population")
-        start, end = default_window(pop_only.data, freq)
+        start, end = default_window(pop_only.data)
     else:
         start, end = (pd.Timestamp(w) for w in window)
     if sites is None:
@@ -196,24 +224,39 @@ def build_series(
     def counted(events: pd.DataFrame, date: str, name: str) -> pd.DataFrame:
         return count_events(events, date=date, **common).rename(columns={"count": name})
 
+    notes: list[str] = []
     pd_ids = _pd_patients(extracts)
+    att_pd: pd.DataFrame | None = None
+    spells_pd: pd.DataFrame | None = None
     if "pd_flag" in att.columns:
         att_pd = att[att["pd_flag"].fillna(False).astype(bool)]
     else:
-        att_pd = att[att["patient_id"].isin(pd_ids)]
-    spells_pd = spells[spells["patient_id"].isin(pd_ids)]
-    is_emerg_mh = pd.Series(True, index=spells.index)
-    for col, value in (("admission_method", "emergency"), ("ward_type", "mental_health")):
-        is_emerg_mh &= spells[col].eq(value).fillna(False) if col in spells.columns else False
-    emerg_mh = spells[is_emerg_mh]
+        notes.append("ed_attendances_pd: the attendance extract has no pd_flag column; left missing.")
+    if pd_ids:
+        spells_pd = spells[spells["patient_id"].isin(pd_ids)]
+    else:
+        notes.append(
+            "admissions_pd: no personality-disorder flag in the attendances or cohort; left missing."
+        )
+    emerg_mh: pd.DataFrame | None = None
+    absent = [c for c in ("admission_method", "ward_type") if c not in spells.columns]
+    if absent:
+        notes.append(
+            f"emergency_admissions_mh: the spell extract has no {' or '.join(absent)} column; left missing."
+        )
+    else:
+        emerg_mh = spells[
+            spells["admission_method"].eq("emergency") & spells["ward_type"].eq("mental_health")
+        ]
 
-    parts = [
-        counted(att, "arrival", "ed_attendances"),
-        counted(att_pd, "arrival", "ed_attendances_pd"),
-        counted(spells, "admitted", "admissions"),
-        counted(spells_pd, "admitted", "admissions_pd"),
-        counted(emerg_mh, "admitted", "emergency_admissions_mh"),
-    ]
+    parts = [counted(att, "arrival", "ed_attendances"), counted(spells, "admitted", "admissions")]
+    for events, date, name in (
+        (att_pd, "arrival", "ed_attendances_pd"),
+        (spells_pd, "admitted", "admissions_pd"),
+        (emerg_mh, "admitted", "emergency_admissions_mh"),
+    ):
+        if events is not None:
+            parts.append(counted(events, date, name))
     beds = bed_days(
         spells, admitted="admitted", discharged="discharged", censor_at=end, split_open=True, **common
     )
@@ -248,6 +291,9 @@ def build_series(
     else:
         series["population"] = np.nan
         series["ed_attendances_per_100k"] = np.nan
+    for name in SERIES_COLUMNS:
+        if name not in series.columns:
+            series[name] = np.nan  # could not be built: missing, never zero (see notes)
     series = series[list(SERIES_COLUMNS)].sort_values(["site", "period"], ignore_index=True)
 
     windows = _window_summary(extracts, att, spells, start, end, before_months, after_months)
@@ -259,6 +305,7 @@ def build_series(
         window=(start, end),
         freq=freq,
         inputs={k: v for k, v in files.items()},
+        notes=tuple(notes),
     )
 
 
@@ -330,9 +377,11 @@ def write_series(build: SeriesBuild, out: str | Path, *, command: str | None = N
 
     Files: ``series.csv`` (exact counts, for analysis; keep inside the secure environment),
     ``series_published.csv`` (small counts suppressed), ``patient_windows_summary.csv`` (per-site
-    before/after totals, suppressed), ``data_quality.csv``, and ``manifest.json`` (SHA-256 of every
-    input, package versions, window, command line and time). Every file except the manifest is
-    byte-identical for the same inputs.
+    before/after totals, suppressed; rates from the rounded counts), ``data_quality.csv`` (suppressed,
+    no row numbers), ``data_quality_internal.csv`` (exact counts and the first row numbers of each
+    rule, for the analyst; keep inside the secure environment like ``series.csv``), and
+    ``manifest.json`` (SHA-256 of every input, package versions, window, notes, command line and
+    time). Every file except the manifest is byte-identical for the same inputs.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -341,21 +390,21 @@ def write_series(build: SeriesBuild, out: str | Path, *, command: str | None = N
         "series_published": out / "series_published.csv",
         "patient_windows_summary": out / "patient_windows_summary.csv",
         "data_quality": out / "data_quality.csv",
+        "data_quality_internal": out / "data_quality_internal.csv",
         "manifest": out / "manifest.json",
     }
     _csv(build.series, paths["series"])
     _csv(build.published_series(), paths["series_published"])
-    _csv(
-        suppress_counts(build.windows, ["patients", "attendances", "admissions", "bed_days"]),
-        paths["patient_windows_summary"],
-    )
-    _csv(build.quality, paths["data_quality"])
+    _csv(build.published_windows(), paths["patient_windows_summary"])
+    _csv(build.published_quality(), paths["data_quality"])
+    _csv(build.quality, paths["data_quality_internal"])
     manifest = {
         "tool": "evaltoolkit series",
         "command": command if command is not None else " ".join(sys.argv),
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "window": {"start": build.window[0].date().isoformat(), "end": build.window[1].date().isoformat()},
         "freq": build.freq,
+        "notes": list(build.notes),
         "inputs": {k: {"file": p.name, "sha256": sha256_file(p)} for k, p in sorted(build.inputs.items())},
         "outputs": {
             k: {"file": p.name, "sha256": sha256_file(p)} for k, p in paths.items() if k != "manifest"

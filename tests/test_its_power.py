@@ -13,6 +13,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.sandwich_covariance import S_hac_simple
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from evaltoolkit.errors import EvalToolkitError
 from evaltoolkit.its.power import power
@@ -232,7 +233,8 @@ def test_batched_negative_binomial_equals_statsmodels() -> None:
     assert fit.valid.all()
     for i in range(y.shape[0]):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # statsmodels' convergence chatter on the BFGS start
+            # statsmodels' convergence chatter on the BFGS start value
+            warnings.simplefilter("ignore", ConvergenceWarning)
             start = sm.NegativeBinomial(y[i], x, offset=off).fit(disp=0, method="bfgs", maxiter=1000)
             joint = sm.NegativeBinomial(y[i], x, offset=off).fit(
                 start_params=start.params, disp=0, method="newton", maxiter=200, tol=1e-14

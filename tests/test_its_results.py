@@ -24,6 +24,7 @@ import statsmodels.formula.api as smf
 from scipy import linalg, optimize, stats
 from statsmodels.stats.diagnostic import acorr_breusch_godfrey, acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.arima.model import ARIMA
 from statsmodels.tsa.stattools import acf, pacf
 
@@ -250,7 +251,7 @@ def test_ar2_exact_likelihood_agrees_with_statsmodels_arima():
     params = np.r_[res.params, res.ar_params, res.sigma**2]  # sigma = innovation SD for arima
     assert model.loglike(params) == pytest.approx(res.loglik, rel=1e-9)
     with warnings.catch_warnings():  # statsmodels' own optimiser may warn; we only compare optima
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         theirs = model.fit()
     assert theirs.llf <= res.loglik + 1e-6
     gls = fit_its(df, outcome="y", time="t", interruptions=25, method="gls-ml", ar_order=2)

@@ -67,7 +67,9 @@ def test_score_distributions_one_box_per_time_point():
 
 
 def test_new_axes_when_none_and_keyword_only_options():
-    assert plot_score_distributions(pd.DataFrame({"t": [1, 2], "total": [1.0, 2.0]}), time="t") is not None
+    ax = plot_score_distributions(pd.DataFrame({"t": [1, 2], "total": [1.0, 2.0]}), time="t")
+    assert isinstance(ax, matplotlib.axes.Axes) and len(ax.get_xticklabels()) == 2
+    plt.close(ax.figure)
     for fn in (plot_jacobson, plot_score_distributions):
         params = list(inspect.signature(fn).parameters.values())
         assert params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
