@@ -30,8 +30,8 @@ demo: install
 	@echo "Book:           book/_build/html/index.html"
 
 lint: install
-	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext
-	$(BIN)/ruff format --check evaltoolkit tests benchmarks book/_ext
+	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext book/reference/_ext
+	$(BIN)/ruff format --check evaltoolkit tests benchmarks book/_ext book/reference/_ext
 
 # The browser test needs Debian's Chromium; install it when missing (root, or sudo).
 chromium:
@@ -41,7 +41,7 @@ chromium:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 test: install chromium
-	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext
+	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext book/reference/_ext
 	$(BIN)/pytest
 
 book: install

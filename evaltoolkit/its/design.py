@@ -117,8 +117,8 @@ class ITSDesign:
         Period index ``T`` of each interruption (first post-interruption period).
     post_start_t : tuple of int
         Period index ``P = T + transition`` where each post segment starts.
-    time_kind : {"date", "integer"}
-        Kind of time column.
+    time_kind : str
+        Kind of time column: ``"date"`` or ``"integer"``.
     freq : str or None
         ``"month"``, ``"quarter"``, ``"year"``, ``"week"`` or ``"day"`` for dates; ``None`` for integers.
     period : float or None
@@ -163,7 +163,7 @@ class ITSDesign:
 
     @property
     def fit_mask(self) -> np.ndarray:
-        """Boolean array: rows that enter the fit."""
+        """Rows that enter the fit, as a boolean array."""
         return self.frame["in_fit"].to_numpy(dtype=bool)
 
     def time_of(self, t: int) -> Any:

@@ -61,10 +61,10 @@ class TrajectoryFit:
     curve : pandas.DataFrame
         Fitted mean at each observed time with its interval, beside the observed mean and count
         (columns :data:`CURVE_COLUMNS`); what :func:`~evaltoolkit.prepost.plot_trajectory` draws.
-    random_slopes : dict of str to bool
+    random_slopes : dict
         Whether each outcome's model has random slopes (False when not requested, fewer than three
         time points, or the random-slope model did not converge).
-    notes : dict of str to tuple of str
+    notes : dict
         Per outcome: fallbacks taken and optimiser warnings recorded during fitting (none are shown).
     conf_level : float
         Confidence level of the intervals.

@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 Direction = Literal["higher_is_worse", "higher_is_better"]
-"""Which way a score runs: ``higher_is_worse`` (symptoms, distress) or ``higher_is_better`` (wellbeing)."""
+"""Which way a score runs, ``higher_is_worse`` (symptoms, distress) or ``higher_is_better`` (wellbeing)."""
 
 RESERVED_COLUMNS = frozenset({"band", "n_missing", "prorated", "valid"})
 """Output column names a scale may not take (``total`` is the name of the total scale)."""

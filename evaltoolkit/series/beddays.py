@@ -32,7 +32,7 @@ def bed_days(
 
     Convention: **occupied bed-days are midnights occupied**, and the night of date *d* (the midnight that
     ends *d*) belongs to the period of *d*. A spell admitted on date *A* and discharged on date *D* occupies
-    the nights of *A*, *A*+1, …, *D*−1: a spell from 30 Jan to 2 Feb gives 2 bed-days in January (30, 31)
+    the nights of *A*, *A* + 1, …, *D* − 1: a spell from 30 Jan to 2 Feb gives 2 bed-days in January (30, 31)
     and 1 in February (1 Feb); a same-day spell gives 0. Times of day are ignored.
 
     Parameters
