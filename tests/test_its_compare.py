@@ -278,6 +278,33 @@ def test_boundary_warning_is_kept_in_the_table_and_reissued():
     assert np.isfinite(t.loc["gls-reml", "estimate"])  # kept, not dropped
 
 
+def test_only_fit_warnings_are_recorded_others_pass_through(monkeypatch):
+    # A dependency's DeprecationWarning during a fit is not a property of the fit: it must reach the
+    # caller's filters (pytest turns it into an error) instead of becoming a note in the table.
+    compare_module = importlib.import_module("evaltoolkit.its.compare")
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    def noisy_fit(data, **kwargs):
+        warnings.warn("old keyword is deprecated", DeprecationWarning, stacklevel=2)
+        warnings.warn("optimiser stopped early", ConvergenceWarning, stacklevel=2)
+        return fit_its(data, **kwargs)
+
+    monkeypatch.setattr(compare_module, "fit_its", noisy_fit)
+    df = random_walk_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        with pytest.raises(DeprecationWarning, match="old keyword is deprecated"):
+            compare_methods(df, outcome="y", time="t", interruptions=11, methods=["ols"])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        cmp = compare_methods(df, outcome="y", time="t", interruptions=11, methods=["ols"])
+    shown = {(w.category, str(w.message)) for w in seen}
+    assert (DeprecationWarning, "old keyword is deprecated") in shown  # passed through unchanged
+    assert (ConvergenceWarning, "[ols] optimiser stopped early") in shown  # recorded and re-issued
+    assert cmp.warnings == (("optimiser stopped early",),)
+    assert "deprecated" not in cmp.table()["note"].iloc[0]
+
+
 def test_failed_method_is_reported_not_dropped():
     df = random_walk_frame().assign(g="A")
     df = pd.concat([df, df.assign(g="B", y=df["y"] * 0.5 + 3)], ignore_index=True)

@@ -302,9 +302,16 @@ def test_single_patient_and_empty_windows_raise() -> None:
     with pytest.raises(PrePostInputError, match=r"1 patient.*at least 2"):
         mirror_change(windows_frame([3], [1]))
     w = windows_frame(BEFORE, AFTER)
-    w.loc[3, "exposure_days"] = 0
-    with pytest.raises(PrePostInputError, match=r"empty window.*p01.*Remove them"):
+    w.loc[3, "exposure_days"] = 0  # p01's after-window
+    with pytest.raises(
+        PrePostInputError, match=r"1 patient\(s\) have an empty window.*at row\(s\) 3 .*Remove"
+    ) as e:
         mirror_change(w)
+    assert "p01" not in str(e.value)  # identifiers never appear in messages (they may be printed or logged)
+    # positions refer to the caller's rows, not to the internally sorted table: reversed, row 3 is row 24
+    with pytest.raises(PrePostInputError, match=r"at row\(s\) 24 ") as e:
+        mirror_change(w.iloc[::-1].reset_index(drop=True))
+    assert "p01" not in str(e.value)
 
 
 def test_bad_windows_raise_with_rows() -> None:
@@ -319,8 +326,9 @@ def test_bad_windows_raise_with_rows() -> None:
     with pytest.raises(PrePostInputError, match=r"more than one 'before' row.*row\(s\) 0, 28"):
         mirror_change(dup)
     lonely = w.drop(index=5).reset_index(drop=True)
-    with pytest.raises(PrePostInputError, match=r"these patients have one: p02"):
+    with pytest.raises(PrePostInputError, match=r"1 patient\(s\) have one: 1 row\(s\), at row\(s\) 4 ") as e:
         mirror_change(lonely)
+    assert "p02" not in str(e.value)
     neg = w.copy()
     neg.loc[7, "attendances"] = -1
     with pytest.raises(PrePostInputError, match=r"'attendances' is negative.*row\(s\) 7"):
@@ -406,8 +414,8 @@ def test_index_day_conventions(cohort, att) -> None:
     a = w[w["patient_id"] == "a"].set_index("window")
     assert a.loc["before", "window_start"] == pd.Timestamp("2022-03-11")
     assert a.loc["after", "window_end"] == pd.Timestamp("2024-03-11")
-    with pytest.raises(PrePostInputError, match=r"empty window.*b"):
-        mirror_change(w)
+    with pytest.raises(PrePostInputError, match=r"1 patient\(s\) have an empty window.*at row\(s\) 3 "):
+        mirror_change(w)  # rows: a before, a after, b before, b after
 
 
 def test_mirror_windows_errors(cohort, att) -> None:
@@ -460,3 +468,35 @@ def test_control_site_shows_regression_to_the_mean(synthetic) -> None:
     assert rr["estimate"] == pytest.approx(naive["ratio_after_to_before"], abs=0.02)
     assert rr["ci_upper"] < 0.75  # a large, clearly non-null fall with no true effect
     assert truth["regression_to_the_mean"]["expected_ratio_without_selection_control"] > 1
+
+
+def test_capture_warnings_records_fit_warnings_and_passes_others_through() -> None:
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
+
+    from evaltoolkit.prepost._common import capture_warnings
+
+    def fit() -> int:
+        warnings.warn("did not converge\nsecond line", ConvergenceWarning, stacklevel=2)
+        warnings.warn("Inverting hessian failed", HessianInversionWarning, stacklevel=2)
+        warnings.warn("did not converge\nsecond line", ConvergenceWarning, stacklevel=2)
+        warnings.warn("this keyword is deprecated", DeprecationWarning, stacklevel=2)
+        return 42
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # as pytest's filterwarnings = error
+        with pytest.raises(DeprecationWarning, match="deprecated"):
+            capture_warnings(fit)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result, notes = capture_warnings(fit)
+    assert result == 42
+    # fit warnings become notes (distinct, first line), never shown; the deprecation reaches the caller
+    assert notes == [
+        "ConvergenceWarning: did not converge",
+        "HessianInversionWarning: Inverting hessian failed",
+    ]
+    assert [(w.category, str(w.message)) for w in seen] == [
+        (DeprecationWarning, "this keyword is deprecated")
+    ]

@@ -13,6 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
+import jsonschema  # a dev dependency: imported directly, so this test cannot skip silently
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,7 +59,20 @@ COUNT_FIELDS = {
     "bed_days",
     "discharges",
     "value",
+    "person_years",  # a sum of each patient's time at risk: a year per patient when no window is cut short
+    "df",  # degrees of freedom: n − 1 of a paired t, so it gives the exact n away
 }
+# Fields computed from exact counts that must never hold a value (null, blank or absent), and the one place a
+# field of that name is not about people: the lags of a residual autocorrelation test of an ITS fit.
+NEVER_PUBLISHED = {"df"}
+NOT_ABOUT_PEOPLE = re.compile(r"^\.its\.fits\[\d+\]\.diagnostics\.tests\[\d+\]\.df$")
+# A count of people written in words ("76 non-zero changes", "173 end scores", "60 of 79"): published
+# counts are 0 or rounded to 5 (or said as "fewer than 8").
+COUNT_IN_TEXT = re.compile(
+    r"(?<![\w.,])(?<!than )(\d+) (?:[\w-]+ )?(?:patients|people|persons|staff|subjects|participants|cases|"
+    r"pairs|completers|drop-outs|responses|scores|changes|stopped|started)\b"
+)
+K_OF_N_IN_TEXT = re.compile(r"(?<![\w.,])(?<!than )(\d+) of (\d+)\b(?![.,]\d)")
 SMALL_IN_TEXT = [
     re.compile(r"\bn\s*[=≈]\s*[1-7]\b"),
     re.compile(
@@ -251,33 +265,91 @@ def _svg_text(path: Path) -> list[str]:
     return re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text(encoding="utf-8"))
 
 
+def _count_leaks(results: dict) -> list[str]:
+    """Paths of results.json whose count (or count-derived field) is not published per the NHS rule."""
+    bad = []
+    for path, value in _walk(results):
+        key = _key(path)
+        if key not in COUNT_FIELDS or NOT_ABOUT_PEOPLE.match(path) or value is None or value == "*":
+            continue
+        if key in NEVER_PUBLISHED:
+            bad.append(f"{path} = {value!r} (computed from an exact count)")
+            continue
+        whole = isinstance(value, int) or (
+            key != "value" and isinstance(value, float) and value.is_integer()  # "value": also unit costs
+        )
+        if isinstance(value, bool) or not whole:
+            continue
+        if 1 <= value <= 7 or value % 5:  # 0 stays 0; 1–7 are "*"; every other count is rounded to 5
+            bad.append(f"{path} = {value!r}")
+    return bad
+
+
+def _count_leaks_in_text(text: str) -> list[str]:
+    found = [m.group(0) for m in SMALL_IN_TEXT[0].finditer(text)]
+    found += [m.group(0) for m in SMALL_IN_TEXT[1].finditer(text)]
+    for m in COUNT_IN_TEXT.finditer(text):
+        if int(m.group(1)) % 5:
+            found.append(m.group(0))
+    for m in K_OF_N_IN_TEXT.finditer(text):
+        if int(m.group(1)) % 5 or int(m.group(2)) % 5:
+            found.append(m.group(0))
+    return found
+
+
+def test_the_count_scans_find_leaks():
+    leaks = {
+        "cohort": {"change": [{"n": 145, "df": 143.0}, {"n": 30, "df": 31}, {"n": "*", "df": None}]},
+        "outcome_measures": {"attrition": [{"n_dropouts": 3, "df": 65.5, "person_years": 32.0}]},
+        "its": {"fits": [{"diagnostics": {"tests": [{"df": 12.0}]}}]},
+        "costs": [{"value": 1074.0}],
+    }
+    assert sorted(_count_leaks(leaks)) == [
+        ".cohort.change[0].df = 143.0 (computed from an exact count)",
+        ".cohort.change[1].df = 31 (computed from an exact count)",
+        ".outcome_measures.attrition[0].df = 65.5 (computed from an exact count)",
+        ".outcome_measures.attrition[0].n_dropouts = 3",
+        ".outcome_measures.attrition[0].person_years = 32.0",
+    ]
+    text = (
+        "(60 of 79); about 20 stopped, 0 started; 76 non-zero changes; mean of 173 end scores; 10 occasions"
+    )
+    assert _count_leaks_in_text(text) == ["76 non-zero changes", "173 end scores", "60 of 79"]
+    assert _count_leaks_in_text("(60 of 80); fewer than 8 patients; about 145 complete cases") == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", READY)
 def test_no_small_count_is_published(runs, name):
     _, folder, _ = runs[name]
     results = json.loads((folder / "results.json").read_text())
     assert results["suppression"]["rule"] == "nhs"
-    for path, value in _walk(results):
-        if _key(path) in COUNT_FIELDS and isinstance(value, int) and not isinstance(value, bool):
-            assert not 1 <= value <= 7, path
-            assert value % 5 == 0, path  # every other count is rounded to the nearest 5
+    assert _count_leaks(results) == []
     means = {s["name"] for s in results["series"] if s["measure"] == "mean_los"}
     for csv in (folder / "tables").glob("*.csv"):
         table = pd.read_csv(csv, dtype=str)
+        for col in NEVER_PUBLISHED & set(table.columns):
+            assert table[col].isna().all(), (csv.name, col)  # kept as a column, always blank
         if "series" in table.columns:
             table = table[~table["series"].isin(means)]  # mean length of stay: a mean, not a count
         for col in table.columns:
-            if col in COUNT_FIELDS:
+            if col in COUNT_FIELDS and not (csv.name == "costs.csv" and col == "value"):  # a unit cost
                 shown = pd.to_numeric(table[col], errors="coerce").dropna()
                 shown = shown[shown == shown.round()]
                 assert not shown.between(1, 7).any(), (csv.name, col)
+                assert (shown % 5 == 0).all(), (csv.name, col)
     texts = [(folder / "report.md").read_text(), (folder / "report.html").read_text()]
     texts += [s for _, s in _walk(results) if isinstance(s, str)]
+    texts += [
+        s
+        for csv in (folder / "tables").glob("*.csv")
+        for s in pd.read_csv(csv, dtype=str).stack()
+        if isinstance(s, str)
+    ]
     for svg in (folder / "figures").glob("*.svg"):
         texts += _svg_text(svg)
     for text in texts:
-        for pattern in SMALL_IN_TEXT:
-            assert not pattern.search(text), pattern.search(text)
+        assert _count_leaks_in_text(text) == [], text
 
 
 @pytest.mark.slow
@@ -364,7 +436,6 @@ def test_committed_book_pages_equal_the_generator_output():
 
 @pytest.mark.slow
 def test_results_follow_the_published_json_schema(runs):
-    jsonschema = pytest.importorskip("jsonschema")
     from evaltoolkit.report import RESULTS_SCHEMA
 
     jsonschema.Draft202012Validator.check_schema(RESULTS_SCHEMA)

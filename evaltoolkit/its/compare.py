@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.its._types import COUNT_FAMILIES, Family, Method, check_literal
-from evaltoolkit.its.errors import ITSInputError
+from evaltoolkit.its.errors import ITSInputError, ITSWarning
 from evaltoolkit.its.fit import fit_its
 from evaltoolkit.its.results import COEFFICIENT_COLUMNS, RATE_RATIO_COLUMNS, ITSResult, _jsonable
 
@@ -83,6 +83,30 @@ _FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin")
 _METHODS = ("ols", "gls-reml", "gls-ml", "prais-winsten", "arima")
 _SPEC_PART = re.compile(r"^\s*([a-z][a-z-]*)\s*(?:\((.*)\))?\s*$")
 _CAUGHT = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def _recorded_categories() -> tuple[type[Warning], ...]:
+    from statsmodels.tools.sm_exceptions import (
+        ConvergenceWarning,
+        HessianInversionWarning,
+        IterationLimitWarning,
+        PerfectSeparationWarning,
+    )
+
+    return (
+        ITSWarning,
+        ConvergenceWarning,
+        HessianInversionWarning,
+        IterationLimitWarning,
+        PerfectSeparationWarning,
+    )
+
+
+_RECORDED: tuple[type[Warning], ...] = _recorded_categories()
+"""Warnings of a fit that :func:`compare_methods` records in the table (and re-issues with the method's
+label): the ITS warnings and statsmodels' model-fit warnings. Any other warning (a ``DeprecationWarning``
+or ``FutureWarning`` of a dependency) is not a property of the fit and passes through unchanged."""
+_REISSUED: dict[Any, Any] = {}  # registry for passed-through warnings ("default" filters show each once)
 
 
 @dataclass(frozen=True)
@@ -586,9 +610,10 @@ def compare_methods(
     Warns
     -----
     ITSWarning
-        Each warning of each fit (e.g. :class:`~evaltoolkit.its.ARBoundaryWarning`) is re-issued once with
-        the method's label in brackets in front, in its original category, and recorded in the table's
-        ``note``.
+        Each warning of each fit (e.g. :class:`~evaltoolkit.its.ARBoundaryWarning`, or a statsmodels
+        ``ConvergenceWarning``) is re-issued once with the method's label in brackets in front, in its
+        original category, and recorded in the table's ``note``. Other warnings (e.g. a
+        ``DeprecationWarning`` from a dependency) are not recorded and pass through unchanged.
 
     Notes
     -----
@@ -653,7 +678,8 @@ def compare_methods(
     for spec in specs:
         kwargs = {**design, **spec.options}
         with warnings.catch_warnings(record=True) as record:
-            warnings.simplefilter("always")
+            for category in _RECORDED:
+                warnings.simplefilter("always", category)
             try:
                 res: ITSResult | None = fit_its(data, **kwargs)
                 err: str | None = None
@@ -662,6 +688,12 @@ def compare_methods(
                 first_error = first_error or exc
         messages: list[str] = []
         for w in record:
+            if not issubclass(w.category, _RECORDED):
+                # not a fit warning (e.g. a DeprecationWarning of a dependency): through the caller's filters
+                warnings.warn_explicit(
+                    w.message, w.category, w.filename, w.lineno, registry=_REISSUED, source=w.source
+                )
+                continue
             text = str(w.message)
             if text not in messages:
                 messages.append(text)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -366,10 +367,67 @@ def nct_interval(t_obs: float, df: float, conf_level: float) -> tuple[float, flo
 
 
 # ------------------------------------------------------------------------------------------ fitting
+def _fit_warning_categories() -> tuple[type[Warning], ...]:
+    from statsmodels.tools.sm_exceptions import (
+        ConvergenceWarning,
+        HessianInversionWarning,
+        IterationLimitWarning,
+        PerfectSeparationWarning,
+        SingularMatrixWarning,
+    )
+
+    return (
+        ConvergenceWarning,
+        HessianInversionWarning,
+        IterationLimitWarning,
+        PerfectSeparationWarning,
+        SingularMatrixWarning,
+    )
+
+
+FIT_WARNINGS: tuple[type[Warning], ...] = _fit_warning_categories()
+"""statsmodels warnings about a model fit (convergence, Hessian inversion, iteration limit, perfect
+separation, singular covariance) that :func:`capture_warnings` records as notes instead of showing."""
+
+_REISSUED: dict[Any, Any] = {}  # warning registry of reissued warnings ("default" shows each once)
+
+
+@contextmanager
+def record_warnings(categories: tuple[type[Warning], ...]) -> Iterator[list[warnings.WarningMessage]]:
+    """Record every warning of ``categories`` raised in the block (in the yielded list, filled on exit).
+
+    Warnings of other categories are not recorded: they go through the caller's filters as usual (an
+    ``"error"`` filter raises them at once; otherwise they are shown once the block ends), so a
+    ``DeprecationWarning`` or ``FutureWarning`` from a dependency is never turned into a published note.
+
+    Examples
+    --------
+    >>> with record_warnings((RuntimeWarning,)) as caught:
+    ...     warnings.warn("noted", RuntimeWarning)
+    >>> [str(w.message) for w in caught]
+    ['noted']
+    """
+    recorded: list[warnings.WarningMessage] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            for category in categories:
+                warnings.simplefilter("always", category)
+            yield recorded
+    finally:
+        for w in caught:
+            if issubclass(w.category, categories):
+                recorded.append(w)
+            else:
+                warnings.warn_explicit(
+                    w.message, w.category, w.filename, w.lineno, registry=_REISSUED, source=w.source
+                )
+
+
 def capture_warnings(fit: Callable[[], T]) -> tuple[T, list[str]]:
-    """Run ``fit`` recording (not showing) its warnings; return the result and the distinct messages."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    """Run ``fit`` recording (not showing) its model-fit warnings (:data:`FIT_WARNINGS`); return the
+    result and the distinct messages. Other warnings pass through the caller's filters."""
+    with record_warnings(FIT_WARNINGS) as caught:
         result = fit()
     messages = list(dict.fromkeys(f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught))
     return result, messages

@@ -71,6 +71,7 @@ MIRROR_TERMS: tuple[str, ...] = (
 """Terms of :func:`mirror_change`, in output order (for each outcome)."""
 
 _WINDOWS = ("before", "after")
+_INPUT_ROW = "_input_row"  # position of each row in the caller's windows table (for error messages)
 
 
 # ------------------------------------------------------------------------------------------ windows
@@ -267,8 +268,8 @@ def _check_windows(
     lonely = per_patient < 2
     if lonely.any():
         raise PrePostInputError(
-            f"windows: each patient needs a 'before' and an 'after' row; these patients have one: "
-            f"{values_text(data.loc[lonely, patient].unique())} ({rows_text(lonely, 'windows')})"
+            f"windows: each patient needs a 'before' and an 'after' row; "
+            f"{int(data.loc[lonely, patient].nunique())} patient(s) have one: {rows_text(lonely, 'windows')}"
         )
     exposure = numeric_column(data, "exposure_days", "windows", allow_missing=False)
     if (exposure < 0).any():
@@ -288,6 +289,7 @@ def _check_windows(
             raise PrePostInputError(
                 f"windows: {group!r} differs between a patient's two windows: {rows_text(varies, 'windows')}"
             )
+    data[_INPUT_ROW] = np.arange(len(data))
     data["_order"] = (data["window"] == "after").astype("int64")
     data = data.sort_values([patient, "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
     return data, names
@@ -378,13 +380,19 @@ def _paired_arrays(
 
 
 def _require_exposure(data: pd.DataFrame, patient: str) -> None:
-    empty = data["exposure_days"] <= 0
+    """Raise if a window is empty, naming row positions and how many patients (never their ids).
+
+    ``data`` is the sorted table of :func:`_check_windows`; positions refer to the caller's input rows.
+    """
+    empty = (data["exposure_days"] <= 0).to_numpy(dtype=bool)
     if empty.any():
-        ids = data.loc[empty, patient].unique()
+        k = int(data.loc[empty, patient].nunique())
+        at = np.zeros(len(data), dtype=bool)
+        at[data.loc[empty, _INPUT_ROW].to_numpy(dtype="int64")] = True
         raise PrePostInputError(
-            f"windows: {len(ids)} patient(s) have an empty window (exposure_days 0), so no rate: "
-            f"{values_text(ids)}. Remove them before the analysis and report how many (for example, "
-            "patients who died on the index date)"
+            f"windows: {k} patient(s) have an empty window (exposure_days 0), so no rate: "
+            f"{rows_text(at, 'windows')}. Remove them before the analysis and report how many (for "
+            "example, patients who died on the index date)"
         )
 
 

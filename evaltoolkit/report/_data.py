@@ -120,14 +120,46 @@ def _events(spec: SeriesSpec, data: LoadedData) -> pd.DataFrame:
     return df.loc[keep]
 
 
-def _population(data: LoadedData, freq: str, sites: list[str]) -> pd.DataFrame:
+def _population(
+    data: LoadedData, freq: str, sites: list[str], series: str, periods: pd.DataFrame
+) -> pd.DataFrame:
+    """Population per site and period of the series; a quarter's population is the mean of its months.
+
+    A quarter needs the population of every one of its months that lies in the data window (all three
+    for a whole quarter); ``periods`` (``site, period``) are the site-quarters the series uses, and any
+    of them with a month missing raises ``ValueError`` naming the series, site, quarter and months.
+    """
     pop = data.extracts["population"].data[["site", "period", "population"]].copy()
-    pop["period"] = pd.to_datetime(pop["period"])
+    pop["period"] = pd.to_datetime(pop["period"]).dt.to_period("M").dt.start_time
     pop = pop[pop["site"].isin(sites)]
-    if freq == "QS":
-        pop["period"] = pop["period"].dt.to_period("Q").dt.start_time
-        pop = pop.groupby(["site", "period"], as_index=False)["population"].mean()
-    return pop
+    if freq != "QS":
+        return pop
+    assert data.window is not None
+    start, end = data.window
+    # the months each quarter of the series needs: those overlapping the window [start, end)
+    need = periods[["site", "period"]].drop_duplicates()
+    need = need.assign(month=[pd.date_range(q, periods=3, freq="MS") for q in need["period"]]).explode(
+        "month", ignore_index=True
+    )
+    need["month"] = pd.to_datetime(need["month"])
+    overlaps = (need["month"] < end) & (need["month"] + pd.offsets.MonthBegin(1) > start)
+    need = need[overlaps.to_numpy(dtype=bool)]
+    have = pop.drop_duplicates(["site", "period"]).rename(columns={"period": "month"})
+    need = need.merge(have, on=["site", "month"], how="left", validate="many_to_one")
+    gap = need["population"].isna().to_numpy(dtype=bool)
+    if gap.any():
+        missing = need.loc[gap].sort_values(["site", "period", "month"])
+        by_quarter = missing.groupby(["site", "period"], sort=True)["month"].agg(list)
+        shown = "; ".join(
+            f"{site} {q.year}Q{q.quarter} (no {', '.join(f'{m:%Y-%m}' for m in months)})"
+            for (site, q), months in by_quarter.head(3).items()
+        )
+        raise ValueError(
+            f"series {series}: the quarterly population needs every month of each quarter; "
+            f"{len(by_quarter)} site-quarter(s) lack a month (first: {shown}). Add the missing months to "
+            "the population extract"
+        )
+    return need.groupby(["site", "period"], as_index=False)["population"].mean()
 
 
 def build_series_table(spec: SeriesSpec, data: LoadedData, sites: list[str]) -> pd.DataFrame:
@@ -156,7 +188,7 @@ def build_series_table(spec: SeriesSpec, data: LoadedData, sites: list[str]) -> 
         out = los.rename(columns={"mean_los_discharged": "value", "discharges": "n_events"})
     out = out[["period", "site", "value", "n_events"]].copy()
     if spec.denominator == "population":
-        pop = _population(data, spec.frequency, sites)
+        pop = _population(data, spec.frequency, sites, spec.name, out)
         out = out.merge(pop, on=["site", "period"], how="left", validate="one_to_one")
         missing = out["population"].isna()
         if missing.any():

@@ -16,13 +16,17 @@ import pandas as pd
 from evaltoolkit.privacy import SUPPRESSED
 
 __all__ = [
+    "COUNT_DERIVED_FIELDS",
+    "ESTIMATE_FIELDS",
     "SIGNIFICANT_DIGITS",
     "about",
+    "blank_small",
     "change_phrase",
     "dumps_json",
     "fmt_ci",
     "fmt_num",
     "fmt_p",
+    "is_small",
     "jsonable",
     "money",
     "money_change",
@@ -129,6 +133,65 @@ def publish_count(value: Any, rule: Mapping[str, int] | None) -> int | str | Non
         return SUPPRESSED
     step = rule["round_to"]
     return int(math.floor(n / step + 0.5) * step) if step > 1 else n
+
+
+def is_small(value: Any, rule: Mapping[str, int] | None) -> bool:
+    """Whether an exact count is one the rule suppresses (``low``–``high``): anything resting on it is
+    blanked (a mean, SD or estimate of 1–7 people, as a mean length of stay of 1–7 spells).
+
+    Examples
+    --------
+    >>> rule = {"low": 1, "high": 7, "round_to": 5}
+    >>> [is_small(v, rule) for v in (0, 1, 7, 8, None)], is_small(3, None)
+    ([False, True, True, False, False], False)
+    """
+    if rule is None or value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(rule["low"] <= float(value) <= rule["high"])
+
+
+ESTIMATE_FIELDS: tuple[str, ...] = (
+    "estimate",
+    "std_error",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "ci_lower",
+    "ci_upper",
+)
+"""Numeric columns of an estimate table that rest on the people counted in its ``n``."""
+
+COUNT_DERIVED_FIELDS: tuple[str, ...] = ("df",)
+"""Columns computed from exact counts (degrees of freedom: n − 1 for a paired t, Welch–Satterthwaite
+from the group sizes), published blank: they would give away the exact count behind a rounded ``n``.
+(Blank rather than dropped, so the tables keep the columns of :data:`~evaltoolkit.prepost.ESTIMATE_COLUMNS`
+and results.json keeps its keys.)"""
+
+
+def blank_small(
+    df: pd.DataFrame, small: Any, columns: tuple[str, ...] | list[str], note: str | None = None
+) -> pd.DataFrame:
+    """A copy of ``df`` with ``columns`` blank (NaN) on the rows where ``small`` is True; ``note`` is
+    appended to the ``method`` of those rows.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [1.5, 2.5], "n": [3, 30], "method": ["mean", "mean"]})
+    >>> blank_small(t, t["n"] < 8, ["estimate"], "not shown: fewer than 8 people")
+       estimate   n                                method
+    0       NaN   3  mean; not shown: fewer than 8 people
+    1       2.5  30                                  mean
+    """
+    out = df.copy()
+    mask = np.asarray(small, dtype=bool)
+    if not mask.any():
+        return out
+    for c in columns:
+        if c in out.columns:
+            out[c] = out[c].astype("float64").where(~mask)
+    if note and "method" in out.columns:
+        out["method"] = out["method"].astype(str).where(~mask, out["method"].astype(str) + f"; {note}")
+    return out
 
 
 def fmt_num(x: Any, decimals: int = 1) -> str:
@@ -281,17 +344,22 @@ def money_exact(x: float, currency: str) -> str:
 
 _UNIT_WORDS = (
     "patients|people|persons|subjects|participants|staff|complete cases|cases|pairs|forms|scores|rows|"
-    "completers|drop-outs|responses"
+    "completers|drop-outs|responses|changes|stopped|started"
 )
 _N_EQUALS = re.compile(r"\bn\s*=\s*(\d+)\b")
-_N_UNITS = re.compile(rf"\b(?<![.,])(\d+) ({_UNIT_WORDS})\b")
+# a count, an optional one-word qualifier ("76 non-zero changes", "173 end scores"), then a unit word
+# ("fewer than 8 …" and "about 145 …" are already published: left alone, so the function is idempotent)
+_N_UNITS = re.compile(rf"\b(?<![.,])(?<!than )(?<!about )(\d+) ((?:[\w-]+ )?(?:{_UNIT_WORDS}))\b")
+_K_OF_N = re.compile(r"(?<![\w.,])(?<!than )(?<!about )(\d+) of (?!about |fewer )(\d+)\b(?![.,]\d)")
 
 
 def publish_text_counts(text: str, rule: Mapping[str, int] | None) -> str:
     """Apply the suppression rule to counts written in prose by library functions.
 
-    ``n = 187`` becomes ``n ≈ 185`` and ``144 complete cases`` becomes ``about 145 complete cases``; a
-    count from ``low`` to ``high`` becomes ``n < 8`` / ``fewer than 8 …``. Other numbers are untouched.
+    ``n = 187`` becomes ``n ≈ 185``, ``144 complete cases`` becomes ``about 145 complete cases`` (also
+    with a one-word qualifier: ``76 non-zero changes``, ``173 end scores``) and ``60 of 79`` becomes
+    ``about 60 of about 80``; a count from ``low`` to ``high`` becomes ``n < 8`` / ``fewer than 8 …``.
+    Other numbers are untouched.
 
     Examples
     --------
@@ -300,9 +368,23 @@ def publish_text_counts(text: str, rule: Mapping[str, int] | None) -> str:
     'SD 9.762 (pre scores, n ≈ 185); mean change among the about 145 complete cases'
     >>> publish_text_counts("3 patients, n = 5, n = 0", rule)
     'fewer than 8 patients, n < 8, n = 0'
+    >>> text = publish_text_counts("(60 of 79); 19 stopped, 0 started; 76 non-zero changes; 3 cases", rule)
+    >>> text
+    '(60 of about 80); about 20 stopped, 0 started; about 75 non-zero changes; fewer than 8 cases'
+    >>> publish_text_counts(text, rule) == text
+    True
     """
     if rule is None:
         return text
+
+    def shown_words(n: int) -> str:
+        shown = publish_count(n, rule)
+        if shown == SUPPRESSED:
+            return f"fewer than {rule['high'] + 1}"
+        return str(n) if shown == n else f"about {shown}"
+
+    def k_of_n(m: re.Match[str]) -> str:
+        return f"{shown_words(int(m.group(1)))} of {shown_words(int(m.group(2)))}"
 
     def n_eq(m: re.Match[str]) -> str:
         shown = publish_count(int(m.group(1)), rule)
@@ -311,14 +393,9 @@ def publish_text_counts(text: str, rule: Mapping[str, int] | None) -> str:
         return f"n = {shown}" if shown == int(m.group(1)) else f"n ≈ {shown}"
 
     def n_units(m: re.Match[str]) -> str:
-        shown = publish_count(int(m.group(1)), rule)
-        if shown == SUPPRESSED:
-            return f"fewer than {rule['high'] + 1} {m.group(2)}"
-        if shown == int(m.group(1)):
-            return m.group(0)
-        return f"about {shown} {m.group(2)}"
+        return f"{shown_words(int(m.group(1)))} {m.group(2)}"
 
-    return _N_UNITS.sub(n_units, _N_EQUALS.sub(n_eq, text))
+    return _K_OF_N.sub(k_of_n, _N_UNITS.sub(n_units, _N_EQUALS.sub(n_eq, text)))
 
 
 def money_change(est: float, lo: float, hi: float, currency: str) -> str:

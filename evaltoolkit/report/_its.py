@@ -14,7 +14,6 @@ then uses the sum of the site standard errors (the worst case, perfect correlati
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,15 +22,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaltoolkit.its import ITSResult, fit_its
+from evaltoolkit.errors import ProtocolError
+from evaltoolkit.its import ITSResult, ITSWarning, fit_its
+from evaltoolkit.prepost._common import FIT_WARNINGS, record_warnings
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.protocol.schema import SeriesSpec
 from evaltoolkit.report._format import publish_count
 
-__all__ = ["FitRecord", "combine_sites", "horizon_window", "interruption_period", "run_its"]
+__all__ = [
+    "FitRecord",
+    "check_horizon",
+    "combine_sites",
+    "horizon_problems",
+    "horizon_window",
+    "interruption_period",
+    "run_its",
+]
 
 _COUNT = ("poisson", "quasipoisson", "negbin")
 _CAUGHT = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+_RECORDED: tuple[type[Warning], ...] = (ITSWarning, *FIT_WARNINGS)
+"""Warnings recorded as notes of a fit; any other warning goes through the caller's filters."""
 CONTROL_GROUP = "control"
 
 
@@ -81,11 +92,55 @@ def _periods_per(freq: str) -> int:
     return 1 if freq == "MS" else 3
 
 
+def horizon_problems(protocol: Protocol) -> list[tuple[str, str]]:
+    """``(path, message)`` for each quarterly series whose horizon is not a whole number of quarters."""
+    if protocol.analysis is None:
+        return []
+    h = protocol.analysis.horizon_months
+    if h % 3 == 0:
+        return []
+    nearest = " or ".join(str(x) for x in (h - h % 3, h - h % 3 + 3) if x >= 3)
+    return [
+        (
+            f"series.{spec.name}.frequency",
+            f"quarterly (QS), but analysis.horizon_months = {h} is not a whole number of quarters; use a "
+            f"multiple of 3 (nearest: {nearest}) or a monthly series",
+        )
+        for spec in protocol.series
+        if spec.frequency == "QS"
+    ]
+
+
+def check_horizon(protocol: Protocol) -> None:
+    """Raise :class:`~evaltoolkit.errors.ProtocolError` when the cumulative-effect horizon cannot be summed
+    over whole periods of every series (a quarterly series needs a multiple of 3 months)."""
+    problems = horizon_problems(protocol)
+    if problems:
+        lines = "\n".join(f"  {path}: {msg}" for path, msg in problems)
+        raise ProtocolError(
+            f"the protocol's horizon does not fit its series:\n{lines}", problems, source=protocol.path
+        )
+
+
 def horizon_window(
     interruption: pd.Timestamp, horizon_months: int, freq: str, last: pd.Timestamp
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """First and last period summed for the cumulative effect (capped at the last period observed)."""
+    """First and last period summed for the cumulative effect (capped at the last period observed).
+
+    A quarterly series needs a horizon of whole quarters: any other horizon raises ``ProtocolError``
+    rather than being shortened silently.
+
+    Examples
+    --------
+    >>> horizon_window(pd.Timestamp("2021-04-01"), 12, "QS", pd.Timestamp("2025-01-01"))
+    (Timestamp('2021-04-01 00:00:00'), Timestamp('2022-01-01 00:00:00'))
+    """
     step = _periods_per(freq)
+    if horizon_months % step:
+        raise ProtocolError(
+            f"horizon of {horizon_months} months is not a whole number of quarters for a quarterly series",
+            [("analysis.horizon_months", f"{horizon_months} is not a multiple of 3")],
+        )
     n = max(1, horizon_months // step)
     end = interruption + pd.DateOffset(months=step * (n - 1))
     return interruption, min(pd.Timestamp(end), last)
@@ -150,13 +205,14 @@ def _fit(
     if opts["controlled"]:
         kwargs["group"] = "group"
         kwargs["treated"] = site
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    result: ITSResult | None = None
+    error = ""
+    with record_warnings(_RECORDED) as caught:
         try:
             result = fit_its(frame, **kwargs)
         except _CAUGHT as exc:
-            return None, f"{type(exc).__name__}: {exc}", [str(w.message) for w in caught]
-    return result, "", sorted({str(w.message) for w in caught})
+            error = f"{type(exc).__name__}: {exc}"
+    return result, error, sorted({str(w.message) for w in caught})
 
 
 def run_its(

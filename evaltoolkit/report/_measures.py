@@ -4,17 +4,24 @@ outcomes, trajectories, attrition and internal consistency. Counts are published
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evaltoolkit.errors import EvalToolkitError
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.protocol.schema import InstrumentSpec
 from evaltoolkit.report._data import LoadedData
-from evaltoolkit.report._format import publish_count, publish_text_counts
+from evaltoolkit.report._format import (
+    COUNT_DERIVED_FIELDS,
+    ESTIMATE_FIELDS,
+    blank_small,
+    is_small,
+    publish_count,
+    publish_text_counts,
+)
 
 __all__ = ["outcome_name", "run_measures"]
 
@@ -29,7 +36,8 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _publish(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
-    out = df.copy()
+    """Counts published per the rule, counts in ``method`` text too; degrees of freedom blank."""
+    out = blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS)
     for c in columns:
         if c in out.columns:
             out[c] = pd.Series([publish_count(v, rule) for v in out[c]], index=out.index, dtype="object")
@@ -43,6 +51,37 @@ def _share(num: Any, den: Any) -> float | None:
     if not isinstance(num, int) or not isinstance(den, int) or den == 0:
         return None
     return num / den
+
+
+def _small(values: Any, rule: dict[str, int] | None) -> np.ndarray:
+    """Which exact counts the rule suppresses (1–7 by default), as a boolean array."""
+    return np.array([is_small(v, rule) for v in values], dtype=bool)
+
+
+def _blank_attrition(att: pd.DataFrame, rule: dict[str, int] | None) -> pd.DataFrame:
+    """Blank the baseline mean and SD of a group of 1–7 people, and the comparison resting on it."""
+    few = f"fewer than {rule['high'] + 1}" if rule else ""
+    comp = _small(att["n_completers"], rule)
+    drop = _small(att["n_dropouts"], rule)
+    out = blank_small(att, comp, ["mean_completers", "sd_completers"])
+    out = blank_small(out, drop, ["mean_dropouts", "sd_dropouts"])
+    return blank_small(
+        out, comp | drop, [*ESTIMATE_FIELDS, "smd"], f"not shown: {few} completers or drop-outs"
+    )
+
+
+def _blank_available(cva: pd.DataFrame, analysed: pd.DataFrame, rule: dict[str, int] | None) -> pd.DataFrame:
+    """Blank the complete-vs-available estimates that rest on 1–7 people: a row's own ``n``, and for the
+    naive and mixed-model contrasts also the people with a valid pre or post score."""
+    few = f"fewer than {rule['high'] + 1}" if rule else ""
+    valid = analysed.set_index("outcome")
+    low_valid = {
+        o: is_small(r.n_valid_pre, rule) or is_small(r.n_valid_post, rule) for o, r in valid.iterrows()
+    }
+    hide = _small(cva["n"], rule) | (
+        (cva["term"] != "complete_case") & cva["outcome"].map(low_valid).fillna(False).astype(bool)
+    ).to_numpy(dtype=bool)
+    return blank_small(cva, hide, ESTIMATE_FIELDS, f"not shown: it rests on {few} people")
 
 
 def _wilson(num: Any, den: Any, conf: float) -> tuple[float | None, float | None]:
@@ -116,6 +155,7 @@ def run_measures(
         fit_trajectories,
         paired_change,
     )
+    from evaltoolkit.prepost._common import FIT_WARNINGS, record_warnings
     from evaltoolkit.rom import change_summary, internal_consistency, reliable_change
 
     om = protocol.outcome_measures
@@ -135,6 +175,7 @@ def run_measures(
         "outcome": "outcome",
     }
     notes: list[str] = []
+    few = f"fewer than {rule['high'] + 1}" if rule else ""
     if progress is not None:
         progress("outcome measures: paired change")
     analysed = analysed_n(long, **kw)
@@ -158,7 +199,13 @@ def run_measures(
                 rule,
             )
         ),
-        "paired": _records(_publish(paired, ["n"], rule)),
+        "paired": _records(
+            _publish(
+                blank_small(paired, _small(paired["n"], rule), ESTIMATE_FIELDS, f"not shown: {few} people"),
+                ["n"],
+                rule,
+            )
+        ),
     }
     for row in out["analysed"]:
         row["proportion_analysed"] = _share(row["n_analysed"], row["n_started"])
@@ -173,6 +220,7 @@ def run_measures(
             except EvalToolkitError as exc:
                 notes.append(f"{outcome_name(spec)}: internal consistency not computed ({exc})")
                 continue
+            ic = blank_small(ic, _small(ic["n"], rule), ["estimate", "ci_lower", "ci_upper"])
             for r in _records(_publish(ic, ["n"], rule)):
                 ic_rows.append({"outcome": outcome_name(spec), **r})
     out["internal_consistency"] = ic_rows
@@ -282,9 +330,9 @@ def run_measures(
     if om.attrition:
         if progress is not None:
             progress("outcome measures: attrition")
-        att = attrition_table(long, **kw, conf_level=conf)
+        att = _blank_attrition(attrition_table(long, **kw, conf_level=conf), rule)
         out["attrition"] = _records(_publish(att, ["n_started", "n_completers", "n_dropouts"], rule))
-        cva = complete_vs_available(long, **kw, conf_level=conf)
+        cva = _blank_available(complete_vs_available(long, **kw, conf_level=conf), analysed, rule)
         out["complete_vs_available"] = _records(_publish(cva, ["n"], rule))
     else:
         out["attrition"], out["complete_vs_available"] = [], []
@@ -292,8 +340,7 @@ def run_measures(
     if om.trajectories and om.time:
         if progress is not None:
             progress("outcome measures: trajectories (mixed models)")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with record_warnings(FIT_WARNINGS) as caught:  # other warnings pass through the caller's filters
             fit = fit_trajectories(
                 long,
                 subject=om.subject,
@@ -314,8 +361,11 @@ def run_measures(
             else pd.Series(False, index=curve.index)
         )
         curve["observed_mean"] = curve["observed_mean"].where(~small)
+        estimates = blank_small(
+            fit.estimates, _small(fit.estimates["n"], rule), ESTIMATE_FIELDS, f"not shown: {few} people"
+        )
         out["trajectories"] = {
-            "estimates": _records(_publish(fit.estimates, ["n"], rule)),
+            "estimates": _records(_publish(estimates, ["n"], rule)),
             "curve": _records(_publish(curve, ["observed_n"], rule)),
             "random_slopes": dict(sorted(fit.random_slopes.items())),
         }

@@ -162,8 +162,8 @@ def _measure_sentences(results: dict[str, Any]) -> list[str]:
         rows = {r["term"]: r for r in om["paired"] if r["outcome"] == name}
         mc, dz = rows.get("mean_change"), rows.get("d_z")
         a = analysed.get(name)
-        if mc is None or a is None:
-            continue
+        if mc is None or a is None or mc.get("estimate") is None:
+            continue  # no paired change, or not shown (it rests on 1–7 people)
         share = a.get("proportion_analysed")
         share_text = f" ({share * 100:.0f}%)" if isinstance(share, float) else ""
         better = (mc["estimate"] < 0) == (facts[name]["direction"] == "higher_is_worse")

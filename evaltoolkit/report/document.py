@@ -401,6 +401,23 @@ def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]
         ),
         Bullets(tuple(f"**{o}**: {t}" for o, t in c["statements"].items())),
     ]
+    left = [x for x in c.get("exclusions") or [] if x.get("patients") not in (0, None)]
+    if left:
+        high = results["suppression"].get("high")
+
+        def people(n: Any) -> str:
+            if n == "*" and high is not None:
+                return f"fewer than {high + 1} patients"
+            return f"{n:,} patients" if isinstance(n, int) else f"{n} patients"
+
+        prefix = "excluded from the before/after analysis: "
+        blocks.append(
+            Para(
+                "**Left out of the before/after analysis** (also listed in the data-quality appendix): "
+                + "; ".join(f"{people(x['patients'])}, {x['action'].removeprefix(prefix)}" for x in left)
+                + "."
+            )
+        )
     spec = figs.get("cohort_rates")
     if spec is not None:
         blocks.append(Figure(spec.name, spec.caption, spec.alt))
@@ -447,11 +464,11 @@ def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]
                 }
                 | {o: o for o in st["outcomes"]}
                 | {f"{o}_per_person_year": f"{o} per person-year" for o in st["outcomes"]},
-                {"patients": lambda v, r: _count(v), "person_years": lambda v, r: fmt_num(v, 1)}
+                {"patients": lambda v, r: _count(v), "person_years": lambda v, r: _count(v)}
                 | {o: (lambda v, r: _count(v)) for o in st["outcomes"]},
             ),
-            "Events and person-years by cohort and window (published counts; rates from the published "
-            "counts).",
+            "Events and person-years by cohort and window (published counts; person-years rounded like "
+            "counts; rates from the published figures).",
         )
     )
     return blocks

@@ -157,8 +157,8 @@ def _cohort_figure(results: dict[str, Any]) -> Figure:
     for ax, o in zip(axes, outcomes, strict=True):
         for g, shift in (("intervention", -0.05), ("comparison", 0.05)):
             rows = {r["term"]: r for r in cohort["change"] if r["outcome"] == o and r.get("group") == g}
-            if "rate_before" not in rows:
-                continue
+            if "rate_before" not in rows or rows["rate_before"].get("estimate") is None:
+                continue  # undefined, or not shown (a cohort of 1–7 patients)
             vals = [rows["rate_before"], rows["rate_after"]]
             x = np.array([0, 1]) + shift
             est = [v["estimate"] for v in vals]

@@ -49,15 +49,23 @@ Top-level keys
     counterfactual*, in_fit, in_transition``).
 
 ``cohort``
-    ``description, settings, groups, excluded_patients, windows`` (events and person-years per cohort
-    and window; rates from published counts), ``change`` (:func:`evaltoolkit.prepost.mirror_change` rows
-    with ``group``), ``did`` (:func:`evaltoolkit.prepost.mirror_did` rows), ``statements`` (plain words
+    ``description, settings, groups`` (patients analysed per cohort), ``excluded_patients`` (all patients
+    left out) and ``exclusions`` (``[{rule, column, patients, action}]``: patients at a site without a
+    cohort role, or with an empty before- or after-window, e.g. an end date on the index date; also rows
+    of the data-quality table), ``windows`` (events and person-years per cohort and window, person-years
+    published like counts; rates from the published figures), ``change``
+    (:func:`evaltoolkit.prepost.mirror_change` rows with ``group``; the any-event proportions from
+    published counts), ``did`` (:func:`evaltoolkit.prepost.mirror_did` rows), ``statements`` (plain words
     per outcome).
 
 ``outcome_measures``
     ``settings, instruments, analysed, paired, reliable_change, talking_therapies, attrition,
     complete_vs_available, trajectories`` (``{estimates, curve, random_slopes}`` or ``null``),
     ``internal_consistency, notes``. Percentages and rates are computed from the published counts.
+
+In the estimate tables of ``cohort`` and ``outcome_measures`` ``df`` is ``null`` (degrees of freedom are
+computed from exact counts). Means, SDs and estimates that rest on a suppressed number of people (1–7 by
+default) are ``null``, with ``not shown`` in their ``method``.
 
 ``estimates`` records
     Fixed keys :data:`ESTIMATE_KEYS`: ``id`` (stable, e.g. ``its_combined/pd_ed_attendances/m0/
@@ -135,6 +143,7 @@ COUNT_KEYS: frozenset[str] = frozenset(
         "denominator",
         "patients",
         "excluded_patients",
+        "person_years",
         "observed_n",
         "attendances",
         "admissions",

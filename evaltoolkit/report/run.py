@@ -35,7 +35,7 @@ from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
-from evaltoolkit.report._its import combine_sites, fit_summary, plot_points, run_its, totals
+from evaltoolkit.report._its import check_horizon, combine_sites, fit_summary, plot_points, run_its, totals
 from evaltoolkit.report._summary import limitations, summary_sentences
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
@@ -565,7 +565,8 @@ def run_protocol(
     Raises
     ------
     ProtocolError
-        The protocol file is invalid.
+        The protocol file is invalid, or its horizon is not a whole number of periods of a quarterly
+        series.
     ExtractValidationError
         An extract has errors (every problem listed).
 
@@ -593,6 +594,7 @@ def run_protocol(
             progress(msg)
 
     rule = protocol.suppression_args()
+    check_horizon(protocol)
     say("reading and validating extracts")
     data = load_data(protocol)
     step("load")
@@ -627,6 +629,17 @@ def run_protocol(
         from evaltoolkit.report._cohort import run_cohort
 
         results["cohort"] = run_cohort(protocol, data, say)
+        results["data"]["quality"] += [
+            {
+                "extract": "cohort",
+                "rule": x["rule"],
+                "column": x["column"],
+                "n_rows": x["patients"],
+                "n_excluded": x["patients"],
+                "action": x["action"],
+            }
+            for x in results["cohort"]["exclusions"]
+        ]
         step("cohort")
     if protocol.outcome_measures is not None:
         from evaltoolkit.report._measures import run_measures
