@@ -227,3 +227,16 @@ def test_protocol_is_immutable_and_round_trips():
         protocol.name = "other"  # type: ignore[misc]
     again = protocol_from_dict(copy.deepcopy(protocol.model_dump(mode="json")), base_dir=PROTOCOLS)
     assert again.model_dump() == protocol.model_dump()
+
+
+def test_quarterly_series_need_a_horizon_of_whole_quarters():
+    raw = _raw("project_air")
+    raw["analysis"]["horizon_months"] = 20
+    found = _paths(validate_protocol(raw, base_dir=PROTOCOLS))
+    quarterly = [i for i, s in enumerate(raw["series"]) if s.get("frequency") == "QS"]
+    assert quarterly, "project_air.yaml has a quarterly series"
+    for i in quarterly:
+        msg = found[f"series[{i}].frequency"]
+        assert "horizon_months = 20" in msg and "18 or 21" in msg
+    raw["analysis"]["horizon_months"] = 21
+    assert not any(p.endswith(".frequency") for p in _paths(validate_protocol(raw, base_dir=PROTOCOLS)))

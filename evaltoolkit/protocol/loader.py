@@ -378,6 +378,17 @@ def _check_series(p: SimpleNamespace, out: list[Problem]) -> None:
         seen.setdefault(s.name, i)
         if s.measure in ("bed_days", "mean_los") and s.source != "spells":
             out.append(Problem(f"{at}.source", f"must be spells for measure {s.measure}"))
+        horizon = getattr(p.analysis, "horizon_months", None) if p.analysis is not None else None
+        if s.frequency == "QS" and horizon is not None and horizon % 3:
+            below = horizon - horizon % 3
+            nearest = " or ".join(str(x) for x in (below, below + 3) if x >= 3)
+            out.append(
+                Problem(
+                    f"{at}.frequency",
+                    f"quarterly (QS), but analysis.horizon_months = {horizon} is not a whole number of "
+                    f"quarters; use a multiple of 3 (nearest: {nearest}) or a monthly series",
+                )
+            )
         if s.measure == "mean_los":
             if s.denominator is not None:
                 out.append(
