@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -446,3 +447,95 @@ def test_results_follow_the_published_json_schema(runs):
     broken["estimates"][0]["extra_key"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, RESULTS_SCHEMA)
+
+
+# Published estimates of the outcome-measure and cohort sections, rounded so no exact n can be solved for
+# (the ITS section is left as it is: model coefficients on counts already published rounded to 5).
+TWO_DECIMAL_FIELDS = {
+    "estimate",
+    "ci_lower",
+    "ci_upper",
+    "statistic",
+    "smd",
+    "mean_completers",
+    "mean_dropouts",
+    "sd_completers",
+    "sd_dropouts",
+    "observed_mean",
+}
+EFFECT_SIZES = {"d_z", "d_av", "g_av"}
+
+
+def _published_rows(results: dict) -> list[tuple[str, dict]]:
+    rows = []
+    om = results.get("outcome_measures") or {}
+    for key in ("paired", "attrition", "complete_vs_available", "internal_consistency"):
+        rows += [(f"outcome_measures.{key}", r) for r in om.get(key) or []]
+    traj = om.get("trajectories") or {}
+    for key in ("estimates", "curve"):
+        rows += [(f"outcome_measures.trajectories.{key}", r) for r in traj.get(key) or []]
+    cohort = results.get("cohort") or {}
+    for key in ("windows", "change", "did"):
+        rows += [(f"cohort.{key}", r) for r in cohort.get(key) or []]
+    return rows
+
+
+def _decimals_at_most(v: float, k: int) -> bool:
+    return abs(v * 10**k - round(v * 10**k)) < 1e-6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", READY)
+def test_published_estimates_are_rounded_so_n_cannot_be_solved_for(runs, name):
+    _, folder, _ = runs[name]
+    results = json.loads((folder / "results.json").read_text())
+    rows = _published_rows(results)
+    if name in ("change_programme", "leadership_programme"):
+        assert any(w.startswith("outcome_measures.paired") for w, _ in rows)
+    if name == "project_air":
+        assert any(w == "cohort.did" for w, _ in rows)
+    checked = 0
+    for where, r in rows:
+        for k, v in r.items():
+            if not isinstance(v, float):
+                continue
+            if k in TWO_DECIMAL_FIELDS or k.endswith("_per_person_year"):
+                assert _decimals_at_most(v, 2), (where, k, v, r)
+                checked += 1
+            elif k in ("p_value", "p_adjusted"):
+                assert float(f"{v:.3g}") == v, (where, k, v, r)
+            elif k == "std_error":
+                assert r.get("term") not in EFFECT_SIZES, (where, r)
+                assert float(f"{v:.2g}") == v, (where, k, v, r)
+        if r.get("term") in EFFECT_SIZES:
+            assert "std_error" in r and r["std_error"] is None, (where, r)
+    assert checked > 0
+    # the same numbers in the CSV tables
+    for table in ("measures_paired", "cohort_change", "cohort_did", "measures_attrition"):
+        path = folder / "tables" / f"{table}.csv"
+        if path.exists():
+            t = pd.read_csv(path)
+            for c in ("estimate", "ci_lower", "ci_upper", "mean_completers", "sd_completers"):
+                if c in t.columns:
+                    v = t[c].dropna().to_numpy(float)
+                    assert np.all(np.abs(v * 100 - np.round(v * 100)) < 1e-6), (table, c)
+            if "term" in t.columns and "std_error" in t.columns:
+                assert t.loc[t["term"].isin(EFFECT_SIZES), "std_error"].isna().all(), table
+
+
+@pytest.mark.slow
+def test_a_published_mean_fits_many_sample_sizes(runs):
+    # 13.8056 = 1988 / 144 gave away n = 144 behind the published 145; at 2 decimals a mean is consistent
+    # with a whole-number sum for several sample sizes near the published n
+    om = runs["change_programme"][0].results["outcome_measures"]
+    means = [r for r in om["paired"] if r["term"] in ("mean_pre", "mean_post") and r["estimate"] is not None]
+    assert means
+    for r in means:
+        m, n = r["estimate"], r["n"]
+        fits = [
+            k
+            for k in range(max(n - 10, 1), n + 11)
+            # some whole-number sum s with s / k rounding to m: s in [k (m - 0.005), k (m + 0.005)]
+            if math.floor(k * (m + 0.005)) >= math.ceil(k * (m - 0.005))
+        ]
+        assert len(fits) >= 5, (r["outcome"], r["term"], m, n, fits)

@@ -18,6 +18,7 @@ from evaltoolkit.report._format import (
     is_small,
     publish_count,
     publish_text_counts,
+    round_published,
 )
 
 __all__ = ["run_cohort"]
@@ -52,7 +53,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _publish_table(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
-    out = blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS)  # degrees of freedom blank
+    """Counts published per the rule (also in ``method`` text), degrees of freedom blank, estimates and
+    rates rounded (:func:`~evaltoolkit.report._format.round_published`)."""
+    out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
     for c in columns:
         if c in out.columns:
             out[c] = pd.Series([publish_count(v, rule) for v in out[c]], index=out.index, dtype="object")
@@ -276,6 +279,7 @@ def run_cohort(
         # rates from the published (rounded) counts, so the exact count cannot be recovered from them
         shown = pd.to_numeric(published[o].where(published[o] != SUPPRESSED), errors="coerce")
         published[f"{o}_per_person_year"] = shown / years.where(years > 0)
+    published = round_published(published)
 
     if len(change):
         change = _published_proportions(change, windows, outcomes, conf, rule)

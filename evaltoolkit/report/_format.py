@@ -17,7 +17,9 @@ from evaltoolkit.privacy import SUPPRESSED
 
 __all__ = [
     "COUNT_DERIVED_FIELDS",
+    "EFFECT_SIZE_TERMS",
     "ESTIMATE_FIELDS",
+    "PUBLISHED_DECIMALS",
     "SIGNIFICANT_DIGITS",
     "about",
     "blank_small",
@@ -34,6 +36,7 @@ __all__ = [
     "publish_count",
     "publish_text_counts",
     "relative_phrase",
+    "round_published",
     "round_sig",
     "write_csv",
 ]
@@ -166,6 +169,79 @@ COUNT_DERIVED_FIELDS: tuple[str, ...] = ("df",)
 from the group sizes), published blank: they would give away the exact count behind a rounded ``n``.
 (Blank rather than dropped, so the tables keep the columns of :data:`~evaltoolkit.prepost.ESTIMATE_COLUMNS`
 and results.json keeps its keys.)"""
+
+
+PUBLISHED_DECIMALS = 2
+"""Decimals of the means, SDs, changes, effect sizes, intervals and rates published by
+:func:`round_published` (more would let the exact count behind a rounded ``n`` be solved for)."""
+
+P_VALUE_DIGITS = 3
+"""Significant digits of published p-values."""
+
+STD_ERROR_DIGITS = 2
+"""Significant digits of published standard errors (where they are published at all)."""
+
+EFFECT_SIZE_TERMS: tuple[str, ...] = ("d_z", "d_av", "g_av")
+"""Terms of standardised effect sizes: their standard error is published blank (with the effect size and
+the mean change it gives the exact ``n`` away)."""
+
+_ROUNDED_COLUMNS = frozenset(
+    {
+        "estimate",
+        "ci_lower",
+        "ci_upper",
+        "statistic",
+        "smd",
+        "mean_completers",
+        "mean_dropouts",
+        "sd_completers",
+        "sd_dropouts",
+        "observed_mean",
+    }
+)
+
+
+def _sig(values: pd.Series, digits: int) -> pd.Series:
+    return pd.Series([round_sig(v, digits) for v in values], index=values.index, dtype="float64")
+
+
+def round_published(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of an estimate table rounded as published, so no exact count can be solved for from it.
+
+    Estimates, intervals, test statistics, means, SDs, standardised differences and rates (columns
+    ending ``_per_person_year``) to :data:`PUBLISHED_DECIMALS` decimals; p-values to
+    :data:`P_VALUE_DIGITS` and standard errors to :data:`STD_ERROR_DIGITS` significant digits; the
+    standard error of an effect size (a ``term`` in :data:`EFFECT_SIZE_TERMS`) blank. Other columns
+    (counts, text) are unchanged, and rounding again changes nothing.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame(
+    ...     {
+    ...         "term": ["mean_pre", "d_z"],
+    ...         "estimate": [13.80556, -0.79315],
+    ...         "std_error": [0.626273, 0.095],
+    ...         "p_value": [np.nan, 5.07867e-17],
+    ...         "n": [145, 145],
+    ...     }
+    ... )
+    >>> round_published(t)
+           term  estimate  std_error       p_value    n
+    0  mean_pre     13.81       0.63           NaN  145
+    1       d_z     -0.79        NaN  5.080000e-17  145
+    """
+    out = df.copy()
+    for c in out.columns:
+        name = str(c)
+        if name in _ROUNDED_COLUMNS or name.endswith("_per_person_year"):
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64").round(PUBLISHED_DECIMALS)
+        elif name in ("p_value", "p_adjusted"):
+            out[c] = _sig(out[c], P_VALUE_DIGITS)
+        elif name == "std_error":
+            out[c] = _sig(out[c], STD_ERROR_DIGITS)
+    if "std_error" in out.columns and "term" in out.columns:
+        out["std_error"] = out["std_error"].where(~out["term"].isin(EFFECT_SIZE_TERMS))
+    return out
 
 
 def blank_small(

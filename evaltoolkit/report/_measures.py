@@ -21,6 +21,7 @@ from evaltoolkit.report._format import (
     is_small,
     publish_count,
     publish_text_counts,
+    round_published,
 )
 
 __all__ = ["outcome_name", "run_measures"]
@@ -36,8 +37,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _publish(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
-    """Counts published per the rule, counts in ``method`` text too; degrees of freedom blank."""
-    out = blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS)
+    """Counts published per the rule, counts in ``method`` text too; degrees of freedom blank; estimates,
+    means, SDs and p-values rounded (:func:`~evaltoolkit.report._format.round_published`)."""
+    out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
     for c in columns:
         if c in out.columns:
             out[c] = pd.Series([publish_count(v, rule) for v in out[c]], index=out.index, dtype="object")
@@ -211,6 +213,7 @@ def run_measures(
         row["proportion_analysed"] = _share(row["n_analysed"], row["n_started"])
 
     ic_rows: list[dict[str, Any]] = []
+    alphas: dict[str, float] = {}
     if om.internal_consistency:
         raw = data.extracts[om.source].data
         base = raw[raw[om.occasion] == om.pre]
@@ -221,10 +224,13 @@ def run_measures(
                 notes.append(f"{outcome_name(spec)}: internal consistency not computed ({exc})")
                 continue
             ic = blank_small(ic, _small(ic["n"], rule), ["estimate", "ci_lower", "ci_upper"])
+            # the reliable-change threshold uses the unrounded alpha; the published one is rounded
+            alphas.update(
+                {outcome_name(spec): float(a) for a in ic["estimate"] if a is not None and math.isfinite(a)}
+            )
             for r in _records(_publish(ic, ["n"], rule)):
                 ic_rows.append({"outcome": outcome_name(spec), **r})
     out["internal_consistency"] = ic_rows
-    alphas = {r["outcome"]: r["estimate"] for r in ic_rows if r.get("estimate") is not None}
 
     # reliable and clinically significant change
     rc_rows: list[dict[str, Any]] = []
