@@ -37,6 +37,7 @@ from evaltoolkit.report._data import build_series_table, load_data, published_se
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
 from evaltoolkit.report._its import check_horizon, combine_sites, fit_summary, plot_points, run_its, totals
 from evaltoolkit.report._summary import limitations, summary_sentences
+from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
 
@@ -78,25 +79,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _estimate(**kw: Any) -> dict[str, Any]:
-    keys = (
-        "id",
-        "analysis",
-        "outcome",
-        "group",
-        "method",
-        "primary",
-        "term",
-        "estimate",
-        "std_error",
-        "ci_lower",
-        "ci_upper",
-        "conf_level",
-        "p_value",
-        "p_adjusted",
-        "n",
-        "n_unit",
-        "scale",
-    )
+    keys = ESTIMATE_KEYS
     out = dict.fromkeys(keys)
     unknown = set(kw) - set(keys)
     if unknown:  # pragma: no cover - programming error
