@@ -88,6 +88,34 @@ def _estimate(**kw: Any) -> dict[str, Any]:
     return out
 
 
+def _change_records(
+    prefix: str, cu: dict[str, Any], absolute_scale: str, base: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The relative and absolute change over the horizon as two estimate records (ids ``prefix/...``)."""
+    return [
+        _estimate(
+            id=f"{prefix}/relative_change",
+            term="relative_change",
+            estimate=cu["relative_change"],
+            ci_lower=cu["relative_ci_lower"],
+            ci_upper=cu["relative_ci_upper"],
+            scale="fitted / counterfactual − 1 over the horizon",
+            **base,
+        ),
+        _estimate(
+            id=f"{prefix}/absolute_change",
+            term="absolute_change",
+            estimate=cu["estimate"],
+            std_error=cu["std_error"],
+            ci_lower=cu["ci_lower"],
+            ci_upper=cu["ci_upper"],
+            p_value=cu["p_value"],
+            scale=absolute_scale,
+            **base,
+        ),
+    ]
+
+
 def _protocol_block(protocol: Protocol) -> dict[str, Any]:
     path = protocol.path
     return {
@@ -270,30 +298,7 @@ def _estimates(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "n_unit": None,
             }
             cu = f["cumulative"]
-            out.append(
-                _estimate(
-                    id=f"its/{f['series']}/{f['site']}/{f['method_id']}/relative_change",
-                    term="relative_change",
-                    estimate=cu["relative_change"],
-                    ci_lower=cu["relative_ci_lower"],
-                    ci_upper=cu["relative_ci_upper"],
-                    scale="fitted / counterfactual − 1 over the horizon",
-                    **base,
-                )
-            )
-            out.append(
-                _estimate(
-                    id=f"its/{f['series']}/{f['site']}/{f['method_id']}/absolute_change",
-                    term="absolute_change",
-                    estimate=cu["estimate"],
-                    std_error=cu["std_error"],
-                    ci_lower=cu["ci_lower"],
-                    ci_upper=cu["ci_upper"],
-                    p_value=cu["p_value"],
-                    scale=cu["scale"],
-                    **base,
-                )
-            )
+            out += _change_records(f"its/{f['series']}/{f['site']}/{f['method_id']}", cu, cu["scale"], base)
             for term in ("level_change", "slope_change"):
                 t = f.get(term) or {}
                 if not t:
@@ -323,32 +328,8 @@ def _estimates(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "primary": c["primary"],
                 "conf_level": conf,
             }
-            out.append(
-                _estimate(
-                    id=f"its_combined/{c['series']}/{c['method_id']}/relative_change",
-                    term="relative_change",
-                    estimate=c["relative_change"],
-                    ci_lower=c["relative_ci_lower"],
-                    ci_upper=c["relative_ci_upper"],
-                    scale="fitted / counterfactual − 1 over the horizon",
-                    **base,
-                )
-            )
-            out.append(
-                _estimate(
-                    id=f"its_combined/{c['series']}/{c['method_id']}/absolute_change",
-                    term="absolute_change",
-                    estimate=c["estimate"],
-                    std_error=c["std_error"],
-                    ci_lower=c["ci_lower"],
-                    ci_upper=c["ci_upper"],
-                    p_value=c["p_value"],
-                    scale="total over the horizon"
-                    if c.get("relative_change") is not None
-                    else "outcome units",
-                    **base,
-                )
-            )
+            scale = "total over the horizon" if c.get("relative_change") is not None else "outcome units"
+            out += _change_records(f"its_combined/{c['series']}/{c['method_id']}", c, scale, base)
     for cost in results.get("costs") or []:
         if cost["estimate"] is None:
             continue
