@@ -39,7 +39,7 @@ def test_at_window_counts_the_twelve_months_before() -> None:
             ("p2", "2020-01-01"),  # seen, but nothing in the window
         ]
     )
-    out = frequent_attenders(att, patient="patient_id", date="arrival", at="2024-02-10")
+    out = frequent_attenders(att, subject="patient_id", date="arrival", at="2024-02-10")
     assert out["patient_id"].tolist() == ["p1", "p2"]
     assert out["attendances"].tolist() == [5, 0]
     assert out["frequent"].tolist() == [True, False]
@@ -50,7 +50,7 @@ def test_at_window_counts_the_twelve_months_before() -> None:
 def test_at_month_end_clamps() -> None:
     att = attendances([("p1", "2023-02-28"), ("p1", "2023-02-27")])
     out = frequent_attenders(
-        att, patient="patient_id", date="arrival", at="2024-02-29", window_months=12, threshold=1
+        att, subject="patient_id", date="arrival", at="2024-02-29", window_months=12, threshold=1
     )
     # 29 Feb 2024 − 12 months = 28 Feb 2023 (clamped): 28 Feb is in, 27 Feb is out.
     assert out["window_start"].iloc[0] == pd.Timestamp("2023-02-28")
@@ -68,7 +68,7 @@ def test_max_over_calendar_month_windows() -> None:
             ("p1", "2024-01-10"),
         ]
     )
-    out = frequent_attenders(att, patient="patient_id", date="arrival")
+    out = frequent_attenders(att, subject="patient_id", date="arrival")
     # Any 12 consecutive calendar months hold at most 4; the earliest such run is Nov 2022 – Oct 2023.
     assert out["attendances"].tolist() == [4]
     assert not out["frequent"].iloc[0]
@@ -82,7 +82,7 @@ def test_by_site_and_missing_ids_warn() -> None:
         site=["A", "A", "B", "A"],
     )
     with pytest.warns(UserWarning, match=r"1 events row\(s\) have no 'patient_id'"):
-        out = frequent_attenders(att, patient="patient_id", date="arrival", by="site", threshold=2)
+        out = frequent_attenders(att, subject="patient_id", date="arrival", by="site", threshold=2)
     assert out[["site", "patient_id", "attendances", "frequent"]].values.tolist() == [
         ["A", "p1", 2, True],
         ["B", "p1", 1, False],
@@ -92,18 +92,18 @@ def test_by_site_and_missing_ids_warn() -> None:
 def test_argument_checks() -> None:
     att = attendances([("p1", "2024-01-01")])
     with pytest.raises(ValueError, match="threshold"):
-        frequent_attenders(att, patient="patient_id", date="arrival", threshold=0)
+        frequent_attenders(att, subject="patient_id", date="arrival", threshold=0)
     with pytest.raises(ValueError, match="month-based"):
-        frequent_attender_series(att, patient="patient_id", date="arrival", freq="W-MON")
+        frequent_attender_series(att, subject="patient_id", date="arrival", freq="W-MON")
     with pytest.raises(SeriesInputError, match="patient"):
-        frequent_attenders(att, patient="pid", date="arrival")
+        frequent_attenders(att, subject="pid", date="arrival")
 
 
 def test_series_hand_worked() -> None:
     att = attendances(
         [("p1", "2024-01-05"), ("p1", "2024-02-10"), ("p1", "2024-03-15"), ("p2", "2024-02-01")]
     )
-    out = frequent_attender_series(att, patient="patient_id", date="arrival", threshold=2, window_months=2)
+    out = frequent_attender_series(att, subject="patient_id", date="arrival", threshold=2, window_months=2)
     # Windows (2 months ending with the period): Dec–Jan, Jan–Feb, Feb–Mar.
     assert out["attenders"].tolist() == [1, 2, 2]
     assert out["frequent_attenders"].tolist() == [0, 1, 1]
@@ -113,7 +113,7 @@ def test_series_hand_worked() -> None:
 def test_series_quarterly_window_ends_with_quarter() -> None:
     att = attendances([("p1", "2023-04-01"), ("p1", "2023-06-30"), ("p1", "2023-07-01")])
     out = frequent_attender_series(
-        att, patient="patient_id", date="arrival", threshold=2, window_months=3, freq="QS", start="2023-04-01"
+        att, subject="patient_id", date="arrival", threshold=2, window_months=3, freq="QS", start="2023-04-01"
     )
     # Q2 (Apr–Jun) holds 2 attendances, Q3 holds 1.
     assert out["period"].tolist() == [pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01")]
@@ -135,7 +135,7 @@ def test_against_naive_month_windows(rows: list[tuple[str, int]], threshold: int
     dates = [day0 + dt.timedelta(days=d) for _, d in rows]
     att = pd.DataFrame({"patient_id": [p for p, _ in rows], "arrival": pd.to_datetime(dates)})
     per_patient = frequent_attenders(
-        att, patient="patient_id", date="arrival", threshold=threshold, window_months=window
+        att, subject="patient_id", date="arrival", threshold=threshold, window_months=window
     )
     months: dict[str, Counter] = {}
     for (p, _), d in zip(rows, dates, strict=True):
@@ -148,7 +148,7 @@ def test_against_naive_month_windows(rows: list[tuple[str, int]], threshold: int
         assert row.attendances == best
         assert row.frequent == (best >= threshold)
     series = frequent_attender_series(
-        att, patient="patient_id", date="arrival", threshold=threshold, window_months=window
+        att, subject="patient_id", date="arrival", threshold=threshold, window_months=window
     )
     for period, n_frequent, n_att in zip(
         series["period"], series["frequent_attenders"], series["attenders"], strict=True

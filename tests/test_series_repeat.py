@@ -52,7 +52,7 @@ def test_reattendance_boundaries_and_same_day() -> None:
             ("p3", "2024-01-15 08:00"),  # same day, earlier time: this one is first
         ]
     )
-    out = reattendances(att, patient="patient_id", date="arrival", censor_at="2024-12-31")
+    out = reattendances(att, subject="patient_id", date="arrival", censor_at="2024-12-31")
     assert out["days_to_next"].iloc[:3].tolist() == [28, 28, 28]
     assert out["days_to_next"].iloc[3] is pd.NA
     assert out["reattended_within"].tolist() == [True, True, True, False, False, False, False, True]
@@ -71,17 +71,17 @@ def test_reattendance_boundaries_and_same_day() -> None:
 
 def test_within_parameter_changes_threshold() -> None:
     att = attendances([("p1", "2024-01-01"), ("p1", "2024-01-08")])
-    assert reattendances(att, patient="patient_id", date="arrival", within=7)[
+    assert reattendances(att, subject="patient_id", date="arrival", within=7)[
         "reattended_within"
     ].tolist() == [True, False]
-    assert reattendances(att, patient="patient_id", date="arrival", within=6)[
+    assert reattendances(att, subject="patient_id", date="arrival", within=6)[
         "reattended_within"
     ].tolist() == [False, False]
 
 
 def test_censoring_of_last_days_before_extract_end() -> None:
     att = attendances([("p1", "2024-03-03"), ("p1", "2024-03-04"), ("p2", "2024-03-04")])
-    out = reattendances(att, patient="patient_id", date="arrival", within=28, censor_at="2024-04-01")
+    out = reattendances(att, subject="patient_id", date="arrival", within=28, censor_at="2024-04-01")
     # 3 Mar + 28 days = 31 Mar, the last day covered: complete follow-up. 4 Mar + 28 = 1 Apr: censored.
     assert out["censored"].tolist() == [False, True, True]
     assert out["reattended_within"].tolist() == [True, False, False]
@@ -89,7 +89,7 @@ def test_censoring_of_last_days_before_extract_end() -> None:
 
 def test_default_censor_is_day_after_last_attendance() -> None:
     att = attendances([("p1", "2024-01-01"), ("p2", "2024-01-10")])
-    out = reattendances(att, patient="patient_id", date="arrival", within=5)
+    out = reattendances(att, subject="patient_id", date="arrival", within=5)
     # censor_at defaults to 11 Jan: 1 Jan + 5 = 6 Jan < 11 Jan (complete); 10 Jan + 5 >= 11 Jan (censored).
     assert out["censored"].tolist() == [False, True]
 
@@ -97,7 +97,7 @@ def test_default_censor_is_day_after_last_attendance() -> None:
 def test_missing_patient_ids_flagged_not_dropped() -> None:
     att = attendances([(None, "2024-01-01"), ("p1", "2024-01-02"), (None, "2024-01-03")])
     with pytest.warns(UserWarning, match=r"2 events row\(s\) have no 'patient_id'"):
-        out = reattendances(att, patient="patient_id", date="arrival", censor_at="2024-12-01")
+        out = reattendances(att, subject="patient_id", date="arrival", censor_at="2024-12-01")
     assert len(out) == 3
     assert out["patient_missing"].tolist() == [True, False, True]
     # Rows without an id are never linked to each other.
@@ -110,13 +110,13 @@ def test_reattendances_input_order_and_file_input(tmp_path) -> None:
         [("p2", "2024-01-05"), ("p1", "2024-01-01"), ("p1", "2024-01-03")], attendance_id=["c", "a", "b"]
     )
     before = att.copy()
-    out = reattendances(att, patient="patient_id", date="arrival", censor_at="2024-06-01")
+    out = reattendances(att, subject="patient_id", date="arrival", censor_at="2024-06-01")
     assert out["attendance_id"].tolist() == ["c", "a", "b"]
     assert out["reattended_within"].tolist() == [False, True, False]
     pd.testing.assert_frame_equal(att, before)
     att.to_csv(tmp_path / "att.csv", index=False)
     from_csv = reattendances(
-        tmp_path / "att.csv", patient="patient_id", date="arrival", censor_at="2024-06-01"
+        tmp_path / "att.csv", subject="patient_id", date="arrival", censor_at="2024-06-01"
     )
     assert from_csv["attendance_id"].tolist() == ["c", "a", "b"]
     assert from_csv["reattended_within"].tolist() == [False, True, False]
@@ -125,12 +125,12 @@ def test_reattendances_input_order_and_file_input(tmp_path) -> None:
 def test_reattendance_errors() -> None:
     att = attendances([("p1", "2024-01-01")])
     with pytest.raises(ValueError, match="within"):
-        reattendances(att, patient="patient_id", date="arrival", within=-1)
-    with pytest.raises(SeriesInputError, match=r"'person' \(given as patient=\)"):
-        reattendances(att, patient="person", date="arrival")
+        reattendances(att, subject="patient_id", date="arrival", within=-1)
+    with pytest.raises(SeriesInputError, match=r"'person' \(given as subject=\)"):
+        reattendances(att, subject="person", date="arrival")
     bad = att.assign(arrival=[pd.NaT])
     with pytest.raises(SeriesInputError, match=r"'arrival'.*missing.*row\(s\) 0"):
-        reattendances(bad, patient="patient_id", date="arrival")
+        reattendances(bad, subject="patient_id", date="arrival")
 
 
 def test_reattendance_series_hand_worked() -> None:
@@ -147,7 +147,7 @@ def test_reattendance_series_hand_worked() -> None:
     )
     with pytest.warns(UserWarning, match="no 'patient_id'"):
         out = reattendance_series(
-            att, patient="patient_id", date="arrival", by="site", censor_at="2024-03-01"
+            att, subject="patient_id", date="arrival", by="site", censor_at="2024-03-01"
         )
     assert list(out.columns) == [
         "period",
@@ -185,7 +185,7 @@ def test_series_uses_follow_up_after_window_end() -> None:
     att = attendances([("p1", "2024-01-30"), ("p1", "2024-02-05")])
     out = reattendance_series(
         att,
-        patient="patient_id",
+        subject="patient_id",
         date="arrival",
         start="2024-01-01",
         end="2024-02-01",
@@ -216,7 +216,7 @@ def test_reattendance_matches_naive_loop(rows: list[tuple[str, int]], within: in
         }
     )
     censor = day0 + dt.timedelta(days=100)
-    out = reattendances(att, patient="patient_id", date="arrival", within=within, censor_at=censor)
+    out = reattendances(att, subject="patient_id", date="arrival", within=within, censor_at=censor)
     for i, (p, d) in enumerate(rows):
         later = [d2 for j, (p2, d2) in enumerate(rows) if p2 == p and (d2, j) > (d, i)]
         expected = bool(later) and min(later) - d <= within
@@ -244,7 +244,7 @@ def test_readmissions_hand_worked() -> None:
         ]
     )
     out = readmissions(
-        sp, patient="patient_id", admitted="admitted", discharged="discharged", censor_at="2024-12-01"
+        sp, subject="patient_id", admitted="admitted", discharged="discharged", censor_at="2024-12-01"
     )
     assert out["readmitted_within"].tolist() == [True, True, False, False, False, False, False]
     assert (
@@ -269,7 +269,7 @@ def test_readmission_censoring_and_series() -> None:
     )
     out = readmission_series(
         sp,
-        patient="patient_id",
+        subject="patient_id",
         admitted="admitted",
         discharged="discharged",
         by="site",
@@ -288,6 +288,6 @@ def test_readmission_censoring_and_series() -> None:
 def test_readmissions_missing_patient_warns() -> None:
     sp = spells([(None, "2024-01-01", "2024-01-05"), ("p1", "2024-01-02", "2024-01-03")])
     with pytest.warns(UserWarning, match=r"1 spells row\(s\) have no 'patient_id'"):
-        out = readmissions(sp, patient="patient_id", admitted="admitted", discharged="discharged")
+        out = readmissions(sp, subject="patient_id", admitted="admitted", discharged="discharged")
     assert out["patient_missing"].tolist() == [True, False]
     assert len(out) == 2

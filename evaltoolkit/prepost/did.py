@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.prepost._common import (
     PAdjust,
     adjust_p,
@@ -57,12 +58,13 @@ RTM_CAVEAT = (
 """The plain-words caveat for a before/after estimate without a comparison group."""
 
 
+@renamed_kwargs(patient="subject")
 def mirror_did(
     windows: pd.DataFrame,
     *,
     group: str,
     treated: object,
-    patient: str = "patient_id",
+    subject: str = "patient_id",
     outcomes: str | Sequence[str] | None = None,
     days_per_year: float = 365.25,
     count_model: CountModel = "poisson",
@@ -79,14 +81,14 @@ def mirror_did(
     Parameters
     ----------
     windows : pandas.DataFrame
-        Before/after windows (two rows per patient, see :func:`~evaltoolkit.prepost.mirror_change`) with a
+        Before/after windows (two rows per subject, see :func:`~evaltoolkit.prepost.mirror_change`) with a
         ``group`` column that is constant within each patient. Not modified.
     group : str
         Column naming each patient's cohort; it must have exactly two values.
     treated : object
         The value of ``group`` for the cohort that received the service; the other value is the
         comparison cohort.
-    patient, outcomes, days_per_year, count_model, correlation, conf_level, p_adjust
+    subject, outcomes, days_per_year, count_model, correlation, conf_level, p_adjust
         As :func:`~evaltoolkit.prepost.mirror_change`.
 
     Returns
@@ -109,7 +111,7 @@ def mirror_did(
     Raises
     ------
     PrePostInputError
-        As :func:`~evaltoolkit.prepost.mirror_change`; ``group`` missing, not constant within a patient,
+        As :func:`~evaltoolkit.prepost.mirror_change`; ``group`` missing, not constant within a subject,
         without exactly two values (with one value there is no comparison: use ``mirror_change`` and
         :data:`RTM_CAVEAT`), ``treated`` not among them, or fewer than two patients in a cohort.
 
@@ -142,8 +144,8 @@ def mirror_did(
     check_literal(correlation, "correlation", ("exchangeable", "independence"))
     if not days_per_year > 0:
         raise PrePostInputError(f"days_per_year must be positive, not {days_per_year!r}")
-    data, names = _check_windows(windows, patient, outcomes, group=group)
-    _require_exposure(data, patient)
+    data, names = _check_windows(windows, subject, outcomes, group=group)
+    _require_exposure(data, subject)
     levels = list(dict.fromkeys(data[group].tolist()))
     if len(levels) != 2:
         hint = (
@@ -161,13 +163,13 @@ def mirror_did(
     comparison = levels[0] if levels[1] == treated else levels[1]
     is_treated = data[group] == treated
     for label, mask in (("treated", is_treated), ("comparison", ~is_treated)):
-        k = int(data.loc[mask, patient].nunique())
+        k = int(data.loc[mask, subject].nunique())
         if k < 2:
             raise PrePostInputError(f"the {label} cohort has {k} patient(s); at least 2 are needed")
     rows: list[dict[str, Any]] = []
     for name in names:
         rows += _did_rows(
-            data, patient, name, is_treated, days_per_year, count_model, correlation, conf_level,
+            data, subject, name, is_treated, days_per_year, count_model, correlation, conf_level,
             (treated, comparison),
         )  # fmt: skip
     table = tidy(rows, conf_level)
@@ -179,7 +181,7 @@ def mirror_did(
 
 def _did_rows(
     data: pd.DataFrame,
-    patient: str,
+    subject: str,
     name: str,
     is_treated: pd.Series,
     days_per_year: float,
@@ -189,8 +191,8 @@ def _did_rows(
     labels: tuple[object, object],
 ) -> list[dict[str, Any]]:
     arms = {
-        "treated": _paired_arrays(data[is_treated], patient, name, days_per_year),
-        "comparison": _paired_arrays(data[~is_treated], patient, name, days_per_year),
+        "treated": _paired_arrays(data[is_treated], subject, name, days_per_year),
+        "comparison": _paired_arrays(data[~is_treated], subject, name, days_per_year),
     }
     unit = f"{name} per person-year"
     rows: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.prepost._common import (
     PAdjust,
     adjust_p,
@@ -75,13 +76,14 @@ _INPUT_ROW = "_input_row"  # position of each row in the caller's windows table 
 
 
 # ------------------------------------------------------------------------------------------ windows
+@renamed_kwargs(patient="subject")
 def mirror_windows(
     cohort: pd.DataFrame,
     *,
     attendances: Any = None,
     spells: Any = None,
     index_day: IndexDay = "before",
-    patient: str = "patient_id",
+    subject: str = "patient_id",
     index: str = "index_date",
     before_months: int = 12,
     after_months: int = 12,
@@ -102,7 +104,7 @@ def mirror_windows(
     Parameters
     ----------
     cohort : pandas.DataFrame
-        One row per patient with ``patient`` and ``index`` (and ``end`` if given). Not modified.
+        One row per patient with ``subject`` and ``index`` (and ``end`` if given). Not modified.
     attendances, spells : input, optional
         As :func:`~evaltoolkit.series.patient_windows` (DataFrame, pyarrow Table, Ibis table or path).
     index_day : {"before", "after", "exclude"}, default "before"
@@ -112,7 +114,7 @@ def mirror_windows(
         convention of ``patient_windows``; right when the index is the first day of treatment).
         ``"exclude"``: the index day is in neither window (before ``[index − before_months, index)``,
         after ``[index + 1 day, index + 1 day + after_months)``).
-    patient, index, before_months, after_months, censor_at, end, data_start, attendance_date, admitted, \
+    subject, index, before_months, after_months, censor_at, end, data_start, attendance_date, admitted, \
 discharged
         Passed to :func:`~evaltoolkit.series.patient_windows`.
 
@@ -151,9 +153,9 @@ discharged
 
     check_literal(index_day, "index_day", ("before", "after", "exclude"))
     frame = check_frame(cohort, "cohort")
-    check_columns(frame, [patient, index, end], "cohort")
+    check_columns(frame, [subject, index, end], "cohort")
     kwargs: dict[str, Any] = {
-        "patient": patient,
+        "subject": subject,
         "index": index,
         "attendances": attendances,
         "spells": spells,
@@ -191,13 +193,13 @@ discharged
         )
         out["_order"] = (out["window"] == "after").astype("int64")
         out = (
-            out.sort_values([patient, "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+            out.sort_values([subject, "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
         )
     else:
         out = after
     if same_day_end.any():
-        ids = set(frame.loc[same_day_end, patient].tolist())
-        rows = out[patient].isin(ids) & (out["window"] == "after")
+        ids = set(frame.loc[same_day_end, subject].tolist())
+        rows = out[subject].isin(ids) & (out["window"] == "after")
         out.loc[rows, "window_end"] = out.loc[rows, "window_start"]
         out.loc[rows, "exposure_days"] = 0
         for c in ("attendances", "admissions", "bed_days"):
@@ -239,18 +241,18 @@ def _resolve_outcomes(data: pd.DataFrame, outcomes: str | Sequence[str] | None) 
 
 
 def _check_windows(
-    windows: object, patient: str, outcomes: str | Sequence[str] | None, group: str | None = None
+    windows: object, subject: str, outcomes: str | Sequence[str] | None, group: str | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
     """Validate a windows table; return it sorted (patient, before/after) and the outcome columns.
 
     With ``group``, also check that the column is present, never missing and constant within patients.
     """
     data = check_frame(windows, "windows")
-    check_columns(data, [patient, "window", "exposure_days", group], "windows")
+    check_columns(data, [subject, "window", "exposure_days", group], "windows")
     names = _resolve_outcomes(data, outcomes)
-    if data[patient].isna().any():
+    if data[subject].isna().any():
         raise PrePostInputError(
-            f"windows: {patient!r} is missing: {rows_text(data[patient].isna(), 'windows')}"
+            f"windows: {subject!r} is missing: {rows_text(data[subject].isna(), 'windows')}"
         )
     odd = ~data["window"].isin(_WINDOWS)
     if odd.any():
@@ -258,18 +260,18 @@ def _check_windows(
             f"windows: 'window' must be 'before' or 'after': {rows_text(odd, 'windows')}; found "
             f"{values_text(sorted(map(str, data.loc[odd, 'window'].unique())))}"
         )
-    dup = data.duplicated([patient, "window"], keep=False)
+    dup = data.duplicated([subject, "window"], keep=False)
     if dup.any():
         raise PrePostInputError(
             f"windows: a patient has more than one {data.loc[dup, 'window'].iloc[0]!r} row: "
             f"{rows_text(dup, 'windows')}"
         )
-    per_patient = data.groupby(patient, sort=False)["window"].transform("size")
+    per_patient = data.groupby(subject, sort=False)["window"].transform("size")
     lonely = per_patient < 2
     if lonely.any():
         raise PrePostInputError(
             f"windows: each patient needs a 'before' and an 'after' row; "
-            f"{int(data.loc[lonely, patient].nunique())} patient(s) have one: {rows_text(lonely, 'windows')}"
+            f"{int(data.loc[lonely, subject].nunique())} patient(s) have one: {rows_text(lonely, 'windows')}"
         )
     exposure = numeric_column(data, "exposure_days", "windows", allow_missing=False)
     if (exposure < 0).any():
@@ -284,21 +286,22 @@ def _check_windows(
         missing = data[group].isna()
         if missing.any():
             raise PrePostInputError(f"windows: {group!r} is missing: {rows_text(missing, 'windows')}")
-        varies = data.groupby(patient, sort=False)[group].transform("nunique") > 1
+        varies = data.groupby(subject, sort=False)[group].transform("nunique") > 1
         if varies.any():
             raise PrePostInputError(
                 f"windows: {group!r} differs between a patient's two windows: {rows_text(varies, 'windows')}"
             )
     data[_INPUT_ROW] = np.arange(len(data))
     data["_order"] = (data["window"] == "after").astype("int64")
-    data = data.sort_values([patient, "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    data = data.sort_values([subject, "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
     return data, names
 
 
+@renamed_kwargs(patient="subject")
 def patient_rates(
     windows: pd.DataFrame,
     *,
-    patient: str = "patient_id",
+    subject: str = "patient_id",
     outcomes: str | Sequence[str] | None = None,
     days_per_year: float = 365.25,
 ) -> pd.DataFrame:
@@ -308,8 +311,8 @@ def patient_rates(
     ----------
     windows : pandas.DataFrame
         Output of :func:`mirror_windows` or :func:`~evaltoolkit.series.patient_windows`: two rows per
-        patient, ``window`` ``"before"``/``"after"``, ``exposure_days`` and count columns. Not modified.
-    patient : str, default "patient_id"
+        subject, ``window`` ``"before"``/``"after"``, ``exposure_days`` and count columns. Not modified.
+    subject : str, default "patient_id"
         Patient id column.
     outcomes : str or list of str, optional
         Count columns. Default: those of ``attendances``, ``admissions``, ``bed_days`` present.
@@ -319,9 +322,9 @@ def patient_rates(
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome``, ``patient`` (named as in ``windows``), ``window``, ``count`` (float),
+        Columns ``outcome``, ``subject`` (named as in ``windows``), ``window``, ``count`` (float),
         ``exposure_days`` (float), ``person_years``, ``rate`` (count per person-year; NaN when the
-        window is empty). Sorted by outcome (in the order given), patient, then before/after. Feed it to
+        window is empty). Sorted by outcome (in the order given), subject, then before/after. Feed it to
         :func:`~evaltoolkit.prepost.plot_paired` with ``time="window"`` and ``value="rate"``.
 
     Examples
@@ -336,7 +339,7 @@ def patient_rates(
     """
     if not days_per_year > 0:
         raise PrePostInputError(f"days_per_year must be positive, not {days_per_year!r}")
-    data, names = _check_windows(windows, patient, outcomes)
+    data, names = _check_windows(windows, subject, outcomes)
     years = data["exposure_days"] / days_per_year
     parts = []
     for name in names:
@@ -346,7 +349,7 @@ def patient_rates(
             pd.DataFrame(
                 {
                     "outcome": name,
-                    patient: data[patient].to_numpy(),
+                    subject: data[subject].to_numpy(),
                     "window": data["window"].to_numpy(),
                     "count": data[name].to_numpy(dtype=float),
                     "exposure_days": data["exposure_days"].to_numpy(dtype=float),
@@ -359,7 +362,7 @@ def patient_rates(
 
 
 def _paired_arrays(
-    data: pd.DataFrame, patient: str, name: str, days_per_year: float
+    data: pd.DataFrame, subject: str, name: str, days_per_year: float
 ) -> dict[str, np.ndarray]:
     """Counts, person-years and rates per patient, before and after (rows aligned by patient)."""
     b = data[data["window"] == "before"]
@@ -369,7 +372,7 @@ def _paired_arrays(
     cb = b[name].to_numpy(dtype=float)
     ca = a[name].to_numpy(dtype=float)
     return {
-        "ids": b[patient].to_numpy(),
+        "ids": b[subject].to_numpy(),
         "cb": cb,
         "ca": ca,
         "yb": yb,
@@ -379,14 +382,14 @@ def _paired_arrays(
     }
 
 
-def _require_exposure(data: pd.DataFrame, patient: str) -> None:
+def _require_exposure(data: pd.DataFrame, subject: str) -> None:
     """Raise if a window is empty, naming row positions and how many patients (never their ids).
 
     ``data`` is the sorted table of :func:`_check_windows`; positions refer to the caller's input rows.
     """
     empty = (data["exposure_days"] <= 0).to_numpy(dtype=bool)
     if empty.any():
-        k = int(data.loc[empty, patient].nunique())
+        k = int(data.loc[empty, subject].nunique())
         at = np.zeros(len(data), dtype=bool)
         at[data.loc[empty, _INPUT_ROW].to_numpy(dtype="int64")] = True
         raise PrePostInputError(
@@ -471,10 +474,11 @@ def _with_notes(method: str, notes: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ analysis
+@renamed_kwargs(patient="subject")
 def mirror_change(
     windows: pd.DataFrame,
     *,
-    patient: str = "patient_id",
+    subject: str = "patient_id",
     outcomes: str | Sequence[str] | None = None,
     days_per_year: float = 365.25,
     count_model: CountModel = "poisson",
@@ -494,7 +498,7 @@ def mirror_change(
         Two rows per patient (``window`` = ``"before"``/``"after"``) with ``exposure_days`` and count
         columns, as returned by :func:`mirror_windows` / :func:`~evaltoolkit.series.patient_windows`.
         Not modified.
-    patient : str, default "patient_id"
+    subject : str, default "patient_id"
         Patient id column.
     outcomes : str or list of str, optional
         Count columns to analyse. Default: those of ``attendances``, ``admissions``, ``bed_days`` present.
@@ -571,14 +575,14 @@ def mirror_change(
     check_literal(correlation, "correlation", ("exchangeable", "independence"))
     if not days_per_year > 0:
         raise PrePostInputError(f"days_per_year must be positive, not {days_per_year!r}")
-    data, names = _check_windows(windows, patient, outcomes)
-    _require_exposure(data, patient)
-    n = int(data[patient].nunique())
+    data, names = _check_windows(windows, subject, outcomes)
+    _require_exposure(data, subject)
+    n = int(data[subject].nunique())
     if n < 2:
         raise PrePostInputError(f"windows holds {n} patient(s); a before/after analysis needs at least 2")
     rows: list[dict[str, Any]] = []
     for name in names:
-        rows += _mirror_rows(data, patient, name, days_per_year, count_model, correlation, conf_level)
+        rows += _mirror_rows(data, subject, name, days_per_year, count_model, correlation, conf_level)
     table = tidy(rows, conf_level)
     table = adjust_p(table, p_adjust, ["mean_change", "median_change", "rate_ratio", "proportion_change"])
     adj = p_adjust_text(p_adjust)
@@ -589,14 +593,14 @@ def mirror_change(
 
 def _mirror_rows(
     data: pd.DataFrame,
-    patient: str,
+    subject: str,
     name: str,
     days_per_year: float,
     count_model: str,
     correlation: str,
     conf_level: float,
 ) -> list[dict[str, Any]]:
-    v = _paired_arrays(data, patient, name, days_per_year)
+    v = _paired_arrays(data, subject, name, days_per_year)
     n = len(v["ids"])
     unit = f"{name} per person-year"
     rows: list[dict[str, Any]] = []

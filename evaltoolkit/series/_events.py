@@ -63,13 +63,13 @@ def load_events(
     *,
     date: str,
     by: Sequence[str] = (),
-    patient: str | None = None,
+    subject: str | None = None,
     keep_all: bool = False,
 ) -> Events:
     """Read an events extract and check its date column (missing or unparseable dates are errors)."""
     columns: Mapping[str, str] = {
         **dict.fromkeys(by, "by"),
-        **({patient: "patient"} if patient is not None else {}),
+        **({subject: "subject"} if subject is not None else {}),
         date: "date",
     }
     src = to_source(events, columns=columns, date_columns=[date], label="events", keep_all=keep_all)
@@ -84,8 +84,8 @@ def load_events(
         "_et_first": u._et_d.min(),
         "_et_last": u._et_d.max(),
     }
-    if patient is not None:
-        aggregates["_et_no_id"] = u[patient].isnull().sum()
+    if subject is not None:
+        aggregates["_et_no_id"] = u[subject].isnull().sum()
     prof = profile(u, list(by), **aggregates)
     require_dates(
         src,

@@ -11,6 +11,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.series._engine import Input, literal_date, to_pandas
 from evaltoolkit.series._events import Events, load_events
 from evaltoolkit.series._periods import (
@@ -31,18 +32,18 @@ def _check_positive(name: str, value: int) -> int:
     return value
 
 
-def _with_ids(ev: Events, patient: str, stacklevel: int = 3) -> ir.Table:
+def _with_ids(ev: Events, subject: str, stacklevel: int = 3) -> ir.Table:
     """Prepared events with a patient id; warn about (and leave out) rows without one."""
     n = ev.n_no_id
     if n:
         warnings.warn(
-            f"{n} events row(s) have no {patient!r} and cannot be attributed to a patient; they are left out "
+            f"{n} events row(s) have no {subject!r} and cannot be attributed to a patient; they are left out "
             "of the frequent-attender counts",
             UserWarning,
             stacklevel=stacklevel,
         )
     t = ev.table()
-    return t.filter(t[patient].notnull())
+    return t.filter(t[subject].notnull())
 
 
 def _rolling_month_totals(t: ir.Table, keys: list[str], window_months: int) -> ir.Table:
@@ -59,10 +60,11 @@ def _rolling_month_totals(t: ir.Table, keys: list[str], window_months: int) -> i
     return spread.group_by([*keys, "_et_t"]).aggregate(_et_s=spread._et_n.sum())
 
 
+@renamed_kwargs(patient="subject")
 def frequent_attenders(
     events: Input,
     *,
-    patient: str,
+    subject: str,
     date: str,
     threshold: int = 5,
     window_months: int = 12,
@@ -75,7 +77,7 @@ def frequent_attenders(
     ----------
     events : DataFrame, pyarrow Table, ibis Table, str or Path
         One row per attendance.
-    patient : str
+    subject : str
         Patient id column. Rows without an id are left out, with a ``UserWarning`` saying how many.
     date : str
         Attendance date(-time) column.
@@ -98,7 +100,7 @@ def frequent_attenders(
     pandas.DataFrame
         One row per patient (and by-group) seen in the data: the by columns, the patient column,
         ``window_start``, ``window_end`` (datetime64; the window is ``[window_start, window_end)``),
-        ``attendances`` (int64; 0 if none in the window) and ``frequent`` (bool); sorted by (by, patient).
+        ``attendances`` (int64; 0 if none in the window) and ``frequent`` (bool); sorted by (by, subject).
 
     Examples
     --------
@@ -108,11 +110,11 @@ def frequent_attenders(
     ...     "arrival": pd.to_datetime(["2023-02-10", "2023-05-01", "2023-08-20", "2023-11-30", "2024-01-31",
     ...                                "2023-06-01", "2024-03-01"]),
     ... })
-    >>> print(frequent_attenders(att, patient="patient_id", date="arrival").to_string())
+    >>> print(frequent_attenders(att, subject="patient_id", date="arrival").to_string())
       patient_id window_start window_end  attendances  frequent
     0         p1   2023-02-01 2024-02-01            5      True
     1         p2   2023-04-01 2024-04-01            2     False
-    >>> print(frequent_attenders(att, patient="patient_id", date="arrival", at="2024-02-10").to_string())
+    >>> print(frequent_attenders(att, subject="patient_id", date="arrival", at="2024-02-10").to_string())
       patient_id window_start window_end  attendances  frequent
     0         p1   2023-02-10 2024-02-10            5      True
     1         p2   2023-02-10 2024-02-10            1     False
@@ -120,9 +122,9 @@ def frequent_attenders(
     threshold = _check_positive("threshold", threshold)
     window_months = _check_positive("window_months", window_months)
     by_cols = as_list(by)
-    keys = [*by_cols, patient]
-    ev = load_events(events, date=date, by=by_cols, patient=patient)
-    t = _with_ids(ev, patient)
+    keys = [*by_cols, subject]
+    ev = load_events(events, date=date, by=by_cols, subject=subject)
+    t = _with_ids(ev, subject)
     if at is not None:
         end = coerce_date(at, "at")
         begin = (pd.Timestamp(end) - pd.DateOffset(months=window_months)).date()
@@ -152,10 +154,11 @@ def _month_starts(months: np.ndarray) -> np.ndarray:
     return np.array([month_start(int(m)) for m in months], dtype="datetime64[D]").astype("datetime64[us]")
 
 
+@renamed_kwargs(patient="subject")
 def frequent_attender_series(
     events: Input,
     *,
-    patient: str,
+    subject: str,
     date: str,
     threshold: int = 5,
     window_months: int = 12,
@@ -174,7 +177,7 @@ def frequent_attender_series(
 
     Parameters
     ----------
-    events, patient, date, threshold, window_months, by
+    events, subject, date, threshold, window_months, by
         As in :func:`frequent_attenders`.
     freq : str, default "MS"
         A month-based frequency (``"MS"``, ``"QS"``, ``"YS"``, ``"QS-<MON>"``, ``"YS-<MON>"``); weekly
@@ -200,7 +203,7 @@ def frequent_attender_series(
     ...     "patient_id": ["p1", "p1", "p1", "p2"],
     ...     "arrival": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-03-15", "2024-02-01"]),
     ... })
-    >>> out = frequent_attender_series(att, patient="patient_id", date="arrival", threshold=3,
+    >>> out = frequent_attender_series(att, subject="patient_id", date="arrival", threshold=3,
     ...                                window_months=2)
     >>> print(out.to_string())
           period  attenders  frequent_attenders  window_complete
@@ -215,7 +218,7 @@ def frequent_attender_series(
         raise ValueError("frequent_attender_series needs a month-based freq (MS, QS, YS, ...), not W-MON")
     by_cols = as_list(by)
     check_levels(by_cols, levels, reserved=["attenders", "frequent_attenders", "window_complete"])
-    ev = load_events(events, date=date, by=by_cols, patient=patient)
+    ev = load_events(events, date=date, by=by_cols, subject=subject)
     window = resolve_window(f, start, end, data_first=ev.first, data_last=ev.last)
     first = ev.first
     covered_from: dt.date | None = (
@@ -223,9 +226,9 @@ def frequent_attender_series(
         if data_start is not None
         else (first.replace(day=1) if first is not None else None)
     )
-    t = _with_ids(ev, patient)
+    t = _with_ids(ev, subject)
     t = t.filter(t._et_d < literal_date(window.end))
-    totals = _rolling_month_totals(t, [*by_cols, patient], window_months)
+    totals = _rolling_month_totals(t, [*by_cols, subject], window_months)
     keyed = totals.mutate(_et_p=f.index_of_month_expr(totals._et_t))
     last_month = (keyed._et_p + 1) * f.step + f.anchor - 1
     keyed = keyed.filter(

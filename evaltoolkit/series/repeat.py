@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.series._engine import ROW, Input, literal_date, per_row_output, to_pandas
 from evaltoolkit.series._events import Events, load_events
 from evaltoolkit.series._periods import ONE_DAY, coerce_date, parse_freq, resolve_window
@@ -38,10 +39,10 @@ def _check_within(within: int) -> int:
     return within
 
 
-def _warn_missing(n: int, label: str, patient: str, stacklevel: int = 3) -> None:
+def _warn_missing(n: int, label: str, subject: str, stacklevel: int = 3) -> None:
     if n:
         warnings.warn(
-            f"{n} {label} row(s) have no {patient!r}; they cannot be linked to other rows, so they are kept "
+            f"{n} {label} row(s) have no {subject!r}; they cannot be linked to other rows, so they are kept "
             "and flagged patient_missing=True (never counted as repeats, left out of proportions)",
             UserWarning,
             stacklevel=stacklevel,
@@ -51,7 +52,7 @@ def _warn_missing(n: int, label: str, patient: str, stacklevel: int = 3) -> None
 def _flag_attendances(
     events: Input,
     *,
-    patient: str,
+    subject: str,
     date: str,
     within: int,
     censor_at: object | None,
@@ -60,11 +61,11 @@ def _flag_attendances(
 ) -> tuple[Events, ir.Table]:
     """Return the checked events and the per-event flagged table (with ROW and ``_et_d``)."""
     within = _check_within(within)
-    ev = load_events(events, date=date, by=by, patient=patient, keep_all=keep_all)
+    ev = load_events(events, date=date, by=by, subject=subject, keep_all=keep_all)
     censor = _censor_date(censor_at, ev.last)
     t = ev.prepare(ev.source.numbered())
-    has_id = t[patient].notnull()
-    w = ibis.window(group_by=t[patient], order_by=[t._et_ts, t[ROW]])
+    has_id = t[subject].notnull()
+    w = ibis.window(group_by=t[subject], order_by=[t._et_ts, t[ROW]])
     gap = t._et_d.lead().over(w).delta(t._et_d, unit="day").cast("int64")
     gap = ibis.ifelse(has_id, gap, ibis.null("int64"))
     flagged = t.mutate(
@@ -82,10 +83,11 @@ def _censor_date(censor_at: object | None, last: dt.date | None) -> dt.date:
     return (last or dt.date(1970, 1, 1)) + ONE_DAY
 
 
+@renamed_kwargs(patient="subject")
 def reattendances(
     events: Input,
     *,
-    patient: str,
+    subject: str,
     date: str,
     within: int = 28,
     censor_at: object | None = None,
@@ -96,7 +98,7 @@ def reattendances(
     ----------
     events : DataFrame, pyarrow Table, ibis Table, str or Path
         One row per attendance.
-    patient : str
+    subject : str
         Patient id column. Missing ids are flagged, not dropped (with a ``UserWarning``).
     date : str
         Attendance date(-time) column; date-times order same-day attendances.
@@ -129,7 +131,7 @@ def reattendances(
     ...     "patient_id": ["p1", "p1", "p1", "p2"],
     ...     "arrival": pd.to_datetime(["2024-01-01", "2024-01-29", "2024-03-15", "2024-01-10"]),
     ... })
-    >>> out = reattendances(att, patient="patient_id", date="arrival", censor_at="2024-04-01")
+    >>> out = reattendances(att, subject="patient_id", date="arrival", censor_at="2024-04-01")
     >>> print(out.to_string())
       patient_id    arrival  days_to_next  reattended_within  censored  patient_missing
     0         p1 2024-01-01            28               True     False            False
@@ -138,14 +140,14 @@ def reattendances(
     3         p2 2024-01-10          <NA>              False     False            False
     """
     ev, flagged = _flag_attendances(
-        events, patient=patient, date=date, within=within, censor_at=censor_at, keep_all=True
+        events, subject=subject, date=date, within=within, censor_at=censor_at, keep_all=True
     )
     out = per_row_output(
         ev.source,
         flagged,
         {"days_to_next": "Int64", "reattended_within": "bool", "censored": "bool", "patient_missing": "bool"},
     )
-    _warn_missing(int(out["patient_missing"].sum()), "events", patient)
+    _warn_missing(int(out["patient_missing"].sum()), "events", subject)
     return out
 
 
@@ -167,7 +169,7 @@ def _series(
     prof: pd.DataFrame,
     first: dt.date | None,
     last: dt.date | None,
-    patient: str,
+    subject: str,
     label: str,
 ) -> pd.DataFrame:
     f = parse_freq(freq)
@@ -191,14 +193,15 @@ def _series(
     )
     eligible = out["eligible"].astype("float64")
     out["proportion"] = (out[repeated] / eligible).where(eligible > 0)
-    _warn_missing(int(out["patient_missing"].sum()), label, patient, stacklevel=4)
+    _warn_missing(int(out["patient_missing"].sum()), label, subject, stacklevel=4)
     return out
 
 
+@renamed_kwargs(patient="subject")
 def reattendance_series(
     events: Input,
     *,
-    patient: str,
+    subject: str,
     date: str,
     within: int = 28,
     freq: str = "MS",
@@ -212,7 +215,7 @@ def reattendance_series(
 
     Parameters
     ----------
-    events, patient, date, within, censor_at
+    events, subject, date, within, censor_at
         As in :func:`reattendances`. Follow-up uses every attendance in the data, also those after ``end``.
     freq, by, start, end, levels
         As in :func:`count_events`; index attendances are those dated in ``[start, end)``.
@@ -232,7 +235,7 @@ def reattendance_series(
     ...     "patient_id": ["p1", "p1", "p2", "p3"],
     ...     "arrival": pd.to_datetime(["2024-01-03", "2024-01-20", "2024-01-10", "2024-02-25"]),
     ... })
-    >>> out = reattendance_series(att, patient="patient_id", date="arrival", censor_at="2024-03-01")
+    >>> out = reattendance_series(att, subject="patient_id", date="arrival", censor_at="2024-03-01")
     >>> print(out.round({"proportion": 3}).to_string())
           period  count  patient_missing  censored  eligible  reattended  proportion
     0 2024-01-01      3                0         0         3           1       0.333
@@ -241,7 +244,7 @@ def reattendance_series(
     by_cols = as_list(by)
     check_levels(by_cols, levels, reserved=["count", *_REPEAT_COUNTS, "reattended", "proportion"])
     ev, flagged = _flag_attendances(
-        events, patient=patient, date=date, within=within, censor_at=censor_at, by=by_cols
+        events, subject=subject, date=date, within=within, censor_at=censor_at, by=by_cols
     )
     return _series(
         flagged,
@@ -257,7 +260,7 @@ def reattendance_series(
         prof=ev.profile,
         first=ev.first,
         last=ev.last,
-        patient=patient,
+        subject=subject,
         label="events",
     )
 
@@ -265,7 +268,7 @@ def reattendance_series(
 def _flag_spells(
     spells: Input,
     *,
-    patient: str,
+    subject: str,
     admitted: str,
     discharged: str,
     within: int,
@@ -280,15 +283,15 @@ def _flag_spells(
         admitted=admitted,
         discharged=discharged,
         by=by,
-        columns={patient: "patient"},
+        columns={subject: "subject"},
         censor_at=censor_given,
         keep_all=keep_all,
     )
     lasts = [d for d in (sp.last("_et_a_last"), sp.last("_et_dis_last")) if d is not None]
     censor = _censor_date(censor_given, max(lasts) if lasts else None)
     t = sp.prepare(sp.source.numbered())
-    has_id = t[patient].notnull()
-    w = ibis.window(group_by=t[patient], order_by=[t._et_ats, t[ROW]])
+    has_id = t[subject].notnull()
+    w = ibis.window(group_by=t[subject], order_by=[t._et_ats, t[ROW]])
     gap = t._et_a.lead().over(w).delta(t._et_dis, unit="day").cast("int64")
     gap = ibis.ifelse(has_id, gap, ibis.null("int64"))
     flagged = t.mutate(
@@ -301,10 +304,11 @@ def _flag_spells(
     return sp, flagged, censor
 
 
+@renamed_kwargs(patient="subject")
 def readmissions(
     spells: Input,
     *,
-    patient: str,
+    subject: str,
     admitted: str,
     discharged: str,
     within: int = 28,
@@ -318,7 +322,7 @@ def readmissions(
         One row per spell. Transfers and overlapping spells should already be chained into continuous
         stays (a negative ``days_to_next`` shows a next admission before this discharge; it is not
         counted as a readmission).
-    patient : str
+    subject : str
         Patient id column. Missing ids are flagged, not dropped (with a ``UserWarning``).
     admitted, discharged : str
         Admission and discharge date(-time) columns; open spells (discharge missing) cannot be readmitted
@@ -349,7 +353,7 @@ def readmissions(
     ...     "admitted": pd.to_datetime(["2024-01-01", "2024-02-05", "2024-01-03"]),
     ...     "discharged": pd.to_datetime(["2024-01-10", "2024-02-07", None]),
     ... })
-    >>> out = readmissions(spells, patient="patient_id", admitted="admitted", discharged="discharged",
+    >>> out = readmissions(spells, subject="patient_id", admitted="admitted", discharged="discharged",
     ...                    censor_at="2024-06-01")
     >>> print(out[["patient_id", "days_to_next", "readmitted_within", "censored", "open"]].to_string())
       patient_id  days_to_next  readmitted_within  censored   open
@@ -359,7 +363,7 @@ def readmissions(
     """
     sp, flagged, _ = _flag_spells(
         spells,
-        patient=patient,
+        subject=subject,
         admitted=admitted,
         discharged=discharged,
         within=within,
@@ -377,14 +381,15 @@ def readmissions(
             "patient_missing": "bool",
         },
     )
-    _warn_missing(int(out["patient_missing"].sum()), "spells", patient)
+    _warn_missing(int(out["patient_missing"].sum()), "spells", subject)
     return out
 
 
+@renamed_kwargs(patient="subject")
 def readmission_series(
     spells: Input,
     *,
-    patient: str,
+    subject: str,
     admitted: str,
     discharged: str,
     within: int = 28,
@@ -399,7 +404,7 @@ def readmission_series(
 
     Parameters
     ----------
-    spells, patient, admitted, discharged, within, censor_at
+    spells, subject, admitted, discharged, within, censor_at
         As in :func:`readmissions`.
     freq, by, start, end, levels
         As in :func:`count_events`; index spells are those discharged in ``[start, end)``.
@@ -419,7 +424,7 @@ def readmission_series(
     ...     "admitted": pd.to_datetime(["2024-01-01", "2024-02-05", "2024-01-03"]),
     ...     "discharged": pd.to_datetime(["2024-01-10", "2024-02-07", "2024-01-04"]),
     ... })
-    >>> out = readmission_series(spells, patient="patient_id", admitted="admitted", discharged="discharged",
+    >>> out = readmission_series(spells, subject="patient_id", admitted="admitted", discharged="discharged",
     ...                          censor_at="2024-06-01")
     >>> print(out.to_string())
           period  discharges  patient_missing  censored  eligible  readmitted  proportion
@@ -430,7 +435,7 @@ def readmission_series(
     check_levels(by_cols, levels, reserved=["discharges", *_REPEAT_COUNTS, "readmitted", "proportion"])
     sp, flagged, _ = _flag_spells(
         spells,
-        patient=patient,
+        subject=subject,
         admitted=admitted,
         discharged=discharged,
         within=within,
@@ -452,6 +457,6 @@ def readmission_series(
         prof=sp.profile,
         first=sp.first("_et_dis_first"),
         last=sp.last("_et_dis_last"),
-        patient=patient,
+        subject=subject,
         label="spells",
     )

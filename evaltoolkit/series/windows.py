@@ -9,6 +9,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.errors import SeriesInputError
 from evaltoolkit.series._engine import (
     ROW,
@@ -37,18 +38,19 @@ def _id_kind(dtype: Any) -> str:
     return str(dtype)
 
 
-def _check_ids(cohort_type: Any, other_type: Any, patient: str, label: str) -> None:
+def _check_ids(cohort_type: Any, other_type: Any, subject: str, label: str) -> None:
     if _id_kind(cohort_type) != _id_kind(other_type):
         raise SeriesInputError(
-            f"{patient!r} is {cohort_type} in the cohort but {other_type} in {label}; convert one so the ids "
+            f"{subject!r} is {cohort_type} in the cohort but {other_type} in {label}; convert one so the ids "
             "match"
         )
 
 
+@renamed_kwargs(patient="subject")
 def patient_windows(
     cohort: Input,
     *,
-    patient: str = "patient_id",
+    subject: str = "patient_id",
     index: str = "index_date",
     attendances: Input | None = None,
     spells: Input | None = None,
@@ -76,15 +78,15 @@ def patient_windows(
     Parameters
     ----------
     cohort : DataFrame, pyarrow Table, ibis Table, str or Path
-        One row per patient, with ``patient`` and ``index`` (and ``end`` if given).
-    patient : str, default "patient_id"
+        One row per person, with ``subject`` and ``index`` (and ``end`` if given).
+    subject : str, default "patient_id"
         Patient id column, the same name in all three extracts.
     index : str, default "index_date"
         Index date column of the cohort.
     attendances : input, optional
-        ED attendances (``patient``, ``attendance_date``). Omit to leave out the ``attendances`` column.
+        ED attendances (``subject``, ``attendance_date``). Omit to leave out the ``attendances`` column.
     spells : input, optional
-        Admission spells (``patient``, ``admitted``, ``discharged``). Omit to leave out ``admissions`` and
+        Admission spells (``subject``, ``admitted``, ``discharged``). Omit to leave out ``admissions`` and
         ``bed_days``.
     before_months, after_months : int, default 18
         Window lengths in calendar months.
@@ -101,8 +103,8 @@ def patient_windows(
     Returns
     -------
     pandas.DataFrame
-        Two rows per patient, sorted by patient then ``window`` (``"before"``, ``"after"``), with columns
-        ``patient`` (named as in the cohort; merge other cohort columns back on it), ``window`` and
+        Two rows per patient, sorted by ``subject`` then ``window`` (``"before"``, ``"after"``), with columns
+        ``subject`` (named as in the cohort; merge other cohort columns back on it), ``window`` and
 
         * ``window_start``, ``window_end`` (datetime64): the truncated window ``[window_start, window_end)``;
         * ``exposure_days`` (int64): its length in days (use it to turn counts into rates);
@@ -145,7 +147,7 @@ def patient_windows(
             raise ValueError(f"{name} must be a whole number of months >= 0, not {value!r}")
     censor = None if censor_at is None else coerce_date(censor_at, "censor_at")
     first_day = None if data_start is None else coerce_date(data_start, "data_start")
-    columns = {patient: "patient", index: "index", **({end: "end"} if end else {})}
+    columns = {subject: "subject", index: "index", **({end: "end"} if end else {})}
     src = to_source(cohort, columns=columns, date_columns=[index, *([end] if end else [])], label="cohort")
 
     def prepare(t: ir.Table) -> ir.Table:
@@ -156,7 +158,7 @@ def patient_windows(
 
     u = prepare(src.table)
     checks = {
-        "_et_no_id": u[patient].isnull().sum(),
+        "_et_no_id": u[subject].isnull().sum(),
         "_et_i_missing": u[index].isnull().sum(),
         "_et_i_bad": (u._et_i.isnull() & u[index].notnull()).sum(),
     }
@@ -168,7 +170,7 @@ def patient_windows(
     prof = profile(u, [], **checks)
     count = {k: int(pd.to_numeric(prof[k]).fillna(0).iloc[0]) for k in prof.columns}
     if count["_et_no_id"]:
-        fail_rows(src, prepare, lambda t: t[patient].isnull(), count["_et_no_id"], f"{patient!r} is missing")
+        fail_rows(src, prepare, lambda t: t[subject].isnull(), count["_et_no_id"], f"{subject!r} is missing")
     require_dates(
         src,
         prepare,
@@ -205,40 +207,40 @@ def patient_windows(
             count["_et_late"],
             f"{index!r} is on or after censor_at ({censor}), so there is no after-window",
         )
-    groups = u.group_by(patient).aggregate(_et_k=u.count())
+    groups = u.group_by(subject).aggregate(_et_k=u.count())
     groups = groups.filter(groups._et_k > 1)
     n_dup = int(pd.to_numeric(to_pandas(groups.aggregate(n=groups._et_k.sum()))["n"]).fillna(0).iloc[0])
     if n_dup:
 
         def with_counts(t: ir.Table) -> ir.Table:
             t = prepare(t)
-            return t.mutate(_et_k=t[patient].count().over(ibis.window(group_by=t[patient])))
+            return t.mutate(_et_k=t[subject].count().over(ibis.window(group_by=t[subject])))
 
         fail_rows(
             src,
             with_counts,
             lambda t: t._et_k > 1,
             n_dup,
-            f"patients listed more than once in {patient!r}",
+            f"patients listed more than once in {subject!r}",
             "Give one row per patient (one index date each)",
         )
 
     numbered = prepare(src.numbered())
-    windows = _windows(numbered, patient, before_months, after_months, censor, first_day, end)
-    base = to_pandas(windows.select(ROW, patient, "window", "_et_ws", "_et_we", "censored"))
+    windows = _windows(numbered, subject, before_months, after_months, censor, first_day, end)
+    base = to_pandas(windows.select(ROW, subject, "window", "_et_ws", "_et_we", "censored"))
     keys = [ROW, "window"]
     if attendances is not None:
-        counts = _count_attendances(windows, attendances, patient, attendance_date)
+        counts = _count_attendances(windows, attendances, subject, attendance_date)
         base = base.merge(counts, on=keys, how="left", validate="one_to_one")
     if spells is not None:
-        counts = _count_spells(windows, spells, patient, admitted, discharged, censor)
+        counts = _count_spells(windows, spells, subject, admitted, discharged, censor)
         base = base.merge(counts, on=keys, how="left", validate="one_to_one")
-    return _assemble(src, base, patient, attendances is not None, spells is not None)
+    return _assemble(src, base, subject, attendances is not None, spells is not None)
 
 
 def _windows(
     t: ir.Table,
-    patient: str,
+    subject: str,
     before_months: int,
     after_months: int,
     censor: dt.date | None,
@@ -252,7 +254,7 @@ def _windows(
     start = ibis.least(start, idx)
     before = t.select(
         ROW,
-        patient,
+        subject,
         window=ibis.literal("before"),
         _et_ws=start,
         _et_we=idx,
@@ -265,17 +267,17 @@ def _windows(
     if end:
         stop = ibis.least(stop, (t._et_e + ibis.interval(days=1)).coalesce(full_end))
     after = t.select(
-        ROW, patient, window=ibis.literal("after"), _et_ws=idx, _et_we=stop, censored=stop < full_end
+        ROW, subject, window=ibis.literal("after"), _et_ws=idx, _et_we=stop, censored=stop < full_end
     )
     return before.union(after)
 
 
-def _count_attendances(windows: ir.Table, attendances: Input, patient: str, date: str) -> pd.DataFrame:
-    ev = load_events(attendances, date=date, patient=patient)
-    _check_ids(windows.schema()[patient], ev.source.dtype(patient), patient, "attendances")
+def _count_attendances(windows: ir.Table, attendances: Input, subject: str, date: str) -> pd.DataFrame:
+    ev = load_events(attendances, date=date, subject=subject)
+    _check_ids(windows.schema()[subject], ev.source.dtype(subject), subject, "attendances")
     a = ev.table()
-    a = a.select(_et_pid=a[patient], _et_d=a._et_d)
-    j = windows.join(a, windows[patient] == a._et_pid)
+    a = a.select(_et_pid=a[subject], _et_d=a._et_d)
+    j = windows.join(a, windows[subject] == a._et_pid)
     j = j.filter((j._et_d >= j._et_ws) & (j._et_d < j._et_we))
     return to_pandas(j.group_by([ROW, "window"]).aggregate(attendances=j.count()))
 
@@ -283,7 +285,7 @@ def _count_attendances(windows: ir.Table, attendances: Input, patient: str, date
 def _count_spells(
     windows: ir.Table,
     spells: Input,
-    patient: str,
+    subject: str,
     admitted: str,
     discharged: str,
     censor: dt.date | None,
@@ -292,14 +294,14 @@ def _count_spells(
         spells,
         admitted=admitted,
         discharged=discharged,
-        columns={patient: "patient"},
+        columns={subject: "subject"},
         censor_at=censor,
         require_censor=True,
     )
-    _check_ids(windows.schema()[patient], sp.source.dtype(patient), patient, "spells")
+    _check_ids(windows.schema()[subject], sp.source.dtype(subject), subject, "spells")
     s = sp.table()
-    s = s.select(_et_pid=s[patient], _et_a=s._et_a, _et_D=s._et_D)
-    j = windows.join(s, windows[patient] == s._et_pid)
+    s = s.select(_et_pid=s[subject], _et_a=s._et_a, _et_D=s._et_D)
+    j = windows.join(s, windows[subject] == s._et_pid)
     j = j.filter((j._et_a < j._et_we) & (j._et_D >= j._et_ws))
     lo = ibis.greatest(j._et_a, j._et_ws)
     hi = ibis.least(j._et_D, j._et_we)
@@ -313,15 +315,15 @@ def _count_spells(
     )
 
 
-def _assemble(src: Source, base: pd.DataFrame, patient: str, has_att: bool, has_spells: bool) -> pd.DataFrame:
+def _assemble(src: Source, base: pd.DataFrame, subject: str, has_att: bool, has_spells: bool) -> pd.DataFrame:
     out = base.rename(columns={"_et_ws": "window_start", "_et_we": "window_end"})
     if src.frame is not None:  # keep the caller's id dtype
         rows = out[ROW].astype("int64").to_numpy()
-        out[patient] = src.frame[patient].reset_index(drop=True).iloc[rows].to_numpy()
+        out[subject] = src.frame[subject].reset_index(drop=True).iloc[rows].to_numpy()
     for c in ("window_start", "window_end"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
     out["exposure_days"] = ((out["window_end"] - out["window_start"]).dt.days).astype("int64")
-    wanted = [patient, "window", "window_start", "window_end", "exposure_days"]
+    wanted = [subject, "window", "window_start", "window_end", "exposure_days"]
     for flag, cols in ((has_att, ["attendances"]), (has_spells, ["admissions", "bed_days"])):
         if flag:
             for c in cols:
@@ -330,5 +332,5 @@ def _assemble(src: Source, base: pd.DataFrame, patient: str, has_att: bool, has_
     out["censored"] = out["censored"].astype(bool)
     wanted.append("censored")
     out["_et_order"] = (out["window"] == "after").astype("int64")
-    out = out.sort_values([patient, "_et_order"], kind="stable")
+    out = out.sort_values([subject, "_et_order"], kind="stable")
     return out[wanted].reset_index(drop=True)
