@@ -251,8 +251,11 @@ def score(
     file: Annotated[Path, typer.Argument(help="Item responses (.csv, .xlsx or .parquet), one row per form.")],
     instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument key, e.g. phq9.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV of scores.")],
-    id_columns: Annotated[
+    keep_columns: Annotated[
         str | None, typer.Option(help="Comma-separated columns to copy (default: every non-item column).")
+    ] = None,
+    id_columns: Annotated[
+        str | None, typer.Option(hidden=True, help="Deprecated spelling of --keep-columns.")
     ] = None,
     prorate: Annotated[
         str,
@@ -265,7 +268,7 @@ def score(
 ) -> None:
     """Score an outcome measure (PHQ-9, GAD-7, CORE-10, BSL-23, ...) from item responses.
 
-    Writes one row per form: the id columns, total, band, subscales, n_missing, prorated and valid. The
+    Writes one row per form: the kept columns, total, band, subscales, n_missing, prorated and valid. The
     output keeps the identifiers of the input: it is for analysis, not for publication. Run
     `python -c "from evaltoolkit.rom import instruments; print(instruments())"` for the keys.
     """
@@ -279,6 +282,14 @@ def score(
         _fail(f"error: unknown instrument {instrument!r}; known: {', '.join(instrument_keys())}", EXIT_USAGE)
     if invalid not in ("raise", "missing"):
         _fail("error: --invalid must be raise or missing", EXIT_USAGE)
+    if id_columns is not None:
+        if keep_columns is not None:
+            _fail("error: give --keep-columns only (--id-columns is its deprecated spelling)", EXIT_USAGE)
+        from evaltoolkit._deprecate import REMOVED_IN
+
+        note = f"warning: --id-columns is deprecated, use --keep-columns (removed in release {REMOVED_IN})"
+        typer.echo(note, err=True)
+        keep_columns = id_columns
     rule: str | bool | int | float
     if prorate == "rule":
         rule = "rule"
@@ -291,8 +302,8 @@ def score(
             _fail(f"error: --prorate must be rule, none, a number or a fraction, not {prorate!r}", EXIT_USAGE)
     try:
         table = read_table(file, sheet=sheet)
-        ids = [c.strip() for c in id_columns.split(",")] if id_columns else None
-        scored = score_items(table, instrument, id_columns=ids, prorate=rule, invalid=invalid)  # type: ignore[arg-type]
+        ids = [c.strip() for c in keep_columns.split(",")] if keep_columns else None
+        scored = score_items(table, instrument, keep_columns=ids, prorate=rule, invalid=invalid)  # type: ignore[arg-type]
     except EvalToolkitError as exc:
         _fail(f"error: {exc}", EXIT_INVALID)
     out.parent.mkdir(parents=True, exist_ok=True)

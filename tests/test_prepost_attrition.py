@@ -138,12 +138,12 @@ def synthetic() -> dict:
     ex = load_extracts(DATA, window=("2019-04-01", "2025-04-01"), max_open_days=365)
     rom = pd.concat(
         [
-            score(ex["rom_responses"].data, k, id_columns=["patient_id", "occasion"]).assign(outcome=k)
+            score(ex["rom_responses"].data, k, keep_columns=["patient_id", "occasion"]).assign(outcome=k)
             for k in ("phq9", "gad7", "core10")
         ],
         ignore_index=True,
     )
-    staff = score(ex["staff_survey"].data, "cbi", id_columns=["staff_id", "wave"])
+    staff = score(ex["staff_survey"].data, "cbi", keep_columns=["staff_id", "wave"])
     return {"rom": rom, "staff": staff, "truth": json.loads((DATA / "truth.json").read_text())}
 
 

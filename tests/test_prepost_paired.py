@@ -229,7 +229,7 @@ def synthetic() -> dict:
     truth = json.loads((DATA / "truth.json").read_text())
     rom = pd.concat(
         [
-            score(ex["rom_responses"].data, k, id_columns=["patient_id", "occasion", "session"]).assign(
+            score(ex["rom_responses"].data, k, keep_columns=["patient_id", "occasion", "session"]).assign(
                 outcome=k
             )
             for k in ("phq9", "gad7")
@@ -238,7 +238,7 @@ def synthetic() -> dict:
     )
     staff = pd.concat(
         [
-            score(ex["staff_survey"].data, k, id_columns=["staff_id", "wave"]).assign(outcome=k)
+            score(ex["staff_survey"].data, k, keep_columns=["staff_id", "wave"]).assign(outcome=k)
             for k in ("pss10", "mhc_sf", "ffmq15")
         ],
         ignore_index=True,

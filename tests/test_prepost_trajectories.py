@@ -146,7 +146,7 @@ def test_change_programme_weekly_change_matches_truth() -> None:
     truth = json.loads((DATA / "truth.json").read_text())["rom"]
     long = pd.concat(
         [
-            score(ex["rom_responses"].data, k, id_columns=["patient_id", "session"]).assign(outcome=k)
+            score(ex["rom_responses"].data, k, keep_columns=["patient_id", "session"]).assign(outcome=k)
             for k in ("phq9", "gad7")
         ],
         ignore_index=True,

@@ -28,12 +28,12 @@ def _no_show(monkeypatch):
 
 def changes():
     d = pd.DataFrame({"pre": [16.0, 14.0, 12.0, 8.0, np.nan], "post": [9.0, 11.0, 12.0, 14.0, 3.0]})
-    return reliable_change(d, "phq9", pre="pre", post="post")
+    return reliable_change(d, "phq9", pre_column="pre", post_column="post")
 
 
 def test_jacobson_plot_draws_cutoffs_band_and_categories():
     _fig, ax = plt.subplots()
-    out = plot_jacobson(changes(), pre="pre", post="post", ax=ax, label="PHQ-9", title="T")
+    out = plot_jacobson(changes(), pre_column="pre", post_column="post", ax=ax, label="PHQ-9", title="T")
     assert out is ax and ax.get_xlabel() == "PHQ-9 pre score" and ax.get_title() == "T"
     verticals = [ln for ln in ax.get_lines() if np.allclose(ln.get_xdata(), 10)]
     horizontals = [ln for ln in ax.get_lines() if np.allclose(ln.get_ydata(), 10)]
@@ -79,4 +79,4 @@ def test_new_axes_when_none_and_keyword_only_options():
             and inspect.signature(fn).parameters["ax"].default is None
         )
     with pytest.raises(RomInputError, match="reliable_change"):
-        plot_jacobson(pd.DataFrame({"pre": [1], "post": [2]}), pre="pre", post="post")
+        plot_jacobson(pd.DataFrame({"pre": [1], "post": [2]}), pre_column="pre", post_column="post")

@@ -698,9 +698,9 @@ def test_ids_index_order_and_no_mutation():
         "valid",
     ]
     assert out["total"].tolist() == [27.0, 0.0, 9.0]
-    assert score(df, "phq9", id_columns=["patient_id"]).columns[0] == "patient_id"
+    assert score(df, "phq9", keep_columns=["patient_id"]).columns[0] == "patient_id"
     with pytest.raises(RomInputError, match="not in the data"):
-        score(df, "phq9", id_columns=["staff_id"])
+        score(df, "phq9", keep_columns=["staff_id"])
     clash = df.rename(columns={"occasion": "total"})
     with pytest.raises(RomInputError, match="clash"):
         score(clash, "phq9")

@@ -118,7 +118,7 @@ def test_reliable_change_and_talking_therapies_on_the_change_data(rom):
         }
     )
     assert len(wide) == 300  # every patient has a baseline; drop-outs have no end score
-    jt = reliable_change(wide, "phq9", pre="phq9_pre", post="phq9_post")
+    jt = reliable_change(wide, "phq9", pre_column="phq9_pre", post_column="phq9_post")
     summary = change_summary(jt).set_index("category")["n"]
     n_paired = int(wide[["phq9_pre", "phq9_post"]].notna().all(axis=1).sum())
     assert summary.drop("not classified").sum() == n_paired and summary["not classified"] == 300 - n_paired

@@ -106,7 +106,7 @@ def _scores(protocol: Protocol, data: LoadedData) -> tuple[pd.DataFrame, dict[st
     parts, facts = [], {}
     for spec in om.instruments:
         inst = get_instrument(spec.key)
-        scored = score(raw, spec.key, id_columns=ids, prorate=spec.prorate)
+        scored = score(raw, spec.key, keep_columns=ids, prorate=spec.prorate)
         value = scored[spec.scale].astype("float64")
         if spec.scale == "total":
             value = value.where(scored["valid"].astype(bool))
@@ -253,8 +253,8 @@ def run_measures(
                     rc = reliable_change(
                         wide,
                         spec.key,
-                        pre="pre",
-                        post="post",
+                        pre_column="pre",
+                        post_column="post",
                         scale=spec.scale,
                         criterion=criterion,
                         sd_multiplier=om.change.sd_multiplier,

@@ -7,7 +7,7 @@ for 95 %), i.e. when the change exceeds ``z × S_diff`` (Christensen & Mendoza's
 Where a published reliable-change value exists (PHQ-9 6, GAD-7 4, CORE-OM 5, CORE-10 6) it is used
 as the threshold with the instrument's comparison (``>=``: a change equal to the value counts, as in
 NHS Talking Therapies), and ``rci = z × change / value`` so that ``|rci| >= z`` matches the rule.
-Otherwise the threshold is computed from an SD (given, or the SD of the ``pre`` scores) and a
+Otherwise the threshold is computed from an SD (given, or the SD of the pre scores) and a
 reliability (given, or the instrument's stored alpha), and the comparison is strict (``>``).
 
 Clinically significant change
@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.rom._items import ROWS_NOTE, format_rows, row_numbers
 from evaltoolkit.rom.definition import Instrument, Scale
 from evaltoolkit.rom.errors import RomInputError
@@ -249,12 +250,13 @@ def _clinical(x: np.ndarray, cut: float, side: str) -> np.ndarray:
         return x < cut
 
 
+@renamed_kwargs(pre="pre_column", post="post_column")
 def reliable_change(
     data: pd.DataFrame,
     instrument: str | Instrument,
     *,
-    pre: str,
-    post: str,
+    pre_column: str,
+    post_column: str,
     scale: str = "total",
     rc: float | None = None,
     sd: float | None = None,
@@ -276,15 +278,17 @@ def reliable_change(
     instrument : str or Instrument
         Supplies the direction, score range, published reliable-change value, reliability, norms and
         clinical cut-off of ``scale``.
-    pre, post : str
-        Score columns.
+    pre_column, post_column : str
+        The columns of ``data`` holding the pre and the post scores (formerly ``pre=``/``post=``,
+        deprecated: ``pre``/``post`` name occasions, values of ``time``, in :mod:`evaltoolkit.prepost`
+        and in the protocol).
     scale : str, default "total"
         Which scale of the instrument the scores are (e.g. ``"depression"`` for DASS-21).
     rc : float, optional
         A reliable-change value (score points) to use instead of the published one.
     sd, reliability : float, optional
         Compute the threshold as ``z × SD × √(2(1 − r))`` instead: ``sd`` defaults to the SD of the
-        ``pre`` scores, ``reliability`` to the instrument's stored alpha.
+        pre scores, ``reliability`` to the instrument's stored alpha.
     z : float, optional
         Critical value: 1.96 by default; the instrument's own for a published value (CORE-10: 1.645).
     comparison : {">=", ">"}, optional
@@ -313,7 +317,7 @@ def reliable_change(
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"id": [1, 2, 3, 4], "pre": [16, 16, 12, 8], "post": [9, 11, 12, 14]})
-    >>> r = reliable_change(d, "phq9", pre="pre", post="post")
+    >>> r = reliable_change(d, "phq9", pre_column="pre", post_column="post")
     >>> r[["id", "change", "reliable", "clinically_significant", "category"]]
        id  change  reliable  clinically_significant      category
     0   1    -7.0      True                    True     recovered
@@ -334,8 +338,8 @@ def reliable_change(
     if clash:
         raise RomInputError(f"data already has columns {clash}; rename or drop them first")
     bounds = inst.scale_range(scale, sc)
-    x0 = score_column(data, pre, what="pre", bounds=bounds)
-    x1 = score_column(data, post, what="post", bounds=bounds)
+    x0 = score_column(data, pre_column, what="pre", bounds=bounds)
+    x1 = score_column(data, post_column, what="post", bounds=bounds)
     cut, side, crit = _cutoff_rule(
         inst, sc, criterion=criterion, cutoff=cutoff, norms=norms, sd_multiplier=sd_multiplier
     )
@@ -403,7 +407,7 @@ def change_summary(changes: pd.DataFrame, *, by: str | Sequence[str] | None = No
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"pre": [16, 16, 12, None], "post": [9, 11, 18, 5]})
-    >>> change_summary(reliable_change(d, "phq9", pre="pre", post="post"))
+    >>> change_summary(reliable_change(d, "phq9", pre_column="pre", post_column="post"))
              category  n    percent
     0       recovered  1  33.333333
     1        improved  0   0.000000

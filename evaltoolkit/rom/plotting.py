@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.rom.change import CATEGORIES
 from evaltoolkit.rom.errors import RomInputError
 
@@ -23,11 +24,12 @@ __all__ = ["plot_jacobson", "plot_score_distributions"]
 _COLOURS = {"recovered": "#1b9e77", "improved": "#7570b3", "unchanged": "0.55", "deteriorated": "#d95f02"}
 
 
+@renamed_kwargs(pre="pre_column", post="post_column")
 def plot_jacobson(
     changes: pd.DataFrame,
     *,
-    pre: str,
-    post: str,
+    pre_column: str,
+    post_column: str,
     ax: Axes | None = None,
     title: str | None = None,
     label: str | None = None,
@@ -43,8 +45,9 @@ def plot_jacobson(
     changes : pandas.DataFrame
         Output of :func:`~evaltoolkit.rom.reliable_change` (uses ``category``, ``rc_threshold`` and
         ``cutoff``).
-    pre, post : str
-        The score columns passed to :func:`~evaltoolkit.rom.reliable_change`.
+    pre_column, post_column : str
+        The score columns passed to :func:`~evaltoolkit.rom.reliable_change` (formerly ``pre=``/``post=``,
+        deprecated: ``pre``/``post`` name occasions elsewhere in the toolkit).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created otherwise.
     title, label : str, optional
@@ -61,23 +64,25 @@ def plot_jacobson(
     >>> import pandas as pd
     >>> from evaltoolkit.rom import reliable_change
     >>> d = pd.DataFrame({"pre": [16, 14, 12, 8], "post": [9, 11, 12, 14]})
-    >>> ax = plot_jacobson(reliable_change(d, "phq9", pre="pre", post="post"), pre="pre", post="post")
+    >>> changes = reliable_change(d, "phq9", pre_column="pre", post_column="post")
+    >>> ax = plot_jacobson(changes, pre_column="pre", post_column="post")
     >>> ax.get_xlabel(), len(ax.collections) > 0
     ('pre score', True)
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     import matplotlib.pyplot as plt
 
-    need = [pre, post, "category", "rc_threshold", "cutoff"]
+    need = [pre_column, post_column, "category", "rc_threshold", "cutoff"]
     absent = [c for c in need if c not in changes.columns]
     if absent:
         raise RomInputError(
-            f"changes lacks columns {absent}; pass the output of reliable_change() and its pre/post"
+            f"changes lacks columns {absent}; pass the output of reliable_change() and the same "
+            "pre_column= and post_column="
         )
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5.5))
-    x = pd.to_numeric(changes[pre], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    y = pd.to_numeric(changes[post], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    x = pd.to_numeric(changes[pre_column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    y = pd.to_numeric(changes[post_column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     ok = ~(np.isnan(x) | np.isnan(y))
     if ok.any():
         lo = float(min(x[ok].min(), y[ok].min()))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.rom._items import QUALITY_COLUMNS, InvalidPolicy, Items, default_id_columns, read_items
 from evaltoolkit.rom.definition import RESERVED_COLUMNS, BandScheme, Instrument, Scale
 from evaltoolkit.rom.errors import RomInputError
@@ -182,12 +183,13 @@ def _score_scale(
     return value, valid, prorated
 
 
+@renamed_kwargs(id_columns="keep_columns")
 def score(
     responses: pd.DataFrame,
     instrument: str | Instrument,
     *,
     items: Items = None,
-    id_columns: Sequence[str] | None = None,
+    keep_columns: Sequence[str] | None = None,
     prorate: Prorate = "rule",
     bands: str | Mapping[str, str | None] | None = None,
     invalid: InvalidPolicy = "raise",
@@ -204,9 +206,10 @@ def score(
     items : mapping, list or str, optional
         Item columns: ``{item number: column}``, a list of columns in item order, or a template such
         as ``"q{n}"``. Default ``<key>_<n>``.
-    id_columns : list of str, optional
-        Columns copied to the output. Default: every column that is not an item column of a
-        registered instrument (so identifiers, occasions and dates are kept).
+    keep_columns : list of str, optional
+        Columns copied unchanged to the output (identifiers such as the ``subject`` column, occasions,
+        dates). Default: every column that is not an item column of a registered instrument. Formerly
+        ``id_columns=`` (deprecated; it names columns to copy, not the person-id column).
     prorate : "rule", bool, int, float or mapping, default "rule"
         Missing-item rule: the definition's (``"rule"``/``True``), none allowed (``False``), up to
         ``n`` per scale (int), up to a fraction of each scale's items (float), or per scale
@@ -223,7 +226,7 @@ def score(
     Returns
     -------
     pandas.DataFrame
-        Same index and row order as ``responses``. Columns: the id columns; ``total`` (float; empty
+        Same index and row order as ``responses``. Columns: the ``keep_columns``; ``total`` (float; empty
         when the instrument has no total, e.g. CBI); ``band`` (ordered categorical; the default or
         chosen band of the total, or the MHC-SF Keyes category; empty where the total is invalid or
         no bands exist); one float column per subscale, followed by ``<subscale>_band`` where the
@@ -259,21 +262,21 @@ def score(
     mat = read_items(responses, inst, items=items, invalid=invalid)
     ids = (
         default_id_columns(responses, mat.columns, instrument_keys())
-        if id_columns is None
-        else list(id_columns)
+        if keep_columns is None
+        else list(keep_columns)
     )
     absent = [c for c in ids if c not in responses.columns]
     if absent:
-        raise RomInputError(f"id_columns {absent} are not in the data")
+        raise RomInputError(f"keep_columns {absent} are not in the data")
     item_set = set(mat.columns)
     clash = [c for c in ids if c in item_set]
     if clash:
-        raise RomInputError(f"id_columns {clash} are item columns of {inst.key}")
+        raise RomInputError(f"keep_columns {clash} are item columns of {inst.key}")
 
     reserved = {"total", *RESERVED_COLUMNS, *inst.scales, *(f"{n}_band" for n in inst.scales)}
     clash = [c for c in ids if c in reserved]
     if clash:
-        raise RomInputError(f"id_columns {clash} clash with output columns; rename them first")
+        raise RomInputError(f"keep_columns {clash} clash with output columns; rename them first")
     schemes = _schemes(inst, bands)
 
     filled = mat.keyed(inst, inplace=True)  # the matrix is private to this call
