@@ -24,30 +24,38 @@ RENAMED: dict[str, dict[str, str]] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def warn_renamed(what: str, old: str, new: str, *, stacklevel: int = 3) -> None:
-    """Issue the ``DeprecationWarning`` for a renamed keyword, option or column.
+_SPELLING = {"keyword": "{}=", "attribute": ".{}", "protocol key": "{}:", "option": "{}", "key": "{!r}"}
+
+
+def warn_renamed(what: str, old: str, new: str, *, kind: str = "keyword", stacklevel: int = 3) -> None:
+    """Issue the ``DeprecationWarning`` for a renamed keyword, attribute, protocol key or option.
 
     Parameters
     ----------
     what : str
-        Where the name is used, e.g. ``"evaltoolkit.rom.score"``.
+        Where the name is used, e.g. ``"score()"`` or ``"ITSResult"``.
     old, new : str
         The old and the new spelling.
+    kind : {"keyword", "attribute", "protocol key", "option", "key"}, default "keyword"
+        What is renamed; sets how the names are written (``se=``, ``.se``, ``se:``, ``--se``, ``'se'``).
     stacklevel : int, default 3
-        Passed to :func:`warnings.warn` (3 points at the caller of the decorated function).
+        Passed to :func:`warnings.warn` (3 points at the caller of the function that calls this).
 
     Examples
     --------
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     warn_renamed("f", "patient", "subject")
-    >>> print(caught[0].message)
-    f: the keyword patient= is deprecated, use subject= instead (patient= will be removed in release 0.3.0)
+    ...     warn_renamed("f()", "patient", "subject")
+    >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
+    f(): the keyword patient= is deprecated, use subject= instead (patient= will be removed in release
+    0.3.0)
     """
+    form = _SPELLING[kind]
+    o, n = form.format(old), form.format(new)
     warnings.warn(
-        f"{what}: the keyword {old}= is deprecated, use {new}= instead "
-        f"({old}= will be removed in release {REMOVED_IN})",
+        f"{what}: the {kind} {o} is deprecated, use {n} instead "
+        f"({o} will be removed in release {REMOVED_IN})",
         DeprecationWarning,
         stacklevel=stacklevel,
     )

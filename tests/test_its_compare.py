@@ -72,15 +72,15 @@ def _close_figures():
     ("spec", "label", "options"),
     [
         ("ols", "ols", {"method": "ols"}),
-        ("OLS + Newey-West(lags=2)", "ols+newey-west(lags=2)", {"method": "ols", "se": "newey-west", "lags": 2}),
+        ("OLS + Newey-West(lags=2)", "ols+newey-west(lags=2)", {"method": "ols", "se_type": "newey-west", "lags": 2}),
         ("ols+nw(lags=1, adjust=false)", "ols+newey-west(lags=1, adjust=False)",
-         {"method": "ols", "se": "newey-west", "lags": 1, "nw_adjust": False}),
+         {"method": "ols", "se_type": "newey-west", "lags": 1, "nw_adjust": False}),
         ("gls-reml(ar_order=2)", "gls-reml(ar_order=2)", {"method": "gls-reml", "ar_order": 2}),
         ("arima", "arima", {"method": "arima"}),
         ("prais-winsten", "prais-winsten", {"method": "prais-winsten"}),
         ("quasipoisson", "quasipoisson", {"family": "quasipoisson", "method": "ols"}),
         ("negbin+newey-west(lags=3)", "negbin+newey-west(lags=3)",
-         {"family": "negbin", "method": "ols", "se": "newey-west", "lags": 3}),
+         {"family": "negbin", "method": "ols", "se_type": "newey-west", "lags": 3}),
         ({"label": "REML AR(2)", "method": "gls-reml", "ar_order": 2}, "REML AR(2)", {"method": "gls-reml", "ar_order": 2}),
         ({"family": "poisson"}, "family=poisson", {"family": "poisson"}),
     ],
@@ -226,7 +226,7 @@ def test_table_rows_equal_individual_fits(sicily):
     for label, opts in [
         ("ols", {}),
         ("REML", {"method": "gls-reml"}),
-        ("ols+newey-west(lags=2)", {"se": "newey-west", "lags": 2}),
+        ("ols+newey-west(lags=2)", {"se_type": "newey-west", "lags": 2}),
     ]:
         single = fit_its(sicily, **design, **opts).coefficients()
         mine = t[t["method"] == label].reset_index(drop=True)
@@ -489,7 +489,7 @@ def test_power_simulations_equal_fit_its_on_the_same_series(family, method, se):
     for i in range(N_SIMS):
         df = pd.DataFrame({"t": np.arange(n), "y": y[i]})
         fits.append(fit_its(df, outcome="y", time="t", interruptions=N_PRE, family=family, method=method,
-                            se=se, lags=lags).coefficients().set_index("term"))  # fmt: skip
+                            se_type=se, lags=lags).coefficients().set_index("term"))  # fmt: skip
     terms = ["pre_slope", "level_change", "slope_change"]
     est = np.array([f.loc[terms, "estimate"].to_numpy() for f in fits])
     sem = np.array([f.loc[terms, "std_error"].to_numpy() for f in fits])
@@ -509,7 +509,7 @@ def test_power_simulations_equal_fit_its_on_the_same_series(family, method, se):
 
     # 2. the public power() summary equals the same summary of the fit_its fits
     d = GAUSS_DESIGN if family == "gaussian" else COUNT_DESIGN
-    out = power(n_pre=N_PRE, n_post=N_POST, family=family, method=method, se=se, lags=lags, n_sims=N_SIMS,
+    out = power(n_pre=N_PRE, n_post=N_POST, family=family, method=method, se_type=se, lags=lags, n_sims=N_SIMS,
                 seed=SEED, **d).set_index("term")  # fmt: skip
     crit = stats.t.ppf(0.975, n - 4) if family == "gaussian" else stats.norm.ppf(0.975)
     for j, term in ((1, "level_change"), (2, "slope_change")):

@@ -325,14 +325,25 @@ def test_power_matches_noncentral_t(n_pre: int, n_post: int, delta: float) -> No
 
 
 def test_unsupported_combination_in_grid_names_method_and_se() -> None:
-    with pytest.raises(EvalToolkitError, match=r"method='gls-reml' with se='newey-west'"):
-        power(n_pre=24, n_post=24, sd=1.0, method=["ols", "gls-reml"], se=["model", "newey-west"], n_sims=10)
+    with pytest.raises(EvalToolkitError, match=r"method='gls-reml' with se_type='newey-west'"):
+        power(
+            n_pre=24,
+            n_post=24,
+            sd=1.0,
+            method=["ols", "gls-reml"],
+            se_type=["model", "newey-west"],
+            n_sims=10,
+        )
 
 
 def test_autocorrelation_type_one_error_by_method() -> None:
     n_sims = 2000
     common = {"n_pre": 24, "n_post": 24, "sd": 1.0, "ar": 0.6, "n_sims": n_sims, "seed": 5}
-    ols = power(**common, se=["model", "newey-west"], lags=2).query("term == 'level_change'").set_index("se")
+    ols = (
+        power(**common, se_type=["model", "newey-west"], lags=2)
+        .query("term == 'level_change'")
+        .set_index("se_type")
+    )
     reml = power(**common, method="gls-reml").query("term == 'level_change'").iloc[0]
     t1_model = ols.loc["model", "power"]
     t1_nw = ols.loc["newey-west", "power"]
@@ -350,7 +361,7 @@ def test_power_summary_equals_statsmodels_loop_on_same_series() -> None:
     n_sims, seed = 60, 9
     res = power(
         n_pre=10, n_post=14, level_change=1.5, slope_change=0.2, baseline=3.0, pre_slope=0.1, sd=2.0,
-        ar=0.3, se="newey-west", lags=2, n_sims=n_sims, seed=seed, conf_level=0.9,
+        ar=0.3, se_type="newey-west", lags=2, n_sims=n_sims, seed=seed, conf_level=0.9,
     )  # fmt: skip
     x = design(10, 14)
     y = pw._simulate(
@@ -406,8 +417,8 @@ def test_power_increases_along_a_grid() -> None:
 
 
 def test_newey_west_lags_grid_and_model_rows() -> None:
-    res = power(n_pre=10, n_post=10, sd=1.0, se=["model", "newey-west"], lags=[1, 3], n_sims=30)
-    assert res["se"].tolist() == ["model"] * 2 + ["newey-west"] * 4
+    res = power(n_pre=10, n_post=10, sd=1.0, se_type=["model", "newey-west"], lags=[1, 3], n_sims=30)
+    assert res["se_type"].tolist() == ["model"] * 2 + ["newey-west"] * 4
     assert res["lags"].isna().tolist() == [True] * 2 + [False] * 4
     assert res["lags"].dropna().tolist() == [1, 1, 3, 3]
 
@@ -491,13 +502,16 @@ def test_input_is_not_mutated() -> None:
         ({"family": "binomial"}, "family must be one of"),
         ({"method": "arima"}, "method='arima' is not supported in power"),
         ({"method": "glm"}, "method must be one of"),
-        ({"se": "robust"}, "se must be one of"),
+        ({"se_type": "robust"}, "se_type must be one of"),
         ({"effect": "ramp"}, "effect must be one of"),
-        ({"method": "prais-winsten", "se": "newey-west"}, r"method='prais-winsten' with se='newey-west'"),
-        ({"lags": 2}, "lags is used only with se='newey-west'"),
-        ({"se": "newey-west", "lags": 30}, "lags must be smaller than"),
-        ({"se": "newey-west"}, "se='newey-west' needs lags"),
-        ({"se": "newey-west", "lags": -1}, "lags must be at least 0"),
+        (
+            {"method": "prais-winsten", "se_type": "newey-west"},
+            r"method='prais-winsten' with se_type='newey-west'",
+        ),
+        ({"lags": 2}, "lags is used only with se_type='newey-west'"),
+        ({"se_type": "newey-west", "lags": 30}, "lags must be smaller than"),
+        ({"se_type": "newey-west"}, "se_type='newey-west' needs lags"),
+        ({"se_type": "newey-west", "lags": -1}, "lags must be at least 0"),
         ({"dispersion": 0.1}, "dispersion applies to count families only"),
         ({"level_change": []}, "level_change must not be an empty list"),
         ({"level_change": "big"}, "level_change must be a number"),
@@ -518,7 +532,10 @@ def test_bad_gaussian_input_names_the_argument(kwargs: dict[str, object], match:
         ({"sd": 1.0}, "sd applies to family='gaussian' only"),
         ({"dispersion": -0.1}, "dispersion must be non-negative"),
         ({"ar": 0.3}, "needs dispersion > 0"),
-        ({"method": "gls-reml"}, r"method='gls-reml' with se='model' is not supported for family='poisson'"),
+        (
+            {"method": "gls-reml"},
+            r"method='gls-reml' with se_type='model' is not supported for family='poisson'",
+        ),
         ({"offset": [1.0, 2.0]}, "offset has 2 values"),
         ({"offset": -5.0}, "offset must be one positive"),
     ],
@@ -542,7 +559,7 @@ def test_supported_analyses_all_run() -> None:
         )
         if se == "newey-west":
             extra["lags"] = 1
-        res = power(n_pre=8, n_post=8, family=family, method=method, se=se, n_sims=20, ar=0.2, **extra)  # type: ignore[arg-type]
+        res = power(n_pre=8, n_post=8, family=family, method=method, se_type=se, n_sims=20, ar=0.2, **extra)  # type: ignore[arg-type]
         assert len(res) == 2
         assert (res["n_valid"] > 15).all()
         assert res[["power", "coverage", "mean_std_error"]].notna().all().all()

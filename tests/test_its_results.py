@@ -157,7 +157,14 @@ def test_controlled_its_matches_itsa_regression_and_panel_hac():
         assert ours[our] == pytest.approx(ols.params[theirs], rel=1e-9, abs=1e-10)
     # Newey-West within each series (statsmodels hac-panel with the 'hac' small-sample factor)
     nw = fit_its(
-        df, outcome="y", time="t", interruptions=16, group="site", treated="south", se="newey-west", lags=2
+        df,
+        outcome="y",
+        time="t",
+        interruptions=16,
+        group="site",
+        treated="south",
+        se_type="newey-west",
+        lags=2,
     )
     X = nw.design.X.to_numpy(dtype=float)
     panel = sm.OLS(nw.design.frame["outcome"].to_numpy(), X).fit(
@@ -190,7 +197,7 @@ def test_poisson_newey_west_matches_statsmodels_glm_hac():
         interruptions=25,
         family="poisson",
         offset="pop",
-        se="newey-west",
+        se_type="newey-west",
         lags=3,
     )
     model = sm.GLM(

@@ -710,7 +710,7 @@ CASES = [
     ("d_step_ols", {**GAUSS, "effect": "level"}, STEP, 1e-6, 1e-6),
     ("d_ls_ols", {**GAUSS}, TSL, 1e-6, 1e-6),
     ("d_lsh_ols", {**GAUSS, **SEASON}, {**TSL, **HARM}, 1e-6, 1e-6),
-    ("h_tsl0_nw1_adj", {**GAUSS, "se": "newey-west", "lags": 1}, TSL0, 1e-6, 1e-6),
+    ("h_tsl0_nw1_adj", {**GAUSS, "se_type": "newey-west", "lags": 1}, TSL0, 1e-6, 1e-6),
     ("e_ml_step", {**GAUSS, "effect": "level", "method": "gls-ml"}, STEP, 1e-6, 1e-5),
     ("e_ml_ls", {**GAUSS, "method": "gls-ml"}, TSL, 1e-6, 1e-5),
     ("e_ml_lsh", {**GAUSS, **SEASON, "method": "gls-ml"}, {**TSL, **HARM}, 1e-6, 1e-5),
@@ -727,12 +727,12 @@ for _model, _opts, _map in (
 ):
     for _lag in (1, 2, 3):
         CASES.append(
-            (f"d_{_model}_nw{_lag}_adj", {**_opts, "se": "newey-west", "lags": _lag}, _map, 1e-6, 1e-6)
+            (f"d_{_model}_nw{_lag}_adj", {**_opts, "se_type": "newey-west", "lags": _lag}, _map, 1e-6, 1e-6)
         )
         CASES.append(
             (
                 f"d_{_model}_nw{_lag}_noadj",
-                {**_opts, "se": "newey-west", "lags": _lag, "nw_adjust": False, "use_t": False},
+                {**_opts, "se_type": "newey-west", "lags": _lag, "nw_adjust": False, "use_t": False},
                 _map,
                 1e-6,
                 1e-6,

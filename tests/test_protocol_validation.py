@@ -58,7 +58,7 @@ def test_several_mistakes_are_reported_together_with_their_paths():
     assert "allowed keys here" in found["series[1].frequncy"]
     assert found["unit_costs.mh_bed_day.value"] == "must be > 0 (got -3)"
     assert "required for an intervention site" in found["sites[0].go_live"]
-    assert "required with se: newey-west" in found["analysis.sensitivity[2].lags"]
+    assert "required with se_type: newey-west" in found["analysis.sensitivity[2].lags"]
     assert "'ed_attendence' is not defined" in found["series[0].unit_cost"]
     assert "ed_attendance" in found["series[0].unit_cost"]  # what is allowed
     assert len(problems) == 7
@@ -163,7 +163,7 @@ def test_sensitivity_methods_override_only_what_they_set():
     protocol = load_protocol(PROTOCOLS / "project_air.yaml")
     methods = dict(protocol.methods())
     primary = methods["Segmented regression per site (quasi-Poisson for counts)"]
-    assert (primary["family"], primary["se"], primary["lags"], primary["controlled"]) == (
+    assert (primary["family"], primary["se_type"], primary["lags"], primary["controlled"]) == (
         "quasipoisson",
         "model",
         None,
@@ -171,7 +171,7 @@ def test_sensitivity_methods_override_only_what_they_set():
     )
     assert primary["seasonality"] == 1 and primary["transition"] == 0  # from design
     nw = methods["Newey–West standard errors (2 lags)"]
-    assert (nw["family"], nw["se"], nw["lags"]) == ("quasipoisson", "newey-west", 2)
+    assert (nw["family"], nw["se_type"], nw["lags"]) == ("quasipoisson", "newey-west", 2)
     assert methods["Negative binomial"] == {**primary, "family": "negbin"}
     assert methods["Controlled ITS (control site RD4)"] == {**primary, "controlled": True}
     assert methods["Three-month phase-in excluded"] == {**primary, "transition": 3}

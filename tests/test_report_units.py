@@ -147,7 +147,7 @@ def _results(fits, **kw):
         "its": {
             "fits": fits,
             "combined": [],
-            "methods": [{"label": "NW", "options": {"se": "newey-west", "method": "ols"}}],
+            "methods": [{"label": "NW", "options": {"se_type": "newey-west", "method": "ols"}}],
         },
         "intervention": {"co_interventions": []},
         "protocol": {"report": {"min_pre_months": 12, "max_missing_fraction": 0.2}},
@@ -434,7 +434,7 @@ def test_its_fit_records_fit_warnings_and_lets_deprecations_through(monkeypatch)
     monkeypatch.setattr(_its, "fit_its", noisy_fit)
     opts = {
         "method": "ols",
-        "se": "model",
+        "se_type": "model",
         "lags": None,
         "seasonality": None,
         "effect": "level+slope",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import warn_renamed
 from evaltoolkit.its._types import COUNT_FAMILIES, Family, Method, check_literal
 from evaltoolkit.its.errors import ITSInputError, ITSWarning
 from evaltoolkit.its.fit import fit_its
@@ -68,7 +69,7 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "method",
     "family",
     "fit_method",
-    "se",
+    "se_type",
     "lags",
     "ar_order",
     *COEFFICIENT_COLUMNS,
@@ -77,7 +78,7 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 model), ``ar1``, ``significant``, ``status`` and ``note``."""
 
 # Options that a method spec sets; everything else passed to compare_methods describes the design.
-_METHOD_KEYS = ("family", "method", "se", "lags", "ar_order", "nw_adjust", "use_t")
+_METHOD_KEYS = ("family", "method", "se_type", "lags", "ar_order", "nw_adjust", "use_t")
 _FIT_KEYS = tuple(p for p in inspect.signature(fit_its).parameters if p != "data")
 _FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin")
 _METHODS = ("ols", "gls-reml", "gls-ml", "prais-winsten", "arima")
@@ -118,9 +119,9 @@ class MethodSpec:
     label : str
         Name shown in tables and plots (unique within a comparison).
     options : Mapping[str, Any]
-        Keyword arguments for :func:`~evaltoolkit.its.fit_its` that override the shared design (``family``,
-        ``method``, ``se``, ``lags``, ``ar_order``…; a dict spec may also override design keywords such as
-        ``outcome``).
+        Keyword arguments for :func:`~evaltoolkit.its.fit_its` that override the shared design
+        (``family``, ``method``, ``se_type``, ``lags``, ``ar_order``…; a dict spec may also override design
+        keywords such as ``outcome``).
     """
 
     label: str
@@ -199,7 +200,7 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     Examples
     --------
     >>> parse_method("ols + newey-west(lags=2)")
-    MethodSpec(label='ols+newey-west(lags=2)', options={'method': 'ols', 'se': 'newey-west', 'lags': 2})
+    MethodSpec(label='ols+newey-west(lags=2)', options={'method': 'ols', 'se_type': 'newey-west', 'lags': 2})
     >>> parse_method("quasipoisson").options["family"]
     'quasipoisson'
     >>> parse_method({"label": "REML AR(2)", "method": "gls-reml", "ar_order": 2}).label
@@ -210,6 +211,13 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     if isinstance(spec, Mapping):
         options = dict(spec)
         label = options.pop("label", None)
+        if "se" in options:  # deprecated spelling of se_type (one release)
+            if "se_type" in options:
+                raise ITSInputError(
+                    f"method spec {spec!r}: give se_type only (se is its deprecated spelling)"
+                )
+            warn_renamed("parse_method", "se", "se_type", kind="key")
+            options["se_type"] = options.pop("se")
         unknown = sorted(k for k in options if k not in _FIT_KEYS)
         if unknown:
             raise ITSInputError(
@@ -251,14 +259,14 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
                 )
             options.update(extra)
         elif name in ("newey-west", "nw"):
-            if "se" in options:
+            if "se_type" in options:
                 raise ITSInputError(f"method spec {spec!r} names Newey–West twice")
             nw = _parse_args(args, ("lags", "adjust"), spec)
             if "lags" not in nw:
                 raise ITSInputError(
                     f"method spec {spec!r}: Newey–West needs its lags, e.g. 'ols+newey-west(lags=1)'"
                 )
-            options["se"] = "newey-west"
+            options["se_type"] = "newey-west"
             options["lags"] = nw["lags"]
             if "adjust" in nw:
                 options["nw_adjust"] = nw["adjust"]
@@ -360,7 +368,7 @@ class MethodComparison:
         -------
         pandas.DataFrame
             One row per method and term, methods in the given order. Columns ``method`` (label),
-            ``family``, ``fit_method``, ``se``, ``lags`` (Int64), ``ar_order`` (Int64), ``term, estimate,
+            ``family``, ``fit_method``, ``se_type``, ``lags`` (Int64), ``ar_order`` (Int64), ``term, estimate,
             std_error, statistic, df, p_value, ci_lower, ci_upper``; if any method is a count model
             ``rate_ratio, rate_ratio_ci_lower, rate_ratio_ci_upper`` (NaN for Gaussian rows); ``ar1`` (the
             lag-1 AR coefficient of AR methods, NaN otherwise); ``significant`` (boolean, ``p_value <
@@ -379,7 +387,7 @@ class MethodComparison:
                 "method": spec.label,
                 "family": options.get("family", "gaussian"),
                 "fit_method": options.get("method", "ols"),
-                "se": options.get("se", "model"),
+                "se_type": options.get("se_type", "model"),
                 "lags": options.get("lags"),
                 "ar_order": (res.ar_order if res is not None else None),
             }
@@ -593,7 +601,7 @@ def compare_methods(
         ``interruptions``, ``offset``, ``seasonality``, ``period``, ``covariates``, ``effect``,
         ``transition``, ``transition_shape``, ``group``, ``treated``, ``conf_level``, and defaults for
         ``family``, ``ar_order``, ``use_t`` and ``nw_adjust`` that a method spec may override. ``method``,
-        ``se`` and ``lags`` belong in the method specs.
+        ``se_type`` and ``lags`` belong in the method specs.
 
     Returns
     -------
@@ -646,14 +654,14 @@ def compare_methods(
     """
     if not isinstance(data, pd.DataFrame):
         raise ITSInputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    unknown = sorted(k for k in design if k not in _FIT_KEYS)
-    if unknown:
-        raise ITSInputError(f"unknown keyword(s) {unknown}; compare_methods takes fit_its keywords")
-    per_method = sorted(k for k in ("method", "se", "lags") if k in design)
+    per_method = sorted(k for k in ("method", "se", "se_type", "lags") if k in design)
     if per_method:
         raise ITSInputError(
             f"{', '.join(per_method)} belong in the method specs (methods=[...]), not in the shared design"
         )
+    unknown = sorted(k for k in design if k not in _FIT_KEYS)
+    if unknown:
+        raise ITSInputError(f"unknown keyword(s) {unknown}; compare_methods takes fit_its keywords")
     if methods is None:
         if design.get("family", "gaussian") in COUNT_FAMILIES:
             methods = DEFAULT_COUNT_METHODS

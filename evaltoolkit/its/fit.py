@@ -16,6 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.its._ar import (
     BOUNDARY,
     ARData,
@@ -46,6 +47,7 @@ __all__ = ["fit_its"]
 _GLM_TOL = 1e-12
 
 
+@renamed_kwargs(se="se_type")
 def fit_its(
     data: pd.DataFrame,
     *,
@@ -56,7 +58,7 @@ def fit_its(
     offset: str | None = None,
     method: Method = "ols",
     ar_order: int = 1,
-    se: SEType = "model",
+    se_type: SEType = "model",
     lags: int | None = None,
     seasonality: int | str | None = None,
     period: float | None = None,
@@ -101,12 +103,12 @@ def fit_its(
         AR methods are for Gaussian outcomes only.
     ar_order : int, default 1
         Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only).
-    se : {"model", "newey-west"}, default "model"
+    se_type : {"model", "newey-west"}, default "model"
         ``"newey-west"``: Bartlett-kernel HAC SEs with ``lags`` lags and no prewhitening, equal to Stata
         ``newey, lag(L)`` and R ``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE, adjust = TRUE)``
         (note sandwich's defaults differ). Only with ``method="ols"``.
     lags : int, optional
-        Newey–West lags; required with ``se="newey-west"`` (pre-specify it; Turner et al. used 1).
+        Newey–West lags; required with ``se_type="newey-west"`` (pre-specify it; Turner et al. used 1).
     seasonality : None, int or "month", optional
         ``K`` Fourier pairs (``sin_1, cos_1, …``; period 12 for months, 4 for quarters, 52 for weeks, else
         ``period``) or ``"month"`` calendar-month indicators.
@@ -172,7 +174,7 @@ def fit_its(
     * ``ols`` assumes independent errors; positive autocorrelation makes its SEs too small. Turner et
       al. recommend it only for very short series (under about 12 points), where AR estimates are
       unreliable.
-    * ``se="newey-west"`` keeps the OLS/GLM estimates and makes the SEs robust to autocorrelation up to
+    * ``se_type="newey-west"`` keeps the OLS/GLM estimates and makes the SEs robust to autocorrelation up to
       ``lags`` periods; it does badly with short series or strong autocorrelation. It is the route for
       autocorrelated counts.
     * ``gls-reml`` models AR(p) errors; REML estimated the autocorrelation with least bias in Turner's
@@ -219,7 +221,7 @@ def fit_its(
     """
     check_literal(family, Family, "family")
     check_literal(method, Method, "method")
-    check_literal(se, SEType, "se")
+    check_literal(se_type, SEType, "se_type")
     if isinstance(ar_order, bool) or not isinstance(ar_order, (int, np.integer)) or ar_order < 1:
         raise ITSInputError(f"ar_order must be a positive whole number, not {ar_order!r}")
     ar_order = int(ar_order)
@@ -230,30 +232,31 @@ def fit_its(
     if method in AR_METHODS and family != "gaussian":
         raise ITSInputError(
             f"method={method!r} models AR errors for Gaussian outcomes; for counts use method='ols' (a GLM) "
-            "with se='newey-west' to allow for autocorrelation"
+            "with se_type='newey-west' to allow for autocorrelation"
         )
     if method == "prais-winsten" and ar_order != 1:
         raise ITSInputError(
             "method='prais-winsten' is AR(1) only; use gls-reml/gls-ml/arima for ar_order > 1"
         )
-    if se == "newey-west":
+    if se_type == "newey-west":
         if method != "ols":
             raise ITSInputError(
-                f"se='newey-west' applies to method='ols'; method={method!r} already models autocorrelation"
+                f"se_type='newey-west' applies to method='ols'; method={method!r} already models "
+                "autocorrelation"
             )
         if lags is None:
             raise ITSInputError(
-                "se='newey-west' needs lags=L (as Stata newey, lag(L)); pre-specify it, e.g. lags=1"
+                "se_type='newey-west' needs lags=L (as Stata newey, lag(L)); pre-specify it, e.g. lags=1"
             )
         if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 0:
             raise ITSInputError(f"lags must be a non-negative whole number, not {lags!r}")
         lags = int(lags)
     elif lags is not None:
-        raise ITSInputError("lags= is only used with se='newey-west'")
+        raise ITSInputError("lags= is only used with se_type='newey-west'")
     if method == "arima" and group is not None:
         raise ITSInputError(
             "method='arima' fits a single series; for a controlled design use gls-reml, gls-ml, "
-            "prais-winsten or ols with se='newey-west'"
+            "prais-winsten or ols with se_type='newey-west'"
         )
 
     design = build_its_design(
@@ -297,9 +300,9 @@ def fit_its(
     ar = ARData.from_groups(design.frame["t"].to_numpy()[mask], groups)
 
     if family == "gaussian" and method == "ols":
-        out = _fit_ols(X, y, ar, se, lags, nw_adjust)
+        out = _fit_ols(X, y, ar, se_type, lags, nw_adjust)
     elif family in COUNT_FAMILIES:
-        out = _fit_glm(X, y, log_off, family, ar, se, lags, nw_adjust, notes)
+        out = _fit_glm(X, y, log_off, family, ar, se_type, lags, nw_adjust, notes)
     else:
         out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
 
@@ -310,9 +313,9 @@ def fit_its(
         design=design,
         family=family,
         method=method,
-        se=se,
+        se_type=se_type,
         lags=lags,
-        nw_adjust=bool(nw_adjust) if se == "newey-west" else False,
+        nw_adjust=bool(nw_adjust) if se_type == "newey-west" else False,
         ar_order=ar_order if method in AR_METHODS else None,
         conf_level=float(conf_level),
         use_t=use_t,
@@ -332,7 +335,7 @@ def _nw_description(lags: int, adjust: bool) -> str:
 
 
 def _fit_ols(
-    X: np.ndarray, y: np.ndarray, ar: ARData, se: str, lags: int | None, adjust: bool
+    X: np.ndarray, y: np.ndarray, ar: ARData, se_type: str, lags: int | None, adjust: bool
 ) -> dict[str, Any]:
     n, k = X.shape
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
@@ -340,7 +343,7 @@ def _fit_ols(
     rss = float(resid @ resid)
     bread = np.linalg.inv(X.T @ X)
     s2 = rss / (n - k)
-    if se == "newey-west":
+    if se_type == "newey-west":
         assert lags is not None
         cov = newey_west(bread, X * resid[:, None], ar, lags, adjust)
         se_desc = _nw_description(lags, adjust)
@@ -427,7 +430,7 @@ def _fit_glm(
     log_off: np.ndarray | None,
     family: str,
     ar: ARData,
-    se: str,
+    se_type: str,
     lags: int | None,
     adjust: bool,
     notes: list[tuple[type[Warning], str]],
@@ -493,7 +496,7 @@ def _fit_glm(
     bread = np.linalg.inv(X.T @ (X * weights[:, None]))
     pearson = float(np.sum((y - mu) ** 2 / var))
     dispersion = pearson / (n - k) if family == "quasipoisson" else 1.0
-    if se == "newey-west":
+    if se_type == "newey-west":
         assert lags is not None
         scores = X * ((y - mu) * mu / var)[:, None]
         cov = newey_west(bread, scores, ar, lags, adjust)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal, special, stats
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.its.errors import ITSInputError
 
 __all__ = ["SUPPORTED_ANALYSES", "power"]
@@ -33,7 +34,7 @@ _FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin")
 _COUNT_FAMILIES = ("poisson", "quasipoisson", "negbin")
 _EFFECTS = ("level", "slope", "level+slope")
 
-#: Analyses :func:`power` can simulate: (family, method, se) triples. ``method="ols"`` means the ordinary
+#: Analyses :func:`power` can simulate: (family, method, se_type) triples. ``method="ols"`` means the ordinary
 #: maximum-likelihood fit: least squares for ``"gaussian"``, a log-link GLM for the count families.
 SUPPORTED_ANALYSES: tuple[tuple[str, str, str], ...] = (
     ("gaussian", "ols", "model"),
@@ -535,7 +536,7 @@ _OUTPUT_COLUMNS = [
     "term",
     "family",
     "method",
-    "se",
+    "se_type",
     "lags",
     "effect",
     "n_pre",
@@ -565,6 +566,7 @@ _OUTPUT_COLUMNS = [
 ]
 
 
+@renamed_kwargs(se="se_type")
 def power(
     *,
     n_pre: int | Sequence[int],
@@ -579,7 +581,7 @@ def power(
     ar: float | Sequence[float] = 0.0,
     offset: float | Sequence[float] | np.ndarray | None = None,
     method: Method | Sequence[Method] = "ols",
-    se: SEType | Sequence[SEType] = "model",
+    se_type: SEType | Sequence[SEType] = "model",
     lags: int | Sequence[int] | None = None,
     n_sims: int = 1000,
     conf_level: float = 0.95,
@@ -590,8 +592,8 @@ def power(
 
     Simulates ``n_sims`` series from a segmented-regression design, fits the pre-specified analysis to all
     of them at once, and summarises each target term (``level_change``, ``slope_change``). The numeric
-    design arguments and ``method``, ``se`` and ``lags`` accept a list to evaluate a grid: the result is a
-    tidy long table with one row per grid point and term.
+    design arguments and ``method``, ``se_type`` and ``lags`` accept a list to evaluate a grid: the result
+    is a tidy long table with one row per grid point and term.
 
     Parameters
     ----------
@@ -634,13 +636,13 @@ def power(
         ``"ols"`` (least squares; ML GLM for count families), ``"prais-winsten"`` (iterated AR(1) FGLS,
         Stata ``prais``), ``"gls-ml"`` or ``"gls-reml"`` (AR(1) GLS as ``nlme::gls(correlation =
         corAR1())``). The AR methods are gaussian only; see ``SUPPORTED_ANALYSES``.
-    se : {"model", "newey-west"} or list, default "model"
-        Standard errors. Newey-West (``method="ols"`` only) uses Bartlett weights without prewhitening and
-        the n/(n-k) factor: Stata ``newey, lag(L)`` = R ``sandwich::NeweyWest(lag=L, prewhite=FALSE,
-        adjust=TRUE)``.
+    se_type : {"model", "newey-west"} or list, default "model"
+        Kind of standard errors (formerly ``se=``, deprecated). Newey-West (``method="ols"`` only) uses
+        Bartlett weights without prewhitening and the n/(n-k) factor: Stata ``newey, lag(L)`` = R
+        ``sandwich::NeweyWest(lag=L, prewhite=FALSE, adjust=TRUE)``.
     lags : int or list of int, optional
-        Newey-West truncation lag L, required with ``se="newey-west"`` (pre-specify it; Turner et al.
-        2021 used 1), as in ``fit_its``. Rows with ``se="model"`` report it as missing.
+        Newey-West truncation lag L, required with ``se_type="newey-west"`` (pre-specify it; Turner et al.
+        2021 used 1), as in ``fit_its``. Rows with ``se_type="model"`` report it as missing.
     n_sims : int, default 1000
         Simulated series per grid point. Monte Carlo SE of a power p is sqrt(p(1-p)/n_sims).
     conf_level : float, default 0.95
@@ -658,8 +660,8 @@ def power(
     -------
     pandas.DataFrame
         One row per grid point and term, in grid order (the product of the list arguments in signature
-        order) then term order. Columns: ``term``; the design ``family, method, se, lags`` (Int64, missing
-        for model SEs), ``effect, n_pre, n_post, baseline, pre_slope, level_change, slope_change, sd``
+        order) then term order. Columns: ``term``; the design ``family, method, se_type, lags`` (Int64,
+        missing for model SEs), ``effect, n_pre, n_post, baseline, pre_slope, level_change, slope_change, sd``
         (NaN for counts), ``dispersion`` (NaN for gaussian), ``ar, conf_level``; ``true_value`` (the
         simulated value of the term); ``n_sims``; ``n_valid`` (fits that converged to finite values; count
         fits whose fitted mean collapses to zero, e.g. an all-zero segment, are not valid); over the valid
@@ -673,8 +675,8 @@ def power(
     ------
     ITSInputError
         An argument is out of range or of the wrong type, a family-specific argument is missing or given
-        to the wrong family, or the (family, method, se) combination is not in ``SUPPORTED_ANALYSES``. The
-        message names the argument.
+        to the wrong family, or the (family, method, se_type) combination is not in
+        ``SUPPORTED_ANALYSES``. The message names the argument.
 
     Notes
     -----
@@ -787,22 +789,25 @@ def power(
             "differ); simulate 'gls-ml' or 'gls-reml' instead"
         )
     method_values = [_check_choice("method", v, _METHODS) for v in _as_values("method", method)]
-    se_values = [_check_choice("se", v, _SES) for v in _as_values("se", se)]
+    se_values = [_check_choice("se_type", v, _SES) for v in _as_values("se_type", se_type)]
     for m, s in itertools.product(method_values, se_values):
         if (family, m, s) not in SUPPORTED_ANALYSES:
             supported = "; ".join(f"{f}/{mm}/{ss}" for f, mm, ss in SUPPORTED_ANALYSES)
             raise _fail(
-                f"method={m!r} with se={s!r} is not supported for family={family!r} in power(). "
-                f"Supported family/method/se: {supported}. To compare analyses that a single method x se "
-                "grid cannot express, call power() once per analysis and concatenate the tables"
+                f"method={m!r} with se_type={s!r} is not supported for family={family!r} in power(). "
+                f"Supported family/method/se_type: {supported}. To compare analyses that a single "
+                "method x se_type grid cannot express, call power() once per analysis and concatenate "
+                "the tables"
             )
     if lags is None:
         if "newey-west" in se_values:
-            raise _fail("se='newey-west' needs lags=L (as Stata newey, lag(L)); pre-specify it, e.g. lags=1")
+            raise _fail(
+                "se_type='newey-west' needs lags=L (as Stata newey, lag(L)); pre-specify it, e.g. lags=1"
+            )
         lag_values: list[int] = []
     else:
         if "newey-west" not in se_values:
-            raise _fail("lags is used only with se='newey-west'")
+            raise _fail("lags is used only with se_type='newey-west'")
         lag_values = [_check_int("lags", v, 0) for v in _as_values("lags", lags)]
     analyses: list[tuple[str, str, int | None]] = []
     for m, s in itertools.product(method_values, se_values):
@@ -877,7 +882,7 @@ def power(
                         "term": term,
                         "family": family,
                         "method": m,
-                        "se": s,
+                        "se_type": s,
                         "lags": lag,
                         "effect": effect,
                         "n_pre": n_pre_i,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from evaltoolkit._deprecate import warn_renamed
 from evaltoolkit.its._ar import ARData
 from evaltoolkit.its._types import COUNT_FAMILIES
 from evaltoolkit.its.design import EPOC_MINIMUM, RECOMMENDED_MINIMUM, ITSDesign
@@ -111,8 +112,9 @@ class ITSResult:
     ----------
     design : ITSDesign
         The design the model was fitted to (term coding, segments, the input rows).
-    family, method, se : str
-        The options used.
+    family, method, se_type : str
+        The options used (``se_type``: ``"model"`` or ``"newey-west"``; the attribute ``se`` is its
+        deprecated spelling).
     lags : int or None
         Newey–West lags.
     nw_adjust : bool
@@ -156,7 +158,7 @@ class ITSResult:
     design: ITSDesign
     family: str
     method: str
-    se: str
+    se_type: str
     lags: int | None
     nw_adjust: bool
     ar_order: int | None
@@ -190,6 +192,12 @@ class ITSResult:
             object.__setattr__(self, name, _readonly(getattr(self, name)))
 
     # -- basics -------------------------------------------------------------------------------------
+    @property
+    def se(self) -> str:
+        """Deprecated spelling of :attr:`se_type` (the kind of standard error, not a standard error)."""
+        warn_renamed("ITSResult", "se", "se_type", kind="attribute", stacklevel=3)
+        return self.se_type
+
     @property
     def terms(self) -> tuple[str, ...]:
         """Term names, in the order of ``params``."""
@@ -1061,7 +1069,7 @@ class ITSResult:
                 "offset": d.offset,
                 "method": self.method,
                 "ar_order": self.ar_order,
-                "se": self.se,
+                "se_type": self.se_type,
                 "lags": self.lags,
                 "nw_adjust": self.nw_adjust,
                 "seasonality": list(d.seasonal_terms),
@@ -1137,7 +1145,7 @@ class ITSResult:
     def __repr__(self) -> str:
         return (
             f"ITSResult(outcome={self.design.outcome!r}, family={self.family!r}, method={self.method!r}, "
-            f"se={self.se!r}, n_obs={self.n_obs}, terms={list(self.terms)})"
+            f"se_type={self.se_type!r}, n_obs={self.n_obs}, terms={list(self.terms)})"
         )
 
 

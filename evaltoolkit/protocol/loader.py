@@ -451,12 +451,12 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
     has_control = any(s.role == "control" for s in sites) or "sites" in p.failed
     for (at, entry), (_, opts) in zip(entries, resolve_methods(design, a), strict=True):
         set_keys = entry.set_keys()
-        if opts["se"] == "newey-west" and opts["lags"] is None:
+        if opts["se_type"] == "newey-west" and opts["lags"] is None:
             out.append(
-                Problem(f"{at}.lags", "is required with se: newey-west (pre-specify it, e.g. lags: 1)")
+                Problem(f"{at}.lags", "is required with se_type: newey-west (pre-specify it, e.g. lags: 1)")
             )
-        if set_keys.get("lags") is not None and opts["se"] != "newey-west":
-            out.append(Problem(f"{at}.lags", "is only used with se: newey-west"))
+        if set_keys.get("lags") is not None and opts["se_type"] != "newey-west":
+            out.append(Problem(f"{at}.lags", "is only used with se_type: newey-west"))
         if opts["method"] in _AR_METHODS:
             count_series = [s.name for s in series if (s.family or opts["family"]) in _COUNT_FAMILIES]
             if count_series:
@@ -466,7 +466,7 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                         f"{opts['method']!r} models AR errors for Gaussian outcomes, but series "
                         f"{', '.join(count_series)} use family {opts['family']!r}; for counts use method: "
                         "ols "
-                        "with se: newey-west",
+                        "with se_type: newey-west",
                     )
                 )
         if opts["method"] == "prais-winsten" and opts["ar_order"] != 1:
@@ -475,8 +475,8 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
             out.append(
                 Problem(f"{at}.method", "arima fits a single series; it cannot be used with controlled: true")
             )
-        if opts["se"] == "newey-west" and opts["method"] != "ols":
-            out.append(Problem(f"{at}.se", f"newey-west applies to method: ols, not {opts['method']!r}"))
+        if opts["se_type"] == "newey-west" and opts["method"] != "ols":
+            out.append(Problem(f"{at}.se_type", f"newey-west applies to method: ols, not {opts['method']!r}"))
         if opts["controlled"] and not has_control:
             key = f"{at}.controlled" if "controlled" in set_keys else "design.controlled"
             out.append(Problem(key, "needs at least one site with role: control"))

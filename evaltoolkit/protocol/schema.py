@@ -49,7 +49,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from evaltoolkit._deprecate import warn_renamed
 
 __all__ = [
     "CURRENT_SCHEMA_VERSION",
@@ -281,14 +283,15 @@ class FitOptions(_Model):
     """One ITS method: :func:`~evaltoolkit.its.fit_its` options plus the design switches it may change.
 
     ``analysis.primary`` gives a full method; each ``analysis.sensitivity`` entry lists only what differs
-    from the primary (and from ``design``).
+    from the primary (and from ``design``). ``se_type`` is the kind of standard error (``model`` or
+    ``newey-west``); the key ``se`` is its deprecated spelling (accepted with a ``DeprecationWarning``).
     """
 
     label: Text = Field(description="Name of the method in tables and the report.")
     family: Family | None = None
     method: Method | None = None
     ar_order: int | None = Field(None, ge=1, le=4)
-    se: SEType | None = None
+    se_type: SEType | None = Field(None, description="Kind of standard error: model or newey-west.")
     lags: int | None = Field(None, ge=0, le=24)
     seasonality: Seasonality = Field(None, validate_default=True)
     effect: Effect | None = None
@@ -298,6 +301,14 @@ class FitOptions(_Model):
     offset: bool | None = Field(None, description="Model counts as rates with a log(denominator) offset.")
     use_t: bool | None = None
     nw_adjust: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_se(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "se" in data and "se_type" not in data:
+            warn_renamed("protocol analysis method", "se", "se_type", kind="protocol key", stacklevel=2)
+            data = {("se_type" if k == "se" else k): v for k, v in data.items()}
+        return data
 
     def set_keys(self) -> dict[str, Any]:
         """The options this entry sets (those not left empty), without the label."""
@@ -509,16 +520,16 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
     """The ITS methods of a protocol as ``(label, options)``: the primary first, then each sensitivity method.
 
     Options start from the design (``seasonality``, ``effect``, ``transition``, ``transition_shape``,
-    ``controlled``) and the defaults ``family="quasipoisson", method="ols", se="model"``, are overlaid with
-    the primary's settings, then (for a sensitivity method) with its own. ``lags`` is dropped when the
-    resulting ``se`` is not ``newey-west``. Keys: ``family, method, ar_order, se, lags, seasonality,
-    effect, transition, transition_shape, controlled, offset, use_t, nw_adjust``.
+    ``controlled``) and the defaults ``family="quasipoisson", method="ols", se_type="model"``, are overlaid
+    with the primary's settings, then (for a sensitivity method) with its own. ``lags`` is dropped when the
+    resulting ``se_type`` is not ``newey-west``. Keys: ``family, method, ar_order, se_type, lags,
+    seasonality, effect, transition, transition_shape, controlled, offset, use_t, nw_adjust``.
     """
     base: dict[str, Any] = {
         "family": "quasipoisson",
         "method": "ols",
         "ar_order": 1,
-        "se": "model",
+        "se_type": "model",
         "lags": None,
         "seasonality": design.seasonality,
         "effect": design.effect,
@@ -533,7 +544,7 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
     out = [(analysis.primary.label, primary)]
     for s in analysis.sensitivity:
         opts = {**primary, **s.set_keys()}
-        if opts.get("se") != "newey-west" and "lags" not in s.set_keys():
+        if opts.get("se_type") != "newey-west" and "lags" not in s.set_keys():
             opts["lags"] = None
         out.append((s.label, opts))
     return out

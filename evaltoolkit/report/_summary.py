@@ -323,7 +323,7 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
         nw = [
             m["label"]
             for m in methods
-            if m["options"].get("se") == "newey-west" or m["options"].get("method") != "ols"
+            if m["options"].get("se_type") == "newey-west" or m["options"].get("method") != "ols"
         ]
         add(
             "autocorrelation",

@@ -343,7 +343,7 @@ def _describe_method(o: dict[str, Any]) -> str:
     parts = [f"{fam} segmented regression"]
     if o["method"] != "ols":
         parts.append(f"errors modelled by {o['method']} (AR order {o['ar_order']})")
-    if o["se"] == "newey-west":
+    if o["se_type"] == "newey-west":
         parts.append(f"Newey–West standard errors with {o['lags']} lag(s)")
     if o.get("seasonality") is None:
         parts.append("no seasonal terms")
