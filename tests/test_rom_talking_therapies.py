@@ -107,7 +107,7 @@ def test_outcomes_and_rates_match_a_naive_loop():
     }
     for name, (num, den) in checks.items():
         assert (summary.loc[name, "numerator"], summary.loc[name, "denominator"]) == (num, den), name
-        assert summary.loc[name, "rate"] == pytest.approx(num / den)
+        assert summary.loc[name, "proportion"] == pytest.approx(num / den)
         z = 1.959963984540054
         p = num / den
         centre = (p + z * z / (2 * den)) / (1 + z * z / den)
@@ -145,4 +145,4 @@ def test_bad_input_is_reported():
 def test_no_eligible_rows_gives_missing_rates():
     o = outcomes([np.nan], [5.0], [5.0], [5.0])
     s = talking_therapies_summary(o).set_index("indicator")
-    assert s.loc["eligible", "numerator"] == 0 and np.isnan(s.loc["recovery", "rate"])
+    assert s.loc["eligible", "numerator"] == 0 and np.isnan(s.loc["recovery", "proportion"])

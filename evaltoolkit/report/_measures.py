@@ -320,7 +320,7 @@ def run_measures(
                     "indicator": r.indicator,
                     "numerator": num,
                     "denominator": den,
-                    "rate": _share(num, den),
+                    "proportion": _share(num, den),
                     "ci_lower": lo,
                     "ci_upper": hi,
                     "conf_level": conf,

@@ -198,16 +198,16 @@ def _measure_sentences(results: dict[str, Any]) -> list[str]:
             )
         out.append(text)
     tt = {r["indicator"]: r for r in om.get("talking_therapies") or []}
-    if tt.get("recovery", {}).get("rate") is not None:
+    if tt.get("recovery", {}).get("proportion") is not None:
         r, ri = tt["recovery"], tt.get("reliable_improvement", {})
         text = (
-            f"By NHS Talking Therapies definitions (PHQ-9 with GAD-7), {r['rate'] * 100:.0f}% of those at "
-            "caseness "
+            "By NHS Talking Therapies definitions (PHQ-9 with GAD-7), "
+            f"{r['proportion'] * 100:.0f}% of those at caseness "
             f"at the start recovered ({conf * 100:g}% CI {r['ci_lower'] * 100:.0f}% to "
             f"{r['ci_upper'] * 100:.0f}%)"
         )
-        if ri.get("rate") is not None:
-            text += f" and {ri['rate'] * 100:.0f}% showed reliable improvement"
+        if ri.get("proportion") is not None:
+            text += f" and {ri['proportion'] * 100:.0f}% showed reliable improvement"
         out.append(text + ".")
     traj = om.get("trajectories")
     if traj:

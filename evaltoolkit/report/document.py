@@ -597,14 +597,14 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
                         "indicator": "indicator",
                         "numerator": "number",
                         "denominator": "out of",
-                        "rate": f"rate ({conf} CI)",
+                        "proportion": f"rate ({conf} CI)",
                         "denominator_definition": "denominator",
                     },
                     {
                         "indicator": lambda v, r: v.replace("_", " "),
                         "numerator": lambda v, r: _count(v),
                         "denominator": lambda v, r: _count(v),
-                        "rate": lambda v, r: (
+                        "proportion": lambda v, r: (
                             "–"
                             if v is None
                             else f"{v * 100:.0f}% ({r['ci_lower'] * 100:.0f}% to {r['ci_upper'] * 100:.0f}%)"

@@ -1,4 +1,4 @@
-"""The results.json schema (version ``1.0``): what a run publishes, for analysts and dashboards.
+"""The results.json schema (version ``2.0``): what a run publishes, for analysts and dashboards.
 
 results.json is deterministic (sorted keys, two-space indent, floats rounded to 6 significant digits, no
 timestamps) and **publishable**: every count of people, events or rows has passed the protocol's
@@ -6,10 +6,15 @@ suppression rule, so a count field holds ``0``, an integer rounded to ``round_to
 (a count from ``low`` to ``high``). Dates are ``YYYY-MM-DD`` strings; missing or non-finite numbers are
 ``null``. Compatible additions (new keys) keep the major version; removals or renames change it.
 
+Version history: ``2.0`` (evaltoolkit 0.2.0) renamed the method option ``se`` to ``se_type`` (in
+``protocol.analysis``, ``its.methods[].options`` and ``its.fits[].options``: it is the kind of standard
+error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
+``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1); ``1.0`` was the first.
+
 Top-level keys
 --------------
 ============================  ===========================================================================
-``schema_version``            ``"1.0"``
+``schema_version``            ``"2.0"``
 ``generator``                 ``{package, version}`` of evaltoolkit
 ``protocol``                  identity (``name, title, version, registration, authors, question, seed,
                               file, sha256``) and the resolved ``design``, ``analysis``, ``cohort``,
@@ -161,7 +166,7 @@ RESULTS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": list(TOP_LEVEL_KEYS),
     "properties": {
-        "schema_version": {"const": "1.0"},
+        "schema_version": {"const": "2.0"},
         "generator": {"type": "object", "required": ["package", "version"]},
         "protocol": {"type": "object", "required": ["name", "title", "version", "seed"]},
         "conf_level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
@@ -230,14 +235,14 @@ def check_results(results: Any) -> list[str]:
     Examples
     --------
     >>> check_results({"schema_version": "0.9"})[:2]
-    ["schema_version is '0.9'; this version of evaltoolkit reads '1.0'", 'missing top-level key generator']
+    ["schema_version is '0.9'; this version of evaltoolkit reads '2.0'", 'missing top-level key generator']
     """
     if not isinstance(results, dict):
         return ["results must be a JSON object"]
     problems: list[str] = []
-    if results.get("schema_version") != "1.0":
+    if results.get("schema_version") != "2.0":
         problems.append(
-            f"schema_version is {results.get('schema_version')!r}; this version of evaltoolkit reads '1.0'"
+            f"schema_version is {results.get('schema_version')!r}; this version of evaltoolkit reads '2.0'"
         )
     problems += [f"missing top-level key {k}" for k in TOP_LEVEL_KEYS if k not in results]
     for i, e in enumerate(results.get("estimates") or []):

@@ -41,7 +41,7 @@ from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "2.0"  # see evaltoolkit.report.results_schema for the history
 """Version of the results.json schema (see :mod:`evaltoolkit.report.results_schema`)."""
 
 Progress = Callable[[str], None]
@@ -375,7 +375,7 @@ def _estimates(results: dict[str, Any]) -> list[dict[str, Any]]:
                     method=r["method"],
                     primary=False,
                     term=r["indicator"],
-                    estimate=r["rate"],
+                    estimate=r["proportion"],
                     ci_lower=r["ci_lower"],
                     ci_upper=r["ci_upper"],
                     conf_level=r["conf_level"],

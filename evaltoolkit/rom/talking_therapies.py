@@ -174,17 +174,18 @@ def talking_therapies_outcomes(
 
 
 def talking_therapies_summary(outcomes: pd.DataFrame, *, conf_level: float = 0.95) -> pd.DataFrame:
-    """Service-level rates from :func:`talking_therapies_outcomes`, with Wilson confidence intervals.
+    """Service-level indicators from :func:`talking_therapies_outcomes`, with Wilson confidence intervals.
 
     Returns
     -------
     pandas.DataFrame
         One row per indicator (``eligible``, ``caseness_at_start``, ``recovery``,
         ``reliable_improvement``, ``reliable_recovery``, ``reliable_deterioration``,
-        ``mixed_change``) with ``numerator``, ``denominator``, ``rate``, ``ci_lower``, ``ci_upper``,
-        ``conf_level``, ``method`` and ``denominator_definition``. Recovery and reliable recovery
-        are over eligible referrals at caseness at the start; the others over eligible referrals;
-        ``eligible`` over all rows.
+        ``mixed_change``) with ``numerator``, ``denominator``, ``proportion`` (0–1, what NHS
+        Talking Therapies calls the rate; the column was called ``rate`` before release 0.2.0),
+        ``ci_lower``, ``ci_upper``, ``conf_level``, ``method`` and ``denominator_definition``. Recovery
+        and reliable recovery are over eligible referrals at caseness at the start; the others over
+        eligible referrals; ``eligible`` over all rows.
 
     Examples
     --------
@@ -193,15 +194,15 @@ def talking_therapies_summary(outcomes: pd.DataFrame, *, conf_level: float = 0.9
     ...     {"p0": [15, 12, 8, 14], "p1": [8, 11, 9, 20], "g0": [10, 9, 5, 6], "g1": [6, 4, 4, 2]}
     ... )
     >>> o = talking_therapies_outcomes(d, phq9_pre="p0", phq9_post="p1", gad7_pre="g0", gad7_post="g1")
-    >>> talking_therapies_summary(o)[["indicator", "numerator", "denominator", "rate"]]
-                    indicator  numerator  denominator      rate
-    0                eligible          4            4  1.000000
-    1       caseness_at_start          3            4  0.750000
-    2                recovery          1            3  0.333333
-    3    reliable_improvement          2            4  0.500000
-    4       reliable_recovery          1            3  0.333333
-    5  reliable_deterioration          0            4  0.000000
-    6            mixed_change          1            4  0.250000
+    >>> talking_therapies_summary(o)[["indicator", "numerator", "denominator", "proportion"]]
+                    indicator  numerator  denominator  proportion
+    0                eligible          4            4    1.000000
+    1       caseness_at_start          3            4    0.750000
+    2                recovery          1            3    0.333333
+    3    reliable_improvement          2            4    0.500000
+    4       reliable_recovery          1            3    0.333333
+    5  reliable_deterioration          0            4    0.000000
+    6            mixed_change          1            4    0.250000
     """
     missing = [c for c in TT_COLUMNS if c not in outcomes.columns]
     if missing:
@@ -234,7 +235,7 @@ def talking_therapies_summary(outcomes: pd.DataFrame, *, conf_level: float = 0.9
         from statsmodels.stats.proportion import proportion_confint
 
         lo[ok], hi[ok] = proportion_confint(num[ok], den[ok], alpha=1 - conf_level, method="wilson")
-    table["rate"] = rate
+    table["proportion"] = rate
     table["ci_lower"] = lo
     table["ci_upper"] = hi
     table["conf_level"] = conf_level
@@ -244,7 +245,7 @@ def talking_therapies_summary(outcomes: pd.DataFrame, *, conf_level: float = 0.9
             "indicator",
             "numerator",
             "denominator",
-            "rate",
+            "proportion",
             "ci_lower",
             "ci_upper",
             "conf_level",
