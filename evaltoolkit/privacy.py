@@ -57,10 +57,10 @@ def suppress_counts(
         values = pd.to_numeric(out[col], errors="coerce")
         bad = out[col].notna() & (values.isna() | (values < 0) | (values != np.floor(values)))
         if bad.any():
-            rows = list(np.flatnonzero(bad.to_numpy())[:5])
+            rows = ", ".join(str(int(p)) for p in np.flatnonzero(bad.to_numpy())[:5])
             raise ValueError(
                 f"suppress_counts: column {col!r} must hold non-negative whole numbers; "
-                f"{int(bad.sum())} rows do not (first positions: {rows})"
+                f"{int(bad.sum())} rows do not (first 0-based row positions: {rows})"
             )
         v = values.to_numpy(dtype=float)
         rounded = np.floor(v / round_to + 0.5) * round_to if round_to > 1 else v

@@ -299,8 +299,14 @@ def test_csv_with_a_bad_date_late_in_the_file_names_its_row(extract: pd.DataFram
     bad.loc[250, "arrival"] = "2023-13-45"
     path = tmp_path / "bad.csv"
     bad.to_csv(path, index=False)
-    with pytest.raises(SeriesInputError, match=r"unparseable.*1 row\(s\), at row\(s\) 250"):
+    # a file: spreadsheet rows (header = row 1), so the 0-based position 250 is row 252
+    with pytest.raises(
+        SeriesInputError, match=r"unparseable.*1 row\(s\), at row\(s\) 252 \(spreadsheet rows of bad.csv"
+    ):
         count_events(path, date="arrival")
+    # the same frame in memory: 0-based positions, said as such
+    with pytest.raises(SeriesInputError, match=r"at row\(s\) 250 \(0-based row positions in the events"):
+        count_events(bad, date="arrival")
 
 
 def test_input_frame_not_mutated(extract: pd.DataFrame) -> None:

@@ -43,7 +43,10 @@ FLAG_PREFIX = "dq_"
 
 FIRST_DATA_ROW = 2
 MAX_LISTED_ROWS = 5
-ROWS_NOTE = "row numbers are spreadsheet rows: the header is row 1, the first data row is row 2"
+ROWS_NOTE = (
+    "row numbers are spreadsheet rows: the header is row 1, the first data row is row 2 (for a DataFrame, "
+    "position 0)"
+)
 
 
 def row_numbers(df: pd.DataFrame) -> np.ndarray:

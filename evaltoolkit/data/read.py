@@ -208,5 +208,8 @@ def read_sites(path_or_frame: str | Path | pd.DataFrame) -> pd.DataFrame:
     if dup.any():
         problems.append(f"site: duplicated codes in rows {format_rows(rows[dup])}")
     if problems:
-        raise ExtractValidationError("sites table has problems:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise ExtractValidationError(
+            "sites table has problems (row numbers are spreadsheet rows: the header is row 1):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
     return out.drop(columns=ROW_COLUMN).reset_index(drop=True)

@@ -53,7 +53,10 @@ _MAX_EXAMPLES = 3
 # Same convention as evaltoolkit.data (kept local so importing rom stays light): spreadsheet rows,
 # taken from the ``source_row`` column that evaltoolkit.data.read_extract adds.
 ROW_COLUMN = "source_row"
-ROWS_NOTE = "row numbers are spreadsheet rows: the header is row 1, the first data row is row 2"
+ROWS_NOTE = (
+    "row numbers are spreadsheet rows: the header is row 1, the first data row is row 2 (for a DataFrame, "
+    "position 0)"
+)
 _MAX_ROWS = 5
 
 

@@ -117,12 +117,16 @@ class Source:
         The caller's DataFrame (never modified), so per-row outputs keep its columns and dtypes.
     arrow : pyarrow.Table or None
         The in-memory table behind ``table`` for pandas/pyarrow input.
+    file : str or None
+        The file name when the extract was read from a path (error messages then give spreadsheet rows for
+        a CSV file, header = row 1, and 0-based positions for a Parquet file or in-memory input).
     """
 
     table: ir.Table
     label: str
     frame: pd.DataFrame | None = None
     arrow: pa.Table | None = None
+    file: str | None = None
 
     def numbered(self) -> ir.Table:
         """Return :attr:`table` with a 0-based input row-number column :data:`ROW`."""
@@ -217,7 +221,7 @@ def _read_path(
     missing = [(c, columns[c]) for c in needed if c not in table.columns]
     if missing:
         raise SeriesInputError(_missing_message(f"{label} file {path.name}", missing, list(table.columns)))
-    return Source(table, label)
+    return Source(table, label, file=path.name)
 
 
 def _check_temporal(source_dtype: Any, column: str, label: str) -> None:
@@ -280,11 +284,16 @@ def fail_rows(
 ) -> NoReturn:
     """Raise :class:`SeriesInputError` with ``message``, the count and the first offending row numbers."""
     rows = first_rows(source, prepare, bad)
+    csv = source.file is not None and source.file.lower().endswith(_CSV_SUFFIXES)
+    if csv:  # a CSV file: spreadsheet rows, the header being row 1
+        rows = [r + 2 for r in rows]
+        which = f"spreadsheet rows of {source.file}: the header is row 1"
+    elif source.file is not None:
+        which = f"0-based row positions in {source.file}"
+    else:
+        which = f"0-based row positions in the {source.label} input"
     shown = ", ".join(str(r) for r in rows) + (", ..." if n_bad > len(rows) else "")
-    text = (
-        f"{source.label}: {message}: {n_bad} row(s), at row(s) {shown} "
-        f"(0-based row positions in the {source.label} input)"
-    )
+    text = f"{source.label}: {message}: {n_bad} row(s), at row(s) {shown} ({which})"
     raise SeriesInputError(text + (f". {hint}" if hint else ""))
 
 
