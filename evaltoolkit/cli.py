@@ -303,7 +303,7 @@ def score(
     try:
         table = read_table(file, sheet=sheet)
         ids = [c.strip() for c in keep_columns.split(",")] if keep_columns else None
-        scored = score_items(table, instrument, keep_columns=ids, prorate=rule, invalid=invalid)  # type: ignore[arg-type]
+        scored = score_items(table, instrument, keep_columns=ids, prorate=rule, on_invalid=invalid)  # type: ignore[arg-type]
     except EvalToolkitError as exc:
         _fail(f"error: {exc}", EXIT_INVALID)
     out.parent.mkdir(parents=True, exist_ok=True)

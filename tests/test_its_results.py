@@ -491,7 +491,7 @@ def test_plot_returns_axes_and_draws_the_parts():
     res = fit_its(df, outcome="admissions", time="t", interruptions=25, family="poisson", offset="pop")
     fig, ax = plt.subplots()
     try:
-        out = res.plot(ax=ax, rate_per=1e5)
+        out = res.plot(ax=ax, per=1e5)
         assert out is ax
         labels = [line.get_label() for line in ax.get_lines()]
         assert {"observed", "fitted", "counterfactual", "interruption"} <= set(labels)

@@ -71,7 +71,7 @@ def test_plot_paired_accepts_patient_rates() -> None:
     )
     rates = patient_rates(w, days_per_year=365)
     ax = plot_paired(
-        rates, subject="patient_id", time="window", value="rate", pre="before", post="after", show_mean=False
+        rates, subject="patient_id", time="window", value="rate", pre="before", post="after", show_means=False
     )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["before", "after"]
     assert ax.get_lines()[1].get_ydata().tolist() == pytest.approx(

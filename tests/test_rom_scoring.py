@@ -594,7 +594,7 @@ def test_out_of_range_values_can_become_missing_and_are_counted(key):
     raw[1, n - 1] = values[-1] + 1
     df = frame(key, raw).astype(object)
     df.iloc[2, 0] = "often"
-    out = score(df, key, invalid="missing", prorate=False)
+    out = score(df, key, on_invalid="missing", prorate=False)
     assert out["n_missing"].tolist() == [0, 1, 1]
     assert out["valid"].tolist() == [True, False, False]  # prorate=False: one missing item invalidates
     dq = data_quality(out).set_index("problem")

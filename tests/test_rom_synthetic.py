@@ -128,4 +128,4 @@ def test_reliable_change_and_talking_therapies_on_the_change_data(rom):
     rates = talking_therapies_summary(tt).set_index("indicator")
     assert rates.loc["eligible", "denominator"] == 300
     assert rates.loc["eligible", "numerator"] == int(wide.notna().all(axis=1).sum())
-    assert rates.loc["reliable_improvement", "rate"] > rates.loc["reliable_deterioration", "rate"]
+    assert rates.loc["reliable_improvement", "proportion"] > rates.loc["reliable_deterioration", "proportion"]

@@ -28,7 +28,7 @@ def plot_its(
     result: ITSResult,
     *,
     ax: Axes | None = None,
-    rate_per: float | None = None,
+    per: float | None = None,
     show_counterfactual: bool = True,
 ) -> Axes:
     """Plot an ITS fit; see :meth:`evaltoolkit.its.ITSResult.plot`.
@@ -39,8 +39,8 @@ def plot_its(
         The fit.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created otherwise.
-    rate_per : float, optional
-        With an offset, plot ``value / offset * rate_per``.
+    per : float, optional
+        With an offset, plot ``value / offset * per``.
     show_counterfactual : bool, default True
         Draw the counterfactual line and band.
 
@@ -51,12 +51,12 @@ def plot_its(
     import matplotlib.pyplot as plt
 
     d = result.design
-    if rate_per is not None and not d.offset:
-        raise ITSInputError("rate_per= needs a fit with an offset")
+    if per is not None and not d.offset:
+        raise ITSInputError("per= needs a fit with an offset")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
     p = result.predictions()
-    scale = p["offset"].to_numpy() / rate_per if rate_per is not None else np.ones(len(p))
+    scale = p["offset"].to_numpy() / per if per is not None else np.ones(len(p))
     value_cols = [
         "observed",
         "fitted",
@@ -133,6 +133,6 @@ def plot_its(
                 value, d.time_of(d.post_start_t[j]), color="0.85", alpha=0.5, lw=0, label=label("transition")
             )
     ax.set_xlabel(d.time)
-    ax.set_ylabel(d.outcome if rate_per is None else f"{d.outcome} per {rate_per:g} {d.offset}")
+    ax.set_ylabel(d.outcome if per is None else f"{d.outcome} per {per:g} {d.offset}")
     ax.legend(frameon=False, fontsize="small")
     return ax

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from evaltoolkit._deprecate import warn_renamed
+from evaltoolkit._deprecate import renamed_kwargs, warn_renamed
 from evaltoolkit.its._ar import ARData
 from evaltoolkit.its._types import COUNT_FAMILIES
 from evaltoolkit.its.design import EPOC_MINIMUM, RECOMMENDED_MINIMUM, ITSDesign
@@ -1115,8 +1115,9 @@ class ITSResult:
         }
         return _jsonable(out)
 
+    @renamed_kwargs(rate_per="per")
     def plot(
-        self, ax: Axes | None = None, *, rate_per: float | None = None, show_counterfactual: bool = True
+        self, ax: Axes | None = None, *, per: float | None = None, show_counterfactual: bool = True
     ) -> Axes:
         """Draw the data, interruptions, fitted segments and the counterfactual with its band.
 
@@ -1128,8 +1129,9 @@ class ITSResult:
         ----------
         ax : matplotlib.axes.Axes, optional
             Axes to draw on; a new figure is created otherwise.
-        rate_per : float, optional
-            With an offset, plot rates ``value / offset * rate_per`` (e.g. 100000).
+        per : float, optional
+            With an offset, plot rates ``value / offset * per`` (e.g. 100000, as ``per`` of
+            :func:`evaltoolkit.series.rates`; formerly ``rate_per=``, deprecated).
         show_counterfactual : bool, default True
             Draw the counterfactual line and band.
 
@@ -1140,7 +1142,7 @@ class ITSResult:
         """
         from evaltoolkit.its.plotting import plot_its
 
-        return plot_its(self, ax=ax, rate_per=rate_per, show_counterfactual=show_counterfactual)
+        return plot_its(self, ax=ax, per=per, show_counterfactual=show_counterfactual)
 
     def __repr__(self) -> str:
         return (

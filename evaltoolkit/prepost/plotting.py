@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.prepost._common import check_columns, check_frame, numeric_column
 from evaltoolkit.prepost.errors import PrePostInputError
 from evaltoolkit.prepost.trajectories import TrajectoryFit
@@ -34,6 +35,7 @@ def _axes(ax: Axes | None) -> Axes:
     return ax
 
 
+@renamed_kwargs(show_mean="show_means")
 def plot_paired(
     data: pd.DataFrame,
     *,
@@ -43,7 +45,7 @@ def plot_paired(
     pre: object,
     post: object,
     ax: Axes | None = None,
-    show_mean: bool = True,
+    show_means: bool = True,
     line_alpha: float = 0.25,
 ) -> Axes:
     """Paired slope chart: one line per subject from ``pre`` to ``post``, with the mean on top.
@@ -60,7 +62,7 @@ def plot_paired(
         The two values of ``time`` (left and right).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is made otherwise.
-    show_mean : bool, default True
+    show_means : bool, default True
         Draw the mean of the complete pairs as a thick line.
     line_alpha : float, default 0.25
         Opacity of the subject lines.
@@ -93,7 +95,7 @@ def plot_paired(
     x = np.array([0.0, 1.0])
     ys = complete.to_numpy(dtype=float)
     ax.plot(np.tile(x, (len(ys), 1)).T, ys.T, color="0.35", alpha=line_alpha, linewidth=0.8)
-    if show_mean:
+    if show_means:
         means = ys.mean(axis=0)
         ax.plot(x, means, color="tab:red", linewidth=3, marker="o", markersize=7, label="mean", zorder=3)
         ax.legend(loc="best", frameon=False)
@@ -176,6 +178,7 @@ def plot_trajectory(
     return ax
 
 
+@renamed_kwargs(colours="colors")
 def plot_reliable_change(
     data: pd.DataFrame,
     *,
@@ -183,7 +186,7 @@ def plot_reliable_change(
     category: str = "category",
     ax: Axes | None = None,
     threshold: float | None = None,
-    colours: dict[str, str] | None = None,
+    colors: dict[str, str] | None = None,
 ) -> Axes:
     """Reliable-change waterfall: every person's change as a bar, sorted, coloured by category.
 
@@ -199,7 +202,7 @@ def plot_reliable_change(
         Axes to draw on; a new figure is made otherwise.
     threshold : float, optional
         Reliable-change threshold: dashed lines at ±threshold.
-    colours : dict, optional
+    colors : dict, optional
         Category → colour; default :data:`CATEGORY_COLOURS`, others from the default cycle.
 
     Returns
@@ -221,7 +224,7 @@ def plot_reliable_change(
     shown = frame[frame[change].notna()].sort_values(change, kind="stable").reset_index(drop=True)
     if shown.empty:
         raise PrePostInputError(f"no row has a value in {change!r}")
-    palette = {**CATEGORY_COLOURS, **(colours or {})}
+    palette = {**CATEGORY_COLOURS, **(colors or {})}
     ax = _axes(ax)
     cats = shown[category].astype(object).where(shown[category].notna(), "not classified").astype(str)
     order = [str(c) for c in getattr(frame[category], "cat", None).categories] if isinstance(

@@ -186,8 +186,8 @@ def read_items(
     """Read and check the item columns of ``inst`` from ``df``.
 
     Missing codes (e.g. HoNOS 9) become missing and are recorded. Non-numeric and out-of-range
-    values raise :class:`RomInputError` (``invalid="raise"``) or become missing and are recorded
-    (``invalid="missing"``).
+    values raise :class:`RomInputError` (``invalid="raise"``, the ``on_invalid=`` of :func:`score`) or
+    become missing and are recorded (``invalid="missing"``).
     """
     if not isinstance(df, pd.DataFrame):
         raise RomInputError(f"responses must be a pandas DataFrame, not {type(df).__name__}")
@@ -252,7 +252,8 @@ def read_items(
         raise RomInputError(
             f"{inst.key}: item responses must be {_allowed_text(inst)}.\n  "
             + "\n  ".join(problems)
-            + f"\n({ROWS_NOTE}; pass invalid='missing' to score them as missing and get a data-quality table)"
+            + f"\n({ROWS_NOTE}; pass on_invalid='missing' to score them as missing and get a data-quality "
+            "table)"
         )
     return ItemMatrix(values=values, columns=cols, quality=quality, forced_missing=forced)
 

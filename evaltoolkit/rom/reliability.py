@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.rom._items import InvalidPolicy, Items, read_items
 from evaltoolkit.rom.definition import Instrument
 from evaltoolkit.rom.errors import RomInputError
@@ -34,6 +35,7 @@ ALPHA_COLUMNS = [
 """Columns of :func:`internal_consistency`."""
 
 
+@renamed_kwargs(invalid="on_invalid")
 def internal_consistency(
     responses: pd.DataFrame,
     instrument: str | Instrument,
@@ -41,7 +43,7 @@ def internal_consistency(
     items: Items = None,
     scales: Sequence[str] | None = None,
     conf_level: float = 0.95,
-    invalid: InvalidPolicy = "raise",
+    on_invalid: InvalidPolicy = "raise",
 ) -> pd.DataFrame:
     """Cronbach's alpha with a confidence interval for each scale of an instrument.
 
@@ -58,7 +60,7 @@ def internal_consistency(
         an earlier one, e.g. the SWEMWBS raw sum, is not repeated).
     conf_level : float, default 0.95
         Confidence level of the interval.
-    invalid : {"raise", "missing"}, default "raise"
+    on_invalid : {"raise", "missing"}, default "raise"
         Treatment of out-of-range or non-numeric values, as for :func:`~evaltoolkit.rom.score`.
 
     Returns
@@ -84,7 +86,7 @@ def internal_consistency(
     unknown = [s for s in names if s not in inst.scales]
     if unknown:
         raise RomInputError(f"{inst.key}: unknown scales {unknown}; scales are {list(inst.scales)}")
-    mat = read_items(responses, inst, items=items, invalid=invalid)
+    mat = read_items(responses, inst, items=items, invalid=on_invalid)
     keyed = mat.keyed(inst)
     rows = []
     seen: set[tuple[int, ...]] = set()

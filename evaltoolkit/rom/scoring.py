@@ -183,7 +183,7 @@ def _score_scale(
     return value, valid, prorated
 
 
-@renamed_kwargs(id_columns="keep_columns")
+@renamed_kwargs(id_columns="keep_columns", invalid="on_invalid")
 def score(
     responses: pd.DataFrame,
     instrument: str | Instrument,
@@ -192,7 +192,7 @@ def score(
     keep_columns: Sequence[str] | None = None,
     prorate: Prorate = "rule",
     bands: str | Mapping[str, str | None] | None = None,
-    invalid: InvalidPolicy = "raise",
+    on_invalid: InvalidPolicy = "raise",
 ) -> pd.DataFrame:
     """Score item responses: one row per response with the total, subscales, band and validity.
 
@@ -217,7 +217,7 @@ def score(
     bands : str or mapping, optional
         Band scheme to apply instead of the default, e.g. ``"crufad"`` for K10 (used by every scale
         that has it), or ``{scale: scheme or None}``.
-    invalid : {"raise", "missing"}, default "raise"
+    on_invalid : {"raise", "missing"}, default "raise"
         Out-of-range or non-numeric item values raise :class:`~evaltoolkit.rom.errors.RomInputError`
         naming the instrument, column, rows and allowed values, or (``"missing"``) are scored as
         missing. Either way they, and missing codes such as HoNOS 9, are listed in the data-quality
@@ -231,7 +231,7 @@ def score(
         chosen band of the total, or the MHC-SF Keyes category; empty where the total is invalid or
         no bands exist); one float column per subscale, followed by ``<subscale>_band`` where the
         subscale has bands; ``n_missing`` (int: empty items plus missing codes such as HoNOS 9 and,
-        with ``invalid="missing"``, bad values; optional items left empty, i.e. not applicable, are
+        with ``on_invalid="missing"``, bad values; optional items left empty, i.e. not applicable, are
         not counted); ``prorated`` (bool: the
         total was computed with missing items); ``valid`` (bool: the total, or every scale when
         there is no total, was scored).
@@ -239,7 +239,7 @@ def score(
     Raises
     ------
     RomInputError
-        Missing item columns, bad values (with ``invalid="raise"``), unknown options.
+        Missing item columns, bad values (with ``on_invalid="raise"``), unknown options.
 
     Examples
     --------
@@ -259,7 +259,7 @@ def score(
     inst = get_instrument(instrument)
     if not isinstance(responses, pd.DataFrame):
         raise RomInputError(f"responses must be a pandas DataFrame, not {type(responses).__name__}")
-    mat = read_items(responses, inst, items=items, invalid=invalid)
+    mat = read_items(responses, inst, items=items, invalid=on_invalid)
     ids = (
         default_id_columns(responses, mat.columns, instrument_keys())
         if keep_columns is None
@@ -383,7 +383,7 @@ def reverse_score(
 
     Other columns are unchanged; item columns come back as floats (empty = NaN). Applying it twice
     gives the original values (reverse keying is an involution). Values are checked as in
-    :func:`score` (``invalid="raise"``).
+    :func:`score` (``on_invalid="raise"``).
 
     Examples
     --------

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._deprecate import renamed_kwargs
 from ..schemas import SCHEMAS
 from ._generate import SynthData, generate
 from ._measures import ROM_SPECS, STAFF_SPECS
@@ -73,10 +74,11 @@ def truth_json(truth: dict[str, Any]) -> str:
     return json.dumps(_clean_json(truth), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+@renamed_kwargs(out_dir="out")
 def write_synthetic(
-    out_dir: str | Path, *, seed: int = DEFAULT_SEED, config: SynthConfig | None = None
+    out: str | Path, *, seed: int = DEFAULT_SEED, config: SynthConfig | None = None
 ) -> dict[str, Path]:
-    """Generate a synthetic dataset and write it to ``out_dir``.
+    """Generate a synthetic dataset and write it to ``out``.
 
     Writes ``sites.csv``, ``population.csv``, ``attendances.csv``, ``spells.csv``, ``cohort.csv``,
     ``rom_responses.csv``, ``staff_survey.csv``, ``truth.json`` and a data dictionary ``README.md``
@@ -88,7 +90,7 @@ def write_synthetic(
 
     Parameters
     ----------
-    out_dir : str or Path
+    out : str or Path
         Directory to write into (created if needed; existing files of the same names are replaced).
     seed : int
         Seed passed to :func:`evaltoolkit.synth.generate`.
@@ -116,7 +118,7 @@ def write_synthetic(
     9
     """
     data = generate(config, seed=seed)
-    out = Path(out_dir)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for key, name in FILES.items():
