@@ -104,6 +104,7 @@ def fit_its(
     ar_order : int, default 1
         Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only).
     se_type : {"model", "newey-west"}, default "model"
+        The kind of standard error (formerly ``se=``, deprecated).
         ``"newey-west"``: Bartlett-kernel HAC SEs with ``lags`` lags and no prewhitening, equal to Stata
         ``newey, lag(L)`` and R ``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE, adjust = TRUE)``
         (note sandwich's defaults differ). Only with ``method="ols"``.

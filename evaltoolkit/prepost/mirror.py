@@ -313,7 +313,7 @@ def patient_rates(
         Output of :func:`mirror_windows` or :func:`~evaltoolkit.series.patient_windows`: two rows per
         subject, ``window`` ``"before"``/``"after"``, ``exposure_days`` and count columns. Not modified.
     subject : str, default "patient_id"
-        Patient id column.
+        The person-id column (formerly ``patient=``, deprecated).
     outcomes : str or list of str, optional
         Count columns. Default: those of ``attendances``, ``admissions``, ``bed_days`` present.
     days_per_year : float, default 365.25
@@ -499,7 +499,7 @@ def mirror_change(
         columns, as returned by :func:`mirror_windows` / :func:`~evaltoolkit.series.patient_windows`.
         Not modified.
     subject : str, default "patient_id"
-        Patient id column.
+        The person-id column (formerly ``patient=``, deprecated).
     outcomes : str or list of str, optional
         Count columns to analyse. Default: those of ``attendances``, ``admissions``, ``bed_days`` present.
     days_per_year : float, default 365.25

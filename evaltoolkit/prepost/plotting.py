@@ -63,7 +63,7 @@ def plot_paired(
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is made otherwise.
     show_means : bool, default True
-        Draw the mean of the complete pairs as a thick line.
+        Draw the mean of the complete pairs as a thick line (formerly ``show_mean=``, deprecated).
     line_alpha : float, default 0.25
         Opacity of the subject lines.
 
@@ -203,7 +203,8 @@ def plot_reliable_change(
     threshold : float, optional
         Reliable-change threshold: dashed lines at ±threshold.
     colors : dict, optional
-        Category → colour; default :data:`CATEGORY_COLOURS`, others from the default cycle.
+        Category → colour; default :data:`CATEGORY_COLOURS`, others from the default cycle (formerly
+        ``colours=``, deprecated).
 
     Returns
     -------

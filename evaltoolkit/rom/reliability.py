@@ -61,7 +61,8 @@ def internal_consistency(
     conf_level : float, default 0.95
         Confidence level of the interval.
     on_invalid : {"raise", "missing"}, default "raise"
-        Treatment of out-of-range or non-numeric values, as for :func:`~evaltoolkit.rom.score`.
+        (Formerly ``invalid=``, deprecated.) Treatment of out-of-range or non-numeric values, as for
+        :func:`~evaltoolkit.rom.score`.
 
     Returns
     -------

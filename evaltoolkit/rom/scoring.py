@@ -218,10 +218,10 @@ def score(
         Band scheme to apply instead of the default, e.g. ``"crufad"`` for K10 (used by every scale
         that has it), or ``{scale: scheme or None}``.
     on_invalid : {"raise", "missing"}, default "raise"
-        Out-of-range or non-numeric item values raise :class:`~evaltoolkit.rom.errors.RomInputError`
-        naming the instrument, column, rows and allowed values, or (``"missing"``) are scored as
-        missing. Either way they, and missing codes such as HoNOS 9, are listed in the data-quality
-        table in ``result.attrs["data_quality"]`` (see :func:`data_quality`).
+        (Formerly ``invalid=``, deprecated.) Out-of-range or non-numeric item values raise
+        :class:`~evaltoolkit.rom.errors.RomInputError` naming the instrument, column, rows and allowed values,
+        or (``"missing"``) are scored as missing. Either way they, and missing codes such as HoNOS 9, are
+        listed in the data-quality table in ``result.attrs["data_quality"]`` (see :func:`data_quality`).
 
     Returns
     -------

@@ -78,7 +78,8 @@ def frequent_attenders(
     events : DataFrame, pyarrow Table, ibis Table, str or Path
         One row per attendance.
     subject : str
-        Patient id column. Rows without an id are left out, with a ``UserWarning`` saying how many.
+        The person-id column (formerly ``patient=``, deprecated). Rows without an id are left out, with a
+        ``UserWarning`` saying how many.
     date : str
         Attendance date(-time) column.
     threshold : int, default 5

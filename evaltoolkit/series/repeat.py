@@ -99,7 +99,8 @@ def reattendances(
     events : DataFrame, pyarrow Table, ibis Table, str or Path
         One row per attendance.
     subject : str
-        Patient id column. Missing ids are flagged, not dropped (with a ``UserWarning``).
+        The person-id column (formerly ``patient=``, deprecated). Missing ids are flagged, not dropped (with a
+        ``UserWarning``).
     date : str
         Attendance date(-time) column; date-times order same-day attendances.
     within : int, default 28
@@ -323,7 +324,8 @@ def readmissions(
         stays (a negative ``days_to_next`` shows a next admission before this discharge; it is not
         counted as a readmission).
     subject : str
-        Patient id column. Missing ids are flagged, not dropped (with a ``UserWarning``).
+        The person-id column (formerly ``patient=``, deprecated). Missing ids are flagged, not dropped (with a
+        ``UserWarning``).
     admitted, discharged : str
         Admission and discharge date(-time) columns; open spells (discharge missing) cannot be readmitted
         and are flagged ``censored``.

@@ -80,7 +80,7 @@ def patient_windows(
     cohort : DataFrame, pyarrow Table, ibis Table, str or Path
         One row per person, with ``subject`` and ``index`` (and ``end`` if given).
     subject : str, default "patient_id"
-        Patient id column, the same name in all three extracts.
+        The person-id column (formerly ``patient=``, deprecated), the same name in all three extracts.
     index : str, default "index_date"
         Index date column of the cohort.
     attendances : input, optional

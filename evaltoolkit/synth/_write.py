@@ -91,7 +91,8 @@ def write_synthetic(
     Parameters
     ----------
     out : str or Path
-        Directory to write into (created if needed; existing files of the same names are replaced).
+        Directory to write into (created if needed; existing files of the same names are replaced;
+        formerly ``out_dir=``, deprecated).
     seed : int
         Seed passed to :func:`evaltoolkit.synth.generate`.
     config : SynthConfig, optional
