@@ -19,8 +19,9 @@ Conventions shared by all functions:
 * **Bed-days** – midnights occupied; the night of date *d* belongs to *d*'s period. 30 Jan → 2 Feb is
   2 bed-days in January and 1 in February; a same-day spell is 0.
 * **Bad input** – missing columns and missing or unparseable dates raise
-  :class:`~evaltoolkit.errors.SeriesInputError` naming the column and the first row numbers (0-based row
-  positions); nothing is dropped silently. Clean extracts first with :mod:`evaltoolkit.data`.
+  :class:`~evaltoolkit.errors.SeriesInputError` naming the column and the first rows, and which numbering:
+  0-based row positions for in-memory input, spreadsheet rows (header = row 1) for a CSV file given by path;
+  nothing is dropped silently. Clean extracts first with :mod:`evaltoolkit.data`.
 * **Censoring** – ``censor_at`` is the extract date (the first day not covered): open spells count as
   discharged on it, and repeat-use follow-up reaching it is flagged ``censored``.
 """
