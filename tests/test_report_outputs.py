@@ -182,9 +182,9 @@ def test_change_programme_measures(runs):
     assert paired[("swemwbs", "mean_change")]["ci_lower"] > 0  # wellbeing rises
     tt = {r["indicator"]: r for r in om["talking_therapies"]}
     assert set(tt) >= {"recovery", "reliable_improvement", "reliable_recovery", "reliable_deterioration"}
-    # percentages and rates are computed from the published (rounded) counts
+    # percentages and proportions are computed from the published (rounded) counts
     r = tt["recovery"]
-    assert r["proportion"] == pytest.approx(r["numerator"] / r["denominator"], rel=1e-5)  # 6 significant digits
+    assert r["proportion"] == pytest.approx(r["numerator"] / r["denominator"], rel=1e-5)  # 6 digits
     assert om["trajectories"] is not None
     # truth.json: 300 patients started, 209 completed
     started = {a["outcome"]: a["n_started"] for a in om["analysed"]}
