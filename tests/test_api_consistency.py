@@ -696,3 +696,17 @@ def test_no_deprecation_warning_from_internal_callers() -> None:
             after_months=1,
             censor_at="2024-04-01",
         )
+
+
+def test_messages_name_the_new_keyword() -> None:
+    from evaltoolkit.its import fit_its
+    from evaltoolkit.its.errors import ITSInputError
+    from evaltoolkit.rom import RomInputError, score
+
+    with pytest.raises(RomInputError, match=r"on_invalid must be 'raise' or 'missing', not 'x'"):
+        score(_responses(), "phq9", on_invalid="x")  # type: ignore[arg-type]
+    bad = _responses().assign(phq9_1=[1, 9, 2])
+    with pytest.raises(RomInputError, match=r"pass on_invalid='missing' to score them as missing"):
+        score(bad, "phq9")
+    with pytest.raises(ITSInputError, match=r"se_type='newey-west' needs lags=L"):
+        fit_its(_its_frame(), outcome="y", time="t", interruptions=12, se_type="newey-west")

@@ -192,7 +192,7 @@ def read_items(
     if not isinstance(df, pd.DataFrame):
         raise RomInputError(f"responses must be a pandas DataFrame, not {type(df).__name__}")
     if invalid not in ("raise", "missing"):
-        raise RomInputError(f"invalid must be 'raise' or 'missing', not {invalid!r}")
+        raise RomInputError(f"on_invalid must be 'raise' or 'missing', not {invalid!r}")
     cols = item_columns(inst, items)
     absent = [c for c in cols if c not in df.columns]
     if absent:
