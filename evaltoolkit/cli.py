@@ -102,7 +102,12 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
             f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
             "data-quality rules"
         )
-    return 0
+    from evaltoolkit.report._checks import check_lines
+
+    lines, failed = check_lines(protocol, loaded)  # series: gaps, empty stretches, partial periods
+    for line in lines:
+        typer.echo(line)
+    return EXIT_INVALID if failed else 0
 
 
 @app.command()
