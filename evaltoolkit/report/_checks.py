@@ -366,7 +366,8 @@ def check_lines(protocol: Protocol, data: LoadedData) -> tuple[list[str], bool]:
 
 def published_checks(checks: SeriesChecks) -> list[dict[str, Any]]:
     """The findings as published in results.json (``data.series_checks``): ``series, site, period,
-    check, severity, message`` (messages built with the suppression rule's counts)."""
+    check, severity, n_periods, message`` (messages built with the suppression rule's counts;
+    ``n_periods``: the warm-up periods of a ``bed_day_warmup`` finding, else 1)."""
     f = checks.findings
     out = []
     for r in f.itertuples(index=False):
@@ -379,6 +380,7 @@ def published_checks(checks: SeriesChecks) -> list[dict[str, Any]]:
                 "period": None if pd.isna(r.period) else pd.Timestamp(r.period).strftime("%Y-%m-%d"),
                 "check": r.check,
                 "severity": r.severity,
+                "n_periods": int(r.observed) if r.check == "bed_day_warmup" else 1,
                 "message": r.message,
             }
         )
