@@ -37,6 +37,10 @@ level change, AR(1) shocks and gamma overdispersion as in :mod:`evaltoolkit.synt
 simulation a month of 1 among neighbours of 20 was flagged 98% of the time; a month losing half its
 events (10 among 20) 2.5% of the time: the rule finds gaps, not shortfalls of that size.
 
+Occupied bed-days are sums of stays, correlated from month to month (a few long stays ending make a
+month look low), so they are not quasi-Poisson counts: check the **admissions** behind a bed-day series
+for gaps, and use :func:`bed_day_warmup` for its first months.
+
 **before_data_start / after_data_end** (counts only). A run of zero periods at the start or end of the
 series whose probability under the level of the adjacent periods (median of up to 12 of them, same
 negative binomial) is below ``alpha``: the window starts before the data or the extract date lies
@@ -380,10 +384,11 @@ def check_series(
     ----------
     series : pandas.DataFrame
         A zero-filled series, one row per period (and ``by`` group), e.g. from
-        :func:`~evaltoolkit.series.count_events` or :func:`~evaltoolkit.series.bed_days`. A ``series``
+        :func:`~evaltoolkit.series.count_events`. For bed-days check the admissions behind them (see the
+        module notes) and :func:`bed_day_warmup`. A ``series``
         column, if present, is a further grouping (several series in one frame). Not modified.
     value : str, default "value"
-        The column checked (``count``, ``bed_days``…).
+        The column checked (e.g. ``count``).
     period : str, default "period"
         Period start column.
     by : str or None, default "site"
@@ -396,7 +401,7 @@ def check_series(
         The half-open window the series was built on; a bound that is not the first day of a period
         gives a ``partial_period`` warning.
     measure : {"count", "mean"}, default "count"
-        ``"count"`` (events, bed-days: every check) or ``"mean"`` (e.g. mean length of stay: only
+        ``"count"`` (events: every check) or ``"mean"`` (e.g. mean length of stay: only
         ``mostly_missing`` and ``partial_period``).
     alpha : float, default 1e-4
         Tail probability below which a period (or run of zero periods) is flagged.
