@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import jsonschema  # a dev dependency
 import numpy as np
 import pandas as pd
 import pytest
@@ -350,3 +351,28 @@ def test_a_site_with_no_rows_fails_with_all_zero_naming_the_site(tmp_path):
     assert "error all_zero" in result.output
     assert "pd_admissions at RB2: no events in any of the 24 periods" in result.output
     assert "no rows with site RB2 (sites[].code)" in result.output
+
+
+def test_run_publishes_the_checks_and_leaves_the_warmup_months_out_of_the_bed_day_fits(tmp_path):
+    from evaltoolkit.report import RESULTS_SCHEMA, run_protocol
+    from evaltoolkit.report.document import build_report, render_markdown
+    from evaltoolkit.report.results_schema import SERIES_CHECK_KEYS, check_results
+
+    results = run_protocol(_protocol(tmp_path)).results
+    assert check_results(results) == []
+    checks = results["data"]["series_checks"]
+    warm = [c for c in checks if c["check"] == "bed_day_warmup"]
+    assert len(warm) == 1 and set(warm[0]) == set(SERIES_CHECK_KEYS)
+    n = warm[0]["n_periods"]
+    assert warm[0]["series"] == "pd_bed_days" and warm[0]["period"] == "2019-04-01" and n >= 1
+    fits = {(f["series"], f["site"]): f for f in results["its"]["fits"] if f["method_id"] == "m0"}
+    # 24 months in the window: the admissions are fitted on all of them, the bed-days without the warm-up
+    assert fits[("pd_admissions", "RA1")]["n_periods"] == 24
+    assert fits[("pd_bed_days", "RA1")]["n_periods"] == 24 - n
+    assert fits[("pd_bed_days", "RA1")]["pre_points"] == 12 - n
+    limitation = next(x for x in results["limitations"] if x["id"] == "bed_day_warmup")
+    assert f"the first {n} months from 2019-04-01" in limitation["text"]
+    assert "left out of the interrupted-time-series fits" in limitation["text"]
+    markdown = render_markdown(build_report(results), figure_dir="figures")
+    assert "Checks on the series before modelling" in markdown and "bed\\_day\\_warmup" in markdown
+    jsonschema.validate(results, RESULTS_SCHEMA)
