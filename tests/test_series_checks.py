@@ -376,3 +376,33 @@ def test_run_publishes_the_checks_and_leaves_the_warmup_months_out_of_the_bed_da
     markdown = render_markdown(build_report(results), figure_dir="figures")
     assert "Checks on the series before modelling" in markdown and "bed\\_day\\_warmup" in markdown
     jsonschema.validate(results, RESULTS_SCHEMA)
+
+
+def test_validate_folder_with_an_extract_date_after_the_data_exits_1(tmp_path):
+    att = pd.read_csv(DATA / "attendances.csv", dtype=str)
+    att[att["arrival"] < "2024-10-01"].to_csv(tmp_path / "attendances.csv", index=False)
+    result = runner.invoke(
+        app, ["validate", str(tmp_path), "--start", "2019-04-01", "--extract-date", "2025-04-01"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "error after_data_end: series attendances at RA1: no events in the last 6 periods" in result.output
+    assert "(2024-10 to 2025-03)" in result.output
+
+
+def test_validate_folder_reports_the_bed_day_warmup(tmp_path):
+    sp = pd.read_csv(DATA / "spells.csv", dtype=str)
+    sp.to_csv(tmp_path / "spells.csv", index=False)
+    result = runner.invoke(
+        app, ["validate", str(tmp_path), "--start", "2019-04-01", "--extract-date", "2025-04-01"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning bed_day_warmup: series spells" in result.output
+    assert "first 3 months are too low by construction" in result.output
+
+
+def test_run_command_stops_before_modelling_when_the_extract_date_is_after_the_data(tmp_path):
+    path = _protocol(tmp_path, keep_until="2021-01-01")
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert "after_data_end" in result.output and "data.window.extract_date" in result.output
+    assert not (tmp_path / "out" / "results.json").exists()

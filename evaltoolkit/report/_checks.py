@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 DATE_COLUMN = {"attendances": "arrival", "spells": "admitted"}
+FOLDER_MAX_OPEN_DAYS = 365
+"""``validate DIR``: open spells admitted longer ago than this are stale (as in the bundled protocols)."""
 WARMUP_THRESHOLD = 0.05
 """A bed-day period is warm-up while at least this share of its bed-days is expected to be missing."""
 
@@ -287,7 +289,9 @@ def series_checks(
     return SeriesChecks(findings=findings.reset_index(drop=True), warmup=warmup)
 
 
-def _warmup(spec: Any, events: pd.DataFrame, start: Any, end: Any, out: dict) -> pd.DataFrame:
+def _warmup(
+    spec: Any, events: pd.DataFrame, start: Any, end: Any, out: dict, *, fitted: bool = True
+) -> pd.DataFrame:
     # stale open spells are most likely missing discharge dates: they would lengthen the LOS tail
     use = events
     if "dq_stale_open_spell" in events.columns:
@@ -318,7 +322,12 @@ def _warmup(spec: Any, events: pd.DataFrame, start: Any, end: Any, out: dict) ->
         f"{pd.Timestamp(start):%Y-%m-%d}, so the occupied bed-days of the first {n} {unit} are too low by "
         f"construction (expected share missing, from the length-of-stay distribution of the spells "
         f"admitted in the window: {shares}; the first {unit[:-1]} below {WARMUP_THRESHOLD:.0%} is "
-        f"{table['period'].iloc[-1]:{fmt}}). These {unit} are left out of the interrupted-time-series fits"
+        f"{table['period'].iloc[-1]:{fmt}})"
+        + (
+            f". These {unit} are left out of the interrupted-time-series fits"
+            if fitted
+            else "; leave them out of any model of bed-days"
+        )
     )
     return pd.DataFrame(
         [
@@ -401,3 +410,50 @@ def published_checks(checks: SeriesChecks) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def folder_check_lines(
+    folder: Path, window: tuple[Any, Any] | None, *, sites: Any = None
+) -> tuple[list[str], bool]:
+    """The series checks of ``evaltoolkit validate DIR --start S --extract-date E``: monthly counts per
+    site of the attendances and spells in the folder (cleaned, rows with errors left out; open spells
+    older than 365 days flagged stale and left out of the length-of-stay estimate), checked with
+    :func:`~evaltoolkit.series.checks.check_series` and
+    :func:`~evaltoolkit.series.checks.check_event_dates`, and the bed-day warm-up. Nothing without a
+    window. Returns the lines to print and whether any check failed (an error finding)."""
+    from evaltoolkit.data import load_extracts
+
+    if window is None:
+        return [], False  # without an extract date the last months are partial by nature
+    try:
+        extracts = load_extracts(
+            folder, window=window, sites=sites, on_invalid="exclude", max_open_days=FOLDER_MAX_OPEN_DAYS
+        )
+    except (EvalToolkitError, OSError):
+        return [], False  # the extract-level report above has said what is wrong
+    start, end = pd.Timestamp(window[0]), pd.Timestamp(window[1])
+    frames = []
+    for kind, date in DATE_COLUMN.items():
+        ex = extracts.get(kind)
+        if ex is None or not len(ex.data):
+            continue
+        events = ex.data
+        counts = count_events(events, date=date, by="site", start=start, end=end)
+        frames.append(check_series(counts, value="count", name=kind, start=start, end=end))
+        frames.append(check_event_dates(events, date=date, by="site", start=start, end=end, name=kind))
+        if kind == "spells":
+            frames.append(_warmup(_Spec("spells", "MS"), events, start, end, {}, fitted=False))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return ["series checks (monthly counts per site): nothing found"], False
+    found = pd.concat(frames, ignore_index=True)
+    n_err = int((found["severity"] == "error").sum())
+    lines = [f"series checks (monthly counts per site): {n_err} error(s), {len(found) - n_err} warning(s)"]
+    lines += [f"  {r.severity} {r.check}: {r.message}" for r in found.itertuples(index=False)]
+    return lines, n_err > 0
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    frequency: str
