@@ -406,3 +406,12 @@ def test_run_command_stops_before_modelling_when_the_extract_date_is_after_the_d
     assert result.exit_code == 1, result.output
     assert "after_data_end" in result.output and "data.window.extract_date" in result.output
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_check_results_names_a_series_check_record_with_wrong_keys():
+    from evaltoolkit.report.results_schema import check_results
+
+    bad = {"schema_version": "1.0", "data": {"series_checks": [{"series": "x", "check": "abnormal_count"}]}}
+    problems = check_results(bad)
+    expected = "['series', 'site', 'period', 'check', 'severity', 'n_periods', 'message']"
+    assert f"data.series_checks[0] has keys ['check', 'series']; expected {expected}" in problems

@@ -265,7 +265,8 @@ RESULTS_SCHEMA: dict[str, Any] = {
 def check_results(results: Any) -> list[str]:
     """Problems with a results dictionary against the documented schema (empty when it conforms).
 
-    Checks the top-level keys, the schema version, the estimate records' keys and that every count
+    Checks the top-level keys, the schema version, the keys of the estimate records and of
+    ``data.series_checks``, and that every count
     field (:data:`COUNT_KEYS`) is published (an integer outside ``low``–``high``, ``"*"`` or ``null``).
 
     Examples
@@ -285,6 +286,15 @@ def check_results(results: Any) -> list[str]:
         keys = set(e) if isinstance(e, dict) else set()
         if keys != set(ESTIMATE_KEYS):
             problems.append(f"estimates[{i}] has keys {sorted(keys)}; expected {list(ESTIMATE_KEYS)}")
+            break
+    data = results.get("data")
+    checks = data.get("series_checks") if isinstance(data, dict) else None
+    for i, c in enumerate(checks or []):
+        keys = set(c) if isinstance(c, dict) else set()
+        if keys != set(SERIES_CHECK_KEYS):
+            problems.append(
+                f"data.series_checks[{i}] has keys {sorted(keys)}; expected {list(SERIES_CHECK_KEYS)}"
+            )
             break
     sup = results.get("suppression") or {}
     low, high = sup.get("low"), sup.get("high")
