@@ -415,3 +415,21 @@ def test_check_results_names_a_series_check_record_with_wrong_keys():
     problems = check_results(bad)
     expected = "['series', 'site', 'period', 'check', 'severity', 'n_periods', 'message']"
     assert f"data.series_checks[0] has keys ['check', 'series']; expected {expected}" in problems
+
+
+def test_months_missing_inside_the_series_are_an_error():
+    values = [20] * 6 + [0, 0, 0] + [20] * 6
+    found = check_series(_monthly(values), by=None, name="attendances")
+    assert found["check"].tolist() == ["no_data_gap"]
+    row = found.iloc[0]
+    assert row["severity"] == "error" and row["period"] == pd.Timestamp("2023-07-01")
+    assert row["p_value"] == pytest.approx(math.exp(-20) ** 3)
+    assert "no events in 3 consecutive periods (2023-07 to 2023-09)" in row["message"]
+
+
+def test_a_count_series_mostly_without_data_is_mostly_missing():
+    # data only in the first 4 of 12 months: 8 empty months after the data end (67%)
+    found = check_series(_monthly([20] * 4 + [0] * 8), by=None, name="attendances")
+    assert found["check"].tolist() == ["mostly_missing", "after_data_end"]  # whole-series findings first
+    assert set(found["severity"]) == {"error"}
+    assert "8 of 12 periods have no data (more than 50%)" in found["message"].iloc[0]

@@ -10,7 +10,8 @@ the series.
 :func:`check_series`
     One row per finding, columns :data:`CHECK_COLUMNS`. ``severity`` is ``"error"`` when the series
     cannot be modelled as it stands (``all_zero``, ``mostly_missing``, ``before_data_start``,
-    ``after_data_end``) and ``"warning"`` otherwise (``abnormal_count``, ``partial_period``).
+    ``after_data_end``, ``no_data_gap``) and ``"warning"`` otherwise (``abnormal_count``,
+    ``partial_period``).
 :func:`check_event_dates`
     Partial first and last periods seen in the event dates: events thinning out near the extract date
     or starting late in the first period (``partial_first_period``, ``partial_last_period``; warnings).
@@ -46,8 +47,13 @@ series whose probability under the level of the adjacent periods (median of up t
 negative binomial) is below ``alpha``: the window starts before the data or the extract date lies
 after the last event. Errors: fitting those zeros would report a fall that is an artefact.
 
+**no_data_gap** (counts only). A run of two or more zero periods inside the series, improbable under
+the median of the six periods either side of it (same negative binomial, below ``alpha``): months the
+extract lacks. Error.
+
 **all_zero**: no events in any period. **mostly_missing**: more than ``max_missing_fraction`` (default
-0.5) of the periods have no value (a mean with no events behind it). Errors.
+0.5) of the periods have no value (a mean with no events behind it) or, for counts, lie in the empty runs
+above. Errors.
 
 **partial_period**: the window's start or end is not the first day of a period, so the first or last
 period covers only some of its days (its count is too low by construction). Warning.
@@ -249,6 +255,7 @@ def _one_series(
     skip = np.zeros(n, dtype=bool)
     skip[:first] = True
     skip[last + 1 :] = True
+    gap = np.zeros(n, dtype=bool)  # periods in runs of zeros judged to be missing data
     # runs of zeros at the ends
     for side, k in (("start", first), ("end", n - 1 - last)):
         if k == 0:
@@ -264,6 +271,7 @@ def _one_series(
             continue
         span = slice(0, k) if side == "start" else slice(n - k, n)
         skip[span] = True
+        gap[span] = True
         p0, p1 = periods[span][0], periods[span][-1]
         if side == "start":
             add(
@@ -289,6 +297,49 @@ def _one_series(
                 f"although the periods before have a median of {fmt(level)} (probability {p:.1g}); the "
                 "extract date is after the data end",
             )
+    # runs of two or more zero periods inside the series: months the extract lacks
+    t = first
+    while t <= last:
+        if filled[t] != 0:
+            t += 1
+            continue
+        u = t
+        while filled[u + 1] == 0:  # stops before `last`, which is non-zero
+            u += 1
+        k = u - t + 1
+        if k >= 2:
+            ref = np.concatenate(
+                [filled[max(first, t - _NEIGHBOURS) : t], filled[u + 1 : u + 1 + _NEIGHBOURS]]
+            )
+            level = float(np.median(ref))
+            p = _p_zero_run(level, k, phi)
+            if p < alpha:
+                skip[t : u + 1] = True
+                gap[t : u + 1] = True
+                add(
+                    periods[t],
+                    "no_data_gap",
+                    "error",
+                    0.0,
+                    level,
+                    p,
+                    f"{where}: no events in {k} consecutive periods ({_label(periods[t], freq)} to "
+                    f"{_label(periods[u], freq)}) although the periods around them have a median of "
+                    f"{fmt(level)} (probability {p:.1g}); the extract appears to lack these periods",
+                )
+        t = u + 1
+    if gap.sum() > max_missing_fraction * n:
+        empty = int(gap.sum())
+        add(
+            pd.NaT,
+            "mostly_missing",
+            "error",
+            float(empty),
+            float(n),
+            math.nan,
+            f"{where}: {empty} of {n} periods have no data (more than {max_missing_fraction:.0%}); the "
+            "series cannot be modelled",
+        )
     # abnormal single periods
     ok = np.isfinite(m) & (m > 0) & ~skip & ~missing
     if ok.any():
