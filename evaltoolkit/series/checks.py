@@ -36,7 +36,9 @@ series of 72 months and one quarterly at four sites), and 16 flags in 43,200 mon
 of 600 simulated gap-free series of 72 months (means 3 to 1,000 a month; trend, seasonality, a 20%
 level change, AR(1) shocks and gamma overdispersion as in :mod:`evaltoolkit.synth`). In the same
 simulation a month of 1 among neighbours of 20 was flagged 98% of the time; a month losing half its
-events (10 among 20) 2.5% of the time: the rule finds gaps, not shortfalls of that size.
+events (10 among 20) 2.5% of the time: the rule finds gaps, not shortfalls of that size
+(``tests/test_series_checks.py`` repeats a smaller simulation and requires fewer than 1 flag in 1,000
+months).
 
 Occupied bed-days are sums of stays, correlated from month to month (a few long stays ending make a
 month look low), so they are not quasi-Poisson counts: check the **admissions** behind a bed-day series
@@ -58,8 +60,9 @@ above. Errors.
 **partial_period**: the window's start or end is not the first day of a period, so the first or last
 period covers only some of its days (its count is too low by construction). Warning.
 
-**partial_first_period / partial_last_period** (:func:`check_event_dates`): within the first (last)
-period of the window, the events in its second (first) half are too few for the halves' lengths:
+**partial_first_period / partial_last_period** (:func:`check_event_dates`): within the first period of
+the window the events of its first half, within the last period those of its second half, are too few
+for the halves' lengths:
 binomial tail probability below ``alpha``. This catches an extract whose last weeks are thin because
 recent records are incomplete, or events that start late in the first period. Warnings.
 
