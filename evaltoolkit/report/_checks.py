@@ -431,6 +431,8 @@ def folder_check_lines(
         )
     except (EvalToolkitError, OSError):
         return [], False  # the extract-level report above has said what is wrong
+    if not any(k in extracts for k in DATE_COLUMN):
+        return [], False
     start, end = pd.Timestamp(window[0]), pd.Timestamp(window[1])
     frames = []
     for kind, date in DATE_COLUMN.items():
