@@ -102,7 +102,12 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
             f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
             "data-quality rules"
         )
-    return 0
+    from evaltoolkit.report._checks import check_lines
+
+    lines, failed = check_lines(protocol, loaded)  # series: gaps, empty stretches, partial periods
+    for line in lines:
+        typer.echo(line)
+    return EXIT_INVALID if failed else 0
 
 
 @app.command()
@@ -170,7 +175,12 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
             typer.echo(f"{kind} ({path.name}): {status}; {len(problems)} problem rules")
             if len(problems):
                 typer.echo(problems[["rule", "column", "severity", "n_rows", "rows"]].to_string(index=False))
-    if n_errors:
+    from evaltoolkit.report._checks import folder_check_lines
+
+    lines, failed = folder_check_lines(folder, window, sites=sites)  # gaps, data end, warm-up
+    for line in lines:
+        typer.echo(line)
+    if n_errors or failed:
         raise typer.Exit(EXIT_INVALID)
 
 

@@ -13,6 +13,7 @@ from evaltoolkit.data import CleanExtract, clean_extract, combine_quality, read_
 from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
+from evaltoolkit.report._checks import check_not_all_excluded, unknown_site_codes
 from evaltoolkit.series import bed_days, count_events, los_by_period
 
 __all__ = ["LoadedData", "build_series_table", "load_data", "needed_kinds", "published_series"]
@@ -29,6 +30,8 @@ class LoadedData:
     quality: pd.DataFrame
     window: tuple[pd.Timestamp, pd.Timestamp] | None
     pd_patients: frozenset[str] = field(default_factory=frozenset)
+    unknown_sites: dict[str, dict[str, int]] = field(default_factory=dict)
+    """``{kind: {site code: rows}}``: codes excluded by rule ``unknown_site`` (for error messages)."""
 
 
 def needed_kinds(protocol: Protocol) -> list[str]:
@@ -53,7 +56,8 @@ def load_data(protocol: Protocol) -> LoadedData:
 
     Site codes not listed in the protocol are ``unknown_site`` (excluded and counted); dates outside
     ``data.window`` are ``outside_window``. Any error (unparseable dates, missing columns…) raises
-    :class:`~evaltoolkit.errors.ExtractValidationError` listing every problem.
+    :class:`~evaltoolkit.errors.ExtractValidationError` listing every problem; so does an extract whose
+    every row is excluded (naming the rules, the unknown site codes and the key to fix).
     """
     folder = protocol.data_folder()
     found = available_sources(protocol.data, folder)
@@ -63,6 +67,7 @@ def load_data(protocol: Protocol) -> LoadedData:
     sites = [s.code for s in protocol.sites]
     extracts: dict[str, CleanExtract] = {}
     files: dict[str, Path] = {}
+    unknown: dict[str, dict[str, int]] = {}
     for kind in needed_kinds(protocol):
         if kind not in found:
             raise FileNotFoundError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
@@ -81,9 +86,16 @@ def load_data(protocol: Protocol) -> LoadedData:
             raw, kind, sites=use_sites, window=use_window, max_open_days=protocol.data.max_open_days
         )
         files[kind] = path
+        unknown[kind] = unknown_site_codes(raw, use_sites)
+        check_not_all_excluded(kind, raw, extracts[kind], path, sites=use_sites, window=use_window)
     quality = combine_quality(*extracts.values())
     return LoadedData(
-        extracts=extracts, files=files, quality=quality, window=window, pd_patients=_pd_patients(extracts)
+        extracts=extracts,
+        files=files,
+        quality=quality,
+        window=window,
+        pd_patients=_pd_patients(extracts),
+        unknown_sites=unknown,
     )
 
 

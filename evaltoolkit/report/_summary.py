@@ -277,6 +277,14 @@ def _fits(results: dict[str, Any], primary: bool | None = True) -> list[dict[str
     return [f for f in its.get("fits", []) if primary is None or f["primary"] == primary]
 
 
+def _warmup_months(check: dict[str, Any]) -> str:
+    """'the first 3 months from 2019-04-01' from a bed_day_warmup finding."""
+    n = check.get("n_periods")
+    return (f"the first {n} months" if n else "the first months") + (
+        f" from {check['period']}" if check.get("period") else ""
+    )
+
+
 def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
     """Limitations flagged automatically from the results and the protocol, each ``{id, title, text}``."""
     out: list[dict[str, str]] = []
@@ -489,6 +497,37 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             + ", ".join(heavy)
             + " were excluded by data-quality rules (see the "
             "appendix); if the excluded rows differ systematically the results can be biased.",
+        )
+    checks = (results.get("data") or {}).get("series_checks") or []
+    warmup = [c for c in checks if c.get("check") == "bed_day_warmup"]
+    if warmup:
+        add(
+            "bed_day_warmup",
+            "Bed-days at the start of the window",
+            "The spells extract holds no spells admitted before the window, so the occupied bed-days of the "
+            "first months are too low by construction: "
+            + "; ".join(
+                f"{lower_first(labels.get(c['series'], c['series']))}: {_warmup_months(c)}" for c in warmup
+            )
+            + ". Those months were left out of the interrupted-time-series fits (the baseline trend starts "
+            "after them); an extract that includes the spells in hospital at the start would avoid this.",
+        )
+    odd = [c for c in checks if c.get("check") != "bed_day_warmup"]
+    if odd:
+        shown = "; ".join(
+            f"{lower_first(labels.get(c['series'], c['series']))}"
+            + (f" at {c['site']}" if c.get("site") else "")
+            + (f" from {c['period']}" if c.get("period") else "")
+            + f" ({c['check'].replace('_', ' ')})"
+            for c in odd[:6]
+        )
+        more = f" and {len(odd) - 6} more" if len(odd) > 6 else ""
+        add(
+            "series_checks",
+            "Unusual months in the series",
+            f"The checks on the series before modelling flagged {shown}{more} (see the data-quality "
+            "appendix). A month that lost records in the extract looks like a fall in activity; check these "
+            "months with the information team before reading the results.",
         )
     sup = results.get("suppression") or {}
     if sup.get("rule") == "none":

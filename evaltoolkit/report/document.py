@@ -906,6 +906,40 @@ def _data_quality(results: dict[str, Any]) -> list[Block]:
             ),
             "Data-quality rules: rows affected and the action taken.",
         ),
+        *_series_checks(results),
+    ]
+
+
+def _series_checks(results: dict[str, Any]) -> list[Block]:
+    if not results.get("series"):
+        return []
+    checks = (results.get("data") or {}).get("series_checks") or []
+    intro = (
+        "**Checks on the series before modelling.** Every outcome series was checked for months far from "
+        "their neighbours (a likely gap in the extract, or duplicated records), for first or last periods "
+        "that are only partly covered by the data, and, for occupied bed-days, for the warm-up months whose "
+        "bed-days are too low because spells admitted before the window are not in the extract (those "
+        "months are left out of the fits). A series with no events, mostly missing, or with empty months "
+        "before the data start or after the data end would have stopped the analysis."
+    )
+    if not checks:
+        return [Para(intro + " Nothing was found.")]
+    return [
+        Para(intro),
+        Table(
+            _table(
+                checks,
+                {
+                    "series": "series",
+                    "site": "site",
+                    "period": "from",
+                    "check": "check",
+                    "message": "finding",
+                },
+                {"site": lambda v, r: "all" if v is None else str(v), "period": lambda v, r: v or "–"},
+            ),
+            "Checks on the series: what was found and what was done.",
+        ),
     ]
 
 

@@ -26,7 +26,9 @@ Top-level keys
 ``suppression``               ``{rule, low, high, round_to, description}``
 ``data``                      ``inputs``: ``[{kind, file, sha256, rows_read, rows_excluded, rows_kept}]``;
                               ``quality``: the data-quality table ``[{extract, rule, column, n_rows,
-                              n_excluded, action}]`` (``n_rows`` ``null`` = rule not checked)
+                              n_excluded, action}]`` (``n_rows`` ``null`` = rule not checked);
+                              ``series_checks``: checks on the outcome series before modelling
+                              ``[{series, site, period, check, severity, n_periods, message}]``
 ``series``                    the outcome-series definitions of the protocol
 ``its``                       ``null`` or ``{horizon_months, conf_level, methods, fits, combined, plots}``
 ``costs``                     ``[{series, unit_cost, value, currency, price_year, unit, source, note,
@@ -37,6 +39,17 @@ Top-level keys
 ``summary``                   the plain-language summary, one string per finding
 ``limitations``               ``[{id, title, text}]`` flagged automatically
 ============================  ===========================================================================
+
+``data.series_checks``
+    Findings of :mod:`evaltoolkit.series.checks` on every outcome series (added in version 2.0). ``check`` is ``abnormal_count`` (a period far from its
+    neighbours: a likely extract gap or duplicated records), ``partial_period`` (the window starts or
+    ends inside a period), ``partial_first_period``/``partial_last_period`` (events thinning out inside
+    the first or last period), or ``bed_day_warmup`` (the first periods of a bed-day series lack the
+    spells admitted before the window; those periods are left out of the interrupted-time-series fits);
+    ``severity`` is ``"warning"`` (a run with an ``"error"`` finding stops before any model). ``site`` is
+    ``null`` for a finding about every site, ``period`` the first period concerned (``YYYY-MM-DD``) or
+    ``null``, ``n_periods`` the number of periods concerned (the warm-up length; 1 otherwise); counts
+    quoted in ``message`` have passed the suppression rule.
 
 ``its``
     ``methods``: ``[{id ("m0" = primary), label, primary, options}]``. ``fits``: one per series × site ×
@@ -85,7 +98,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["COUNT_KEYS", "ESTIMATE_KEYS", "RESULTS_SCHEMA", "TOP_LEVEL_KEYS", "check_results"]
+__all__ = [
+    "COUNT_KEYS",
+    "ESTIMATE_KEYS",
+    "RESULTS_SCHEMA",
+    "SERIES_CHECK_KEYS",
+    "TOP_LEVEL_KEYS",
+    "check_results",
+]
 
 TOP_LEVEL_KEYS: tuple[str, ...] = (
     "schema_version",
@@ -128,6 +148,9 @@ ESTIMATE_KEYS: tuple[str, ...] = (
     "scale",
 )
 """Keys of every record of ``estimates``."""
+
+SERIES_CHECK_KEYS: tuple[str, ...] = ("series", "site", "period", "check", "severity", "n_periods", "message")
+"""Keys of every record of ``data.series_checks``."""
 
 COUNT_KEYS: frozenset[str] = frozenset(
     {
@@ -191,6 +214,23 @@ RESULTS_SCHEMA: dict[str, Any] = {
                         "properties": {"n_rows": _COUNT, "n_excluded": _COUNT},
                     },
                 },
+                "series_checks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": list(SERIES_CHECK_KEYS),
+                        "additionalProperties": False,
+                        "properties": {
+                            "series": {"type": "string"},
+                            "site": {"type": ["string", "null"]},
+                            "period": {"type": ["string", "null"]},
+                            "check": {"type": "string"},
+                            "severity": {"enum": ["warning", "error"]},
+                            "n_periods": {"type": "integer", "minimum": 1},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
             },
         },
         "estimates": {
@@ -229,7 +269,8 @@ RESULTS_SCHEMA: dict[str, Any] = {
 def check_results(results: Any) -> list[str]:
     """Problems with a results dictionary against the documented schema (empty when it conforms).
 
-    Checks the top-level keys, the schema version, the estimate records' keys and that every count
+    Checks the top-level keys, the schema version, the keys of the estimate records and of
+    ``data.series_checks``, and that every count
     field (:data:`COUNT_KEYS`) is published (an integer outside ``low``–``high``, ``"*"`` or ``null``).
 
     Examples
@@ -249,6 +290,15 @@ def check_results(results: Any) -> list[str]:
         keys = set(e) if isinstance(e, dict) else set()
         if keys != set(ESTIMATE_KEYS):
             problems.append(f"estimates[{i}] has keys {sorted(keys)}; expected {list(ESTIMATE_KEYS)}")
+            break
+    data = results.get("data")
+    checks = data.get("series_checks") if isinstance(data, dict) else None
+    for i, c in enumerate(checks or []):
+        keys = set(c) if isinstance(c, dict) else set()
+        if keys != set(SERIES_CHECK_KEYS):
+            problems.append(
+                f"data.series_checks[{i}] has keys {sorted(keys)}; expected {list(SERIES_CHECK_KEYS)}"
+            )
             break
     sup = results.get("suppression") or {}
     low, high = sup.get("low"), sup.get("high")

@@ -33,6 +33,7 @@ import pandas as pd
 
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
+from evaltoolkit.report._checks import its_tables, published_checks, raise_for_errors, series_checks
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
 from evaltoolkit.report._its import check_horizon, combine_sites, fit_summary, plot_points, run_its, totals
@@ -183,6 +184,16 @@ def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
             }
         )
     return {"inputs": inputs, "quality": rows}
+
+
+def _published_count(rule: dict[str, int] | None) -> Callable[[float], str]:
+    """Counts quoted in published check messages: rounded to whole numbers, then suppressed."""
+
+    def fmt(x: float) -> str:
+        shown = publish_count(round(x), rule)
+        return f"{shown:,}" if isinstance(shown, int) else str(shown)
+
+    return fmt
 
 
 def _its_block(
@@ -532,7 +543,12 @@ def run_protocol(
         The protocol file is invalid, or its horizon is not a whole number of periods of a quarterly
         series.
     ExtractValidationError
-        An extract has errors (every problem listed).
+        An extract has errors (every problem listed), every row of an extract was excluded, or an
+        outcome series cannot be modelled: no events at a site, mostly missing, or empty periods before
+        the data start or after the data end (:mod:`evaltoolkit.series.checks`); the message names the
+        cause and the protocol key to change. Nothing is fitted then. The warm-up months of a bed-day
+        series (spells admitted before the window absent) are left out of its fits and listed in
+        ``results["data"]["series_checks"]``.
 
     Examples
     --------
@@ -573,7 +589,7 @@ def run_protocol(
         "window": protocol.data.window.model_dump(mode="json") if protocol.data.window is not None else None,
         "conf_level": protocol.analysis.conf_level if protocol.analysis is not None else 0.95,
         "suppression": _suppression_block(protocol),
-        "data": _quality_block(data, rule),
+        "data": {**_quality_block(data, rule), "series_checks": []},
         "series": [s.model_dump(mode="json") for s in protocol.series],
         "its": None,
         "costs": [],
@@ -585,8 +601,13 @@ def run_protocol(
     if protocol.series:
         say("building outcome series")
         series_tables = {s.name: build_series_table(s, data, sites) for s in protocol.series}
+        say("checking the series before modelling")
+        checks = series_checks(protocol, data, series_tables, count_format=_published_count(rule))
+        if len(checks.errors):
+            raise_for_errors(series_checks(protocol, data, series_tables))  # exact figures for the analyst
+        results["data"]["series_checks"] = published_checks(checks)
         step("series")
-        results["its"] = _its_block(protocol, series_tables, say)
+        results["its"] = _its_block(protocol, its_tables(series_tables, checks), say)
         results["costs"] = _costs(protocol, results["its"])
         step("its")
     if protocol.cohort is not None:

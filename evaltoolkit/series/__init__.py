@@ -22,11 +22,14 @@ Conventions shared by all functions:
   :class:`~evaltoolkit.errors.SeriesInputError` naming the column and the first rows, and which numbering:
   0-based row positions for in-memory input, spreadsheet rows (header = row 1) for a CSV file given by path;
   nothing is dropped silently. Clean extracts first with :mod:`evaltoolkit.data`.
+* **Checks before modelling** – :mod:`evaltoolkit.series.checks` finds months far from their neighbours
+  (extract gaps), empty stretches after the data end, partial periods and the bed-day warm-up.
 * **Censoring** – ``censor_at`` is the extract date (the first day not covered): open spells count as
   discharged on it, and repeat-use follow-up reaching it is flagged ``censored``.
 """
 
 from evaltoolkit.series.beddays import bed_days
+from evaltoolkit.series.checks import bed_day_warmup, check_event_dates, check_series
 from evaltoolkit.series.counts import count_events
 from evaltoolkit.series.frequent import frequent_attender_series, frequent_attenders
 from evaltoolkit.series.los import length_of_stay, los_by_period
@@ -35,7 +38,10 @@ from evaltoolkit.series.repeat import readmission_series, readmissions, reattend
 from evaltoolkit.series.windows import patient_windows
 
 __all__ = [
+    "bed_day_warmup",
     "bed_days",
+    "check_event_dates",
+    "check_series",
     "count_events",
     "frequent_attender_series",
     "frequent_attenders",

@@ -1,0 +1,461 @@
+"""Does the data match the protocol? Checks run by ``evaltoolkit validate P.yaml`` and before any model.
+
+* :func:`check_not_all_excluded`: an extract whose every row was excluded stops validation and the run,
+  naming the rules, the offending values (unknown site codes, the data's date range) and the protocol
+  key to fix.
+* :func:`series_checks`: :func:`evaltoolkit.series.checks.check_series` and
+  :func:`~evaltoolkit.series.checks.check_event_dates` on every outcome series of the protocol (for a
+  bed-day series, on the monthly admissions of its spells: bed-days are correlated sums of stays, and an
+  extract gap shows in the admissions), plus the bed-day warm-up
+  (:func:`~evaltoolkit.series.checks.bed_day_warmup`) of bed-day series. Errors (a series with no
+  events, mostly missing, or with empty periods before the data start or after the data end) are
+  completed with their cause in the data and the protocol key to change; :func:`raise_for_errors` stops
+  a run on them. Warnings (abnormal months, partial periods, the warm-up) go to results.json
+  (``data.series_checks``) and to the report's data-quality appendix and limitations.
+* The warm-up months of a bed-day series are left out of its interrupted-time-series fits
+  (:func:`its_tables`): their bed-days are too low by construction, not a real change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from evaltoolkit.errors import EvalToolkitError, ExtractValidationError
+from evaltoolkit.series import count_events
+from evaltoolkit.series.checks import CHECK_COLUMNS, bed_day_warmup, check_event_dates, check_series
+
+if TYPE_CHECKING:
+    from evaltoolkit.data import CleanExtract
+    from evaltoolkit.protocol import Protocol
+    from evaltoolkit.report._data import LoadedData
+
+__all__ = [
+    "SeriesChecks",
+    "check_lines",
+    "check_not_all_excluded",
+    "its_tables",
+    "published_checks",
+    "raise_for_errors",
+    "series_checks",
+    "site_alias_advice",
+    "unknown_site_codes",
+]
+
+DATE_COLUMN = {"attendances": "arrival", "spells": "admitted"}
+FOLDER_MAX_OPEN_DAYS = 365
+"""``validate DIR``: open spells admitted longer ago than this are stale (as in the bundled protocols)."""
+WARMUP_THRESHOLD = 0.05
+"""A bed-day period is warm-up while at least this share of its bed-days is expected to be missing."""
+
+
+def site_alias_advice(kind: str) -> str:
+    """Where to fix an unknown site code (a protocol key)."""
+    return (
+        "add the code to sites[].code in the protocol, or map it to one of the protocol's sites with a "
+        f"site alias in data.sources.{kind}"
+    )
+
+
+def unknown_site_codes(raw: pd.DataFrame, sites: Sequence[str] | None) -> dict[str, int]:
+    """``{site code: rows}`` of the codes in ``raw`` that are not among ``sites`` (empty without sites).
+
+    Examples
+    --------
+    >>> unknown_site_codes(pd.DataFrame({"site": ["RA1", "RK9MH", "RK9MH", None]}), ["RA1"])
+    {'RK9MH': 2}
+    """
+    if sites is None or "site" not in raw.columns:
+        return {}
+    codes = raw["site"].dropna().astype(str)
+    bad = codes[~codes.isin([str(s) for s in sites])]
+    return {str(k): int(v) for k, v in bad.value_counts().sort_index().items()}
+
+
+def _noun(kind: str) -> str:
+    return kind if kind in ("attendances", "spells") else f"{kind} rows"
+
+
+def _codes_text(codes: Mapping[str, int], limit: int = 8) -> str:
+    shown = [f"{c} ({n:,} rows)" for c, n in list(codes.items())[:limit]]
+    more = f" and {len(codes) - limit} more" if len(codes) > limit else ""
+    return ", ".join(shown) + more
+
+
+def check_not_all_excluded(
+    kind: str,
+    raw: pd.DataFrame,
+    clean: CleanExtract,
+    file: Path,
+    *,
+    sites: Sequence[str] | None,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> None:
+    """Raise :class:`~evaltoolkit.errors.ExtractValidationError` when cleaning excluded every row of an
+    extract that had rows, naming each rule, what it found and the protocol key to fix."""
+    if clean.n_input == 0:
+        return
+    if clean.n_output > 0:
+        _check_window_has_events(kind, raw, clean, file, window)
+        return
+    q = clean.quality
+    q = q[pd.to_numeric(q["n_excluded"], errors="coerce").fillna(0) > 0]
+    parts = []
+    for r in q.itertuples(index=False):
+        text = f"{int(r.n_excluded):,} by rule {r.rule}"
+        if r.rule == "unknown_site":
+            codes = unknown_site_codes(raw, sites)
+            one = len(codes) == 1
+            known = ", ".join(map(str, sites or []))
+            text += (
+                f": site code{'' if one else 's'} {_codes_text(codes)} {'is' if one else 'are'} not in sites "
+                f"(the protocol's sites[].code: {known}); {site_alias_advice(kind)}"
+            )
+        elif r.rule == "outside_window" and window is not None and DATE_COLUMN.get(kind) in raw.columns:
+            span = _date_span(raw, DATE_COLUMN[kind])
+            text += (
+                f": {r.detail}; the file's {DATE_COLUMN[kind]} dates run from {span} but data.window is "
+                f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}; change data.window.start or "
+                "data.window.extract_date"
+            )
+        else:
+            text += f": {r.detail}"
+        parts.append(text)
+    head = f"{kind} ({file.name}): all {clean.n_input:,} {_noun(kind)} excluded"
+    # one rule: "all N spells excluded by rule ..."; several: "all N spells excluded: n1 by rule ...; ..."
+    message = f"{head} {parts[0].split(' ', 1)[1]}" if len(parts) == 1 else head + ": " + "; ".join(parts)
+    raise ExtractValidationError(message + ". Nothing is left to analyse.", clean.quality)
+
+
+def _date_span(raw: pd.DataFrame, column: str) -> str:
+    dates = pd.to_datetime(raw[column], errors="coerce").dropna()
+    return f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else "no readable dates"
+
+
+def _check_window_has_events(
+    kind: str,
+    raw: pd.DataFrame,
+    clean: CleanExtract,
+    file: Path,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> None:
+    """Raise when rows were kept but none has its event date inside the window (e.g. only spells
+    admitted before a window that lies after the data, kept for their open bed-days)."""
+    column = DATE_COLUMN.get(kind)
+    if window is None or column is None or column not in clean.data.columns:
+        return
+    dates = pd.to_datetime(clean.data[column], errors="coerce")
+    if ((dates >= window[0]) & (dates < window[1])).any():
+        return
+    raise ExtractValidationError(
+        f"{kind} ({file.name}): no {column} date lies inside data.window ({window[0]:%Y-%m-%d} to "
+        f"{window[1]:%Y-%m-%d}, end excluded); the file's {column} dates run from {_date_span(raw, column)}"
+        f" ({clean.n_output:,} rows kept only as spells still in hospital inside the window). Change "
+        "data.window.start or data.window.extract_date to the period the extract covers.",
+        clean.quality,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesChecks:
+    """Findings on a protocol's series (columns :data:`~evaltoolkit.series.checks.CHECK_COLUMNS`) and
+    the warm-up periods of each bed-day series (``{series: [period, ...]}``)."""
+
+    findings: pd.DataFrame
+    warmup: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """The findings that stop a run."""
+        return self.findings[self.findings["severity"] == "error"]
+
+
+def _cause(row: Any, spec: Any, data: LoadedData, protocol: Protocol) -> str:
+    """The data's side of an error, with the protocol key to change."""
+    kind = spec.source
+    ex = data.extracts.get(kind)
+    date = DATE_COLUMN[kind]
+    unknown = data.unknown_sites.get(kind, {}) if hasattr(data, "unknown_sites") else {}
+    w = protocol.data.window
+    if row.check == "all_zero":
+        bits = []
+        if unknown:
+            bits.append(
+                f"{kind} with site codes not in sites were excluded by rule unknown_site: "
+                f"{_codes_text(unknown)}; {site_alias_advice(kind)}"
+            )
+        if ex is not None and row.site is not None:
+            own = ex.data[ex.data["site"].astype("string") == str(row.site)]
+            if len(own) == 0:
+                bits.append(f"the cleaned {kind} extract has no rows with site {row.site} (sites[].code)")
+            elif spec.pd_only or spec.where:
+                bits.append(
+                    f"site {row.site} has {kind} but none pass the series' filters "
+                    f"(series.{spec.name}: pd_only/where)"
+                )
+        return "; ".join(bits)
+    if row.check in ("after_data_end", "before_data_start") and ex is not None and w is not None:
+        d = ex.data
+        if row.site is not None:
+            d = d[d["site"].astype("string") == str(row.site)]
+        dates = pd.to_datetime(d[date], errors="coerce").dropna()
+        if not len(dates):
+            return ""
+        if row.check == "after_data_end":
+            return (
+                f"the last {date} at this site is {dates.max():%Y-%m-%d} but data.window.extract_date is "
+                f"{w.extract_date:%Y-%m-%d}; set data.window.extract_date to the first day the extract does "
+                "not cover"
+            )
+        return (
+            f"the first {date} at this site is {dates.min():%Y-%m-%d} but data.window.start is "
+            f"{w.start:%Y-%m-%d}; set data.window.start to the first month the extract covers"
+        )
+    return ""
+
+
+def series_checks(
+    protocol: Protocol,
+    data: LoadedData,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    count_format: Callable[[float], str] | None = None,
+) -> SeriesChecks:
+    """Check every outcome series of the protocol before modelling (see the module docstring)."""
+    frames: list[pd.DataFrame] = []
+    warmup: dict[str, list[pd.Timestamp]] = {}
+    w = protocol.data.window
+    start, end = (w.start, w.extract_date) if w is not None else (None, None)
+    from evaltoolkit.report._data import _events
+
+    sites = [s.code for s in protocol.sites]
+    for spec in protocol.series:
+        table = tables[spec.name]
+        if spec.measure == "bed_days" and start is not None:
+            # bed-days are sums of stays, correlated from month to month and not quasi-Poisson: a gap in
+            # the extract is looked for in the admissions behind them (the warm-up is checked below)
+            table = count_events(
+                _events(spec, data),
+                date="admitted",
+                freq=spec.frequency,
+                by="site",
+                start=start,
+                end=end,
+                levels={"site": sites},
+            ).rename(columns={"count": "n_events"})
+        found = check_series(
+            table,
+            value="n_events",
+            name=spec.name,
+            freq=spec.frequency,
+            start=start,
+            end=end,
+            count_format=count_format,
+        )
+        if len(found):
+            errors = found["severity"] == "error"
+            causes = [
+                _cause(r, spec, data, protocol) if e else ""
+                for r, e in zip(found.itertuples(index=False), errors, strict=True)
+            ]
+            found["message"] = [
+                m + (f". Cause: {c}" if c else "") for m, c in zip(found["message"], causes, strict=True)
+            ]
+        frames.append(found)
+        if start is None:
+            continue
+        events = _events(spec, data)
+        frames.append(
+            check_event_dates(
+                events,
+                date=DATE_COLUMN[spec.source],
+                by="site",
+                start=start,
+                end=end,
+                freq=spec.frequency,
+                name=spec.name,
+                count_format=count_format,
+            )
+        )
+        if spec.measure == "bed_days" and len(events):
+            frames.append(_warmup(spec, events, start, end, warmup))
+    frames = [f for f in frames if len(f)]
+    findings = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CHECK_COLUMNS)
+    return SeriesChecks(findings=findings.reset_index(drop=True), warmup=warmup)
+
+
+def _warmup(
+    spec: Any, events: pd.DataFrame, start: Any, end: Any, out: dict, *, fitted: bool = True
+) -> pd.DataFrame:
+    # stale open spells are most likely missing discharge dates: they would lengthen the LOS tail
+    use = events
+    if "dq_stale_open_spell" in events.columns:
+        use = events[~events["dq_stale_open_spell"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    try:
+        table = bed_day_warmup(
+            use,
+            admitted="admitted",
+            discharged="discharged",
+            start=start,
+            end=end,
+            censor_at=end,
+            freq=spec.frequency,
+            threshold=WARMUP_THRESHOLD,
+        )
+    except EvalToolkitError:
+        return pd.DataFrame(columns=CHECK_COLUMNS)
+    hit = table[table["warm_up"]]
+    if not len(hit):
+        return pd.DataFrame(columns=CHECK_COLUMNS)
+    out[spec.name] = list(hit["period"])
+    n = len(hit)
+    unit = "months" if spec.frequency == "MS" else "periods"
+    fmt = "%Y-%m" if spec.frequency == "MS" else "%Y-%m-%d"
+    shares = ", ".join(f"{p:{fmt}} {s:.1%}" for p, s in zip(hit["period"], hit["missing_share"], strict=True))
+    message = (
+        f"series {spec.name}: the spells extract holds no spells admitted before the window start "
+        f"{pd.Timestamp(start):%Y-%m-%d}, so the occupied bed-days of the first {n} {unit} are too low by "
+        f"construction (expected share missing, from the length-of-stay distribution of the spells "
+        f"admitted in the window: {shares}; the first {unit[:-1]} below {WARMUP_THRESHOLD:.0%} is "
+        f"{table['period'].iloc[-1]:{fmt}})"
+        + (
+            f". These {unit} are left out of the interrupted-time-series fits"
+            if fitted
+            else "; leave them out of any model of bed-days"
+        )
+    )
+    return pd.DataFrame(
+        [
+            {
+                "series": spec.name,
+                "site": None,
+                "period": hit["period"].iloc[0],
+                "check": "bed_day_warmup",
+                "severity": "warning",
+                "observed": float(n),
+                "expected": float("nan"),
+                "p_value": float("nan"),
+                "message": message,
+            }
+        ],
+        columns=CHECK_COLUMNS,
+    )
+
+
+def its_tables(tables: Mapping[str, pd.DataFrame], checks: SeriesChecks) -> dict[str, pd.DataFrame]:
+    """The series to fit: bed-day series without their warm-up periods; the others unchanged."""
+    out = {}
+    for name, table in tables.items():
+        drop = checks.warmup.get(name)
+        out[name] = table[~table["period"].isin(drop)].reset_index(drop=True) if drop else table
+    return out
+
+
+def raise_for_errors(checks: SeriesChecks) -> None:
+    """Raise :class:`~evaltoolkit.errors.ExtractValidationError` listing every error finding."""
+    errors = checks.errors
+    if not len(errors):
+        return
+    lines = "\n".join(f"  {r.check}: {r.message}" for r in errors.itertuples(index=False))
+    raise ExtractValidationError(
+        f"{len(errors)} series cannot be modelled as the data stand (nothing was fitted):\n{lines}", errors
+    )
+
+
+def check_lines(protocol: Protocol, data: LoadedData) -> tuple[list[str], bool]:
+    """What ``evaltoolkit validate P.yaml`` prints about the series, and whether any check failed."""
+    from evaltoolkit.report._data import build_series_table
+
+    if not protocol.series:
+        return [], False
+    sites = [s.code for s in protocol.sites]
+    try:
+        tables = {s.name: build_series_table(s, data, sites) for s in protocol.series}
+    except (EvalToolkitError, ValueError) as exc:
+        return [f"series: {exc}"], True
+    checks = series_checks(protocol, data, tables)
+    f = checks.findings
+    n_err = int((f["severity"] == "error").sum())
+    n_warn = len(f) - n_err
+    if not len(f):
+        return [f"series ({len(protocol.series)}): ok; no gap, empty stretch or partial period found"], False
+    lines = [f"series ({len(protocol.series)}): {n_err} error(s), {n_warn} warning(s)"]
+    lines += [f"  {r.severity} {r.check}: {r.message}" for r in f.itertuples(index=False)]
+    return lines, n_err > 0
+
+
+def published_checks(checks: SeriesChecks) -> list[dict[str, Any]]:
+    """The findings as published in results.json (``data.series_checks``): ``series, site, period,
+    check, severity, n_periods, message`` (messages built with the suppression rule's counts;
+    ``n_periods``: the warm-up periods of a ``bed_day_warmup`` finding, else 1)."""
+    f = checks.findings
+    out = []
+    for r in f.itertuples(index=False):
+        out.append(
+            {
+                "series": r.series,
+                "site": None
+                if r.site is None or (isinstance(r.site, float) and np.isnan(r.site))
+                else r.site,
+                "period": None if pd.isna(r.period) else pd.Timestamp(r.period).strftime("%Y-%m-%d"),
+                "check": r.check,
+                "severity": r.severity,
+                "n_periods": int(r.observed) if r.check == "bed_day_warmup" else 1,
+                "message": r.message,
+            }
+        )
+    return out
+
+
+def folder_check_lines(
+    folder: Path, window: tuple[Any, Any] | None, *, sites: Any = None
+) -> tuple[list[str], bool]:
+    """The series checks of ``evaltoolkit validate DIR --start S --extract-date E``: monthly counts per
+    site of the attendances and spells in the folder (cleaned, rows with errors left out; open spells
+    older than 365 days flagged stale and left out of the length-of-stay estimate), checked with
+    :func:`~evaltoolkit.series.checks.check_series` and
+    :func:`~evaltoolkit.series.checks.check_event_dates`, and the bed-day warm-up. Nothing without a
+    window. Returns the lines to print and whether any check failed (an error finding)."""
+    from evaltoolkit.data import load_extracts
+
+    if window is None:
+        return [], False  # without an extract date the last months are partial by nature
+    try:
+        extracts = load_extracts(
+            folder, window=window, sites=sites, on_invalid="exclude", max_open_days=FOLDER_MAX_OPEN_DAYS
+        )
+    except (EvalToolkitError, OSError):
+        return [], False  # the extract-level report above has said what is wrong
+    if not any(k in extracts for k in DATE_COLUMN):
+        return [], False
+    start, end = pd.Timestamp(window[0]), pd.Timestamp(window[1])
+    frames = []
+    for kind, date in DATE_COLUMN.items():
+        ex = extracts.get(kind)
+        if ex is None or not len(ex.data):
+            continue
+        events = ex.data
+        counts = count_events(events, date=date, by="site", start=start, end=end)
+        frames.append(check_series(counts, value="count", name=kind, start=start, end=end))
+        frames.append(check_event_dates(events, date=date, by="site", start=start, end=end, name=kind))
+        if kind == "spells":
+            frames.append(_warmup(_Spec("spells", "MS"), events, start, end, {}, fitted=False))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return ["series checks (monthly counts per site): nothing found"], False
+    found = pd.concat(frames, ignore_index=True)
+    n_err = int((found["severity"] == "error").sum())
+    lines = [f"series checks (monthly counts per site): {n_err} error(s), {len(found) - n_err} warning(s)"]
+    lines += [f"  {r.severity} {r.check}: {r.message}" for r in found.itertuples(index=False)]
+    return lines, n_err > 0
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    frequency: str
