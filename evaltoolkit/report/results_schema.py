@@ -9,7 +9,7 @@ suppression rule, so a count field holds ``0``, an integer rounded to ``round_to
 Version history: ``2.0`` (evaltoolkit 0.2.0) renamed the method option ``se`` to ``se_type`` (in
 ``protocol.analysis``, ``its.methods[].options`` and ``its.fits[].options``: it is the kind of standard
 error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
-``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1); ``1.0`` was the first.
+``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1), and added ``data.series_checks``; ``1.0`` was the first.
 
 Top-level keys
 --------------
