@@ -28,7 +28,7 @@ gap does not hide itself. The spread is quasi-Poisson: variance = φ × mean, wi
 from the whole series as the squared scaled median absolute deviation (1.4826 × MAD) of the Pearson
 residuals ``(y − m) / √m``, and at least 1. The tail probability of the observed count is taken from
 a negative binomial with that mean and variance (Poisson when φ = 1). A period is flagged when the
-tail probability is below ``alpha`` (default 10⁻⁴) **and** the count differs from the neighbours'
+tail probability is below ``p_threshold`` (default 10⁻⁴) **and** the count differs from the neighbours'
 median by at least ``min_change`` (default 30%) of it. At these defaults a month with 1 event among
 neighbours of 20 is flagged (p ≈ 4 × 10⁻⁸), a month of 12 among neighbours of 20 is not (p ≈ 0.04).
 Measured false-positive rate: no flag in the bundled synthetic series (project_air: three monthly
@@ -46,11 +46,11 @@ for gaps, and use :func:`bed_day_warmup` for its first months.
 
 **before_data_start / after_data_end** (counts only). A run of zero periods at the start or end of the
 series whose probability under the level of the adjacent periods (median of up to 12 of them, same
-negative binomial) is below ``alpha``: the window starts before the data or the extract date lies
+negative binomial) is below ``p_threshold``: the window starts before the data or the extract date lies
 after the last event. Errors: fitting those zeros would report a fall that is an artefact.
 
 **no_data_gap** (counts only). A run of two or more zero periods inside the series, improbable under
-the median of the six periods either side of it (same negative binomial, below ``alpha``): months the
+the median of the six periods either side of it (same negative binomial, below ``p_threshold``): months the
 extract lacks. Error.
 
 **all_zero**: no events in any period. **mostly_missing**: more than ``max_missing_fraction`` (default
@@ -63,7 +63,7 @@ period covers only some of its days (its count is too low by construction). Warn
 **partial_first_period / partial_last_period** (:func:`check_event_dates`): within the first period of
 the window the events of its first half, within the last period those of its second half, are too few
 for the halves' lengths:
-binomial tail probability below ``alpha``. This catches an extract whose last weeks are thin because
+binomial tail probability below ``p_threshold``. This catches an extract whose last weeks are thin because
 recent records are incomplete, or events that start late in the first period. Warnings.
 
 **bed-day warm-up** (:func:`bed_day_warmup`): with admissions arriving at a steady rate and integer
@@ -195,7 +195,7 @@ def _one_series(
     site: Any,
     freq: str,
     measure: str,
-    alpha: float,
+    p_threshold: float,
     min_change: float,
     max_missing_fraction: float,
     fmt: Callable[[float], str],
@@ -270,7 +270,7 @@ def _one_series(
         )
         level = float(np.median(ref))
         p = _p_zero_run(level, k, phi)
-        if p >= alpha:
+        if p >= p_threshold:
             continue
         span = slice(0, k) if side == "start" else slice(n - k, n)
         skip[span] = True
@@ -316,7 +316,7 @@ def _one_series(
             )
             level = float(np.median(ref))
             p = _p_zero_run(level, k, phi)
-            if p < alpha:
+            if p < p_threshold:
                 skip[t : u + 1] = True
                 gap[t : u + 1] = True
                 add(
@@ -352,9 +352,9 @@ def _one_series(
         high[ok] = _sf_high(filled[ok], m[ok], phi)
         for t in np.flatnonzero(ok):
             yt, mt = float(filled[t]), float(m[t])
-            if low[t] < alpha and yt <= (1 - min_change) * mt:
+            if low[t] < p_threshold and yt <= (1 - min_change) * mt:
                 p, word = float(low[t]), "far below"
-            elif high[t] < alpha and yt >= (1 + min_change) * mt:
+            elif high[t] < p_threshold and yt >= (1 + min_change) * mt:
                 p, word = float(high[t]), "far above"
             else:
                 continue
@@ -427,7 +427,7 @@ def check_series(
     start: object | None = None,
     end: object | None = None,
     measure: Literal["count", "mean"] = "count",
-    alpha: float = 1e-4,
+    p_threshold: float = 1e-4,
     min_change: float = 0.3,
     max_missing_fraction: float = 0.5,
     count_format: Callable[[float], str] | None = None,
@@ -457,7 +457,7 @@ def check_series(
     measure : {"count", "mean"}, default "count"
         ``"count"`` (events: every check) or ``"mean"`` (e.g. mean length of stay: only
         ``mostly_missing`` and ``partial_period``).
-    alpha : float, default 1e-4
+    p_threshold : float, default 1e-4
         Tail probability below which a period (or run of zero periods) is flagged.
     min_change : float, default 0.3
         Least relative difference from the neighbours' median for ``abnormal_count``.
@@ -475,7 +475,7 @@ def check_series(
     Raises
     ------
     SeriesInputError
-        ``value``, ``period`` or ``by`` is not a column, or ``alpha``/``min_change``/
+        ``value``, ``period`` or ``by`` is not a column, or ``p_threshold``/``min_change``/
         ``max_missing_fraction`` is out of range.
 
     Examples
@@ -495,9 +495,10 @@ def check_series(
     series count, 2023-05: 1 is far below the neighbouring periods' median of 20 (probability 4e-08,
     dispersion 1.00): a likely gap in the extract
     """
-    if not 0 < alpha < 1 or not 0 <= min_change < 1 or not 0 <= max_missing_fraction < 1:
+    if not 0 < p_threshold < 1 or not 0 <= min_change < 1 or not 0 <= max_missing_fraction < 1:
         raise SeriesInputError(
-            f"alpha must be in (0, 1), min_change and max_missing_fraction in [0, 1) (got alpha={alpha}, "
+            f"p_threshold must be in (0, 1), min_change and max_missing_fraction in [0, 1) "
+            f"(got p_threshold={p_threshold}, "
             f"min_change={min_change}, max_missing_fraction={max_missing_fraction})"
         )
     need = [c for c in (value, period, by) if c is not None]
@@ -528,7 +529,7 @@ def check_series(
             site=site,
             freq=f.code,
             measure=measure,
-            alpha=alpha,
+            p_threshold=p_threshold,
             min_change=min_change,
             max_missing_fraction=max_missing_fraction,
             fmt=fmt,
@@ -556,14 +557,14 @@ def check_event_dates(
     by: str | None = None,
     freq: str = "MS",
     name: str = "events",
-    alpha: float = 1e-4,
+    p_threshold: float = 1e-4,
     count_format: Callable[[float], str] | None = None,
 ) -> pd.DataFrame:
     """Partial first and last periods seen in the event dates (thinning near the extract date).
 
     Within the first and the last period of the window ``[start, end)``, the events of each half are
     compared with the halves' lengths: the number in the later half of the last period (earlier half
-    of the first) has a binomial distribution under a steady rate. A tail probability below ``alpha``
+    of the first) has a binomial distribution under a steady rate. A tail probability below ``p_threshold``
     is a ``partial_last_period`` (``partial_first_period``) warning: recent records are incomplete, or
     the data start after the window does.
 
@@ -581,7 +582,7 @@ def check_event_dates(
         Period frequency.
     name : str, default "events"
         Series name for the findings.
-    alpha : float, default 1e-4
+    p_threshold : float, default 1e-4
         Tail probability below which a period is flagged.
     count_format : callable, optional
         Formats the counts quoted in messages (e.g. a small-number suppression rule); default plain.
@@ -642,7 +643,7 @@ def check_event_dates(
             thin = (in_p >= pd.Timestamp(mid)) if which == "last" else (in_p < pd.Timestamp(mid))
             k = int(thin.sum())
             p = float(stats.binom.cdf(k, n, share))
-            if p >= alpha:
+            if p >= p_threshold:
                 continue
             half = "second" if which == "last" else "first"
             period = pd.Timestamp(f.floor(p0))
