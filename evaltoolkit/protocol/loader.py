@@ -26,6 +26,7 @@ from typing import Annotated, Any, NamedTuple
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from evaltoolkit._yaml import YAMLTooLargeError, safe_load
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol.schema import _SOURCE_KINDS, DesignSpec, Protocol, resolve_methods
 
@@ -82,7 +83,11 @@ def _read_yaml(path: Path) -> Any:
         raise FileNotFoundError(f"protocol file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        return safe_load(text, loader=_UniqueKeyLoader)  # bounded alias expansion
+    except YAMLTooLargeError as exc:
+        raise ProtocolError(
+            f"protocol {path} is refused: {exc}", [Problem("(file)", str(exc))], source=path
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
