@@ -75,7 +75,9 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
     return size(root)
 
 
-def safe_load(text: str, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader, max_nodes: int = MAX_NODES) -> Any:
+def safe_load(
+    text: str, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader, max_nodes: int = MAX_NODES
+) -> Any:
     """Parse one YAML document with ``loader`` (a ``SafeLoader`` subclass), refusing alias bombs.
 
     Parameters

@@ -553,6 +553,15 @@ def _check_measures(p: SimpleNamespace, out: list[Problem]) -> None:
                     f"{spec.key} has no scale {spec.scale!r}; scales: {', '.join(inst.scales)}",
                 )
             )
+        if spec.prorate not in ("rule", True):
+            from evaltoolkit.rom.errors import RomInputError
+            from evaltoolkit.rom.scoring import check_prorate
+
+            try:
+                check_prorate(inst, spec.prorate)
+            except RomInputError as exc:
+                message = str(exc).replace("Use prorate='rule'", "Use prorate: rule")
+                out.append(Problem(f"{at}.prorate", message))
         pair = (spec.key, spec.scale)
         if pair in seen:
             out.append(Problem(at, f"repeats instruments[{seen[pair]}] ({spec.key} {spec.scale})"))
