@@ -753,6 +753,11 @@ def power(
         baseline_values = [_check_float("baseline", v) for v in _as_values("baseline", baseline)]
         if is_count and any(v <= 0 for v in baseline_values):
             raise _fail(f"baseline must be positive for family={family!r} (got {baseline!r})")
+        if is_count and any(v > 1e12 for v in baseline_values):
+            raise _fail(
+                f"baseline {max(baseline_values):.3g} is too large to simulate counts from (at most 1e12 per "
+                "period); express the counts in a larger unit or check the value"
+            )
 
     if is_count:
         if sd is not None:

@@ -81,7 +81,18 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def _read_yaml(path: Path) -> Any:
     if not path.exists():
         raise FileNotFoundError(f"protocol file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise ProtocolError(
+            f"protocol {path} is a folder; give the protocol file (.yaml)", [Problem("(file)", "is a folder")]
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(
+            f"protocol {path} is not UTF-8 text (byte {exc.start}); re-save it as UTF-8",
+            [Problem("(file)", "not UTF-8 text")],
+            source=path,
+        ) from exc
     try:
         return safe_load(text, loader=_UniqueKeyLoader)  # bounded alias expansion
     except YAMLTooLargeError as exc:
@@ -763,6 +774,11 @@ def validate_protocol(
     if isinstance(source, Mapping):
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         return _validate(source, base, None, check_files)[1]
+    if not isinstance(source, str | Path):
+        raise ProtocolError(
+            f"a protocol is a file path or a mapping, not {type(source).__name__}",
+            [Problem("(protocol)", f"expected a path or a mapping, got {type(source).__name__}")],
+        )
     path = Path(source)
     try:
         raw = _read_yaml(path)
@@ -834,6 +850,11 @@ def load_protocol(path: str | Path, *, check_files: bool = True) -> Protocol:
         The file is not valid YAML, or the protocol has problems; every problem is listed with the path
         of its key (``exc.problems``).
     """
+    if not isinstance(path, str | Path):
+        raise ProtocolError(
+            f"a protocol is a file path, not {type(path).__name__}",
+            [Problem("(protocol)", f"expected a path, got {type(path).__name__}")],
+        )
     path = Path(path)
     raw = _read_yaml(path)
     protocol, problems = _validate(raw, path.parent, path, check_files)

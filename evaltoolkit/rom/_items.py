@@ -197,6 +197,11 @@ def read_items(
             f"{inst.key}: item columns {absent} are not in the data (expected {cols[0]} … {cols[-1]}; "
             "pass items= to map your column names)"
         )
+    repeated = sorted({c for c in df.columns[df.columns.duplicated()] if c in cols})
+    if repeated:
+        raise RomInputError(
+            f"{inst.key}: item columns {repeated} appear more than once in the data; keep one of each"
+        )
     n = len(df)
     values = np.empty((n, len(cols)), dtype="float64", order="F")  # column-major: items are contiguous
     allowed = inst.response.allowed

@@ -333,6 +333,11 @@ def reliable_change(
     clash = [c for c in CHANGE_COLUMNS if c in data.columns]
     if clash:
         raise RomInputError(f"data already has columns {clash}; rename or drop them first")
+    if pre == post:
+        raise RomInputError(
+            f"pre and post name the same column ({pre!r}); reliable change compares two different scores "
+            "(e.g. pre='baseline', post='final')"
+        )
     bounds = inst.scale_range(scale, sc)
     x0 = score_column(data, pre, what="pre", bounds=bounds)
     x1 = score_column(data, post, what="post", bounds=bounds)

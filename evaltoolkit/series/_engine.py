@@ -81,6 +81,10 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+class _SeriesTypeError(SeriesInputError, TypeError):
+    """An input of the wrong type (a toolkit error that is also a TypeError, as before)."""
+
+
 def connection() -> Any:
     """Return the module's DuckDB connection (an Ibis backend), creating it on first use."""
     global _CONNECTION
@@ -188,7 +192,7 @@ def to_source(
         return Source(data, label)
     if isinstance(data, str | Path):
         return _read_path(Path(data), columns=columns, needed=needed, date_columns=date_columns, label=label)
-    raise TypeError(
+    raise _SeriesTypeError(
         f"{label} must be a pandas DataFrame, a pyarrow Table, an ibis Table or a path to a .parquet or "
         f".csv file; got {type(data).__name__}"
     )
