@@ -519,6 +519,8 @@ def _check_float(name: str, value: object) -> float:
     out = float(value)
     if not math.isfinite(out):
         raise _fail(f"{name} must be finite (got {value!r})")
+    if abs(out) > 1e15:
+        raise _fail(f"{name} = {out:.3g} is beyond ±1e15, where the arithmetic loses all precision")
     return out
 
 
