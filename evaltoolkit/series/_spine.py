@@ -27,7 +27,7 @@ def as_list(by: str | Sequence[str] | None) -> list[str]:
         return []
     if isinstance(by, str):
         return [by]
-    cols = list(by)
+    cols = list(by) if isinstance(by, Sequence | set | tuple) else [by]
     if not all(isinstance(c, str) for c in cols):
         raise SeriesInputError(f"by must be a column name or a list of column names, not {by!r}")
     if len(set(cols)) != len(cols):
