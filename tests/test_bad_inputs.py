@@ -1030,3 +1030,21 @@ def test_cli_text_replaces_python_advice(python, cli, gone):
     assert cli in text
     for word in gone:
         assert word not in text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "phq9: no published reliable-change value and no stored reliability; pass rc= or reliability= "
+        "(and optionally sd=)",
+        "x: no clinical cut-off and no norms for criterion a/b/c; pass cutoff=, norms= or criterion='none' "
+        "(reliable change only)",
+        "need at least two pre scores to use their SD; pass sd=",
+    ],
+)
+def test_report_notes_drop_python_keyword_advice(message):
+    from evaltoolkit.report._measures import strip_python_advice
+
+    note = strip_python_advice(message)
+    assert "pass" not in note and "=" not in note
+    assert note == message.split(";")[0]
