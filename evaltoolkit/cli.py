@@ -99,6 +99,11 @@ _CLI_ADVICE: list[tuple[str, str]] = [
     (r"pass items= to map your column names", "rename the item columns in the file to these names"),
     (r"pass invalid='missing' to score them as missing", "use --invalid missing to score them as missing"),
     (r"\bsheet= applies", "--sheet applies"),
+    (r"pass start= and end=", "give --start and --extract-date"),
+    (
+        r"sites is empty; pass the site codes to keep, or sites=None to skip the check",
+        "the sites file lists no site: add the site codes to it (or remove it to skip the site check)",
+    ),
     (r"Use prorate='rule' or a number", "Use --prorate rule or a number"),
     (r"\bprorate=(\S+) allows", r"--prorate \1 allows"),
 ]

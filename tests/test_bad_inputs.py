@@ -616,6 +616,9 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     header = folder("header_only")
     spells.iloc[:0].to_csv(header / "spells.csv", index=False)
     shutil.copy(sites, header / "sites.csv")
+    no_sites = folder("no_sites")
+    spells.to_csv(no_sites / "spells.csv", index=False)
+    (no_sites / "sites.csv").write_text("site,site_name\n")
     excluded = folder("all_excluded")
     spells.to_csv(excluded / "spells.csv", index=False)
     (excluded / "sites.csv").write_text("site,site_name\nZZZ,Nowhere\n")
@@ -703,6 +706,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
     ),
     ("validate-missing-folder", ["validate", "{tmp}/nope"], EXIT_USAGE, ["nope", "not a folder"]),
     ("validate-file-not-folder", ["validate", "{notes}"], EXIT_USAGE, ["notes.txt", "not a folder"]),
+    (
+        "validate-empty-sites-file",
+        ["validate", "{no_sites}"],
+        EXIT_INVALID,
+        ["sites file lists no site", "add the site codes"],
+    ),
     # validate a protocol
     ("validate-yaml-bomb", ["validate", "{bomb}"], EXIT_INVALID, ["bomb.yaml", "billion laughs"]),
     (
@@ -1018,6 +1027,7 @@ def test_python_advice_names_real_keywords():
             ["items="],
         ),
         ("pass invalid='missing' to score them as missing", "--invalid missing", ["invalid='missing'"]),
+        ("no dates to infer the window from; pass start= and end=", "--start and --extract-date", ["start="]),
         (
             "phq9, scale 'total': prorate=8 allows 8 of its 9 items. Use prorate='rule' or a number",
             "--prorate 8 allows",
