@@ -340,7 +340,39 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         InstrumentDefinitionError,
         ["bomb.yaml", "aliases"],
     ),
+    (
+        "change-summary-not-frame",
+        lambda: __import__("evaltoolkit.rom", fromlist=["x"]).change_summary([1]),
+        RomInputError,
+        ["changes", "DataFrame", "list"],
+    ),
+    (
+        "data-quality-not-frame",
+        lambda: __import__("evaltoolkit.rom", fromlist=["x"]).data_quality([1]),
+        RomInputError,
+        ["scored", "DataFrame"],
+    ),
+    (
+        "talking-therapies-summary-not-frame",
+        lambda: __import__("evaltoolkit.rom", fromlist=["x"]).talking_therapies_summary([1]),
+        RomInputError,
+        ["outcomes", "DataFrame"],
+    ),
     # before/after
+    (
+        "rtm-statement-wrong-table",
+        lambda: __import__("evaltoolkit.prepost", fromlist=["x"]).rtm_statement(pd.DataFrame(), outcome="x"),
+        PrePostInputError,
+        ["lacks columns", "outcome", "mirror_change()"],
+    ),
+    (
+        "effect-size-intervals-not-numbers",
+        lambda: __import__("evaltoolkit.prepost", fromlist=["x"]).effect_size_intervals(
+            pd.DataFrame(), 1.0, 1.0, 1.0, 0.5, 10, 0.95
+        ),
+        PrePostInputError,
+        ["mean_change"],
+    ),
     (
         "paired-pre-equals-post",
         lambda: paired_change(_pp([1.0, 2.0, 3.0, 4.0]), **_PC, pre="a", post="a"),
@@ -385,6 +417,12 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     ("mirror-empty", lambda: mirror_change(pd.DataFrame()), PrePostInputError, []),
     ("mirror-not-frame", lambda: mirror_change([1]), PrePostInputError, ["DataFrame"]),
+    (
+        "compare-without-design",
+        lambda: compare_methods(_its()),
+        ITSInputError,
+        ["outcome=", "time=", "interruptions="],
+    ),
     # series builders
     ("count-missing-column", lambda: count_events(_EV, date="x"), SeriesInputError, ["'x'"]),
     (
@@ -510,6 +548,20 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         ),
         ColumnMappingError,
         ["map.yaml", "aliases"],
+    ),
+    (
+        "schema-kind-not-text",
+        lambda: __import__("evaltoolkit.schemas", fromlist=["x"]).get_schema(pd.DataFrame()),
+        ExtractValidationError,
+        ["unknown extract kind of type DataFrame", "spells"],
+    ),
+    (
+        "read-extract-unknown-kind",
+        lambda: __import__("evaltoolkit.data", fromlist=["x"]).read_extract(
+            pd.DataFrame({"a": [1]}), "admissions"
+        ),
+        ExtractValidationError,
+        ["'admissions'", "spells"],
     ),
     # protocols
     ("protocol-folder", lambda tmp: load_protocol(tmp), ProtocolError, ["is a folder"]),

@@ -416,6 +416,8 @@ def change_summary(changes: pd.DataFrame, *, by: str | Sequence[str] | None = No
     3    deteriorated  1  33.333333
     4  not classified  1        NaN
     """
+    if not isinstance(changes, pd.DataFrame):
+        raise RomInputError(f"changes must be a pandas DataFrame, not {type(changes).__name__}")
     if "category" not in changes.columns:
         raise RomInputError("changes has no 'category' column; pass the output of reliable_change()")
     groups = [] if by is None else ([by] if isinstance(by, str) else list(by))

@@ -381,6 +381,10 @@ def data_quality(scored: pd.DataFrame) -> pd.DataFrame:
         column       problem  n_values rows              action
     0  honos_3  missing_code         1    2  treated as missing
     """
+    if not isinstance(scored, pd.DataFrame):
+        raise RomInputError(
+            f"scored must be a pandas DataFrame (the output of score()), not {type(scored).__name__}"
+        )
     records = scored.attrs.get("data_quality", [])
     return pd.DataFrame(list(records), columns=QUALITY_COLUMNS)
 
