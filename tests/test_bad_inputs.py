@@ -360,6 +360,17 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     # before/after
     (
+        "paired-mixed-subject-types",
+        lambda: paired_change(
+            _pp([1.0, 2.0, 3.0, 4.0]).astype({"s": object}).assign(s=["x", "x", 2, 2]),
+            **_PC,
+            pre="a",
+            post="b",
+        ),
+        PrePostInputError,
+        ["subject column 's'", "int", "str"],
+    ),
+    (
         "rtm-statement-wrong-table",
         lambda: __import__("evaltoolkit.prepost", fromlist=["x"]).rtm_statement(pd.DataFrame(), outcome="x"),
         PrePostInputError,

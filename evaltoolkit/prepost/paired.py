@@ -124,7 +124,15 @@ def paired_scores(
         wide = d.pivot(index=subject, columns=time, values=value)
         wide = wide.reindex(columns=[pre, post])
         wide.columns = ["pre", "post"]
-        wide = wide[wide.notna().any(axis=1)].sort_index()
+        wide = wide[wide.notna().any(axis=1)]
+        try:
+            wide = wide.sort_index()
+        except TypeError as exc:
+            kinds = sorted({type(v).__name__ for v in wide.index})
+            raise PrePostInputError(
+                f"data: subject column {subject!r} mixes value types ({', '.join(kinds)}), so subjects "
+                "cannot be ordered; make the identifiers all text (or all numbers)"
+            ) from exc
         wide = wide.reset_index()
         wide.insert(0, "outcome", name)
         parts.append(wide)
