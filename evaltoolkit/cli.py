@@ -290,39 +290,19 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     except (EvalToolkitError, FileNotFoundError) as exc:
         typer.echo(f"data: {exc}")
         return EXIT_INVALID
-    code = 0
-    for kind, ex in loaded.extracts.items():
-        unusable = _unusable(ex)
-        if unusable:
-            typer.echo(f"{kind} ({loaded.files[kind].name}): ERROR: {unusable}")
-            code = EXIT_INVALID
-            continue
+    for kind, ex in loaded.extracts.items():  # load_data has refused empty and wholly excluded extracts
         typer.echo(
             f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
             "data-quality rules"
         )
-    return code
+    return 0
 
 
 def _unusable(ex: object) -> str | None:
     """Why a cleaned extract cannot be used (no rows, or every row excluded), else None."""
-    n_input = int(getattr(ex, "n_input", 0))
-    n_output = int(getattr(ex, "n_output", 0))
-    if n_input == 0:
-        return "the extract is empty (a header and no data rows)"
-    if n_output > 0:
-        return None
-    quality = getattr(ex, "quality", None)
-    reasons = ""
-    if quality is not None and len(quality) and "n_excluded" in quality.columns:
-        hit = quality[quality["n_excluded"] > 0].sort_values("n_excluded", ascending=False)
-        reasons = "; ".join(
-            f"{int(r.n_excluded)} by rule {r.rule} (column {r.column}"
-            + (f": {r.detail}" if isinstance(getattr(r, "detail", None), str) and r.detail else "")
-            + ")"
-            for r in hit.itertuples()
-        )
-    return f"every one of its {n_input} rows is excluded" + (f": {reasons}" if reasons else "")
+    from evaltoolkit.data._usable import unusable_reason
+
+    return unusable_reason(ex)  # type: ignore[arg-type]
 
 
 @app.command()

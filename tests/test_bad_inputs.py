@@ -702,6 +702,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out["notes"] = base / "notes.txt"
     out["notes"].write_text("hello\n")
     out["prorate8"] = _protocol_with_prorate(folder("proto"), 8)
+    empty_rom = folder("empty_rom")
+    rom.iloc[:0].to_csv(empty_rom / "rom_responses.csv", index=False)
+    raw = yaml.safe_load((PROTOCOLS / "change_programme.yaml").read_text(encoding="utf-8"))
+    raw["data"]["folder"] = str(empty_rom)
+    out["empty_rom_protocol"] = base / "empty_rom.yaml"
+    out["empty_rom_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return out
 
 
@@ -789,6 +795,18 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
         ["validate", "{prorate8}", "--no-data"],
         EXIT_INVALID,
         ["outcome_measures.instruments[0].prorate", "prorate: rule"],
+    ),
+    (
+        "validate-protocol-empty-extract",
+        ["validate", "{empty_rom_protocol}"],
+        EXIT_INVALID,
+        ["rom_responses (rom_responses.csv)", "empty", "no data rows"],
+    ),
+    (
+        "run-protocol-empty-extract",
+        ["run", "{empty_rom_protocol}", "--out", "{tmp}/o", "-q"],
+        EXIT_INVALID,
+        ["rom_responses (rom_responses.csv)", "empty"],
     ),
     # series
     (

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.data import CleanExtract, clean_extract, combine_quality, read_extract
+from evaltoolkit.data._usable import check_usable
 from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
@@ -81,6 +82,7 @@ def load_data(protocol: Protocol) -> LoadedData:
             raw, kind, sites=use_sites, window=use_window, max_open_days=protocol.data.max_open_days
         )
         files[kind] = path
+    check_usable(extracts, files)  # an empty or wholly excluded extract stops here, naming the rules
     quality = combine_quality(*extracts.values())
     return LoadedData(
         extracts=extracts, files=files, quality=quality, window=window, pd_patients=_pd_patients(extracts)
