@@ -92,8 +92,7 @@ _CLI_ADVICE: list[tuple[str, str]] = [
     (
         r"Fix the source data or the column mapping(, or pass on_invalid='exclude' to clean_extract to "
         r"exclude the invalid rows and count them in the data-quality table)?",
-        "Fix the rows listed in the file, or map its column names in a protocol "
-        "(protocol key data.sources.{kind}.columns) and validate the protocol",
+        "Fix the rows listed in the file, or the column mapping (protocol key data.sources.{kind}.columns)",
     ),
     (r" The full problem table is in the exception's \.problems attribute\.", ""),
     (r"pass items= to map your column names", "rename the item columns in the file to these names"),
@@ -288,7 +287,7 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     try:
         loaded = load_data(protocol)
     except (EvalToolkitError, FileNotFoundError) as exc:
-        typer.echo(f"data: {exc}")
+        typer.echo(f"data: {_cli_text(str(exc))}")
         return EXIT_INVALID
     for kind, ex in loaded.extracts.items():  # load_data has refused empty and wholly excluded extracts
         typer.echo(
@@ -618,7 +617,7 @@ def report(
     try:
         paths = render_folder(folder, redraw=redraw, html=html)
     except FileNotFoundError as exc:
-        _fail(f"error: {exc}", EXIT_USAGE)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_USAGE)
     except EvalToolkitError as exc:
         _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     typer.echo(

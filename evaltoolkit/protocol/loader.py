@@ -571,7 +571,7 @@ def _check_measures(p: SimpleNamespace, out: list[Problem]) -> None:
             try:
                 check_prorate(inst, spec.prorate)
             except RomInputError as exc:
-                message = str(exc).replace("Use prorate='rule'", "Use prorate: rule")
+                message = str(exc).replace("prorate='rule'", "prorate: rule").replace("prorate=", "prorate: ")
                 out.append(Problem(f"{at}.prorate", message))
         pair = (spec.key, spec.scale)
         if pair in seen:
