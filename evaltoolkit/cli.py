@@ -9,8 +9,8 @@ Exit codes scripts can rely on:
 * ``0`` success;
 * ``1`` invalid input: the data or the protocol failed validation (every problem is printed), a folder
   holds no extract the toolkit recognises, an extract is empty or every row of it is excluded, a results
-  folder does not follow the schema, generated book pages are out of date (``book --check``) or the
-  book build failed;
+  folder does not follow the schema, a file cannot be read or written (not UTF-8, permission denied),
+  generated book pages are out of date (``book --check``) or the book build failed;
 * ``2`` wrong usage: unknown option or command, an option value that is not valid (a date that is not
   ``YYYY-MM-DD``, an unknown frequency), a file or folder named on the command line that does not exist,
   or an ``--out`` that would overwrite an input (the input file itself, the data folder, or a file where
