@@ -643,6 +643,11 @@ def check_protocol(
     list of Problem
         Every problem found (empty when the protocol is consistent).
     """
+    if not isinstance(protocol, Protocol):
+        raise ProtocolError(
+            f"check_protocol needs a Protocol (from load_protocol), not {type(protocol).__name__}",
+            [Problem("(protocol)", f"expected a Protocol, got {type(protocol).__name__}")],
+        )
     sections = SimpleNamespace(
         **{name: getattr(protocol, name) for name in Protocol.model_fields}, failed=set()
     )
