@@ -578,6 +578,24 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ("protocol-folder", lambda tmp: load_protocol(tmp), ProtocolError, ["is a folder"]),
     ("protocol-not-a-path", lambda: load_protocol(5), ProtocolError, ["int"]),
     (
+        "protocol-check-not-a-protocol",
+        lambda: __import__("evaltoolkit.protocol", fromlist=["x"]).check_protocol([1]),
+        ProtocolError,
+        ["check_protocol", "list"],
+    ),
+    (
+        "protocol-from-text",
+        lambda: __import__("evaltoolkit.protocol", fromlist=["x"]).protocol_from_dict("x"),
+        ProtocolError,
+        ["mapping of sections", "str"],
+    ),
+    (
+        "protocol-from-empty-dict",
+        lambda: __import__("evaltoolkit.protocol", fromlist=["x"]).protocol_from_dict({}),
+        ProtocolError,
+        ["name: is required", "sites: is required"],
+    ),
+    (
         "protocol-not-yaml",
         lambda tmp: load_protocol(_write(tmp, "p.yaml", "a: [1, 2\n")),
         ProtocolError,
