@@ -23,6 +23,7 @@ import yaml
 from typer.testing import CliRunner
 
 from evaltoolkit.cli import _CLI_ADVICE, EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, _cli_text, app
+from evaltoolkit.data import clean_extract, find_extract_files, load_extracts, load_mapping, read_extract
 from evaltoolkit.errors import (
     ColumnMappingError,
     EvalToolkitError,
@@ -32,10 +33,27 @@ from evaltoolkit.errors import (
 )
 from evaltoolkit.its import ITSInputError, compare_methods, fit_its
 from evaltoolkit.its.power import power
-from evaltoolkit.prepost import PrePostInputError, analysed_n, mirror_change, paired_change
-from evaltoolkit.protocol import load_protocol, validate_protocol
-from evaltoolkit.rom import InstrumentDefinitionError, RomInputError, load_definition, reliable_change, score
+from evaltoolkit.prepost import (
+    PrePostInputError,
+    analysed_n,
+    effect_size_intervals,
+    mirror_change,
+    paired_change,
+    rtm_statement,
+)
+from evaltoolkit.protocol import check_protocol, load_protocol, protocol_from_dict, validate_protocol
+from evaltoolkit.rom import (
+    InstrumentDefinitionError,
+    RomInputError,
+    change_summary,
+    data_quality,
+    load_definition,
+    reliable_change,
+    score,
+    talking_therapies_summary,
+)
 from evaltoolkit.rom.scoring import check_prorate
+from evaltoolkit.schemas import get_schema
 from evaltoolkit.series import bed_days, count_events, rates
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,19 +360,19 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     (
         "change-summary-not-frame",
-        lambda: __import__("evaltoolkit.rom", fromlist=["x"]).change_summary([1]),
+        lambda: change_summary([1]),
         RomInputError,
         ["changes", "DataFrame", "list"],
     ),
     (
         "data-quality-not-frame",
-        lambda: __import__("evaltoolkit.rom", fromlist=["x"]).data_quality([1]),
+        lambda: data_quality([1]),
         RomInputError,
         ["scored", "DataFrame"],
     ),
     (
         "talking-therapies-summary-not-frame",
-        lambda: __import__("evaltoolkit.rom", fromlist=["x"]).talking_therapies_summary([1]),
+        lambda: talking_therapies_summary([1]),
         RomInputError,
         ["outcomes", "DataFrame"],
     ),
@@ -372,15 +390,13 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     (
         "rtm-statement-wrong-table",
-        lambda: __import__("evaltoolkit.prepost", fromlist=["x"]).rtm_statement(pd.DataFrame(), outcome="x"),
+        lambda: rtm_statement(pd.DataFrame(), outcome="x"),
         PrePostInputError,
         ["lacks columns", "outcome", "mirror_change()"],
     ),
     (
         "effect-size-intervals-not-numbers",
-        lambda: __import__("evaltoolkit.prepost", fromlist=["x"]).effect_size_intervals(
-            pd.DataFrame(), 1.0, 1.0, 1.0, 0.5, 10, 0.95
-        ),
+        lambda: effect_size_intervals(pd.DataFrame(), 1.0, 1.0, 1.0, 0.5, 10, 0.95),
         PrePostInputError,
         ["mean_change"],
     ),
@@ -497,39 +513,31 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     # loading and validating extracts
     (
         "clean-not-frame",
-        lambda: __import__("evaltoolkit.data", fromlist=["x"]).clean_extract([1], "spells"),
+        lambda: clean_extract([1], "spells"),
         ExtractValidationError,
         ["DataFrame", "list"],
     ),
     (
         "clean-bad-on-invalid",
-        lambda: __import__("evaltoolkit.data", fromlist=["x"]).clean_extract(
-            pd.DataFrame({"a": [1]}), "spells", on_invalid="skip"
-        ),
+        lambda: clean_extract(pd.DataFrame({"a": [1]}), "spells", on_invalid="skip"),
         ExtractValidationError,
         ["on_invalid", "'skip'"],
     ),
     (
         "clean-bad-window",
-        lambda: __import__("evaltoolkit.data", fromlist=["x"]).clean_extract(
-            pd.DataFrame({"a": [1]}), "spells", window=("2024-01-01",)
-        ),
+        lambda: clean_extract(pd.DataFrame({"a": [1]}), "spells", window=("2024-01-01",)),
         ExtractValidationError,
         ["window", "pair"],
     ),
     (
         "clean-window-reversed",
-        lambda: __import__("evaltoolkit.data", fromlist=["x"]).clean_extract(
-            pd.DataFrame({"a": [1]}), "spells", window=("2025-01-01", "2024-01-01")
-        ),
+        lambda: clean_extract(pd.DataFrame({"a": [1]}), "spells", window=("2025-01-01", "2024-01-01")),
         ExtractValidationError,
         ["window start 2025-01-01", "2024-01-01"],
     ),
     (
         "clean-empty-sites",
-        lambda: __import__("evaltoolkit.data", fromlist=["x"]).clean_extract(
-            pd.DataFrame({"a": [1]}), "spells", sites=[]
-        ),
+        lambda: clean_extract(pd.DataFrame({"a": [1]}), "spells", sites=[]),
         ExtractValidationError,
         ["sites is empty"],
     ),
@@ -538,7 +546,7 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         lambda tmp: (
             _write(tmp, "spells.csv", "a\n"),
             _write(tmp, "Spells.xlsx", ""),
-            __import__("evaltoolkit.data", fromlist=["x"]).find_extract_files(tmp),
+            find_extract_files(tmp),
         ),
         ExtractValidationError,
         ["several spells files", "spells.csv", "Spells.xlsx"],
@@ -547,30 +555,26 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         "mapping-unknown-kind",
         lambda tmp: (
             _write(tmp, "spells.csv", "a\n"),
-            __import__("evaltoolkit.data", fromlist=["x"]).load_extracts(tmp, mappings={"nonsense": {}}),
+            load_extracts(tmp, mappings={"nonsense": {}}),
         ),
         ColumnMappingError,
         ["nonsense", "spells"],
     ),
     (
         "mapping-yaml-bomb",
-        lambda tmp: __import__("evaltoolkit.data", fromlist=["x"]).load_mapping(
-            _write(tmp, "map.yaml", BOMB)
-        ),
+        lambda tmp: load_mapping(_write(tmp, "map.yaml", BOMB)),
         ColumnMappingError,
         ["map.yaml", "aliases"],
     ),
     (
         "schema-kind-not-text",
-        lambda: __import__("evaltoolkit.schemas", fromlist=["x"]).get_schema(pd.DataFrame()),
+        lambda: get_schema(pd.DataFrame()),
         ExtractValidationError,
         ["unknown extract kind of type DataFrame", "spells"],
     ),
     (
         "read-extract-unknown-kind",
-        lambda: __import__("evaltoolkit.data", fromlist=["x"]).read_extract(
-            pd.DataFrame({"a": [1]}), "admissions"
-        ),
+        lambda: read_extract(pd.DataFrame({"a": [1]}), "admissions"),
         ExtractValidationError,
         ["'admissions'", "spells"],
     ),
@@ -579,19 +583,19 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ("protocol-not-a-path", lambda: load_protocol(5), ProtocolError, ["int"]),
     (
         "protocol-check-not-a-protocol",
-        lambda: __import__("evaltoolkit.protocol", fromlist=["x"]).check_protocol([1]),
+        lambda: check_protocol([1]),
         ProtocolError,
         ["check_protocol", "list"],
     ),
     (
         "protocol-from-text",
-        lambda: __import__("evaltoolkit.protocol", fromlist=["x"]).protocol_from_dict("x"),
+        lambda: protocol_from_dict("x"),
         ProtocolError,
         ["mapping of sections", "str"],
     ),
     (
         "protocol-from-empty-dict",
-        lambda: __import__("evaltoolkit.protocol", fromlist=["x"]).protocol_from_dict({}),
+        lambda: protocol_from_dict({}),
         ProtocolError,
         ["name: is required", "sites: is required"],
     ),
