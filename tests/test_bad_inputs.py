@@ -582,6 +582,12 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ("protocol-folder", lambda tmp: load_protocol(tmp), ProtocolError, ["is a folder"]),
     ("protocol-not-a-path", lambda: load_protocol(5), ProtocolError, ["int"]),
     (
+        "protocol-lags-beyond-window",
+        lambda tmp: load_protocol(_protocol_with_lags(tmp, 24)),
+        ProtocolError,
+        ["analysis.primary.lags", "must be smaller than the number of periods in the window (24)", "got 24"],
+    ),
+    (
         "protocol-check-not-a-protocol",
         lambda: check_protocol([1]),
         ProtocolError,
@@ -646,6 +652,17 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
 
 def _bytes(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def _protocol_with_lags(tmp: Path, lags: int) -> Path:
+    raw = yaml.safe_load((PROTOCOLS / "project_air.yaml").read_text(encoding="utf-8"))
+    raw["data"]["folder"] = str(DATA)
+    raw["data"]["window"] = {"start": "2021-01-01", "extract_date": "2023-01-01"}  # 24 months
+    raw["series"] = [s for s in raw["series"] if s.get("frequency", "MS") == "MS"]
+    raw["analysis"]["primary"].update({"se": "newey-west", "lags": lags})
+    path = tmp / "p.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, default_flow_style=False), encoding="utf-8")
     return path
 
 

@@ -473,6 +473,18 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
             )
         if set_keys.get("lags") is not None and opts["se"] != "newey-west":
             out.append(Problem(f"{at}.lags", "is only used with se: newey-west"))
+        window = p.data.window if p.data is not None and "data" not in p.failed else None
+        if opts["se"] == "newey-west" and opts["lags"] is not None and window is not None and series:
+            months = _months_between(window.start, window.extract_date)
+            shortest = min(months // (3 if s.frequency.upper().startswith("QS") else 1) for s in series)
+            if opts["lags"] >= shortest:
+                out.append(
+                    Problem(
+                        f"{at}.lags",
+                        f"must be smaller than the number of periods in the window ({shortest}); got "
+                        f"{opts['lags']} (Turner et al. used 1)",
+                    )
+                )
         if opts["method"] in _AR_METHODS:
             count_series = [s.name for s in series if (s.family or opts["family"]) in _COUNT_FAMILIES]
             if count_series:
