@@ -95,6 +95,10 @@ _CLI_ADVICE: list[tuple[str, str]] = [
         "Fix the rows listed in the file, or the column mapping (protocol key data.sources.{kind}.columns)",
     ),
     (r" The full problem table is in the exception's \.problems attribute\.", ""),
+    (
+        r"Fixable defects, handled by clean_extract:",
+        "Fixable defects (handled and counted in the data-quality table):",
+    ),
     (r"pass items= to map your column names", "rename the item columns in the file to these names"),
     (r"pass invalid='missing' to score them as missing", "use --invalid missing to score them as missing"),
     (r"\bsheet= applies", "--sheet applies"),

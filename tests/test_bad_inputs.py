@@ -1016,7 +1016,15 @@ def test_cli_fails_with_one_message_and_the_documented_code(args, code, words, s
     assert result.exit_code == code, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
-    for python_only in ("on_invalid=", "items=", "invalid='missing'", ".problems attribute", "prorate="):
+    python_only_words = (
+        "on_invalid=",
+        "items=",
+        "invalid='missing'",
+        ".problems attribute",
+        "prorate=",
+        "clean_extract",
+    )
+    for python_only in python_only_words:
         assert python_only not in result.output, (python_only, result.output)
     for word in words:
         assert " ".join(word.split()) in text, (word, result.output)
@@ -1161,9 +1169,10 @@ def test_python_advice_names_real_keywords():
         (
             "spells extract has 1 problem(s). Fix the source data or the column mapping, or pass "
             "on_invalid='exclude' to clean_extract to exclude the invalid rows and count them in the "
-            "data-quality table. The full problem table is in the exception's .problems attribute.",
+            "data-quality table. The full problem table is in the exception's .problems attribute.\n"
+            "Fixable defects, handled by clean_extract: exact_duplicate (3).",
             "data.sources.spells.columns",
-            ["on_invalid", ".problems"],
+            ["on_invalid", ".problems", "clean_extract"],
         ),
         (
             "(expected phq9_1 … phq9_9; pass items= to map your column names)",
@@ -1202,3 +1211,23 @@ def test_report_notes_drop_python_keyword_advice(message):
     note = strip_python_advice(message)
     assert "pass" not in note and "=" not in note
     assert note == message.split(";")[0]
+
+
+def test_real_process_prints_no_traceback(small, tmp_path):
+    """The installed entry point, not only CliRunner: stderr holds one message and no traceback."""
+    for args, code in [
+        (["validate", str(small["unknown_names"])], EXIT_INVALID),
+        (["series", str(small["good"]), "--out", str(small["good"])], EXIT_USAGE),
+        (["validate", str(small["bomb"])], EXIT_INVALID),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "evaltoolkit", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout, args
+        assert (done.stderr + done.stdout).strip(), args
