@@ -49,6 +49,7 @@ from evaltoolkit.rom import (
     data_quality,
     load_definition,
     reliable_change,
+    reverse_score,
     score,
     talking_therapies_summary,
 )
@@ -281,6 +282,18 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     ("score-1e300", lambda: score(_phq(1e300), "phq9"), RomInputError, ["phq9_1", "row"]),
     ("score-inf", lambda: score(_phq(np.inf), "phq9"), RomInputError, ["phq9_1"]),
+    (
+        "reverse-score-out-of-range",
+        lambda: reverse_score(_phq(7), "phq9"),
+        RomInputError,
+        ["phq9_1", "check_responses()"],
+    ),
+    (
+        "score-out-of-range-advice",
+        lambda: score(_phq(7), "phq9"),
+        RomInputError,
+        ["phq9_1", "invalid='missing'"],
+    ),
     ("score-text", lambda: score(_phq("x"), "phq9"), RomInputError, ["phq9_1", "'x'"]),
     ("score-prorate-word", lambda: score(_phq(), "phq9", prorate="x"), RomInputError, ["prorate", "'x'"]),
     (

@@ -179,12 +179,13 @@ def read_items(
     *,
     items: Items = None,
     invalid: InvalidPolicy = "raise",
+    invalid_advice: str = "pass invalid='missing' to score them as missing and get a data-quality table",
 ) -> ItemMatrix:
     """Read and check the item columns of ``inst`` from ``df``.
 
     Missing codes (e.g. HoNOS 9) become missing and are recorded. Non-numeric and out-of-range
-    values raise :class:`RomInputError` (``invalid="raise"``) or become missing and are recorded
-    (``invalid="missing"``).
+    values raise :class:`RomInputError` (``invalid="raise"``, ending with ``invalid_advice``: what the
+    caller of the public function can do) or become missing and are recorded (``invalid="missing"``).
     """
     if not isinstance(df, pd.DataFrame):
         raise RomInputError(f"responses must be a pandas DataFrame, not {type(df).__name__}")
@@ -254,7 +255,7 @@ def read_items(
         raise RomInputError(
             f"{inst.key}: item responses must be {_allowed_text(inst)}.\n  "
             + "\n  ".join(problems)
-            + f"\n({ROWS_NOTE}; pass invalid='missing' to score them as missing and get a data-quality table)"
+            + f"\n({ROWS_NOTE}; {invalid_advice})"
         )
     return ItemMatrix(values=values, columns=cols, quality=quality, forced_missing=forced)
 

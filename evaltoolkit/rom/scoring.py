@@ -434,7 +434,13 @@ def reverse_score(
     [0.0, 0.0, 0.0, 4.0, 4.0, 0.0, 4.0, 4.0, 0.0, 0.0]
     """
     inst = get_instrument(instrument)
-    mat = read_items(responses, inst, items=items, invalid="raise")
+    mat = read_items(
+        responses,
+        inst,
+        items=items,
+        invalid="raise",
+        invalid_advice="correct them first; check_responses() lists every one in a data-quality table",
+    )
     keyed = mat.keyed(inst)
     out = responses.copy()
     for j, c in enumerate(mat.columns):
