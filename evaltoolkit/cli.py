@@ -13,8 +13,8 @@ Exit codes scripts can rely on:
   generated book pages are out of date (``book --check``) or the book build failed;
 * ``2`` wrong usage: unknown option or command, an option value that is not valid (a date that is not
   ``YYYY-MM-DD``, an unknown frequency), a file or folder named on the command line that does not exist,
-  or an ``--out`` that would overwrite an input (the input file itself, the data folder, or a file where
-  a folder is needed and the reverse); nothing is written;
+  or an ``--out`` that would overwrite an input (the input file itself, the data folder, a file where a
+  folder is needed and the reverse, or for ``synth`` a folder of real extracts); nothing is written;
 * ``3`` internal error: an unexpected failure, which is a bug in evaltoolkit. One line names it; run again
   with ``--debug`` (``evaltoolkit --debug run ...``) or the environment variable ``EVALTOOLKIT_DEBUG=1`` to
   see the Python traceback, and please report it.
@@ -252,9 +252,17 @@ def synth(
     ] = 20261121,
 ) -> None:
     """Write a seeded synthetic dataset (extracts, truth.json, data dictionary)."""
-    from evaltoolkit.synth import write_synthetic
+    from evaltoolkit.synth import FILES, write_synthetic
 
     _out_folder(out)
+    if out.is_dir() and not (out / FILES["truth"]).exists():  # truth.json marks a synthetic dataset
+        clash = sorted(name for name in FILES.values() if (out / name).exists())
+        if clash:
+            _fail(
+                f"error: --out {out} already holds {', '.join(clash)}, which synth would overwrite, and is "
+                "not a synthetic dataset (no truth.json); give a new or empty folder",
+                EXIT_USAGE,
+            )
     paths = write_synthetic(out, seed=seed)
     typer.echo(f"wrote {len(paths)} files to {out} (seed {seed})")
 

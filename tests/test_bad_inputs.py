@@ -997,6 +997,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
     ),
     # synth, report, book
     ("synth-out-is-a-file", ["synth", "--out", "{notes}"], EXIT_USAGE, ["--out", "is a file"]),
+    (
+        "synth-out-holds-real-extracts",
+        ["synth", "--out", "{good}"],
+        EXIT_USAGE,
+        ["--out", "sites.csv, spells.csv", "would overwrite", "no truth.json"],
+    ),
     ("report-no-results", ["report", "{empty_dir}"], EXIT_USAGE, ["results.json"]),
     ("report-missing-folder", ["report", "{tmp}/nope"], EXIT_USAGE, ["not a folder"]),
     (
