@@ -595,6 +595,18 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ("protocol-folder", lambda tmp: load_protocol(tmp), ProtocolError, ["is a folder"]),
     ("protocol-not-a-path", lambda: load_protocol(5), ProtocolError, ["int"]),
     (
+        "protocol-source-escapes-folder",
+        lambda tmp: load_protocol(_protocol_with_source(tmp, "../../etc/passwd")),
+        ProtocolError,
+        ["data.sources.rom_responses.file", "'../../etc/passwd'", "leaves data.folder", "set data.folder"],
+    ),
+    (
+        "protocol-source-absolute",
+        lambda tmp: load_protocol(_protocol_with_source(tmp, str(DATA / "rom_responses.csv"))),
+        ProtocolError,
+        ["data.sources.rom_responses.file", "leaves data.folder"],
+    ),
+    (
         "protocol-lags-beyond-window",
         lambda tmp: load_protocol(_protocol_with_lags(tmp, 24)),
         ProtocolError,
@@ -665,6 +677,15 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
 
 def _bytes(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def _protocol_with_source(tmp: Path, file: str) -> Path:
+    raw = yaml.safe_load((PROTOCOLS / "change_programme.yaml").read_text(encoding="utf-8"))
+    raw["data"]["folder"] = str(DATA)
+    raw["data"]["sources"]["rom_responses"]["file"] = file
+    path = tmp / "p.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
 
 

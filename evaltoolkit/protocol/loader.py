@@ -315,6 +315,17 @@ def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, ba
                 )
             )
             continue
+        named = getattr(source, "file", None)
+        for name in named if isinstance(named, list | tuple) else [named]:
+            if isinstance(name, str) and (Path(name).is_absolute() or ".." in Path(name).parts):
+                out.append(
+                    Problem(
+                        f"data.sources.{kind}.file",
+                        f"{name!r} leaves data.folder; a source file must be a name inside data.folder (no "
+                        "absolute path, no '..'): move the file there, or set data.folder to the folder that "
+                        "holds it",
+                    )
+                )
         names, prefixes = _canonical_columns(kind)
         for theirs, ours in source.columns.items():
             if ours not in names and not any(ours.startswith(f"{px}_") for px in prefixes):
