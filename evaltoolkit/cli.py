@@ -414,6 +414,13 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
                 typer.echo(f"{kind} ({path.name}): {_cli_text(str(exc))}")
                 n_errors += 1
                 continue
+            except UnicodeDecodeError as exc:
+                typer.echo(
+                    f"{kind} ({path.name}): not UTF-8 text (byte {exc.start}); re-save the file as UTF-8 "
+                    "(CSV UTF-8 in Excel)"
+                )
+                n_errors += 1
+                continue
             n_errors += len(errors) + (1 if unusable else 0)
             status = "ERRORS" if len(errors) or unusable else "ok"
             typer.echo(f"{kind} ({path.name}): {status}; {len(problems)} problem rules")

@@ -755,6 +755,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     no_sites = folder("no_sites")
     spells.to_csv(no_sites / "spells.csv", index=False)
     (no_sites / "sites.csv").write_text("site,site_name\n")
+    latin = folder("latin1")
+    (latin / "spells.csv").write_bytes(
+        "spell_id,patient_id,site,admitted,discharged\nS1,P1,RA1,2024-01-02,2024-01-05\nS2,Zoë,RA1,2024-01-03,\n".encode(
+            "latin-1"
+        )
+    )
     excluded = folder("all_excluded")
     spells.to_csv(excluded / "spells.csv", index=False)
     (excluded / "sites.csv").write_text("site,site_name\nZZZ,Nowhere\n")
@@ -855,6 +861,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
     ),
     ("validate-missing-folder", ["validate", "{tmp}/nope"], EXIT_USAGE, ["nope", "not a folder"]),
     ("validate-file-not-folder", ["validate", "{notes}"], EXIT_USAGE, ["notes.txt", "not a folder"]),
+    (
+        "validate-latin1-file",
+        ["validate", "{latin1}"],
+        EXIT_INVALID,
+        ["spells (spells.csv)", "UTF-8"],
+    ),
     (
         "validate-empty-sites-file",
         ["validate", "{no_sites}"],
