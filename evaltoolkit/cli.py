@@ -547,7 +547,10 @@ def score(
     ] = None,
     prorate: Annotated[
         str,
-        typer.Option(help="Missing items allowed: rule (the instrument's), none, a number or a fraction."),
+        typer.Option(
+            help="Missing items allowed: rule (the instrument's), none, a number or a fraction of the items "
+            "(at most half of them, unless the instrument's rule allows more)."
+        ),
     ] = "rule",
     invalid: Annotated[
         str, typer.Option(help="raise (stop on out-of-range values) or missing (score them as missing).")
