@@ -28,6 +28,7 @@ from evaltoolkit.errors import (
     ColumnMappingError,
     EvalToolkitError,
     ExtractValidationError,
+    MissingInputError,
     ProtocolError,
     SeriesInputError,
 )
@@ -497,6 +498,18 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         lambda: count_events(_EV.assign(s="A"), date="d", by=["s", "s"]),
         SeriesInputError,
         ["repeated"],
+    ),
+    (
+        "count-corrupt-parquet",
+        lambda tmp: count_events(_bytes(tmp / "events.parquet", b"not a parquet file"), date="d"),
+        SeriesInputError,
+        ["events file events.parquet cannot be read as Parquet"],
+    ),
+    (
+        "count-missing-file",
+        lambda tmp: count_events(tmp / "none.csv", date="d"),
+        MissingInputError,
+        ["none.csv", "not found"],
     ),
     (
         "beddays-missing-column",

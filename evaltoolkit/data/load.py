@@ -11,7 +11,7 @@ import pandas as pd
 from evaltoolkit.data.clean import CleanExtract, clean_extract
 from evaltoolkit.data.mapping import load_mapping
 from evaltoolkit.data.read import SUFFIXES, read_extract, read_sites
-from evaltoolkit.errors import ColumnMappingError, ExtractValidationError
+from evaltoolkit.errors import ColumnMappingError, ExtractValidationError, MissingInputError
 from evaltoolkit.schemas import SCHEMAS
 
 __all__ = ["find_extract_files", "load_extracts"]
@@ -47,7 +47,7 @@ def find_extract_files(folder: str | Path) -> dict[str, Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"extract folder {folder} does not exist")
+        raise MissingInputError(f"extract folder {folder} does not exist")
     out: dict[str, Path] = {}
     for stem in (*SCHEMAS, "sites"):
         path = _find(folder, stem)
@@ -105,7 +105,7 @@ def load_extracts(
     files = find_extract_files(folder)
     kinds = [k for k in SCHEMAS if k in files]
     if not kinds:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no extract files in {folder}; expected files named {sorted(SCHEMAS)} with a .csv, .xlsx or "
             ".parquet suffix"
         )

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from evaltoolkit._yaml import YAMLTooLargeError, safe_load
-from evaltoolkit.errors import ProtocolError
+from evaltoolkit.errors import MissingInputError, ProtocolError
 from evaltoolkit.protocol.schema import _SOURCE_KINDS, DesignSpec, Protocol, resolve_methods
 
 __all__ = [
@@ -80,7 +80,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _read_yaml(path: Path) -> Any:
     if not path.exists():
-        raise FileNotFoundError(f"protocol file {path} does not exist")
+        raise MissingInputError(f"protocol file {path} does not exist")
     if path.is_dir():
         raise ProtocolError(
             f"protocol {path} is a folder; give the protocol file (.yaml)", [Problem("(file)", "is a folder")]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from evaltoolkit.data import CleanExtract, clean_extract, combine_quality, read_extract
 from evaltoolkit.data._usable import check_usable
+from evaltoolkit.errors import MissingInputError
 from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
@@ -66,7 +67,7 @@ def load_data(protocol: Protocol) -> LoadedData:
     files: dict[str, Path] = {}
     for kind in needed_kinds(protocol):
         if kind not in found:
-            raise FileNotFoundError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
+            raise MissingInputError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
         path = found[kind]
         spec = sources.get(kind)
         raw = read_extract(
