@@ -7,23 +7,37 @@ file), ``report`` (re-render a results folder) and ``book`` (generate the report
 Exit codes scripts can rely on:
 
 * ``0`` success;
-* ``1`` invalid input: the data or the protocol failed validation (every problem is printed), a results
-  folder does not follow the schema, generated book pages are out of date (``book --check``) or the
-  book build failed;
-* ``2`` wrong usage: unknown option or command, a file or folder that does not exist.
+* ``1`` invalid input: the data or the protocol failed validation (every problem is printed), a folder
+  holds no extract the toolkit recognises, an extract is empty or every row of it is excluded, a results
+  folder does not follow the schema, a file cannot be read or written (not UTF-8, permission denied),
+  generated book pages are out of date (``book --check``) or the book build failed;
+* ``2`` wrong usage: unknown option or command, an option value that is not valid (a date that is not
+  ``YYYY-MM-DD``, an unknown frequency), a file or folder named on the command line that does not exist,
+  or an ``--out`` that would overwrite an input (the input file itself, the data folder, a file where a
+  folder is needed and the reverse, or for ``synth`` a folder of real extracts); nothing is written;
+* ``3`` internal error: an unexpected failure, which is a bug in evaltoolkit. One line names it; run again
+  with ``--debug`` (``evaltoolkit --debug run ...``) or the environment variable ``EVALTOOLKIT_DEBUG=1`` to
+  see the Python traceback, and please report it.
 
-Progress messages go to stderr (``--quiet`` silences them); results and reports go to stdout and files.
+No command prints a Python traceback otherwise: every failure is one message on stderr that names the
+file, column, protocol key and rows at fault. Progress messages go to stderr (``--quiet`` silences them);
+results and reports go to stdout and files.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import os
+import re
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from evaltoolkit.errors import EvalToolkitError
@@ -33,7 +47,8 @@ app = typer.Typer(
     help=(
         "Evaluate mental-health service changes: validate extracts and protocols, build series, run a "
         "pre-specified protocol into results.json, tables, figures and a commissioner report, score "
-        "outcome measures, and build the book. Exit codes: 0 ok, 1 invalid data or protocol, 2 usage."
+        "outcome measures, and build the book. Exit codes: 0 ok, 1 invalid data or protocol, 2 usage, "
+        "3 internal error (a bug: --debug shows the traceback)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -42,6 +57,11 @@ app = typer.Typer(
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+DEBUG_ENV = "EVALTOOLKIT_DEBUG"
+"""Environment variable: set to 1 to let unexpected errors show their Python traceback."""
+
+_state = {"debug": False}
 
 
 def _fail(message: str, code: int) -> None:
@@ -49,7 +69,182 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help=f"Show the Python traceback of an unexpected error (or set {DEBUG_ENV}=1)."
+        ),
+    ] = False,
+) -> None:
+    """Evaluate mental-health service changes (see the commands below)."""
+    _state["debug"] = debug
+
+
+def _debugging() -> bool:
+    return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+# Advice written for Python callers (keywords of a function), and what a command-line user can do instead.
+# Each pattern is tested in tests/test_bad_inputs.py.
+_CLI_ADVICE: list[tuple[str, str]] = [
+    (
+        r"Fix the source data or the column mapping(, or pass on_invalid='exclude' to clean_extract to "
+        r"exclude the invalid rows and count them in the data-quality table)?",
+        "Fix the rows listed in the file, or the column mapping (protocol key data.sources.{kind}.columns)",
+    ),
+    (r" The full problem table is in the exception's \.problems attribute\.", ""),
+    (
+        r"Fixable defects, handled by clean_extract:",
+        "Fixable defects (handled and counted in the data-quality table):",
+    ),
+    (r"pass items= to map your column names", "rename the item columns in the file to these names"),
+    (r"pass on_invalid='missing' to score them as missing", "use --invalid missing to score them as missing"),
+    (r"\bsheet= applies", "--sheet applies"),
+    (r"pass start= and end=", "give --start and --extract-date"),
+    (
+        r"sites is empty; pass the site codes to keep, or sites=None to skip the check",
+        "the sites file lists no site: add the site codes to it (or remove it to skip the site check)",
+    ),
+    (r"Use prorate='rule' or a number", "Use --prorate rule or a number"),
+    (r"\bprorate=(\S+) allows", r"--prorate \1 allows"),
+]
+
+
+def _cli_text(message: str) -> str:
+    """``message`` with advice meant for Python callers rewritten for the command line."""
+    found = re.match(r"\s*(\w+) extract has", message)
+    kind = found.group(1) if found else "<kind>"
+    for pattern, replacement in _CLI_ADVICE:
+        message = re.sub(pattern, replacement.replace("{kind}", kind), message)
+    return message
+
+
+def _raised_by_toolkit(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is evaltoolkit code (a deliberate message, not a crash)."""
+    tb = exc.__traceback__
+    module = ""
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    return module.startswith("evaltoolkit")
+
+
+def _guard(func: Callable[..., None]) -> Callable[..., None]:
+    """Run a command so that no traceback reaches the user: one message on stderr and a documented code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            func(*args, **kwargs)
+        except (
+            typer.Exit,
+            typer.Abort,
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+            KeyboardInterrupt,
+        ):
+            raise
+        except EvalToolkitError as exc:
+            _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
+        except UnicodeDecodeError as exc:
+            _fail(
+                f"error: a file is not UTF-8 text (byte {exc.start}: "
+                f"{exc.object[exc.start : exc.start + 1]!r}); re-save it as UTF-8 (CSV UTF-8 in Excel)",
+                EXIT_INVALID,
+            )
+        except OSError as exc:
+            if exc.strerror is None:  # raised by evaltoolkit with a message of its own
+                _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(f"error: cannot read or write{where}: {exc.strerror}", EXIT_INVALID)
+        except ValueError as exc:
+            if _raised_by_toolkit(exc):  # a message written for the user by evaltoolkit
+                _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
+            if _debugging():
+                raise
+            _internal(exc)
+        except Exception as exc:  # a bug: say so in one line
+            if _debugging():
+                raise
+            _internal(exc)
+
+    return wrapper
+
+
+def _internal(exc: BaseException) -> None:
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    _fail(
+        f"internal error: {type(exc).__module__}.{type(exc).__name__}: {first}\n"
+        f"This is a bug in evaltoolkit. Run again with --debug (or {DEBUG_ENV}=1) for the traceback, "
+        "and please report it with the command you ran.",
+        EXIT_INTERNAL,
+    )
+
+
+# -- option checks (exit 2, naming the option) ---------------------------------------------------------
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_option(value: str | None) -> str | None:
+    """Callback for date options: ``YYYY-MM-DD`` only (day/month order is never guessed)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError("not YYYY-MM-DD")
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date in the form YYYY-MM-DD (e.g. 2024-04-01)"
+        ) from None
+    return value
+
+
+def _freq_option(value: str) -> str:
+    from evaltoolkit.series._periods import parse_freq
+
+    try:
+        return parse_freq(value).code
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).replace("freq ", "", 1)) from None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _out_folder(
+    out: Path, *, inputs: Iterable[Path] = (), written: Iterable[str] = (), option: str = "--out"
+) -> None:
+    """Refuse (exit 2) an output folder that is a file, an input folder, or would overwrite an input file."""
+    if out.exists() and not out.is_dir():
+        _fail(f"error: {option} {out} is a file; give a folder (it is created if needed)", EXIT_USAGE)
+    names = list(written)
+    for src in inputs:
+        if src.is_dir() and _same(out, src):
+            _fail(
+                f"error: {option} {out} is the input folder {src}; outputs would be mixed with (or "
+                "overwrite) the extracts. Give another folder",
+                EXIT_USAGE,
+            )
+        if src.is_file():
+            for name in names:
+                if _same(out / name, src):
+                    _fail(
+                        f"error: {option} {out} would overwrite the input file {src}; give another folder",
+                        EXIT_USAGE,
+                    )
+
+
 @app.command()
+@_guard
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the synthetic extracts into.")],
     seed: Annotated[
@@ -57,8 +252,17 @@ def synth(
     ] = 20261121,
 ) -> None:
     """Write a seeded synthetic dataset (extracts, truth.json, data dictionary)."""
-    from evaltoolkit.synth import write_synthetic
+    from evaltoolkit.synth import FILES, write_synthetic
 
+    _out_folder(out)
+    if out.is_dir() and not (out / FILES["truth"]).exists():  # truth.json marks a synthetic dataset
+        clash = sorted(name for name in FILES.values() if (out / name).exists())
+        if clash:
+            _fail(
+                f"error: --out {out} already holds {', '.join(clash)}, which synth would overwrite, and is "
+                "not a synthetic dataset (no truth.json); give a new or empty folder",
+                EXIT_USAGE,
+            )
     paths = write_synthetic(out, seed=seed)
     typer.echo(f"wrote {len(paths)} files to {out} (seed {seed})")
 
@@ -95,9 +299,9 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     try:
         loaded = load_data(protocol)
     except (EvalToolkitError, FileNotFoundError) as exc:
-        typer.echo(f"data: {exc}")
+        typer.echo(f"data: {_cli_text(str(exc))}")
         return EXIT_INVALID
-    for kind, ex in loaded.extracts.items():
+    for kind, ex in loaded.extracts.items():  # load_data has refused empty and wholly excluded extracts
         typer.echo(
             f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
             "data-quality rules"
@@ -110,7 +314,15 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     return EXIT_INVALID if failed else 0
 
 
+def _unusable(ex: object) -> str | None:
+    """Why a cleaned extract cannot be used (no rows, or every row excluded), else None."""
+    from evaltoolkit.data._usable import unusable_reason
+
+    return unusable_reason(ex)  # type: ignore[arg-type]
+
+
 @app.command()
+@_guard
 def validate(
     target: Annotated[
         Path | None,
@@ -122,14 +334,21 @@ def validate(
     data: Annotated[
         bool, typer.Option("--data/--no-data", help="With a protocol: also read and check its extracts.")
     ] = True,
-    start: Annotated[str | None, typer.Option(help="Window start (YYYY-MM-DD) for a folder.")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Window start (YYYY-MM-DD) for a folder.", callback=_date_option)
+    ] = None,
     extract_date: Annotated[
-        str | None, typer.Option(help="Extract date: end of the window (excluded), for a folder.")
+        str | None,
+        typer.Option(
+            help="Extract date (YYYY-MM-DD): end of the window (excluded), for a folder.",
+            callback=_date_option,
+        ),
     ] = None,
 ) -> None:
     """Check a folder of extracts, or a protocol and the data it names; print every problem at once.
 
-    Exit 1 if anything is invalid. Examples: `evaltoolkit validate synthetic_data`,
+    Exit 1 if anything is invalid, if the folder holds no extract file the toolkit recognises, or if an
+    extract is empty or has every row excluded. Examples: `evaltoolkit validate synthetic_data`,
     `evaltoolkit validate protocols/project_air.yaml`, `evaltoolkit validate --protocol P.yaml --no-data`.
     """
     if protocol is not None or (target is not None and _is_protocol(target)):
@@ -148,31 +367,70 @@ def validate(
     _validate_folder(target, start, extract_date)
 
 
+def _window(start: str | None, extract_date: str | None) -> tuple[str, str] | None:
+    if (start is None) != (extract_date is None):
+        given, missing = ("--start", "--extract-date") if start else ("--extract-date", "--start")
+        _fail(f"error: {given} needs {missing} too (the window is [start, extract date))", EXIT_USAGE)
+    if start is not None and extract_date is not None:
+        if start >= extract_date:
+            _fail(f"error: --start {start} must be before --extract-date {extract_date}", EXIT_USAGE)
+        return (start, extract_date)
+    return None
+
+
 def _validate_folder(folder: Path, start: str | None, extract_date: str | None) -> None:
     import pandas as pd
 
-    from evaltoolkit.data import find_extract_files, read_extract, read_sites, validate_extract
+    from evaltoolkit.data import clean_extract, find_extract_files, read_extract, read_sites, validate_extract
+    from evaltoolkit.data.read import SUFFIXES
+    from evaltoolkit.schemas import SCHEMAS
 
     if not folder.is_dir():
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
+    window = _window(start, extract_date)
     files = find_extract_files(folder)
+    if not [k for k in files if k != "sites"]:
+        present = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        _fail(
+            f"error: {folder} holds no extract file that evaltoolkit recognises. It looks for files named "
+            f"after their kind ({', '.join(SCHEMAS)}, and sites for the site list), in any letter case, "
+            f"ending in {', '.join(SUFFIXES)}; the folder holds "
+            + (", ".join(present[:10]) + (", ..." if len(present) > 10 else "") if present else "no files")
+            + ". Rename the files, or validate a protocol that names them (data.sources.<kind>.file)",
+            EXIT_INVALID,
+        )
     sites = read_sites(files["sites"]) if "sites" in files else None
-    window = (start, extract_date) if start and extract_date else None
     n_errors = 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         for kind, path in files.items():
             if kind == "sites":
                 continue
             try:
-                problems = validate_extract(read_extract(path, kind), kind, sites=sites, window=window)
+                frame = read_extract(path, kind)
+                problems = validate_extract(frame, kind, sites=sites, window=window)
+                errors = problems[problems["severity"] == "error"] if len(problems) else problems
+                unusable = None
+                if len(frame) == 0:
+                    unusable = _unusable(None)
+                elif not len(errors):
+                    cleaned = clean_extract(frame, kind, sites=sites, window=window, on_invalid="exclude")
+                    unusable = _unusable(cleaned)
             except EvalToolkitError as exc:
-                typer.echo(f"{kind} ({path.name}): {exc}")
+                typer.echo(f"{kind} ({path.name}): {_cli_text(str(exc))}")
                 n_errors += 1
                 continue
-            errors = problems[problems["severity"] == "error"] if len(problems) else problems
-            n_errors += len(errors)
-            status = "ERRORS" if len(errors) else "ok"
+            except UnicodeDecodeError as exc:
+                typer.echo(
+                    f"{kind} ({path.name}): not UTF-8 text (byte {exc.start}); re-save the file as UTF-8 "
+                    "(CSV UTF-8 in Excel)"
+                )
+                n_errors += 1
+                continue
+            n_errors += len(errors) + (1 if unusable else 0)
+            status = "ERRORS" if len(errors) or unusable else "ok"
             typer.echo(f"{kind} ({path.name}): {status}; {len(problems)} problem rules")
+            if unusable:
+                typer.echo(f"  {kind} ({path.name}): {unusable}")
             if len(problems):
                 typer.echo(problems[["rule", "column", "severity", "n_rows", "rows"]].to_string(index=False))
     from evaltoolkit.report._checks import folder_check_lines
@@ -185,24 +443,40 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
 
 
 @app.command()
+@_guard
 def series(
     folder: Annotated[Path, typer.Argument(help="Folder of extracts with canonical column names.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    freq: Annotated[str, typer.Option(help="MS (calendar months) or W-MON (weeks from Monday).")] = "MS",
-    start: Annotated[str | None, typer.Option(help="Window start; default from the population file.")] = None,
-    extract_date: Annotated[str | None, typer.Option(help="Extract date (window end, excluded).")] = None,
+    freq: Annotated[
+        str,
+        typer.Option(
+            help="MS (calendar months), W-MON (weeks from Monday), QS or YS (quarters, years).",
+            callback=_freq_option,
+        ),
+    ] = "MS",
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Window start (YYYY-MM-DD); default from the population file.", callback=_date_option
+        ),
+    ] = None,
+    extract_date: Annotated[
+        str | None,
+        typer.Option(help="Extract date (YYYY-MM-DD): window end, excluded.", callback=_date_option),
+    ] = None,
 ) -> None:
     """Build site × period series and the data-quality table from the extracts in FOLDER."""
     from evaltoolkit.pipeline import build_series, write_series
 
     if not folder.is_dir():
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
-    window = (start, extract_date) if start and extract_date else None
+    window = _window(start, extract_date)
+    _out_folder(out, inputs=[folder])
     try:
         typer.echo(f"reading and validating extracts in {folder} ...", err=True)
         build = build_series(folder, freq=freq, window=window)
     except EvalToolkitError as exc:
-        _fail(f"error: {exc}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     typer.echo("writing outputs ...", err=True)
     paths = write_series(build, out, command=shlex.join(["evaltoolkit", *sys.argv[1:]]))
     excluded = int(build.quality["n_excluded"].sum()) if "n_excluded" in build.quality.columns else 0
@@ -218,6 +492,7 @@ def series(
 
 
 @app.command()
+@_guard
 def run(
     protocol: Annotated[Path, typer.Argument(help="Protocol file (.yaml).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if needed).")],
@@ -238,11 +513,12 @@ def run(
     try:
         say(f"validating protocol {protocol}")
         spec = load_protocol(protocol)
+        _check_run_out(out, protocol, spec.data_folder())
         evaluation = run_protocol(spec, progress=say)
     except EvalToolkitError as exc:
-        _fail(f"error: {exc}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     except FileNotFoundError as exc:
-        _fail(f"error: {exc}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     paths = write_outputs(
         evaluation, out, command=shlex.join(["evaltoolkit", *sys.argv[1:]]), progress=say, html=html
     )
@@ -256,7 +532,22 @@ def run(
                + (", report.html" if html else "") + ", manifest.json")  # fmt: skip
 
 
+def _check_run_out(out: Path, protocol: Path, data_folder: Path) -> None:
+    inputs = [protocol, data_folder]
+    if data_folder.is_dir():
+        inputs += [p for p in data_folder.iterdir() if p.is_file()]
+    written = ["results.json", "report.md", "report.html", "manifest.json"]
+    _out_folder(out, inputs=inputs, written=written)
+    for sub in ("tables", "figures"):  # earlier tables and figures there are deleted by a run
+        for src in inputs:
+            if src.is_file() and _same(out / sub, src.parent):
+                _fail(
+                    f"error: --out {out} would delete the input file {src}; give another folder", EXIT_USAGE
+                )
+
+
 @app.command()
+@_guard
 def score(
     file: Annotated[Path, typer.Argument(help="Item responses (.csv, .xlsx or .parquet), one row per form.")],
     instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument key, e.g. phq9.")],
@@ -269,7 +560,10 @@ def score(
     ] = None,
     prorate: Annotated[
         str,
-        typer.Option(help="Missing items allowed: rule (the instrument's), none, a number or a fraction."),
+        typer.Option(
+            help="Missing items allowed: rule (the instrument's), none, a number or a fraction of the items "
+            "(at most half of them, unless the instrument's rule allows more)."
+        ),
     ] = "rule",
     invalid: Annotated[
         str, typer.Option(help="raise (stop on out-of-range values) or missing (score them as missing).")
@@ -308,14 +602,28 @@ def score(
     else:
         try:
             rule = int(prorate) if prorate.isdigit() else float(prorate)
+            if isinstance(rule, float) and not 0 <= rule < 1:
+                raise ValueError
         except ValueError:
-            _fail(f"error: --prorate must be rule, none, a number or a fraction, not {prorate!r}", EXIT_USAGE)
+            _fail(
+                "error: --prorate must be rule, none, a whole number of missing items or a fraction in "
+                f"[0, 1), not {prorate!r}",
+                EXIT_USAGE,
+            )
+        _check_prorate(instrument, rule)
+    if out.is_dir():
+        _fail(f"error: --out {out} is a folder; give the name of the CSV file to write", EXIT_USAGE)
+    if _same(out, file):
+        _fail(
+            f"error: --out {out} is the input file; give another file name (the input is never overwritten)",
+            EXIT_USAGE,
+        )
     try:
         table = read_table(file, sheet=sheet)
         ids = [c.strip() for c in keep_columns.split(",")] if keep_columns else None
         scored = score_items(table, instrument, keep_columns=ids, prorate=rule, on_invalid=invalid)  # type: ignore[arg-type]
     except EvalToolkitError as exc:
-        _fail(f"error: {exc}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     out.parent.mkdir(parents=True, exist_ok=True)
     scored.to_csv(out, index=False, lineterminator="\n", float_format="%.6g")
     quality = data_quality(scored)
@@ -325,7 +633,20 @@ def score(
     typer.echo(f"scored {len(scored)} forms with {instrument}: {valid} valid totals; wrote {out}")
 
 
+def _check_prorate(instrument: str, rule: int | float) -> None:
+    """Exit 2 naming --prorate when it allows more missing items than the instrument can be scored with."""
+    from evaltoolkit.rom import get_instrument
+    from evaltoolkit.rom.errors import RomInputError
+    from evaltoolkit.rom.scoring import check_prorate
+
+    try:
+        check_prorate(get_instrument(instrument), rule)
+    except RomInputError as exc:
+        _fail(f"error: --prorate: {_cli_text(str(exc))}", EXIT_USAGE)
+
+
 @app.command()
+@_guard
 def report(
     folder: Annotated[Path, typer.Argument(help="Results folder written by `evaltoolkit run`.")],
     redraw: Annotated[bool, typer.Option("--redraw/--no-redraw", help="Redraw the figures too.")] = True,
@@ -339,9 +660,9 @@ def report(
     try:
         paths = render_folder(folder, redraw=redraw, html=html)
     except FileNotFoundError as exc:
-        _fail(f"error: {exc}", EXIT_USAGE)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_USAGE)
     except EvalToolkitError as exc:
-        _fail(f"error: {exc}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     typer.echo(
         f"re-rendered {folder}: "
         + ", ".join(sorted(p.name for k, p in paths.items() if not k.startswith("figure:")))
@@ -349,6 +670,7 @@ def report(
 
 
 @app.command()
+@_guard
 def book(
     book_dir: Annotated[Path, typer.Option("--book-dir", help="The Jupyter Book folder.")] = Path("book"),
     protocols: Annotated[Path, typer.Option("--protocols", help="Folder of protocol files.")] = Path(
@@ -386,7 +708,7 @@ def book(
             return
         written = write_book_pages(protocols, book_dir)
     except ProtocolError as exc:
-        _fail(f"error: {exc}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     for p in written:
         typer.echo(f"wrote {p}")
     if pages_only:

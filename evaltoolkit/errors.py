@@ -50,3 +50,13 @@ class ProtocolError(EvalToolkitError):
 
 
 __all__ += ["ProtocolError"]
+
+
+class MissingInputError(EvalToolkitError, FileNotFoundError):
+    """A file or folder the toolkit was asked to read does not exist, or holds no file it recognises.
+
+    Both an :class:`EvalToolkitError` and a ``FileNotFoundError``, so code catching either keeps working.
+    """
+
+
+__all__ += ["MissingInputError"]

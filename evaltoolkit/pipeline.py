@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.data import CleanExtract, combine_quality, find_extract_files, load_extracts, read_sites
+from evaltoolkit.errors import MissingInputError
 from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.provenance import package_versions, sha256_file
 from evaltoolkit.series import bed_days, count_events, los_by_period, patient_windows, rates
@@ -199,7 +200,7 @@ def build_series(
     files = find_extract_files(folder)
     missing = [k for k in ("attendances", "spells", "population") if k not in files]
     if missing:
-        raise FileNotFoundError(f"{folder} lacks the extract files {missing} (csv, xlsx or parquet)")
+        raise MissingInputError(f"{folder} lacks the extract files {missing} (csv, xlsx or parquet)")
 
     site_table = read_sites(files["sites"]) if "sites" in files else None
     if window is None:

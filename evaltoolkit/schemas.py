@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from evaltoolkit.errors import ExtractValidationError
+
 ColumnType = Literal["string", "datetime", "date", "integer", "number", "boolean", "category"]
 
 __all__ = [
@@ -219,5 +221,8 @@ def get_schema(kind: str) -> ExtractSchema:
     """
     try:
         return SCHEMAS[kind]
-    except KeyError:
-        raise ValueError(f"unknown extract kind {kind!r}; expected one of {sorted(SCHEMAS)}") from None
+    except (KeyError, TypeError):
+        shown = repr(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
+        raise ExtractValidationError(
+            f"unknown extract kind {shown}; expected one of {sorted(SCHEMAS)}"
+        ) from None

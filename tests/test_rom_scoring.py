@@ -774,6 +774,23 @@ def responses(draw):
 @given(data=responses(), prorate=st.sampled_from(["rule", 0, 1, 3, 0.5]))
 def test_property_scores_stay_within_their_range(data, prorate):
     key, raw = data
+    inst = get_instrument(key)
+    sizes = {name: len(inst.scale_items(name, s)) for name, s in inst.scales.items()}
+    limits = (
+        {
+            name: prorate if isinstance(prorate, int) else math.floor(prorate * k + 1e-9)
+            for name, k in sizes.items()
+        }
+        if prorate != "rule"
+        else {}
+    )
+    too_many = [
+        n for n, lim in limits.items() if lim > max(inst.scales[n].missing.max_missing, sizes[n] // 2)
+    ]
+    if too_many:  # a score from fewer than half the items is refused, naming the scale
+        with pytest.raises(RomInputError, match=f"scale '{too_many[0]}'.*at least half"):
+            score(frame(key, raw), key, prorate=prorate)
+        return
     out = score(frame(key, raw), key, prorate=prorate)
     for scale in scales_of(key):
         lo, hi = SCALES[(key, scale)][3]

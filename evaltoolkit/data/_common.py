@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit.errors import ExtractValidationError
+
 __all__ = [
     "FLAG_PREFIX",
     "ROW_COLUMN",
@@ -104,14 +106,18 @@ def parse_window(window: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if window is None:
         return None
     if isinstance(window, str) or not isinstance(window, Iterable):
-        raise ValueError(f"window must be a pair (start, extract_date), got {window!r}")
+        raise ExtractValidationError(f"window must be a pair (start, extract_date), got {window!r}")
     parts = list(window)
     if len(parts) != 2:
-        raise ValueError(f"window must be a pair (start, extract_date), got {len(parts)} values: {window!r}")
+        raise ExtractValidationError(
+            f"window must be a pair (start, extract_date), got {len(parts)} values: {window!r}"
+        )
     start = _timestamp(parts[0], "window start")
     end = _timestamp(parts[1], "window end (extract date)")
     if not start < end:
-        raise ValueError(f"window start {start.date()} must be before the extract date {end.date()}")
+        raise ExtractValidationError(
+            f"window start {start.date()} must be before the extract date {end.date()}"
+        )
     return start, end
 
 
@@ -127,7 +133,7 @@ def parse_sites(sites: Any) -> frozenset[str] | None:
         return None
     if isinstance(sites, pd.DataFrame):
         if "site" not in sites.columns:
-            raise ValueError(f"sites table needs a 'site' column; it has {list(sites.columns)}")
+            raise ExtractValidationError(f"sites table needs a 'site' column; it has {list(sites.columns)}")
         sites = sites["site"]
     if isinstance(sites, str):
         sites = [sites]
@@ -135,7 +141,9 @@ def parse_sites(sites: Any) -> frozenset[str] | None:
     codes = frozenset(_code_text(v) for v in values)
     codes = frozenset(c for c in codes if c)
     if not codes:
-        raise ValueError("sites is empty; pass the site codes to keep, or sites=None to skip the check")
+        raise ExtractValidationError(
+            "sites is empty; pass the site codes to keep, or sites=None to skip the check"
+        )
     return codes
 
 

@@ -11,15 +11,19 @@ import pandas as pd
 from evaltoolkit.data.clean import CleanExtract, clean_extract
 from evaltoolkit.data.mapping import load_mapping
 from evaltoolkit.data.read import SUFFIXES, read_extract, read_sites
+from evaltoolkit.errors import ColumnMappingError, ExtractValidationError, MissingInputError
 from evaltoolkit.schemas import SCHEMAS
 
 __all__ = ["find_extract_files", "load_extracts"]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
-    found = [folder / f"{stem}{suffix}" for suffix in SUFFIXES if (folder / f"{stem}{suffix}").exists()]
+    wanted = {f"{stem}{suffix}".lower() for suffix in SUFFIXES}
+    found = sorted(p for p in folder.iterdir() if p.name.lower() in wanted and p.is_file())
     if len(found) > 1:
-        raise ValueError(f"{folder} holds several {stem} files ({[p.name for p in found]}); keep only one")
+        raise ExtractValidationError(
+            f"{folder} holds several {stem} files ({', '.join(p.name for p in found)}); keep only one"
+        )
     return found[0] if found else None
 
 
@@ -27,20 +31,23 @@ def find_extract_files(folder: str | Path) -> dict[str, Path]:
     """Extract files in ``folder``, by kind (``attendances.csv``, ``spells.parquet``, ``sites.xlsx``...).
 
     Files are named after the extract kind (plus ``sites``) with a ``.csv``, ``.xlsx`` or ``.parquet``
-    suffix; other files are ignored.
+    suffix, in any letter case (``Spells.CSV`` is the spells extract); other files are ignored. Two files
+    for one kind (``spells.csv`` and ``spells.xlsx``) are an
+    :class:`~evaltoolkit.errors.ExtractValidationError`.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "spells.csv").write_text("spell_id\\n")
+    >>> _ = (folder / "SITES.CSV").write_text("site\\n")
     >>> _ = (folder / "notes.txt").write_text("hello")
-    >>> sorted(find_extract_files(folder))
-    ['spells']
+    >>> {kind: path.name for kind, path in find_extract_files(folder).items()}
+    {'spells': 'spells.csv', 'sites': 'SITES.CSV'}
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"extract folder {folder} does not exist")
+        raise MissingInputError(f"extract folder {folder} does not exist")
     out: dict[str, Path] = {}
     for stem in (*SCHEMAS, "sites"):
         path = _find(folder, stem)
@@ -98,7 +105,7 @@ def load_extracts(
     files = find_extract_files(folder)
     kinds = [k for k in SCHEMAS if k in files]
     if not kinds:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no extract files in {folder}; expected files named {sorted(SCHEMAS)} with a .csv, .xlsx or "
             ".parquet suffix"
         )
@@ -108,7 +115,7 @@ def load_extracts(
         mapping_source = dict(mappings or {})
         unknown = sorted(set(mapping_source) - set(SCHEMAS))
         if unknown:
-            raise ValueError(
+            raise ColumnMappingError(
                 f"mappings has unknown extract kinds {unknown}; expected some of {sorted(SCHEMAS)}"
             )
     if sites is None and "sites" in files:

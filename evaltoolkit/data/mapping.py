@@ -82,8 +82,10 @@ def _read_mapping_file(path: Path) -> dict[str, Any]:
             import yaml
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ColumnMappingError("reading a YAML mapping needs PyYAML; use a JSON file instead") from exc
+        from evaltoolkit._yaml import safe_load
+
         try:
-            data = yaml.safe_load(text)
+            data = safe_load(text)
         except yaml.YAMLError as exc:
             raise ColumnMappingError(f"mapping file {path} is not valid YAML: {exc}") from exc
     else:

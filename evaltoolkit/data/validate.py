@@ -15,16 +15,20 @@ from evaltoolkit.errors import ExtractValidationError
 __all__ = ["check_extract", "validate_extract"]
 
 
+class _FrameTypeError(ExtractValidationError, TypeError):
+    """Not a DataFrame (a toolkit error that is also a TypeError, as before)."""
+
+
 def _context(sites: Any, window: Any, max_open_days: float | None, on_invalid: str) -> Context:
     if on_invalid not in ("raise", "exclude"):
-        raise ValueError(f"on_invalid must be 'raise' or 'exclude', got {on_invalid!r}")
+        raise ExtractValidationError(f"on_invalid must be 'raise' or 'exclude', got {on_invalid!r}")
     if max_open_days is not None:
         if (
             isinstance(max_open_days, bool)
             or not isinstance(max_open_days, int | float)
             or not max_open_days > 0
         ):
-            raise ValueError(
+            raise ExtractValidationError(
                 f"max_open_days must be a positive number of days or None, got {max_open_days!r}"
             )
         max_open_days = float(max_open_days)
@@ -38,7 +42,9 @@ def _context(sites: Any, window: Any, max_open_days: float | None, on_invalid: s
 
 def _run(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}; use read_extract for files")
+        raise _FrameTypeError(
+            f"expected a pandas DataFrame, got {type(df).__name__}; use read_extract for files"
+        )
     return run_pipeline(df, kind, ctx)
 
 

@@ -654,6 +654,15 @@ def compare_methods(
     """
     if not isinstance(data, pd.DataFrame):
         raise ITSInputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    unknown = sorted(k for k in design if k not in _FIT_KEYS)
+    if unknown:
+        raise ITSInputError(f"unknown keyword(s) {unknown}; compare_methods takes fit_its keywords")
+    absent = [k for k in ("outcome", "time", "interruptions") if k not in design]
+    if absent:
+        raise ITSInputError(
+            f"compare_methods needs the fit_its keywords {', '.join(f'{k}=' for k in absent)} "
+            "(the shared design)"
+        )
     per_method = sorted(k for k in ("method", "se", "se_type", "lags") if k in design)
     if per_method:
         raise ITSInputError(

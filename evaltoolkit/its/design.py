@@ -57,6 +57,9 @@ _MAX_ROWS = 5
 _RESERVED_PREFIXES = ("level_change", "slope_change", "diff_", "sin_", "cos_", "month_")
 _RESERVED = ("intercept", "pre_slope")
 
+MAX_ABS_OUTCOME = 1e15
+"""Largest absolute outcome value fit_its accepts (beyond it the arithmetic loses all precision)."""
+
 
 def describe_rows(positions: Sequence[int] | np.ndarray, limit: int = _MAX_ROWS) -> str:
     """Describe 0-based row positions for an error message: the first few, then how many more.
@@ -588,6 +591,25 @@ def build_its_design(
     bad = np.flatnonzero(np.isinf(y))
     if bad.size:
         raise ITSInputError(f"outcome column {outcome!r} has infinite values in {describe_rows(bad)}")
+    bad = np.flatnonzero(np.abs(np.nan_to_num(y)) > MAX_ABS_OUTCOME)
+    if bad.size:
+        raise ITSInputError(
+            f"outcome column {outcome!r} has values beyond ±{MAX_ABS_OUTCOME:.0e} in {describe_rows(bad)} "
+            f"(e.g. {y[bad[0]]:.3g}); arithmetic on such values loses all precision: check the data, or "
+            "rescale the outcome (e.g. thousands)"
+        )
+    fitted = y[in_fit]
+    if fitted.size and np.all(fitted == 0) and family in COUNT_FAMILIES:
+        raise ITSInputError(
+            f"outcome column {outcome!r} is 0 in every one of the {fitted.size} fitted periods: there is "
+            f"nothing for a {family} model to fit (check that the events were counted, e.g. that site codes "
+            "and the window match the data)"
+        )
+    if fitted.size and np.all(fitted == fitted[0]):
+        raise ITSInputError(
+            f"outcome column {outcome!r} is constant ({fitted[0]:g}) in every one of the {fitted.size} "
+            "fitted periods: a level or trend change cannot be estimated from a flat series"
+        )
     if family in COUNT_FAMILIES:
         bad = np.flatnonzero(y < 0)
         if bad.size:

@@ -294,6 +294,14 @@ def fit_its(
             )
 
     mask = design.fit_mask
+    if lags is not None:
+        lengths = design.frame.loc[mask, "series"].value_counts()
+        if len(lengths) and lags >= int(lengths.min()):
+            raise ITSInputError(
+                f"lags={lags} must be smaller than the number of fitted periods in each series "
+                f"({int(lengths.min())}); Newey–West with that many lags is not an estimate (Turner et al. "
+                "used 1; a common rule is about n^(1/4))"
+            )
     X = design.X.to_numpy(dtype="float64")[mask]
     y = design.frame["outcome"].to_numpy(dtype="float64")[mask]
     log_off = np.log(design.frame["offset"].to_numpy(dtype="float64")[mask]) if design.offset else None

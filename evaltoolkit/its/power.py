@@ -520,6 +520,8 @@ def _check_float(name: str, value: object) -> float:
     out = float(value)
     if not math.isfinite(out):
         raise _fail(f"{name} must be finite (got {value!r})")
+    if abs(out) > 1e15:
+        raise _fail(f"{name} = {out:.3g} is beyond ±1e15, where the arithmetic loses all precision")
     return out
 
 
@@ -755,6 +757,11 @@ def power(
         baseline_values = [_check_float("baseline", v) for v in _as_values("baseline", baseline)]
         if is_count and any(v <= 0 for v in baseline_values):
             raise _fail(f"baseline must be positive for family={family!r} (got {baseline!r})")
+        if is_count and any(v > 1e12 for v in baseline_values):
+            raise _fail(
+                f"baseline {max(baseline_values):.3g} is too large to simulate counts from (at most 1e12 per "
+                "period); express the counts in a larger unit or check the value"
+            )
 
     if is_count:
         if sd is not None:

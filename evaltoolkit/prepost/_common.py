@@ -103,6 +103,12 @@ def numeric_column(
     out = values.to_numpy(dtype="float64", na_value=np.nan)
     if np.isinf(out).any():
         raise PrePostInputError(f"{label}: {column!r} is infinite: {rows_text(np.isinf(out), label)}")
+    huge = np.abs(out) > 1e15
+    if huge.any():
+        raise PrePostInputError(
+            f"{label}: {column!r} is beyond ±1e15, where the arithmetic loses all precision: "
+            f"{rows_text(huge, label)}"
+        )
     return out
 
 

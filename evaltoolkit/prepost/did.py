@@ -292,6 +292,15 @@ def _fmt_ci(row: pd.Series, digits: int = 2) -> str:
 
 
 def _pick(table: pd.DataFrame, outcome: str, term: str) -> pd.Series:
+    if not isinstance(table, pd.DataFrame):
+        raise PrePostInputError(
+            f"expected the table of mirror_change()/mirror_did(), not {type(table).__name__}"
+        )
+    absent = [c for c in ("outcome", "term", "estimate") if c not in table.columns]
+    if absent:
+        raise PrePostInputError(
+            f"the table lacks columns {absent}; pass the output of mirror_change() (or mirror_did() as did=)"
+        )
     sel = table[(table["outcome"] == outcome) & (table["term"] == term)]
     if len(sel) != 1:
         raise PrePostInputError(

@@ -124,7 +124,15 @@ def paired_scores(
         wide = d.pivot(index=subject, columns=time, values=value)
         wide = wide.reindex(columns=[pre, post])
         wide.columns = ["pre", "post"]
-        wide = wide[wide.notna().any(axis=1)].sort_index()
+        wide = wide[wide.notna().any(axis=1)]
+        try:
+            wide = wide.sort_index()
+        except TypeError as exc:
+            kinds = sorted({type(v).__name__ for v in wide.index})
+            raise PrePostInputError(
+                f"data: subject column {subject!r} mixes value types ({', '.join(kinds)}), so subjects "
+                "cannot be ordered; make the identifiers all text (or all numbers)"
+            ) from exc
         wide = wide.reset_index()
         wide.insert(0, "outcome", name)
         parts.append(wide)
@@ -159,6 +167,13 @@ def effect_size_intervals(
     >>> round(es["d_z"]["estimate"], 3), round(es["d_av"]["estimate"], 3), round(es["g_av"]["estimate"], 3)
     (-0.5, -0.4, -0.394)
     """
+    named = {"mean_change": mean_change, "sd_change": sd_change, "sd_pre": sd_pre, "sd_post": sd_post, "r": r,
+             "n": n, "conf_level": conf_level}  # fmt: skip
+    not_numbers = [
+        k for k, v in named.items() if isinstance(v, bool) or not isinstance(v, int | float | np.number)
+    ]
+    if not_numbers:
+        raise PrePostInputError(f"effect_size_intervals needs numbers for {', '.join(not_numbers)}")
     nan = {"estimate": np.nan, "std_error": np.nan, "ci_lower": np.nan, "ci_upper": np.nan}
     out = {"d_z": dict(nan), "d_av": dict(nan), "g_av": dict(nan)}
     if n < 2:

@@ -26,7 +26,8 @@ from typing import Annotated, Any, NamedTuple
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from evaltoolkit.errors import ProtocolError
+from evaltoolkit._yaml import YAMLTooLargeError, safe_load
+from evaltoolkit.errors import MissingInputError, ProtocolError
 from evaltoolkit.protocol.schema import _SOURCE_KINDS, DesignSpec, Protocol, resolve_methods
 
 __all__ = [
@@ -79,10 +80,25 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _read_yaml(path: Path) -> Any:
     if not path.exists():
-        raise FileNotFoundError(f"protocol file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+        raise MissingInputError(f"protocol file {path} does not exist")
+    if path.is_dir():
+        raise ProtocolError(
+            f"protocol {path} is a folder; give the protocol file (.yaml)", [Problem("(file)", "is a folder")]
+        )
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(
+            f"protocol {path} is not UTF-8 text (byte {exc.start}); re-save it as UTF-8",
+            [Problem("(file)", "not UTF-8 text")],
+            source=path,
+        ) from exc
+    try:
+        return safe_load(text, loader=_UniqueKeyLoader)  # bounded alias expansion
+    except YAMLTooLargeError as exc:
+        raise ProtocolError(
+            f"protocol {path} is refused: {exc}", [Problem("(file)", str(exc))], source=path
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
@@ -299,6 +315,17 @@ def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, ba
                 )
             )
             continue
+        named = getattr(source, "file", None)
+        for name in named if isinstance(named, list | tuple) else [named]:
+            if isinstance(name, str) and (Path(name).is_absolute() or ".." in Path(name).parts):
+                out.append(
+                    Problem(
+                        f"data.sources.{kind}.file",
+                        f"{name!r} leaves data.folder; a source file must be a name inside data.folder (no "
+                        "absolute path, no '..'): move the file there, or set data.folder to the folder that "
+                        "holds it",
+                    )
+                )
         names, prefixes = _canonical_columns(kind)
         for theirs, ours in source.columns.items():
             if ours not in names and not any(ours.startswith(f"{px}_") for px in prefixes):
@@ -457,6 +484,18 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
             )
         if set_keys.get("lags") is not None and opts["se_type"] != "newey-west":
             out.append(Problem(f"{at}.lags", "is only used with se_type: newey-west"))
+        window = p.data.window if p.data is not None and "data" not in p.failed else None
+        if opts["se_type"] == "newey-west" and opts["lags"] is not None and window is not None and series:
+            months = _months_between(window.start, window.extract_date)
+            shortest = min(months // (3 if s.frequency.upper().startswith("QS") else 1) for s in series)
+            if opts["lags"] >= shortest:
+                out.append(
+                    Problem(
+                        f"{at}.lags",
+                        f"must be smaller than the number of periods in the window ({shortest}); got "
+                        f"{opts['lags']} (Turner et al. used 1)",
+                    )
+                )
         if opts["method"] in _AR_METHODS:
             count_series = [s.name for s in series if (s.family or opts["family"]) in _COUNT_FAMILIES]
             if count_series:
@@ -548,6 +587,15 @@ def _check_measures(p: SimpleNamespace, out: list[Problem]) -> None:
                     f"{spec.key} has no scale {spec.scale!r}; scales: {', '.join(inst.scales)}",
                 )
             )
+        if spec.prorate not in ("rule", True):
+            from evaltoolkit.rom.errors import RomInputError
+            from evaltoolkit.rom.scoring import check_prorate
+
+            try:
+                check_prorate(inst, spec.prorate)
+            except RomInputError as exc:
+                message = str(exc).replace("prorate='rule'", "prorate: rule").replace("prorate=", "prorate: ")
+                out.append(Problem(f"{at}.prorate", message))
         pair = (spec.key, spec.scale)
         if pair in seen:
             out.append(Problem(at, f"repeats instruments[{seen[pair]}] ({spec.key} {spec.scale})"))
@@ -618,6 +666,11 @@ def check_protocol(
     list of Problem
         Every problem found (empty when the protocol is consistent).
     """
+    if not isinstance(protocol, Protocol):
+        raise ProtocolError(
+            f"check_protocol needs a Protocol (from load_protocol), not {type(protocol).__name__}",
+            [Problem("(protocol)", f"expected a Protocol, got {type(protocol).__name__}")],
+        )
     sections = SimpleNamespace(
         **{name: getattr(protocol, name) for name in Protocol.model_fields}, failed=set()
     )
@@ -749,6 +802,11 @@ def validate_protocol(
     if isinstance(source, Mapping):
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         return _validate(source, base, None, check_files)[1]
+    if not isinstance(source, str | Path):
+        raise ProtocolError(
+            f"a protocol is a file path or a mapping, not {type(source).__name__}",
+            [Problem("(protocol)", f"expected a path or a mapping, got {type(source).__name__}")],
+        )
     path = Path(source)
     try:
         raw = _read_yaml(path)
@@ -820,6 +878,11 @@ def load_protocol(path: str | Path, *, check_files: bool = True) -> Protocol:
         The file is not valid YAML, or the protocol has problems; every problem is listed with the path
         of its key (``exc.problems``).
     """
+    if not isinstance(path, str | Path):
+        raise ProtocolError(
+            f"a protocol is a file path, not {type(path).__name__}",
+            [Problem("(protocol)", f"expected a path, got {type(path).__name__}")],
+        )
     path = Path(path)
     raw = _read_yaml(path)
     protocol, problems = _validate(raw, path.parent, path, check_files)

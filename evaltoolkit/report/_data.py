@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.data import CleanExtract, clean_extract, combine_quality, read_extract
+from evaltoolkit.data._usable import check_usable
+from evaltoolkit.errors import MissingInputError
 from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
@@ -70,7 +72,7 @@ def load_data(protocol: Protocol) -> LoadedData:
     unknown: dict[str, dict[str, int]] = {}
     for kind in needed_kinds(protocol):
         if kind not in found:
-            raise FileNotFoundError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
+            raise MissingInputError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
         path = found[kind]
         spec = sources.get(kind)
         raw = read_extract(
@@ -88,6 +90,7 @@ def load_data(protocol: Protocol) -> LoadedData:
         files[kind] = path
         unknown[kind] = unknown_site_codes(raw, use_sites)
         check_not_all_excluded(kind, raw, extracts[kind], path, sites=use_sites, window=use_window)
+    check_usable(extracts, files)  # an empty or wholly excluded extract stops here, naming the rules
     quality = combine_quality(*extracts.values())
     return LoadedData(
         extracts=extracts,

@@ -4,6 +4,7 @@ outcomes, trajectories, attrition and internal consistency. Counts are published
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,17 @@ from evaltoolkit.report._format import (
 )
 
 __all__ = ["outcome_name", "run_measures"]
+
+
+def strip_python_advice(message: str) -> str:
+    """``message`` without a closing "; pass rc= ..." (advice for Python callers; no protocol key).
+
+    Examples
+    --------
+    >>> strip_python_advice("phq9: no stored reliability; pass rc= or reliability= (and optionally sd=)")
+    'phq9: no stored reliability'
+    """
+    return re.sub(r";? pass [^;()]*(\([^)]*\))?[^;]*$", "", message).strip()
 
 
 def outcome_name(spec: InstrumentSpec) -> str:
@@ -266,7 +278,7 @@ def run_measures(
                 used = extra
                 break
             if rc is None:
-                notes.append(f"{name}: reliable change not computed ({errors[-1]})")
+                notes.append(f"{name}: reliable change not computed ({strip_python_advice(errors[-1])})")
                 continue
             if used:
                 notes.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evaltoolkit.errors import EvalToolkitError
+from evaltoolkit.errors import EvalToolkitError, MissingInputError
 from evaltoolkit.report.document import build_report, render_html, render_markdown
 from evaltoolkit.report.figures import save_figures
 from evaltoolkit.report.results_schema import check_results
@@ -44,7 +44,7 @@ def render_folder(
     folder = Path(folder)
     path = folder / "results.json"
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{folder} has no results.json; run `evaltoolkit run PROTOCOL --out {folder}` first"
         )
     results = json.loads(path.read_text(encoding="utf-8"))

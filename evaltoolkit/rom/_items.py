@@ -182,12 +182,13 @@ def read_items(
     *,
     items: Items = None,
     invalid: InvalidPolicy = "raise",
+    invalid_advice: str = "pass on_invalid='missing' to score them as missing and get a data-quality table",
 ) -> ItemMatrix:
     """Read and check the item columns of ``inst`` from ``df``.
 
     Missing codes (e.g. HoNOS 9) become missing and are recorded. Non-numeric and out-of-range
-    values raise :class:`RomInputError` (``invalid="raise"``, the ``on_invalid=`` of :func:`score`) or
-    become missing and are recorded (``invalid="missing"``).
+    values raise :class:`RomInputError` (``invalid="raise"``, ending with ``invalid_advice``: what the
+    caller of the public function can do) or become missing and are recorded (``invalid="missing"``).
     """
     if not isinstance(df, pd.DataFrame):
         raise RomInputError(f"responses must be a pandas DataFrame, not {type(df).__name__}")
@@ -199,6 +200,11 @@ def read_items(
         raise RomInputError(
             f"{inst.key}: item columns {absent} are not in the data (expected {cols[0]} … {cols[-1]}; "
             "pass items= to map your column names)"
+        )
+    repeated = sorted({c for c in df.columns[df.columns.duplicated()] if c in cols})
+    if repeated:
+        raise RomInputError(
+            f"{inst.key}: item columns {repeated} appear more than once in the data; keep one of each"
         )
     n = len(df)
     values = np.empty((n, len(cols)), dtype="float64", order="F")  # column-major: items are contiguous
@@ -252,8 +258,7 @@ def read_items(
         raise RomInputError(
             f"{inst.key}: item responses must be {_allowed_text(inst)}.\n  "
             + "\n  ".join(problems)
-            + f"\n({ROWS_NOTE}; pass on_invalid='missing' to score them as missing and get a data-quality "
-            "table)"
+            + f"\n({ROWS_NOTE}; {invalid_advice})"
         )
     return ItemMatrix(values=values, columns=cols, quality=quality, forced_missing=forced)
 

@@ -337,6 +337,11 @@ def reliable_change(
     clash = [c for c in CHANGE_COLUMNS if c in data.columns]
     if clash:
         raise RomInputError(f"data already has columns {clash}; rename or drop them first")
+    if pre == post:
+        raise RomInputError(
+            f"pre and post name the same column ({pre!r}); reliable change compares two different scores "
+            "(e.g. pre='baseline', post='final')"
+        )
     bounds = inst.scale_range(scale, sc)
     x0 = score_column(data, pre_column, what="pre", bounds=bounds)
     x1 = score_column(data, post_column, what="post", bounds=bounds)
@@ -415,6 +420,8 @@ def change_summary(changes: pd.DataFrame, *, by: str | Sequence[str] | None = No
     3    deteriorated  1  33.333333
     4  not classified  1        NaN
     """
+    if not isinstance(changes, pd.DataFrame):
+        raise RomInputError(f"changes must be a pandas DataFrame, not {type(changes).__name__}")
     if "category" not in changes.columns:
         raise RomInputError("changes has no 'category' column; pass the output of reliable_change()")
     groups = [] if by is None else ([by] if isinstance(by, str) else list(by))

@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
+from evaltoolkit._yaml import safe_load
 from evaltoolkit.rom.definition import Instrument
 from evaltoolkit.rom.errors import InstrumentDefinitionError
 
@@ -85,7 +86,7 @@ def _load_builtins() -> dict[str, Instrument]:
         folder = resources.files("evaltoolkit.rom") / "instruments"
         for key in BUILTIN_KEYS:
             text = (folder / f"{key}.yaml").read_text(encoding="utf-8")
-            inst = _validate(yaml.safe_load(text), f"bundled {key}.yaml")
+            inst = _validate(safe_load(text), f"bundled {key}.yaml")
             if inst.key != key:  # pragma: no cover - guards the bundled files
                 raise InstrumentDefinitionError(f"bundled {key}.yaml declares key {inst.key!r}")
             _BUILTIN[key] = inst
@@ -176,7 +177,7 @@ def load_definition(definition: str | Path | Mapping[str, Any]) -> Instrument:
             raise InstrumentDefinitionError(f"instrument definition file {str(path)!r} does not exist")
         text = path.read_text(encoding="utf-8")
         try:
-            raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+            raw = json.loads(text) if path.suffix.lower() == ".json" else safe_load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise InstrumentDefinitionError(f"cannot parse {str(path)!r}: {exc}") from None
         origin = str(path)

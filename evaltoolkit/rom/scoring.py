@@ -30,7 +30,7 @@ from evaltoolkit.rom.definition import RESERVED_COLUMNS, BandScheme, Instrument,
 from evaltoolkit.rom.errors import RomInputError
 from evaltoolkit.rom.registry import get_instrument, instrument_keys
 
-__all__ = ["Prorate", "check_responses", "data_quality", "reverse_score", "score"]
+__all__ = ["Prorate", "check_prorate", "check_responses", "data_quality", "reverse_score", "score"]
 
 Prorate = str | bool | int | float | Mapping[str, "bool | int | float | str"]
 """``"rule"`` (the definition's rule; ``True`` means the same), ``False`` (no missing items allowed),
@@ -53,15 +53,54 @@ def _limit(prorate: Any, name: str, scale: Scale, k: int, inst: Instrument) -> i
     if isinstance(prorate, (int, np.integer)) and not isinstance(prorate, bool):
         if prorate < 0:
             raise RomInputError(f"prorate must not be negative, got {prorate}")
-        return int(prorate)
+        return _at_most_half(int(prorate), prorate, name, scale, k, inst)
     if isinstance(prorate, float):
         if not 0 <= prorate < 1:
             raise RomInputError(f"a fractional prorate must be in [0, 1), got {prorate}")
-        return math.floor(prorate * k + 1e-9)
+        return _at_most_half(math.floor(prorate * k + 1e-9), prorate, name, scale, k, inst)
     raise RomInputError(
         f"prorate must be 'rule', True, False, an int, a fraction or a mapping of scale to one of these, "
         f"not {prorate!r}"
     )
+
+
+def _at_most_half(limit: int, prorate: Any, name: str, scale: Scale, k: int, inst: Instrument) -> int:
+    """``limit`` if a score from ``k - limit`` answered items is defensible, else a RomInputError."""
+    allowed = max(scale.missing.max_missing, k // 2)
+    if limit <= allowed:
+        return limit
+    raise RomInputError(
+        f"{inst.key}, scale {name!r}: prorate={prorate!r} allows {limit} of its {k} items to be missing, "
+        f"so a score could come from {k - limit} answered item(s); at most {allowed} may be missing (at "
+        f"least half the items answered, or the instrument's own rule: {scale.missing.max_missing}). "
+        f"Use prorate='rule' or a number of missing items up to {allowed}"
+    )
+
+
+def check_prorate(instrument: str | Instrument, prorate: Prorate) -> dict[str, int]:
+    """The number of missing items ``prorate`` allows on each scale, or a RomInputError if it is unusable.
+
+    A number or fraction of missing items may not exceed half a scale's items (rounded down), unless the
+    instrument's own rule allows more: a score from 1 of 9 answered items is not a PHQ-9 score.
+
+    Examples
+    --------
+    >>> check_prorate("phq9", "rule")
+    {'total': 0}
+    >>> check_prorate("phq9", 4)
+    {'total': 4}
+    >>> check_prorate("phq9", 8)
+    Traceback (most recent call last):
+    ...
+    evaltoolkit.rom.errors.RomInputError: phq9, scale 'total': prorate=8 allows 8 of its 9 items to be \
+missing, so a score could come from 1 answered item(s); at most 4 may be missing (at least half the \
+items answered, or the instrument's own rule: 0). Use prorate='rule' or a number of missing items up to 4
+    """
+    inst = instrument if isinstance(instrument, Instrument) else get_instrument(instrument)
+    return {
+        name: _limit(prorate, name, s, len(inst.scale_items(name, s)), inst)
+        for name, s in inst.scales.items()
+    }
 
 
 def _schemes(
@@ -345,6 +384,10 @@ def data_quality(scored: pd.DataFrame) -> pd.DataFrame:
         column       problem  n_values rows              action
     0  honos_3  missing_code         1    2  treated as missing
     """
+    if not isinstance(scored, pd.DataFrame):
+        raise RomInputError(
+            f"scored must be a pandas DataFrame (the output of score()), not {type(scored).__name__}"
+        )
     records = scored.attrs.get("data_quality", [])
     return pd.DataFrame(list(records), columns=QUALITY_COLUMNS)
 
@@ -394,7 +437,13 @@ def reverse_score(
     [0.0, 0.0, 0.0, 4.0, 4.0, 0.0, 4.0, 4.0, 0.0, 0.0]
     """
     inst = get_instrument(instrument)
-    mat = read_items(responses, inst, items=items, invalid="raise")
+    mat = read_items(
+        responses,
+        inst,
+        items=items,
+        invalid="raise",
+        invalid_advice="correct them first; check_responses() lists every one in a data-quality table",
+    )
     keyed = mat.keyed(inst)
     out = responses.copy()
     for j, c in enumerate(mat.columns):

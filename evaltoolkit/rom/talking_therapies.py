@@ -204,6 +204,8 @@ def talking_therapies_summary(outcomes: pd.DataFrame, *, conf_level: float = 0.9
     5  reliable_deterioration          0            4    0.000000
     6            mixed_change          1            4    0.250000
     """
+    if not isinstance(outcomes, pd.DataFrame):
+        raise RomInputError(f"outcomes must be a pandas DataFrame, not {type(outcomes).__name__}")
     missing = [c for c in TT_COLUMNS if c not in outcomes.columns]
     if missing:
         raise RomInputError(f"outcomes lacks {missing}; pass the output of talking_therapies_outcomes()")

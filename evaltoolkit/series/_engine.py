@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from evaltoolkit.errors import SeriesInputError
+from evaltoolkit.errors import MissingInputError, SeriesInputError
 
 __all__ = [
     "ROW",
@@ -79,6 +79,10 @@ def _quiet() -> Iterator[None]:
         if pandas4 is not None:
             warnings.filterwarnings("ignore", category=pandas4, module=r"ibis(\..*)?$")
         yield
+
+
+class _SeriesTypeError(SeriesInputError, TypeError):
+    """An input of the wrong type (a toolkit error that is also a TypeError, as before)."""
 
 
 def connection() -> Any:
@@ -192,7 +196,7 @@ def to_source(
         return Source(data, label)
     if isinstance(data, str | Path):
         return _read_path(Path(data), columns=columns, needed=needed, date_columns=date_columns, label=label)
-    raise TypeError(
+    raise _SeriesTypeError(
         f"{label} must be a pandas DataFrame, a pyarrow Table, an ibis Table or a path to a .parquet or "
         f".csv file; got {type(data).__name__}"
     )
@@ -202,17 +206,23 @@ def _read_path(
     path: Path, *, columns: Mapping[str, str], needed: list[str], date_columns: Sequence[str], label: str
 ) -> Source:
     if not path.exists():
-        raise FileNotFoundError(f"{label} file not found: {path}")
+        raise MissingInputError(f"{label} file not found: {path}")
     name = path.name.lower()
     con = connection()
     with _quiet():
-        if name.endswith(_PARQUET_SUFFIXES):
-            table = con.read_parquet(str(path))
-        elif name.endswith(_CSV_SUFFIXES):
-            table = con.read_csv(str(path))
-            dates = [c for c in dict.fromkeys(date_columns) if c in table.columns]
-            if dates:
-                table = con.read_csv(str(path), types=dict.fromkeys(dates, "VARCHAR"))
+        if name.endswith(_PARQUET_SUFFIXES) or name.endswith(_CSV_SUFFIXES):
+            try:
+                if name.endswith(_PARQUET_SUFFIXES):
+                    table = con.read_parquet(str(path))
+                else:
+                    table = con.read_csv(str(path))
+                    dates = [c for c in dict.fromkeys(date_columns) if c in table.columns]
+                    if dates:
+                        table = con.read_csv(str(path), types=dict.fromkeys(dates, "VARCHAR"))
+            except Exception as exc:  # DuckDB's own error types; the message is kept
+                first = (str(exc).strip().splitlines() or [""])[0]
+                fmt = "Parquet" if name.endswith(_PARQUET_SUFFIXES) else "CSV"
+                raise SeriesInputError(f"{label} file {path.name} cannot be read as {fmt}: {first}") from exc
         else:
             raise SeriesInputError(
                 f"{label} path {str(path)!r} must end in .parquet, .pq, .csv or .csv.gz; read other formats "

@@ -125,7 +125,7 @@ def parse_freq(freq: str) -> Freq:
     Freq(code='YS-APR', step=12, anchor=3)
     """
     if not isinstance(freq, str):
-        raise ValueError(f"freq must be a string; supported: {SUPPORTED_FREQS}")
+        raise SeriesInputError(f"freq must be a string; supported: {SUPPORTED_FREQS}")
     code = freq.strip().upper()
     if code == "MS":
         return Freq("MS", 1)
@@ -136,7 +136,7 @@ def parse_freq(freq: str) -> Freq:
         step = 3 if head == "QS" else 12
         anchor = (_MONTHS.index(month) if month else 0) % step
         return Freq(code, step, anchor)
-    raise ValueError(f"freq {freq!r} is not supported; use {SUPPORTED_FREQS}")
+    raise SeriesInputError(f"freq {freq!r} is not supported; use {SUPPORTED_FREQS}")
 
 
 def coerce_date(value: object, name: str) -> dt.date:
@@ -146,17 +146,17 @@ def coerce_date(value: object, name: str) -> dt.date:
     than midnight (windows are whole days).
     """
     if value is None or (not isinstance(value, str | dt.date) and pd.isna(value)):  # type: ignore[arg-type]
-        raise ValueError(f"{name} must be a date, not {value!r}")
+        raise SeriesInputError(f"{name} must be a date, not {value!r}")
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date (use ISO 8601, e.g. '2024-04-01')") from exc
+        raise SeriesInputError(f"{name}={value!r} is not a date (use ISO 8601, e.g. '2024-04-01')") from exc
     if ts is pd.NaT or pd.isna(ts):
-        raise ValueError(f"{name} must be a date, not {value!r}")
+        raise SeriesInputError(f"{name} must be a date, not {value!r}")
     if ts.tzinfo is not None:
-        raise ValueError(f"{name}={value!r} is time-zone aware; give a local calendar date")
+        raise SeriesInputError(f"{name}={value!r} is time-zone aware; give a local calendar date")
     if ts != ts.normalize():
-        raise ValueError(f"{name}={value!r} has a time of day; windows are whole days, give a date")
+        raise SeriesInputError(f"{name}={value!r} has a time of day; windows are whole days, give a date")
     return ts.date()
 
 
@@ -230,7 +230,7 @@ def resolve_window(
     else:
         end_d = coerce_date(end, "end")
     if end_d <= start_d:
-        raise ValueError(f"the window is empty: end ({end_d}) must be after start ({start_d})")
+        raise SeriesInputError(f"the window is empty: end ({end_d}) must be after start ({start_d})")
     first = freq.index_of(start_d)
     stop = freq.index_of(end_d - ONE_DAY) + 1
     return Window(freq, start_d, end_d, first, stop)

@@ -27,11 +27,11 @@ def as_list(by: str | Sequence[str] | None) -> list[str]:
         return []
     if isinstance(by, str):
         return [by]
-    cols = list(by)
+    cols = list(by) if isinstance(by, Sequence | set | tuple) else [by]
     if not all(isinstance(c, str) for c in cols):
-        raise ValueError(f"by must be a column name or a list of column names, not {by!r}")
+        raise SeriesInputError(f"by must be a column name or a list of column names, not {by!r}")
     if len(set(cols)) != len(cols):
-        raise ValueError(f"by has repeated columns: {cols}")
+        raise SeriesInputError(f"by has repeated columns: {cols}")
     return cols
 
 
@@ -41,16 +41,16 @@ def check_levels(
     """Check ``levels`` keys are ``by`` columns and ``by`` does not use an output column name."""
     clash = [c for c in by if c in reserved or c == "period"]
     if clash:
-        raise ValueError(
+        raise SeriesInputError(
             f"by column(s) {clash} clash with output columns {['period', *reserved]}; rename them"
         )
     if levels:
         extra = [k for k in levels if k not in by]
         if extra:
-            raise ValueError(f"levels given for {extra}, which are not by columns ({by})")
+            raise SeriesInputError(f"levels given for {extra}, which are not by columns ({by})")
         for k, values in levels.items():
             if isinstance(values, str) or len(list(values)) == 0:
-                raise ValueError(f"levels[{k!r}] must be a non-empty list of values")
+                raise SeriesInputError(f"levels[{k!r}] must be a non-empty list of values")
 
 
 def _is_missing(value: object) -> bool:

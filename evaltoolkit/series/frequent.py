@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit._deprecate import renamed_kwargs
+from evaltoolkit.errors import SeriesInputError
 from evaltoolkit.series._engine import Input, literal_date, to_pandas
 from evaltoolkit.series._events import Events, load_events
 from evaltoolkit.series._periods import (
@@ -28,7 +29,7 @@ __all__ = ["frequent_attender_series", "frequent_attenders"]
 
 def _check_positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
+        raise SeriesInputError(f"{name} must be a whole number >= 1, not {value!r}")
     return value
 
 
@@ -216,7 +217,9 @@ def frequent_attender_series(
     window_months = _check_positive("window_months", window_months)
     f = parse_freq(freq)
     if f.weekly:
-        raise ValueError("frequent_attender_series needs a month-based freq (MS, QS, YS, ...), not W-MON")
+        raise SeriesInputError(
+            "frequent_attender_series needs a month-based freq (MS, QS, YS, ...), not W-MON"
+        )
     by_cols = as_list(by)
     check_levels(by_cols, levels, reserved=["attenders", "frequent_attenders", "window_complete"])
     ev = load_events(events, date=date, by=by_cols, subject=subject)

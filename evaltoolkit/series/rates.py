@@ -116,11 +116,11 @@ def rates(
     """
     keys = [on] if isinstance(on, str) else list(on)
     if not keys:
-        raise ValueError("on must name at least one key column")
+        raise SeriesInputError("on must name at least one key column")
     if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be between 0 and 1, not {conf_level}")
+        raise SeriesInputError(f"conf_level must be between 0 and 1, not {conf_level}")
     if not per > 0:
-        raise ValueError(f"per must be positive, not {per}")
+        raise SeriesInputError(f"per must be positive, not {per}")
     left = _frame(counts, [*keys, count], "counts")
     right = _frame(denominators, [*keys, denominator], "denominators")[[*keys, denominator]]
     if denominator in left.columns:

@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from evaltoolkit._deprecate import renamed_kwargs
+from evaltoolkit.errors import SeriesInputError
 from evaltoolkit.series._engine import ROW, Input, literal_date, per_row_output, to_pandas
 from evaltoolkit.series._events import Events, load_events
 from evaltoolkit.series._periods import ONE_DAY, coerce_date, parse_freq, resolve_window
@@ -35,7 +36,7 @@ __all__ = ["readmission_series", "readmissions", "reattendance_series", "reatten
 
 def _check_within(within: int) -> int:
     if isinstance(within, bool) or not isinstance(within, int) or within < 0:
-        raise ValueError(f"within must be a whole number of days >= 0, not {within!r}")
+        raise SeriesInputError(f"within must be a whole number of days >= 0, not {within!r}")
     return within
 
 

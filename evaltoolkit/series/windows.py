@@ -144,7 +144,7 @@ def patient_windows(
     """
     for name, value in (("before_months", before_months), ("after_months", after_months)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a whole number of months >= 0, not {value!r}")
+            raise SeriesInputError(f"{name} must be a whole number of months >= 0, not {value!r}")
     censor = None if censor_at is None else coerce_date(censor_at, "censor_at")
     first_day = None if data_start is None else coerce_date(data_start, "data_start")
     columns = {subject: "subject", index: "index", **({end: "end"} if end else {})}
