@@ -9,7 +9,8 @@ suppression rule, so a count field holds ``0``, an integer rounded to ``round_to
 Version history: ``2.0`` (evaltoolkit 0.2.0) renamed the method option ``se`` to ``se_type`` (in
 ``protocol.analysis``, ``its.methods[].options`` and ``its.fits[].options``: it is the kind of standard
 error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
-``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1), and added ``data.series_checks``; ``1.0`` was the first.
+``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1), and added
+``data.series_checks``; ``1.0`` was the first.
 
 Top-level keys
 --------------
@@ -41,8 +42,9 @@ Top-level keys
 ============================  ===========================================================================
 
 ``data.series_checks``
-    Findings of :mod:`evaltoolkit.series.checks` on every outcome series (added in version 2.0). ``check`` is ``abnormal_count`` (a period far from its
-    neighbours: a likely extract gap or duplicated records), ``partial_period`` (the window starts or
+    Findings of :mod:`evaltoolkit.series.checks` on every outcome series (added in version 2.0).
+    ``check`` is ``abnormal_count`` (a period far from its neighbours: a likely extract gap or duplicated
+    records), ``partial_period`` (the window starts or
     ends inside a period), ``partial_first_period``/``partial_last_period`` (events thinning out inside
     the first or last period), or ``bed_day_warmup`` (the first periods of a bed-day series lack the
     spells admitted before the window; those periods are left out of the interrupted-time-series fits);

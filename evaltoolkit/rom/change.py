@@ -337,10 +337,10 @@ def reliable_change(
     clash = [c for c in CHANGE_COLUMNS if c in data.columns]
     if clash:
         raise RomInputError(f"data already has columns {clash}; rename or drop them first")
-    if pre == post:
+    if pre_column == post_column:
         raise RomInputError(
-            f"pre and post name the same column ({pre!r}); reliable change compares two different scores "
-            "(e.g. pre='baseline', post='final')"
+            f"pre_column and post_column name the same column ({pre_column!r}); reliable change compares "
+            "two different scores (e.g. pre_column='baseline', post_column='final')"
         )
     bounds = inst.scale_range(scale, sc)
     x0 = score_column(data, pre_column, what="pre", bounds=bounds)
