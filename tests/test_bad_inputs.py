@@ -162,11 +162,11 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         ITSInputError,
         ["duplicated periods", "'month'", "rows 0, 24"],
     ),
-    ("its-lags-equal-n", _fit(se="newey-west", lags=24), ITSInputError, ["lags=24", "24"]),
-    ("its-lags-above-n", _fit(se="newey-west", lags=100), ITSInputError, ["lags=100", "fitted periods"]),
-    ("its-lags-negative", _fit(se="newey-west", lags=-1), ITSInputError, ["lags", "-1"]),
+    ("its-lags-equal-n", _fit(se_type="newey-west", lags=24), ITSInputError, ["lags=24", "24"]),
+    ("its-lags-above-n", _fit(se_type="newey-west", lags=100), ITSInputError, ["lags=100", "fitted periods"]),
+    ("its-lags-negative", _fit(se_type="newey-west", lags=-1), ITSInputError, ["lags", "-1"]),
     ("its-lags-without-nw", _fit(lags=2), ITSInputError, ["lags=", "newey-west"]),
-    ("its-nw-without-lags", _fit(se="newey-west"), ITSInputError, ["lags="]),
+    ("its-nw-without-lags", _fit(se_type="newey-west"), ITSInputError, ["lags="]),
     (
         "its-two-points-after",
         _fit(interruptions="2023-11-01"),
@@ -238,7 +238,7 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     (
         "power-lags-too-many",
-        lambda: power(n_pre=12, n_post=12, sd=1, se="newey-west", lags=50, n_sims=20),
+        lambda: power(n_pre=12, n_post=12, sd=1, se_type="newey-west", lags=50, n_sims=20),
         ITSInputError,
         ["lags", "24"],
     ),
@@ -310,7 +310,7 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         ["prorate=0.9", "8 of its 9", "at least half"],
     ),
     ("score-prorate-negative", lambda: score(_phq(), "phq9", prorate=-1), RomInputError, ["negative"]),
-    ("score-invalid-option", lambda: score(_phq(), "phq9", invalid="x"), RomInputError, ["invalid", "'x'"]),
+    ("score-invalid-option", lambda: score(_phq(), "phq9", on_invalid="x"), RomInputError, ["invalid", "'x'"]),
     (
         "score-repeated-item",
         lambda: score(
@@ -322,20 +322,20 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ("check-prorate-core10", lambda: check_prorate("core10", 6), RomInputError, ["core10", "6 of its 10"]),
     (
         "rc-pre-equals-post",
-        lambda: reliable_change(pd.DataFrame({"a": [1.0, 2.0]}), "phq9", pre="a", post="a"),
+        lambda: reliable_change(pd.DataFrame({"a": [1.0, 2.0]}), "phq9", pre_column="a", post_column="a"),
         RomInputError,
         ["same column", "'a'"],
     ),
     (
         "rc-missing-post",
-        lambda: reliable_change(pd.DataFrame({"a": [1.0, 2.0]}), "phq9", pre="a", post="b"),
+        lambda: reliable_change(pd.DataFrame({"a": [1.0, 2.0]}), "phq9", pre_column="a", post_column="b"),
         RomInputError,
         ["post", "'b'"],
     ),
     (
         "rc-1e300",
         lambda: reliable_change(
-            pd.DataFrame({"a": [1e300, 2.0], "b": [1.0, 2.0]}), "phq9", pre="a", post="b"
+            pd.DataFrame({"a": [1e300, 2.0], "b": [1.0, 2.0]}), "phq9", pre_column="a", post_column="b"
         ),
         RomInputError,
         ["'a'"],
@@ -343,20 +343,20 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     (
         "rc-inf",
         lambda: reliable_change(
-            pd.DataFrame({"a": [np.inf, 2.0], "b": [1.0, 2.0]}), "phq9", pre="a", post="b"
+            pd.DataFrame({"a": [np.inf, 2.0], "b": [1.0, 2.0]}), "phq9", pre_column="a", post_column="b"
         ),
         RomInputError,
         ["'a'"],
     ),
     (
         "rc-text",
-        lambda: reliable_change(pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]}), "phq9", pre="a", post="b"),
+        lambda: reliable_change(pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]}), "phq9", pre_column="a", post_column="b"),
         RomInputError,
         ["'a'"],
     ),
     (
         "rc-not-frame",
-        lambda: reliable_change([1, 2], "phq9", pre="a", post="b"),
+        lambda: reliable_change([1, 2], "phq9", pre_column="a", post_column="b"),
         RomInputError,
         ["DataFrame"],
     ),
@@ -707,7 +707,7 @@ def _protocol_with_lags(tmp: Path, lags: int) -> Path:
     raw["data"]["folder"] = str(DATA)
     raw["data"]["window"] = {"start": "2021-01-01", "extract_date": "2023-01-01"}  # 24 months
     raw["series"] = [s for s in raw["series"] if s.get("frequency", "MS") == "MS"]
-    raw["analysis"]["primary"].update({"se": "newey-west", "lags": lags})
+    raw["analysis"]["primary"].update({"se_type": "newey-west", "lags": lags})
     path = tmp / "p.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False, default_flow_style=False), encoding="utf-8")
     return path
@@ -1224,7 +1224,7 @@ def test_python_advice_names_real_keywords():
 
     assert "on_invalid" in inspect.signature(clean_extract).parameters
     assert "items" in inspect.signature(score).parameters
-    assert "invalid" in inspect.signature(score).parameters
+    assert "on_invalid" in inspect.signature(score).parameters
     assert "prorate" in inspect.signature(score).parameters
 
 
@@ -1244,7 +1244,7 @@ def test_python_advice_names_real_keywords():
             "rename the item columns",
             ["items="],
         ),
-        ("pass invalid='missing' to score them as missing", "--invalid missing", ["invalid='missing'"]),
+        ("pass on_invalid='missing' to score them as missing", "--invalid missing", ["on_invalid='missing'"]),
         ("no dates to infer the window from; pass start= and end=", "--start and --extract-date", ["start="]),
         (
             "phq9, scale 'total': prorate=8 allows 8 of its 9 items. Use prorate='rule' or a number",

@@ -654,7 +654,8 @@ def compare_methods(
     """
     if not isinstance(data, pd.DataFrame):
         raise ITSInputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    unknown = sorted(k for k in design if k not in _FIT_KEYS)
+    # se= is fit_its' deprecated spelling of se_type=: reported below as a per-method keyword
+    unknown = sorted(k for k in design if k not in _FIT_KEYS and k != "se")
     if unknown:
         raise ITSInputError(f"unknown keyword(s) {unknown}; compare_methods takes fit_its keywords")
     absent = [k for k in ("outcome", "time", "interruptions") if k not in design]
