@@ -310,7 +310,12 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         ["prorate=0.9", "8 of its 9", "at least half"],
     ),
     ("score-prorate-negative", lambda: score(_phq(), "phq9", prorate=-1), RomInputError, ["negative"]),
-    ("score-invalid-option", lambda: score(_phq(), "phq9", on_invalid="x"), RomInputError, ["invalid", "'x'"]),
+    (
+        "score-invalid-option",
+        lambda: score(_phq(), "phq9", on_invalid="x"),
+        RomInputError,
+        ["invalid", "'x'"],
+    ),
     (
         "score-repeated-item",
         lambda: score(
@@ -350,7 +355,9 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
     ),
     (
         "rc-text",
-        lambda: reliable_change(pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]}), "phq9", pre_column="a", post_column="b"),
+        lambda: reliable_change(
+            pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]}), "phq9", pre_column="a", post_column="b"
+        ),
         RomInputError,
         ["'a'"],
     ),
