@@ -15,9 +15,25 @@ row is row 2 (kept in the ``source_row`` column).
 
 from evaltoolkit.data._common import FLAG_PREFIX, ROW_COLUMN, UNPARSEABLE_COLUMN, parse_window
 from evaltoolkit.data.clean import CleanExtract, clean_extract
-from evaltoolkit.data.load import find_extract_files, load_extracts
-from evaltoolkit.data.mapping import apply_mapping, load_mapping, suggest_mapping
+from evaltoolkit.data.load import (
+    FILE_COLUMN,
+    SOURCE_KEYS,
+    SourceRead,
+    find_extract_files,
+    load_extracts,
+    load_source,
+    read_source,
+    source_files,
+)
+from evaltoolkit.data.mapping import (
+    apply_mapping,
+    item_columns,
+    load_mapping,
+    parse_item_map,
+    suggest_mapping,
+)
 from evaltoolkit.data.parse import parse_column, parse_frame
+from evaltoolkit.data.presets import PRESETS, apply_preset
 from evaltoolkit.data.quality import (
     PROBLEM_COLUMNS,
     QUALITY_COLUMNS,
@@ -32,30 +48,40 @@ from evaltoolkit.data.validate import check_extract, validate_extract
 
 __all__ = [
     "ERROR_RULES",
+    "FILE_COLUMN",
     "FIXABLE_RULES",
     "FLAG_PREFIX",
     "KEYS",
+    "PRESETS",
     "PROBLEM_COLUMNS",
     "QUALITY_COLUMNS",
     "ROW_COLUMN",
+    "SOURCE_KEYS",
     "UNPARSEABLE_COLUMN",
     "CleanExtract",
+    "SourceRead",
     "apply_mapping",
+    "apply_preset",
     "check_extract",
     "clean_extract",
     "combine_quality",
     "find_extract_files",
     "format_quality_table",
+    "item_columns",
     "load_extracts",
     "load_mapping",
+    "load_source",
     "parse_column",
     "parse_frame",
+    "parse_item_map",
     "parse_window",
     "problem_table",
     "quality_table",
     "read_extract",
     "read_sites",
+    "read_source",
     "read_table",
+    "source_files",
     "suggest_mapping",
     "validate_extract",
 ]

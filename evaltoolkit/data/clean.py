@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -35,6 +36,8 @@ class CleanExtract:
         Rows kept; ``n_input == n_output + quality["n_excluded"].sum()``.
     kind : str
         Extract kind.
+    files : tuple of Path
+        The files read (empty when cleaned from a DataFrame).
     """
 
     data: pd.DataFrame
@@ -42,6 +45,7 @@ class CleanExtract:
     n_input: int
     n_output: int
     kind: str = ""
+    files: tuple[Path, ...] = ()
 
     @property
     def n_excluded(self) -> int:

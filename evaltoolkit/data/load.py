@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
+from evaltoolkit.data._common import ROW_COLUMN, format_rows
 from evaltoolkit.data.clean import CleanExtract, clean_extract
 from evaltoolkit.data.mapping import load_mapping
+from evaltoolkit.data.quality import combine_quality, quality_table
 from evaltoolkit.data.read import SUFFIXES, read_extract, read_sites
+from evaltoolkit.data.rules import Finding
+from evaltoolkit.errors import ExtractValidationError
 from evaltoolkit.schemas import SCHEMAS
 
-__all__ = ["find_extract_files", "load_extracts"]
+__all__ = [
+    "FILE_COLUMN",
+    "SOURCE_KEYS",
+    "SourceRead",
+    "find_extract_files",
+    "load_extracts",
+    "load_source",
+    "read_source",
+    "source_files",
+]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -120,3 +134,337 @@ def load_extracts(
             df, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
         )
     return out
+
+
+# -- one protocol-style data source -----------------------------------------------------------------------
+SOURCE_KEYS = (
+    "file",
+    "preset",
+    "columns",
+    "item_map",
+    "sheet",
+    "sheet_column",
+    "header_row",
+    "encoding",
+    "delimiter",
+    "date_format",
+    "timezone",
+    "date_time",
+    "values",
+    "site_aliases",
+    "where",
+    "population",
+)
+"""Keys of a data source (``data.sources.<kind>`` in a protocol; see
+:class:`~evaltoolkit.protocol.DataSource`)."""
+
+FILE_COLUMN = "source_file"
+"""Column naming the file each row came from, when a source has several files."""
+
+_GLOB = set("*?[")
+
+
+def _source_options(source: Any) -> dict[str, Any]:
+    if hasattr(source, "model_dump"):
+        opts = source.model_dump()
+    elif isinstance(source, str | Path):
+        opts = {"file": str(source)}
+    elif isinstance(source, Mapping):
+        opts = dict(source)
+        unknown = sorted(set(opts) - set(SOURCE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown data-source keys {unknown}; keys are {', '.join(SOURCE_KEYS)}")
+    else:
+        raise TypeError(f"a data source is a file name or a mapping of keys, not {type(source).__name__}")
+    if not opts.get("file"):
+        raise ValueError("a data source needs a file (name, glob pattern or list)")
+    return opts
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def source_files(file: str | list[str], folder: str | Path) -> list[Path]:
+    """The files of a data source: names and glob patterns (``spells_*.csv``) relative to ``folder``.
+
+    Patterns expand to the matching files in name order; a pattern that matches nothing and a plain name
+    are returned as given (so a missing file is reported by name). Repeated files are listed once.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("spells_2023.csv", "spells_2022.csv", "notes.txt"):
+    ...     _ = (folder / name).write_text("x")
+    >>> [p.name for p in source_files(["spells_*.csv", "spells_2022.csv"], folder)]
+    ['spells_2022.csv', 'spells_2023.csv']
+    """
+    folder = Path(folder)
+    names = [file] if isinstance(file, str) else list(file)
+    out: list[Path] = []
+    for name in names:
+        if _GLOB & set(name):
+            matched = sorted(p for p in folder.glob(name) if p.is_file())
+            out.extend(matched if matched else [folder / name])
+        else:
+            path = Path(name)
+            out.append(path if path.is_absolute() else folder / path)
+    return list(dict.fromkeys(out))
+
+
+def _row_refs(files: pd.Series, rows: pd.Series) -> str:
+    parts: dict[str, list[int]] = {}
+    for f, r in zip(files, rows, strict=True):
+        parts.setdefault(str(f), []).append(int(r))
+    return "; ".join(f"{f} rows {format_rows(r)}" for f, r in parts.items())
+
+
+def _finding(
+    rule: str, column: str, n_rows: int, n_excluded: int, rows: str, action: str, detail: str
+) -> Finding:
+    return Finding(
+        rule, column, "fixable", n_rows, n_excluded, rows, action, detail, f"{n_rows} rows: {detail}"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SourceRead:
+    """A data source read, stacked and mapped, before cleaning.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Canonical, typed columns (see :func:`~evaltoolkit.data.read_extract`) plus ``source_row`` and,
+        with several files, ``source_file``.
+    findings : list of Finding
+        What reading changed or removed (``duplicate_across_files``, ``where_filter``, value maps...),
+        for the data-quality table.
+    files : tuple of Path
+        The files read.
+    n_input : int
+        Rows read from all files and sheets together (blank rows not counted).
+    """
+
+    data: pd.DataFrame
+    findings: list[Finding]
+    files: tuple[Path, ...]
+    n_input: int
+
+
+def read_source(
+    kind: str,
+    source: Any,
+    folder: str | Path = ".",
+    *,
+    window: tuple[Any, Any] | None = None,
+    advice: str | None = None,
+) -> SourceRead:
+    """Read one data source: its file(s) and sheet(s), stacked, mapped and typed (not yet cleaned).
+
+    Parameters
+    ----------
+    kind : str
+        Extract kind (``attendances``, ``spells``, ``population``, ``cohort``, ``rom_responses``,
+        ``staff_survey``).
+    source : mapping, DataSource, str or Path
+        The data-source keys (:data:`SOURCE_KEYS`; see :class:`~evaltoolkit.protocol.DataSource`), or
+        just a file name.
+    folder : str or Path
+        Folder that file names are relative to.
+    window : tuple, optional
+        ``(start, extract_date)``: the months an annual population is spread over.
+    advice : str, optional
+        ``"protocol:<kind>"`` or ``"cli"``, so messages name protocol keys or CLI options.
+
+    Steps, in order: read each file (and sheet) → stack (``source_file``) → exclude rows repeated in
+    another file (``duplicate_across_files``) → join date and time columns (``date_time``) → rename
+    (``preset``, ``columns``, ``item_map``) → site aliases → value maps → ``where`` → annual population
+    to months → parse types (``date_format``, ``timezone``). Every step that changes or removes rows
+    adds a finding with its counts.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "pop_2023.csv").write_text("Site;Month;Pop\\nA;2023-01-01;500\\n")
+    >>> _ = (folder / "pop_2024.csv").write_text("Site;Month;Pop\\nA;2023-01-01;500\\nA;2024-01-01;510\\n")
+    >>> got = read_source("population", {"file": "pop_*.csv",
+    ...                   "columns": {"Site": "site", "Month": "period", "Pop": "population"}}, folder)
+    >>> got.n_input, len(got.data), [(f.rule, f.n_excluded) for f in got.findings]
+    (3, 2, [('duplicate_across_files', 1)])
+    """
+    from evaltoolkit.data.mapping import apply_mapping, item_columns
+    from evaltoolkit.data.presets import apply_preset
+    from evaltoolkit.data.read import read_extract, read_table
+
+    opts = _source_options(source)
+    files = source_files(opts["file"], folder)
+    parts = []
+    for path in files:
+        part = read_table(
+            path,
+            sheet=opts.get("sheet"),
+            encoding=opts.get("encoding") or "utf-8-sig",
+            header_row=opts.get("header_row"),
+            delimiter=opts.get("delimiter"),
+            sheet_column=opts.get("sheet_column"),
+            advice=advice,
+        )
+        if len(files) > 1:
+            if FILE_COLUMN in part.columns:
+                raise ExtractValidationError(f"{path.name}: already has a column {FILE_COLUMN!r}; rename it")
+            part[FILE_COLUMN] = path.name
+        parts.append(part)
+    raw = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    n_input = len(raw)
+    findings: list[Finding] = []
+    if len(files) > 1:
+        data_cols = [c for c in raw.columns if c not in (ROW_COLUMN, FILE_COLUMN)]
+        key = raw[data_cols].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
+        first_file = raw[FILE_COLUMN].groupby(key).transform("first")
+        across = (raw[FILE_COLUMN] != first_file).to_numpy(dtype=bool)
+        findings.append(
+            _finding(
+                "duplicate_across_files",
+                "all columns",
+                int(across.sum()),
+                int(across.sum()),
+                _row_refs(raw.loc[across, FILE_COLUMN], raw.loc[across, ROW_COLUMN]) if across.any() else "",
+                "excluded (the copy in the first file kept)",
+                f"identical in every column to a row of an earlier file ({', '.join(p.name for p in files)})",
+            )
+        )
+        raw = raw.loc[~across].reset_index(drop=True)
+    opts = apply_preset(opts, kind, present=[str(c) for c in raw.columns])
+    frame, found = _transforms_before_mapping(raw, opts)
+    findings += found
+    mapping = dict(opts.get("columns") or {})
+    items = item_columns(opts["item_map"], [str(c) for c in frame.columns]) if opts.get("item_map") else {}
+    mapping.update(items)
+    if items:
+        shown = ", ".join(f"{a}→{b}" for a, b in list(items.items())[:4]) + (
+            ", ..." if len(items) > 4 else ""
+        )
+        findings.append(
+            _finding(
+                "item_map",
+                ", ".join(items.values()),
+                0,
+                0,
+                "",
+                "renamed (values unchanged)",
+                f"item columns {shown}",
+            )
+        )
+    frame = apply_mapping(frame, kind, mapping)
+    frame, found = _transforms_after_mapping(frame, opts, kind, window)
+    findings += found
+    data = read_extract(
+        frame,
+        kind,
+        date_format=opts.get("date_format"),
+        **({"timezone": opts["timezone"]} if opts.get("timezone") else {}),
+    )
+    return SourceRead(data=data, findings=findings, files=tuple(files), n_input=n_input)
+
+
+def _transforms_before_mapping(
+    df: pd.DataFrame, opts: Mapping[str, Any]
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """``date_time``: join a date column and a time column into one date-time (file column names)."""
+    found: list[Finding] = []
+    joins = opts.get("date_time") or {}
+    if not joins:
+        return df, found
+    from evaltoolkit.data.transform import join_date_time
+
+    for target, cols in joins.items():
+        if len(cols) != 2:
+            raise ValueError(
+                f"date_time.{target} must list two columns: [date column, time column], not {cols}"
+            )
+        df, more = join_date_time(df, target, cols[0], cols[1])
+        found += more
+    return df, found
+
+
+def _transforms_after_mapping(
+    df: pd.DataFrame, opts: Mapping[str, Any], kind: str, window: tuple[Any, Any] | None
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Site aliases, value maps, ``where`` filters and annual populations (canonical column names)."""
+    found: list[Finding] = []
+    if opts.get("site_aliases"):
+        from evaltoolkit.data.transform import apply_site_aliases
+
+        df, more = apply_site_aliases(df, opts["site_aliases"])
+        found += more
+    if opts.get("values"):
+        from evaltoolkit.data.transform import map_values
+
+        df, more = map_values(df, opts["values"])
+        found += more
+    if opts.get("where"):
+        from evaltoolkit.data.transform import filter_rows
+
+        df, more = filter_rows(df, opts["where"])
+        found += more
+    if opts.get("population"):
+        if kind != "population":
+            raise ValueError(f"the population key applies to the population source, not {kind}")
+        from evaltoolkit.data.population import monthly_population
+
+        df, more = monthly_population(df, **dict(opts["population"]), window=window)
+        found += more
+    return df, found
+
+
+def load_source(
+    kind: str,
+    source: Any,
+    folder: str | Path = ".",
+    *,
+    sites: Iterable[Any] | pd.DataFrame | None = None,
+    window: tuple[Any, Any] | None = None,
+    max_open_days: float | None = None,
+    on_invalid: Literal["raise", "exclude"] = "raise",
+    advice: str | None = None,
+) -> CleanExtract:
+    """Read (:func:`read_source`) and clean (:func:`~evaltoolkit.data.clean_extract`) one data source.
+
+    The data-quality table starts with the reading steps (``duplicate_across_files``, ``where_filter``,
+    value maps, site aliases...) followed by the cleaning rules, and accounts for every row read from
+    every file and sheet: ``n_input = n_output + quality["n_excluded"].sum()``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.csv").write_text("site,period,population\\nA,2023-01-01,5\\nA,2023-01-01,5\\n")
+    >>> _ = (folder / "b.csv").write_text("site,period,population\\nA,2023-01-01,5\\nA,2023-02-01,6\\n")
+    >>> clean = load_source("population", {"file": ["a.csv", "b.csv"]}, folder)
+    >>> clean.n_input, clean.n_output, clean.quality.set_index("rule")["n_excluded"].head(2).to_dict()
+    (4, 2, {'duplicate_across_files': 1, 'exact_duplicate': 1})
+    """
+    got = read_source(kind, source, folder, window=window, advice=advice)
+    cleaned = clean_extract(
+        got.data, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
+    )
+    quality = combine_quality(quality_table(got.findings, kind), cleaned.quality)
+    n_removed = int(quality["n_excluded"].sum())
+    if got.n_input != cleaned.n_output + n_removed:  # pragma: no cover - internal invariant
+        raise AssertionError(
+            f"{kind}: {got.n_input} rows in != {cleaned.n_output} out + {n_removed} excluded"
+        )
+    return CleanExtract(
+        data=cleaned.data,
+        quality=quality,
+        n_input=got.n_input,
+        n_output=cleaned.n_output,
+        kind=kind,
+        files=got.files,
+    )

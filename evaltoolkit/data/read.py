@@ -387,8 +387,12 @@ def read_extract(
     kind: str,
     *,
     mapping: Mapping[str, str] | str | Path | None = None,
-    sheet: str | int | None = None,
-    date_format: str | None = None,
+    sheet: Sheet = None,
+    date_format: str | Mapping[str, str] | None = None,
+    encoding: str = "utf-8-sig",
+    header_row: int | None = None,
+    delimiter: str | None = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Read an extract and give it canonical column names and types.
 
@@ -402,10 +406,16 @@ def read_extract(
     mapping : dict, str or pathlib.Path, optional
         ``{your column name: canonical name}``, or a JSON/YAML file holding one (flat, or keyed by kind;
         see :func:`~evaltoolkit.data.load_mapping`). Columns not mentioned keep their names.
-    sheet : str or int, optional
-        Worksheet of an ``.xlsx`` file (default: the first).
-    date_format : str, optional
-        ``strftime`` layout of date-time text, e.g. ``"%d/%m/%Y %H:%M"``. Default: ISO 8601.
+    sheet : str, int, list or "*", optional
+        Worksheet(s) of an ``.xlsx`` file: a name, a position counted from 1, a list, or ``"*"``
+        (see :func:`read_table`). Default: the first.
+    date_format : str or dict, optional
+        ``strftime`` layout of date-time text, e.g. ``"%d/%m/%Y %H:%M"``, or one per canonical column
+        (``{"admitted": "%d/%m/%Y"}``). Default: ISO 8601.
+    encoding, header_row, delimiter : optional
+        How to read a CSV file (see :func:`read_table`).
+    timezone : str, optional
+        Time zone that date-times with offsets are converted to (see :mod:`evaltoolkit.data.parse`).
 
     Returns
     -------
@@ -450,12 +460,15 @@ def read_extract(
             raw[ROW_COLUMN] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(raw), dtype="int64")
         raw = raw.reset_index(drop=True)
     elif isinstance(path_or_frame, str | Path):
-        raw = read_table(path_or_frame, sheet=sheet)
+        raw = read_table(
+            path_or_frame, sheet=sheet, encoding=encoding, header_row=header_row, delimiter=delimiter
+        )
     else:
         raise TypeError(f"read_extract needs a file path or a DataFrame, got {type(path_or_frame).__name__}")
     flat = load_mapping(mapping, kind)
     mapped = apply_mapping(raw, kind, flat)
-    parsed, bad, _ = parse_frame(mapped, schema, date_format=date_format)
+    zone = {"timezone": timezone} if timezone is not None else {}
+    parsed, bad, _ = parse_frame(mapped, schema, date_format=date_format, **zone)  # type: ignore[arg-type]
     if bad.to_numpy().any():
         parsed[UNPARSEABLE_COLUMN] = _record_unparseable(mapped, bad)
     return parsed

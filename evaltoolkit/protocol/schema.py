@@ -53,6 +53,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 __all__ = [
     "CURRENT_SCHEMA_VERSION",
+    "PRESET_NAMES",
     "AnalysisSpec",
     "ChangeRules",
     "CohortSpec",
@@ -64,6 +65,7 @@ __all__ = [
     "Intervention",
     "MirrorSpec",
     "OutcomeMeasuresSpec",
+    "PopulationSpec",
     "Protocol",
     "ReportSpec",
     "SeriesSpec",
@@ -191,21 +193,149 @@ class Window(_Model):
     )
 
 
-class DataSource(_Model):
-    """One extract file and how its columns map onto the canonical names of :mod:`evaltoolkit.schemas`."""
+PRESET_NAMES = ("ecds", "hes_apc", "sus_apcs", "mhsds_spells", "nsw_eddc", "nsw_apdc")
+"""Names of the built-in presets for national extracts (see :mod:`evaltoolkit.data.presets`)."""
 
-    file: Text = Field(description="File name (.csv, .xlsx or .parquet), relative to data.folder.")
+_FILE_TEXT = Annotated[str, Field(min_length=1)]
+SheetKey = str | int | list[str | int]
+WhereValue = str | bool | int | list[str | bool | int]
+
+
+class PopulationSpec(_Model):
+    """Annual population estimates (one row per site and year) turned into monthly denominators."""
+
+    year: Text = Field(
+        description="Column (after mapping) holding the year of each estimate, e.g. 2021 or 2021-06-30."
+    )
+    reference_month: int = Field(
+        7,
+        ge=1,
+        le=12,
+        description=(
+            "Month each estimate refers to (the month that receives exactly the estimate): 7 for a mid-year "
+            "(30 June / 1 July) estimate, 1 for 1 January."
+        ),
+    )
+    extrapolate: Literal["hold", "linear"] = Field(
+        "hold",
+        description=(
+            "Months before the first or after the last estimate: hold the nearest estimate (default) or "
+            "continue the nearest straight line."
+        ),
+    )
+
+
+class DataSource(_Model):
+    """One extract: its file(s), how to read them, and how their columns become the canonical columns.
+
+    Reading: ``file`` (a name, a glob such as ``spells_*.csv``, or a list: several files are stacked with
+    a ``source_file`` column and rows repeated across files are excluded and counted as
+    ``duplicate_across_files``), ``sheet``/``sheet_column``/``header_row`` (Excel), ``encoding`` and
+    ``delimiter`` (CSV). Mapping: ``preset`` (published field names of a national dataset),
+    ``columns`` and ``item_map`` (your names → canonical names), ``date_time`` (join a date column and
+    a time column). Values: ``date_format`` (one layout, or one per column), ``timezone``, ``values``
+    (value maps), ``site_aliases``, ``where`` (keep only matching rows). Every step that changes or
+    removes rows is counted in the data-quality table.
+    """
+
+    file: _FILE_TEXT | list[_FILE_TEXT] = Field(
+        description=(
+            "File name (.csv, .xlsx or .parquet) relative to data.folder; a glob pattern (spells_*.csv); "
+            "or a list of names/patterns. Several files are stacked."
+        )
+    )
+    preset: Literal[PRESET_NAMES] | None = Field(  # type: ignore[valid-type]
+        None,
+        description=(
+            "A national extract whose published field names map themselves: ecds, hes_apc, sus_apcs, "
+            "mhsds_spells, nsw_eddc, nsw_apdc. Your own keys override the preset's."
+        ),
+    )
     columns: dict[str, str] = Field(
         default_factory=dict, description="Column mapping {column in the file: canonical name}."
     )
-    sheet: str | None = Field(None, description="Worksheet of an .xlsx file (default: the first).")
-    date_format: str | None = Field(None, description="strftime layout of date-times, e.g. %d/%m/%Y %H:%M.")
+    item_map: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Questionnaire item columns {your column: item column}, e.g. {Q1: core10_1}, or one pattern "
+            "with {n} for the item number, e.g. {'Q{n}': 'core10_{n}'}."
+        ),
+    )
+    sheet: SheetKey | None = Field(
+        None,
+        description=(
+            "Worksheet(s) of an .xlsx file: a name, a position counted from 1, a list, or '*' for every "
+            "sheet (stacked). Default: the first."
+        ),
+    )
+    sheet_column: str | None = Field(
+        None, description="Column that receives each row's sheet name when several sheets are stacked."
+    )
+    header_row: int | None = Field(
+        None, ge=1, description="Spreadsheet row (from 1) holding the column names, below any title rows."
+    )
+    encoding: str | None = Field(
+        None, description="Text encoding of CSV files (default utf-8, with or without BOM), e.g. cp1252."
+    )
+    delimiter: str | None = Field(
+        None, description="CSV delimiter (default: detected among , ; tab |); 'tab' for tab."
+    )
+    date_format: str | dict[str, str] | None = Field(
+        None,
+        description=(
+            "Layout of date-time text: one strftime layout (%d/%m/%Y %H:%M), ISO8601 or excel (serial "
+            "day numbers) for every date column, or {canonical column: layout}. Default: ISO 8601."
+        ),
+    )
+    timezone: str | None = Field(
+        None,
+        description=(
+            "IANA time zone (Europe/London) that date-times with offsets are converted to before periods "
+            "are assigned."
+        ),
+    )
+    date_time: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Join a date column and a time column of the file into one canonical date-time: "
+            "{arrival: [Arrival_Date, Arrival_Time]}."
+        ),
+    )
+    values: dict[str, dict[str, str | bool | int]] = Field(
+        default_factory=dict,
+        description=(
+            "Value maps per canonical column: {pd_flag: {Y: true, N: false}, ward_type: {MHIP: "
+            "mental_health}}. Values not listed are kept as they are."
+        ),
+    )
+    site_aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Local site codes mapped to a protocol site: {RXX01: [IPU1, 'IPU 1']}.",
+    )
+    where: dict[str, WhereValue] = Field(
+        default_factory=dict,
+        description=(
+            "Keep only rows whose columns equal these values (a list: any of them); rows left out are "
+            "counted as where_filter."
+        ),
+    )
+    population: PopulationSpec | None = Field(
+        None,
+        description="For the population source: annual estimates to monthly denominators (interpolated).",
+    )
 
 
 class DataSpec(_Model):
     """Where the extracts are and which window they cover."""
 
     folder: Text = Field(description="Folder holding the extracts, relative to the protocol file.")
+    allow_outside_folder: bool = Field(
+        False,
+        description=(
+            "Let data.folder and the source files lie outside the protocol's folder (e.g. ../data). "
+            "Without it such paths are a validation problem."
+        ),
+    )
     sources: dict[str, DataSource] = Field(
         default_factory=dict,
         description=(
