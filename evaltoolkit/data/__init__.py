@@ -17,7 +17,8 @@ from evaltoolkit.data._common import FLAG_PREFIX, ROW_COLUMN, UNPARSEABLE_COLUMN
 from evaltoolkit.data.clean import CleanExtract, clean_extract
 from evaltoolkit.data.load import find_extract_files, load_extracts
 from evaltoolkit.data.mapping import apply_mapping, load_mapping, suggest_mapping
-from evaltoolkit.data.parse import parse_column, parse_frame
+from evaltoolkit.data.parse import parse_column, parse_date, parse_frame
+from evaltoolkit.data.population import monthly_population
 from evaltoolkit.data.quality import (
     PROBLEM_COLUMNS,
     QUALITY_COLUMNS,
@@ -28,6 +29,7 @@ from evaltoolkit.data.quality import (
 )
 from evaltoolkit.data.read import read_extract, read_sites, read_table
 from evaltoolkit.data.rules import ERROR_RULES, FIXABLE_RULES, KEYS
+from evaltoolkit.data.transform import apply_site_aliases, filter_rows, join_date_time, map_values
 from evaltoolkit.data.validate import check_extract, validate_extract
 
 __all__ = [
@@ -58,4 +60,14 @@ __all__ = [
     "read_table",
     "suggest_mapping",
     "validate_extract",
+]
+
+# Column-level building blocks (issue 10): strict dates, transforms, monthly population.
+__all__ += [
+    "apply_site_aliases",
+    "filter_rows",
+    "join_date_time",
+    "map_values",
+    "monthly_population",
+    "parse_date",
 ]
