@@ -98,10 +98,12 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
         typer.echo(f"data: {exc}")
         return EXIT_INVALID
     for kind, ex in loaded.extracts.items():
+        names = ", ".join(p.name for p in loaded.inputs.get(kind, (loaded.files[kind],)))
         typer.echo(
-            f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
-            "data-quality rules"
+            f"{kind} ({names}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by data-quality rules"
         )
+    for note in loaded.notes:
+        typer.echo(f"note: {note}")
     return 0
 
 
@@ -176,21 +178,56 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
 
 @app.command()
 def series(
-    folder: Annotated[Path, typer.Argument(help="Folder of extracts with canonical column names.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    folder: Annotated[
+        Path | None, typer.Argument(help="Folder of extracts with canonical column names (or --protocol).")
+    ] = None,
     freq: Annotated[str, typer.Option(help="MS (calendar months) or W-MON (weeks from Monday).")] = "MS",
     start: Annotated[str | None, typer.Option(help="Window start; default from the population file.")] = None,
     extract_date: Annotated[str | None, typer.Option(help="Extract date (window end, excluded).")] = None,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(
+            "--protocol",
+            "-p",
+            help="Read the extracts a protocol names, with its data keys (files, preset, columns, sheets, "
+            "date formats, value maps, site aliases, where...), its window and its sites.",
+        ),
+    ] = None,
 ) -> None:
-    """Build site × period series and the data-quality table from the extracts in FOLDER."""
+    """Build site × period series and the data-quality table from the extracts in FOLDER (or a protocol's)."""
     from evaltoolkit.pipeline import build_series, write_series
 
+    options: dict = {"freq": freq}
+    if protocol is not None:
+        from evaltoolkit.protocol import load_protocol
+
+        if not protocol.exists():
+            _fail(f"error: protocol file {protocol} does not exist", EXIT_USAGE)
+        try:
+            spec = load_protocol(protocol)
+        except EvalToolkitError as exc:
+            _fail(f"error: {exc}", EXIT_INVALID)
+        if spec.data.window is None:
+            _fail(f"error: protocol {protocol} has no data.window (start, extract_date)", EXIT_INVALID)
+        assert spec.data.window is not None
+        folder = spec.data_folder()
+        options.update(
+            window=(start or spec.data.window.start, extract_date or spec.data.window.extract_date),
+            sites=[s.code for s in spec.sites],
+            max_open_days=spec.data.max_open_days,
+            sources={k: v.model_dump() for k, v in spec.data.sources.items()} or None,
+        )
+    elif folder is None:
+        _fail("error: give a folder of extracts or --protocol P.yaml", EXIT_USAGE)
+    else:
+        options["window"] = (start, extract_date) if start and extract_date else None
+    assert folder is not None
     if not folder.is_dir():
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
-    window = (start, extract_date) if start and extract_date else None
     try:
         typer.echo(f"reading and validating extracts in {folder} ...", err=True)
-        build = build_series(folder, freq=freq, window=window)
+        build = build_series(folder, **options)
     except EvalToolkitError as exc:
         _fail(f"error: {exc}", EXIT_INVALID)
     typer.echo("writing outputs ...", err=True)
@@ -261,7 +298,25 @@ def score(
     invalid: Annotated[
         str, typer.Option(help="raise (stop on out-of-range values) or missing (score them as missing).")
     ] = "raise",
-    sheet: Annotated[str | None, typer.Option(help="Worksheet of an .xlsx file.")] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Worksheet of an .xlsx file: a name, or a position counted from 1.")
+    ] = None,
+    item_map: Annotated[
+        str | None,
+        typer.Option(
+            "--item-map",
+            help="Your item columns → the instrument's, e.g. Q1=core10_1,Q2=core10_2 or Q{n}=core10_{n}.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of a CSV file, e.g. cp1252 or latin-1 (default utf-8).")
+    ] = "utf-8-sig",
+    header_row: Annotated[
+        int | None, typer.Option(min=1, help="Spreadsheet row (from 1) holding the column names.")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected among , ; tab |).")
+    ] = None,
 ) -> None:
     """Score an outcome measure (PHQ-9, GAD-7, CORE-10, BSL-23, ...) from item responses.
 
@@ -269,7 +324,7 @@ def score(
     output keeps the identifiers of the input: it is for analysis, not for publication. Run
     `python -c "from evaltoolkit.rom import instruments; print(instruments())"` for the keys.
     """
-    from evaltoolkit.data import read_table
+    from evaltoolkit.data import item_columns, parse_item_map, read_table
     from evaltoolkit.rom import data_quality, instrument_keys
     from evaltoolkit.rom import score as score_items
 
@@ -290,7 +345,15 @@ def score(
         except ValueError:
             _fail(f"error: --prorate must be rule, none, a number or a fraction, not {prorate!r}", EXIT_USAGE)
     try:
-        table = read_table(file, sheet=sheet)
+        chosen = int(sheet) if sheet is not None and sheet.strip().isdigit() else sheet
+        table = read_table(
+            file, sheet=chosen, encoding=encoding, header_row=header_row, delimiter=delimiter, advice="cli"
+        )
+        if item_map:
+            renames = item_columns(parse_item_map(item_map), [str(c) for c in table.columns])
+            table = table.rename(columns=renames)
+            shown = ", ".join(f"{a}→{b}" for a, b in renames.items())
+            typer.echo(f"item map: {len(renames)} columns renamed ({shown})", err=True)
         ids = [c.strip() for c in id_columns.split(",")] if id_columns else None
         scored = score_items(table, instrument, id_columns=ids, prorate=rule, invalid=invalid)  # type: ignore[arg-type]
     except EvalToolkitError as exc:

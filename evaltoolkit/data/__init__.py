@@ -32,7 +32,8 @@ from evaltoolkit.data.mapping import (
     parse_item_map,
     suggest_mapping,
 )
-from evaltoolkit.data.parse import parse_column, parse_frame
+from evaltoolkit.data.parse import parse_column, parse_date, parse_frame
+from evaltoolkit.data.population import monthly_population
 from evaltoolkit.data.presets import PRESETS, apply_preset
 from evaltoolkit.data.quality import (
     PROBLEM_COLUMNS,
@@ -44,6 +45,7 @@ from evaltoolkit.data.quality import (
 )
 from evaltoolkit.data.read import read_extract, read_sites, read_table
 from evaltoolkit.data.rules import ERROR_RULES, FIXABLE_RULES, KEYS
+from evaltoolkit.data.transform import apply_site_aliases, filter_rows, join_date_time, map_values
 from evaltoolkit.data.validate import check_extract, validate_extract
 
 __all__ = [
@@ -84,4 +86,14 @@ __all__ = [
     "source_files",
     "suggest_mapping",
     "validate_extract",
+]
+
+# Column-level building blocks (issue 10): strict dates, transforms, monthly population.
+__all__ += [
+    "apply_site_aliases",
+    "filter_rows",
+    "join_date_time",
+    "map_values",
+    "monthly_population",
+    "parse_date",
 ]

@@ -71,6 +71,7 @@ def load_extracts(
     sites: Iterable[Any] | pd.DataFrame | None = None,
     max_open_days: float | None = None,
     on_invalid: Literal["raise", "exclude"] = "raise",
+    sources: Mapping[str, Any] | None = None,
 ) -> dict[str, CleanExtract]:
     """Read and clean every extract in a folder.
 
@@ -91,6 +92,11 @@ def load_extracts(
         Threshold for ``stale_open_spell``.
     on_invalid : {"raise", "exclude"}, default "raise"
         Passed to :func:`~evaltoolkit.data.clean_extract`.
+    sources : dict, optional
+        ``{kind: data-source keys}`` (as under ``data.sources`` in a protocol: ``file`` (names, globs or
+        a list), ``preset``, ``columns``, ``sheet``, ``date_format``...; see :func:`read_source`). When
+        given, these kinds are read with :func:`load_source` instead of the files named by kind (and
+        ``mappings`` is not used for them); a ``sites`` source gives the site list.
 
     Returns
     -------
@@ -109,6 +115,27 @@ def load_extracts(
     >>> extracts["population"].n_output
     2
     """
+    if sources:
+        unknown = sorted(set(sources) - {*SCHEMAS, "sites"})
+        if unknown:
+            raise ValueError(
+                f"sources has unknown extract kinds {unknown}; expected some of {sorted(SCHEMAS)}"
+            )
+        if sites is None and "sites" in sources:
+            site_files = source_files(_source_options(sources["sites"])["file"], folder)
+            sites = read_sites(site_files[0])
+        out_sources: dict[str, CleanExtract] = {}
+        for kind in (k for k in SCHEMAS if k in sources):
+            out_sources[kind] = load_source(
+                kind,
+                sources[kind],
+                folder,
+                sites=sites if kind in ("attendances", "spells", "population") else None,
+                window=window,
+                max_open_days=max_open_days,
+                on_invalid=on_invalid,
+            )
+        return out_sources
     files = find_extract_files(folder)
     kinds = [k for k in SCHEMAS if k in files]
     if not kinds:
