@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from evaltoolkit.data._common import ROW_COLUMN, format_rows
@@ -389,21 +390,39 @@ def read_source(
             )
         )
     frame = apply_mapping(frame, kind, mapping)
+    n_before = len(frame)
     frame, found = _transforms_after_mapping(frame, opts, kind, window)
     findings += found
+    if opts.get("population"):
+        # annual rows became site-months: the table's identity is over the monthly rows from here on
+        # (the annual rows are counted by population_interpolated)
+        n_input += len(frame) - (n_before - sum(f.n_excluded for f in found))
+    date_format = opts.get("date_format")
+    if isinstance(date_format, Mapping):  # joined columns are date-times already
+        date_format = {c: f for c, f in date_format.items() if c not in (opts.get("date_time") or {})} or None
     data = read_extract(
         frame,
         kind,
-        date_format=opts.get("date_format"),
+        date_format=date_format,
         **({"timezone": opts["timezone"]} if opts.get("timezone") else {}),
     )
     return SourceRead(data=data, findings=findings, files=tuple(files), n_input=n_input)
 
 
+def _date_layout(opts: Mapping[str, Any], target: str) -> str | None:
+    fmt = opts.get("date_format")
+    if isinstance(fmt, Mapping):
+        return fmt.get(target)
+    return fmt
+
+
 def _transforms_before_mapping(
     df: pd.DataFrame, opts: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, list[Finding]]:
-    """``date_time``: join a date column and a time column into one date-time (file column names)."""
+    """``date_time``: join a date column and a time column into one date-time (file column names).
+
+    The layout of the date column is ``date_format`` (one layout, or the entry for the joined column).
+    """
     found: list[Finding] = []
     joins = opts.get("date_time") or {}
     if not joins:
@@ -415,7 +434,14 @@ def _transforms_before_mapping(
             raise ValueError(
                 f"date_time.{target} must list two columns: [date column, time column], not {cols}"
             )
-        df, more = join_date_time(df, target, cols[0], cols[1])
+        df, more = join_date_time(
+            df,
+            target,
+            cols[0],
+            cols[1],
+            date_format=_date_layout(opts, target),
+            timezone=opts.get("timezone"),
+        )
         found += more
     return df, found
 
@@ -424,30 +450,46 @@ def _transforms_after_mapping(
     df: pd.DataFrame, opts: Mapping[str, Any], kind: str, window: tuple[Any, Any] | None
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Site aliases, value maps, ``where`` filters and annual populations (canonical column names)."""
+    from evaltoolkit.data.transform import apply_site_aliases, filter_rows, map_values
+
     found: list[Finding] = []
     if opts.get("site_aliases"):
-        from evaltoolkit.data.transform import apply_site_aliases
-
         df, more = apply_site_aliases(df, opts["site_aliases"])
         found += more
-    if opts.get("values"):
-        from evaltoolkit.data.transform import map_values
-
-        df, more = map_values(df, opts["values"])
+    for column, mapping in (opts.get("values") or {}).items():
+        df, more = map_values(df, column, mapping)
         found += more
     if opts.get("where"):
-        from evaltoolkit.data.transform import filter_rows
-
         df, more = filter_rows(df, opts["where"])
         found += more
     if opts.get("population"):
         if kind != "population":
             raise ValueError(f"the population key applies to the population source, not {kind}")
-        from evaltoolkit.data.population import monthly_population
-
-        df, more = monthly_population(df, **dict(opts["population"]), window=window)
+        df, more = _monthly(df, dict(opts["population"]), window)
         found += more
     return df, found
+
+
+def _monthly(
+    df: pd.DataFrame, spec: dict[str, Any], window: tuple[Any, Any] | None
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Annual estimates → one row per site and month of the window (whole persons)."""
+    from evaltoolkit.data.population import monthly_population
+
+    start, end = window if window is not None else (None, None)
+    monthly, found = monthly_population(
+        df,
+        year=spec.get("year", "year"),
+        reference=spec.get("reference", "06-30"),
+        extrapolate=spec.get("extrapolate", "constant"),
+        start=start,
+        end=end,
+        with_findings=True,
+    )  # type: ignore[misc]
+    monthly = monthly.copy()
+    monthly["population"] = monthly["population"].round().astype("int64")
+    monthly[ROW_COLUMN] = np.arange(2, 2 + len(monthly), dtype="int64")
+    return monthly, list(found)
 
 
 def load_source(

@@ -202,25 +202,25 @@ WhereValue = str | bool | int | list[str | bool | int]
 
 
 class PopulationSpec(_Model):
-    """Annual population estimates (one row per site and year) turned into monthly denominators."""
+    """Annual population estimates (one row per site or area and year) turned into monthly denominators.
+
+    See :func:`evaltoolkit.data.monthly_population`: each estimate sits on its reference date, a month's
+    population is the straight line between the two nearest estimates at the middle of the month, and
+    months before the first or after the last estimate are held at the nearest one (or extrapolated)
+    and counted in the data-quality table. Populations are rounded to whole persons.
+    """
 
     year: Text = Field(
-        description="Column (after mapping) holding the year of each estimate, e.g. 2021 or 2021-06-30."
+        "year", description="Column (after mapping) holding the year of each estimate, e.g. 2021."
     )
-    reference_month: int = Field(
-        7,
-        ge=1,
-        le=12,
-        description=(
-            "Month each estimate refers to (the month that receives exactly the estimate): 7 for a mid-year "
-            "(30 June / 1 July) estimate, 1 for 1 January."
-        ),
+    reference: Text = Field(
+        "06-30", description="Month and day (MM-DD) the estimates refer to: 06-30 for mid-year estimates."
     )
-    extrapolate: Literal["hold", "linear"] = Field(
-        "hold",
+    extrapolate: Literal["constant", "linear"] = Field(
+        "constant",
         description=(
-            "Months before the first or after the last estimate: hold the nearest estimate (default) or "
-            "continue the nearest straight line."
+            "Months before the first or after the last estimate: hold the nearest estimate (constant) or "
+            "extend the line through the two nearest (linear)."
         ),
     )
 

@@ -136,11 +136,16 @@ def _pd_notes(
     spells = extracts["spells"].data
     if "pd_flag" in spells.columns:
         return []
+    from evaltoolkit.report._format import publish_count
+
+    rule = protocol.suppression_args()
     inferred = spells["patient_id"].astype("string").isin(pd_patients).fillna(False).to_numpy(dtype=bool)
+    shown = [publish_count(int(n), rule) for n in (inferred.sum(), len(spells), len(pd_patients))]
     return [
         f"The spells extract has no personality-disorder flag, so PD admissions and bed-days "
         f"({', '.join(wanted)}) count the spells of patients flagged on an ED attendance or in the cohort: "
-        f"{int(inferred.sum())} of {len(spells)} spells ({len(pd_patients)} flagged patients). PD spells of "
+        f"{shown[0]} of {shown[1]} spells ({shown[2]} flagged patients; counts published under the "
+        "suppression rule). PD spells of "
         "patients with no flagged attendance are missed, so these series may be too low; add pd_flag to the "
         "spells extract (data.sources.spells.columns) to count them directly."
     ]
