@@ -323,8 +323,10 @@ def read_source(
     >>> _ = (folder / "pop_2024.csv").write_text("Site;Month;Pop\\nA;2023-01-01;500\\nA;2024-01-01;510\\n")
     >>> got = read_source("population", {"file": "pop_*.csv",
     ...                   "columns": {"Site": "site", "Month": "period", "Pop": "population"}}, folder)
-    >>> got.n_input, len(got.data), [(f.rule, f.n_excluded) for f in got.findings]
-    (3, 2, [('duplicate_across_files', 1)])
+    >>> got.n_input, len(got.data), [(f.rule, f.n_rows, f.n_excluded) for f in got.findings]
+    (3, 2, [('rows_read', 3, 0), ('duplicate_across_files', 1, 1)])
+    >>> got.findings[0].detail
+    'data rows read, by file and sheet: pop_2023.csv: 1; pop_2024.csv: 2'
     """
     from evaltoolkit.data.mapping import apply_mapping, item_columns
     from evaltoolkit.data.presets import apply_preset
@@ -333,6 +335,7 @@ def read_source(
     opts = _source_options(source)
     files = source_files(opts["file"], folder)
     parts = []
+    counts: list[str] = []
     for path in files:
         part = read_table(
             path,
@@ -347,10 +350,21 @@ def read_source(
             if FILE_COLUMN in part.columns:
                 raise ExtractValidationError(f"{path.name}: already has a column {FILE_COLUMN!r}; rename it")
             part[FILE_COLUMN] = path.name
+        sheet_col = opts.get("sheet_column") or "source_sheet"
+        if path.suffix.lower() == ".xlsx" and sheet_col in part.columns:
+            by_sheet = part[sheet_col].value_counts(sort=False)
+            counts += [f"{path.name} sheet {name!r}: {n}" for name, n in by_sheet.items()]
+        else:
+            counts.append(f"{path.name}: {len(part)}")
         parts.append(part)
     raw = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     n_input = len(raw)
-    findings: list[Finding] = []
+    findings: list[Finding] = [
+        _finding(
+            "rows_read", "all columns", n_input, 0, "", "read (blank rows not counted)",
+            "data rows read, by file and sheet: " + "; ".join(counts),
+        )
+    ]  # fmt: skip
     if len(files) > 1:
         data_cols = [c for c in raw.columns if c not in (ROW_COLUMN, FILE_COLUMN)]
         key = raw[data_cols].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
@@ -489,7 +503,17 @@ def _monthly(
     monthly = monthly.copy()
     monthly["population"] = monthly["population"].round().astype("int64")
     monthly[ROW_COLUMN] = np.arange(2, 2 + len(monthly), dtype="int64")
-    return monthly, list(found)
+    annual = _finding(
+        "annual_population",
+        "population",
+        len(df),
+        0,
+        "",
+        "turned into monthly denominators (rounded to whole persons)",
+        f"{len(df)} annual estimates became {len(monthly)} site-months; from here on the table counts "
+        "site-months",
+    )
+    return monthly, [annual, *found]
 
 
 def load_source(
@@ -516,8 +540,8 @@ def load_source(
     >>> _ = (folder / "a.csv").write_text("site,period,population\\nA,2023-01-01,5\\nA,2023-01-01,5\\n")
     >>> _ = (folder / "b.csv").write_text("site,period,population\\nA,2023-01-01,5\\nA,2023-02-01,6\\n")
     >>> clean = load_source("population", {"file": ["a.csv", "b.csv"]}, folder)
-    >>> clean.n_input, clean.n_output, clean.quality.set_index("rule")["n_excluded"].head(2).to_dict()
-    (4, 2, {'duplicate_across_files': 1, 'exact_duplicate': 1})
+    >>> clean.n_input, clean.n_output, clean.quality.set_index("rule")["n_excluded"].head(3).to_dict()
+    (4, 2, {'rows_read': 0, 'duplicate_across_files': 1, 'exact_duplicate': 1})
     """
     got = read_source(kind, source, folder, window=window, advice=advice)
     cleaned = clean_extract(
