@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from typer.testing import CliRunner
 
-from evaltoolkit.data import read_extract, read_table
-from evaltoolkit.errors import ExtractValidationError
+from evaltoolkit.cli import app
+from evaltoolkit.data import item_columns, load_source, parse_item_map, read_extract, read_source, read_table
+from evaltoolkit.errors import ColumnMappingError, ExtractValidationError
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -144,3 +147,200 @@ def test_title_rows_in_a_sheet_suggest_header_row(workbook: Path) -> None:
         ExtractValidationError, match=r"sheet 'Session 1': row 1 looks like a title.*header_row=3"
     ):
         read_table(workbook)
+
+
+# -- several files, presets, item maps (read_source / load_source) ----------------------------------------
+
+
+POP_HEADER = "site,period,population\n"
+
+
+def test_several_files_are_stacked_and_repeats_across_files_counted(tmp_path: Path) -> None:
+    write(tmp_path / "pop_2023.csv", POP_HEADER + "A,2023-01-01,500\nA,2023-02-01,501\n")
+    write(tmp_path / "pop_2024.csv", POP_HEADER + "A,2023-02-01,501\nA,2024-01-01,510\nA,2024-01-01,510\n")
+    clean = load_source("population", {"file": ["pop_2023.csv", "pop_2024.csv"]}, tmp_path)
+    q = clean.quality.set_index("rule")
+    assert clean.n_input == 5 and clean.n_output == 3
+    assert int(q.loc["duplicate_across_files", "n_excluded"]) == 1
+    assert q.loc["duplicate_across_files", "rows"] == "pop_2024.csv rows 2"
+    assert int(q.loc["exact_duplicate", "n_excluded"]) == 1  # repeated inside one file
+    assert clean.n_input == clean.n_output + int(q["n_excluded"].sum())
+    assert clean.data["source_file"].tolist() == ["pop_2023.csv", "pop_2023.csv", "pop_2024.csv"]
+    globbed = load_source("population", {"file": "pop_*.csv"}, tmp_path)
+    assert [p.name for p in globbed.files] == ["pop_2023.csv", "pop_2024.csv"]
+
+
+def test_ecds_preset_maps_published_names_and_joins_date_and_time(tmp_path: Path) -> None:
+    text = (
+        "EC_Ident,Der_Pseudo_NHS_Number,Der_Provider_Site_Code,Arrival_Date,Arrival_Time,EC_Departure_Date,"
+        "EC_Departure_Time,Local_Site\n"
+        "e1,p1,RA1,2023-01-05,10:30,2023-01-05,14:00,X1\n"
+    )
+    write(tmp_path / "ecds.csv", text)
+    got = read_source("attendances", {"file": "ecds.csv", "preset": "ecds"}, tmp_path)
+    row = got.data.iloc[0]
+    assert (row["attendance_id"], row["patient_id"], row["site"]) == ("e1", "p1", "RA1")
+    assert str(row["arrival"]) == "2023-01-05 10:30:00" and str(row["departure"]) == "2023-01-05 14:00:00"
+    # your own keys win over the preset's
+    mine = read_source(
+        "attendances", {"file": "ecds.csv", "preset": "ecds", "columns": {"Local_Site": "site"}}, tmp_path
+    )
+    assert mine.data.loc[0, "site"] == "X1" and "Der_Provider_Site_Code" in mine.data.columns
+
+
+def test_hes_preset_admission_method_codes(tmp_path: Path) -> None:
+    text = (
+        "PROVSPNOPS,TOKEN_PERSON_ID,PROCODE,ADMIDATE,DISDATE,ADMIMETH\ns1,p1,RA1,2023-01-05,2023-01-09,21\n"
+    )
+    write(tmp_path / "hes.csv", text + "s2,p2,RA1,2023-02-05,,11\n")
+    data = read_source("spells", {"file": "hes.csv", "preset": "hes_apc"}, tmp_path).data
+    assert data["admission_method"].tolist() == ["emergency", "elective"]
+    assert str(data.loc[0, "admitted"]) == "2023-01-05 00:00:00"
+
+
+def test_preset_for_another_extract_is_a_named_error(tmp_path: Path) -> None:
+    write(tmp_path / "x.csv", "a\n1\n")
+    with pytest.raises(ValueError, match=r"preset 'ecds' is for the attendances extract, not spells"):
+        read_source("spells", {"file": "x.csv", "preset": "ecds"}, tmp_path)
+
+
+def test_item_map_pattern_and_explicit() -> None:
+    assert item_columns({"Q{n}": "core10_{n}"}, ["ID", "Q1", "Q02", "Q10"]) == {
+        "Q1": "core10_1",
+        "Q02": "core10_2",
+        "Q10": "core10_10",
+    }
+    with pytest.raises(ColumnMappingError, match=r"'Q11', which is not in the file \(did you mean 'Q1'\?\)"):
+        item_columns({"Q11": "core10_11"}, ["Q1"])
+    with pytest.raises(ColumnMappingError, match=r"write \{n\} on both sides"):
+        item_columns({"Q{n}": "core10_1"}, ["Q1"])
+    with pytest.raises(ColumnMappingError, match=r"must be 'your column=item column'"):
+        parse_item_map("Q1:core10_1")
+
+
+def test_where_filter_is_counted_in_load_source(tmp_path: Path) -> None:
+    write(tmp_path / "c.csv", "patient_id,site,index_date,team\np1,A,2023-01-01,PD\np2,A,2023-01-02,GEN\n")
+    clean = load_source("cohort", {"file": "c.csv", "where": {"team": "PD"}}, tmp_path)
+    q = clean.quality.set_index("rule")
+    assert (clean.n_input, clean.n_output, int(q.loc["where_filter", "n_excluded"])) == (2, 1, 1)
+
+
+# -- the score command --------------------------------------------------------------------------------------
+def test_score_item_map_option(tmp_path: Path) -> None:
+    rows = ["ID," + ",".join(f"Q{i}" for i in range(1, 11)), "p1," + ",".join(["2"] * 10)]
+    src = write(tmp_path / "core.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "scores.csv"
+    done = CliRunner().invoke(
+        app, ["score", str(src), "-i", "core10", "--out", str(out), "--item-map", "Q{n}=core10_{n}"]
+    )
+    assert done.exit_code == 0, done.output
+    scored = pd.read_csv(out)
+    assert scored.loc[0, "total"] == 20  # 10 items x 2
+    assert scored.loc[0, "ID"] == "p1"
+
+
+def test_score_encoding_error_offers_the_cli_option(tmp_path: Path) -> None:
+    src = write(tmp_path / "core.csv", "ID,core10_1\nJos\u00e9,2\n", "cp1252")
+    done = CliRunner().invoke(app, ["score", str(src), "-i", "core10", "--out", str(tmp_path / "o.csv")])
+    assert done.exit_code == 1
+    assert "core.csv" in done.output and "(row 2)" in done.output and "--encoding cp1252" in done.output
+
+
+# -- protocols: paths, keys, advice --------------------------------------------------------------------------
+TRUST = Path(__file__).parent / "fixtures" / "trust"
+
+
+def _trust_protocol(tmp_path: Path, **data_changes: object) -> Path:
+    """The trust protocol copied to tmp_path/p/, its data folder ../trust (a copy of the fixture)."""
+    import shutil
+
+    shutil.copytree(TRUST, tmp_path / "trust", ignore=shutil.ignore_patterns("*.py", "*.yaml"))
+    raw = yaml.safe_load((TRUST / "trust_protocol.yaml").read_text(encoding="utf-8"))
+    raw["data"]["folder"] = "../trust"
+    raw["data"].update(data_changes)
+    (tmp_path / "p").mkdir()
+    path = tmp_path / "p" / "protocol.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_protocol_paths_may_not_leave_the_protocol_folder_unless_allowed(tmp_path: Path) -> None:
+    from evaltoolkit.protocol import validate_protocol
+
+    path = _trust_protocol(tmp_path)
+    problems = {p.path: p.message for p in validate_protocol(path)}
+    assert "lies outside the protocol's folder" in problems["data.folder"]
+    assert "data.allow_outside_folder: true" in problems["data.folder"]
+    allowed = _trust_protocol(tmp_path / "ok", allow_outside_folder=True)
+    assert validate_protocol(allowed) == []
+
+
+def test_a_source_file_may_not_leave_data_folder(tmp_path: Path) -> None:
+    from evaltoolkit.protocol import validate_protocol
+
+    raw = yaml.safe_load((TRUST / "trust_protocol.yaml").read_text(encoding="utf-8"))
+    raw["data"]["sources"]["spells"]["file"] = "../../secrets/spells.csv"
+    problems = [
+        p.message for p in validate_protocol(raw, base_dir=TRUST) if p.path == "data.sources.spells.file"
+    ]
+    assert any("'../../secrets/spells.csv' lies outside data.folder" in m for m in problems), problems
+
+
+def test_protocol_key_mistakes_are_reported_with_their_path() -> None:
+    from evaltoolkit.protocol import validate_protocol
+
+    raw = yaml.safe_load((TRUST / "trust_protocol.yaml").read_text(encoding="utf-8"))
+    src = raw["data"]["sources"]
+    src["spells"]["preset"] = "ecds"
+    src["rom_responses"]["item_map"] = {"Q{n}": "core10_1"}
+    src["attendances"]["date_format"] = {"arrivl": "%d/%m/%Y"}
+    src["attendances"]["file"] = "ed_*.xlsx"
+    problems = {p.path: p.message for p in validate_protocol(raw, base_dir=TRUST)}
+    assert "is for the attendances extract, not spells" in problems["data.sources.spells.preset"]
+    assert "write {n} on both sides" in problems["data.sources.rom_responses.item_map.Q{n}"]
+    assert (
+        "'arrivl' is not a canonical attendances column"
+        in problems["data.sources.attendances.date_format.arrivl"]
+    )
+    assert "no file matches 'ed_*.xlsx'" in problems["data.sources.attendances.file"]
+
+
+def test_reading_problems_name_the_protocol_key(tmp_path: Path) -> None:
+    from evaltoolkit.protocol import load_protocol
+    from evaltoolkit.report._data import load_data
+
+    path = _trust_protocol(tmp_path, allow_outside_folder=True)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["data"]["sources"]["rom_responses"]["sheet"] = "Session 9"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ExtractValidationError) as info:
+        load_data(load_protocol(path))
+    text = str(info.value)
+    assert (
+        "core10_returns.xlsx: has no sheet 'Session 9'" in text
+        and "'Baseline', 'Session 4', 'Session 8'" in text
+    )
+    assert "data.sources.rom_responses.sheet" in text
+    spells = tmp_path / "trust" / "inpatient_spells.csv"
+    spells.write_bytes(spells.read_bytes().replace(b"SIPU", "S\u00cfPU".encode("cp1252")))
+    raw["data"]["sources"]["rom_responses"]["sheet"] = "*"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    done = CliRunner().invoke(app, ["validate", str(path)])
+    assert done.exit_code == 1
+    assert "inpatient_spells.csv" in done.output and "data.sources.spells.encoding: cp1252" in done.output
+
+
+def test_spells_without_a_pd_flag_say_pd_spells_are_inferred(tmp_path: Path) -> None:
+    from evaltoolkit.protocol import load_protocol
+    from evaltoolkit.report._data import load_data
+
+    path = _trust_protocol(tmp_path, allow_outside_folder=True)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del raw["data"]["sources"]["spells"]["columns"]["PD"]
+    del raw["data"]["sources"]["spells"]["values"]["pd_flag"]
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    loaded = load_data(load_protocol(path))
+    assert "pd_flag" not in loaded.extracts["spells"].data.columns
+    [note] = loaded.notes
+    assert "no personality-disorder flag" in note and "pd_admissions, pd_bed_days" in note
+    assert "data.sources.spells.columns" in note
