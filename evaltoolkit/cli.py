@@ -89,6 +89,8 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     typer.echo(f"protocol {path}: ok")
     if not data:
         return 0
+    import pandas as pd
+
     from evaltoolkit.report._data import load_data
 
     protocol = load_protocol(path)
@@ -97,11 +99,22 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     except (EvalToolkitError, FileNotFoundError) as exc:
         typer.echo(f"data: {exc}")
         return EXIT_INVALID
+    q = loaded.quality
     for kind, ex in loaded.extracts.items():
         names = ", ".join(p.name for p in loaded.inputs.get(kind, (loaded.files[kind],)))
+        mine = q[q["extract"] == kind]
+        read = mine.loc[mine["rule"] == "rows_read", "n_rows"]
+        n_read = int(read.iloc[0]) if len(read) else ex.n_input
+        annual = "; annual estimates became " + f"{ex.n_input} site-months" if n_read != ex.n_input else ""
         typer.echo(
-            f"{kind} ({names}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by data-quality rules"
+            f"{kind} ({names}): ok; {n_read} rows read{annual}, {ex.n_excluded} excluded by data-quality "
+            f"rules, {ex.n_output} kept"
         )
+        for r in mine.itertuples(index=False):
+            if r.rule != "rows_read" and not pd.isna(r.n_rows) and int(r.n_rows) > 0:
+                typer.echo(
+                    f"  {r.rule} ({r.column}): {int(r.n_rows)} rows, {int(r.n_excluded)} excluded; {r.action}"
+                )
     for note in loaded.notes:
         typer.echo(f"note: {note}")
     return 0
