@@ -136,6 +136,10 @@ def validate(
     extract_date: Annotated[
         str | None, typer.Option(help="Extract date: end of the window (excluded), for a folder.")
     ] = None,
+    date_format: DateFormatOption = None,
+    timezone: TimezoneOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
 ) -> None:
     """Check a folder of extracts, or a protocol and the data it names; print every problem at once.
 
@@ -155,10 +159,53 @@ def validate(
             EXIT_USAGE,
         )
     assert target is not None
-    _validate_folder(target, start, extract_date)
+    _validate_folder(
+        target, start, extract_date, _reading_options(date_format, timezone, encoding, delimiter)
+    )
 
 
-def _validate_folder(folder: Path, start: str | None, extract_date: str | None) -> None:
+def _reading_options(
+    date_format: str | None, timezone: str | None, encoding: str | None, delimiter: str | None
+) -> dict[str, object]:
+    """Data-source keys from the reading options of ``validate``/``series`` on a folder."""
+    out: dict[str, object] = {}
+    if date_format:
+        if "=" in date_format:  # per column: arrival=%d/%m/%Y %H:%M,departure=...
+            pairs = [p.split("=", 1) for p in date_format.split(",") if p.strip()]
+            out["date_format"] = {k.strip(): v.strip() for k, v in pairs}
+        else:
+            out["date_format"] = date_format
+    if timezone:
+        out["timezone"] = timezone
+    if encoding:
+        out["encoding"] = encoding
+    if delimiter:
+        out["delimiter"] = delimiter
+    return out
+
+
+DateFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="Layout of date text in the extracts: a strftime layout (%d/%m/%Y), ISO8601 or excel, or per "
+        "column: arrival=%d/%m/%Y %H:%M,departure=%d/%m/%Y %H:%M. Day/month are never guessed.",
+    ),
+]
+TimezoneOption = Annotated[
+    str | None, typer.Option("--timezone", help="Time zone date-times with offsets are converted to.")
+]
+EncodingOption = Annotated[
+    str | None, typer.Option("--encoding", help="Text encoding of CSV files, e.g. cp1252 (default utf-8).")
+]
+DelimiterOption = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected among , ; tab |).")
+]
+
+
+def _validate_folder(
+    folder: Path, start: str | None, extract_date: str | None, options: dict[str, object] | None = None
+) -> None:
     import pandas as pd
 
     from evaltoolkit.data import find_extract_files, read_extract, read_sites, validate_extract
@@ -174,7 +221,12 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
             if kind == "sites":
                 continue
             try:
-                problems = validate_extract(read_extract(path, kind), kind, sites=sites, window=window)
+                problems = validate_extract(
+                    read_extract(path, kind, advice="cli", **(options or {})),  # type: ignore[arg-type]
+                    kind,
+                    sites=sites,
+                    window=window,
+                )
             except EvalToolkitError as exc:
                 typer.echo(f"{kind} ({path.name}): {exc}")
                 n_errors += 1
@@ -207,6 +259,10 @@ def series(
             "date formats, value maps, site aliases, where...), its window and its sites.",
         ),
     ] = None,
+    date_format: DateFormatOption = None,
+    timezone: TimezoneOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
 ) -> None:
     """Build site × period series and the data-quality table from the extracts in FOLDER (or a protocol's)."""
     from evaltoolkit.pipeline import build_series, write_series
@@ -235,6 +291,17 @@ def series(
         _fail("error: give a folder of extracts or --protocol P.yaml", EXIT_USAGE)
     else:
         options["window"] = (start, extract_date) if start and extract_date else None
+        reading = _reading_options(date_format, timezone, encoding, delimiter)
+        if reading and folder.is_dir():
+            from evaltoolkit.data import find_extract_files
+
+            try:
+                found = find_extract_files(folder)
+            except EvalToolkitError as exc:
+                _fail(f"error: {exc}", EXIT_INVALID)
+            options["sources"] = {k: {"file": p.name, **reading} for k, p in found.items() if k != "sites"}
+            if "sites" in found:
+                options["sources"]["sites"] = {"file": found["sites"].name}
     assert folder is not None
     if not folder.is_dir():
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)

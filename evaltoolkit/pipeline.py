@@ -216,9 +216,7 @@ def build_series(
 
     site_table = read_sites(files["sites"]) if "sites" in files else None
     if window is None:
-        if sources:
-            raise ValueError("give window=(start, extract_date) when reading data sources")
-        pop_only = load_extracts_subset(folder, "population")
+        pop_only = load_extracts_subset(folder, "population", sources)
         start, end = default_window(pop_only.data)
     else:
         start, end = (pd.Timestamp(w) for w in window)
@@ -226,7 +224,7 @@ def build_series(
         if site_table is not None:
             sites = list(site_table["site"])
         else:
-            sites = sorted(load_extracts_subset(folder, "population").data["site"].unique())
+            sites = sorted(load_extracts_subset(folder, "population", sources).data["site"].unique())
     site_list = sorted(str(s) for s in sites)
 
     extracts = load_extracts(
@@ -334,10 +332,12 @@ def build_series(
     )
 
 
-def load_extracts_subset(folder: Path, kind: str) -> CleanExtract:
+def load_extracts_subset(folder: Path, kind: str, sources: dict[str, Any] | None = None) -> CleanExtract:
     """Read and clean a single extract kind from ``folder`` (used to derive defaults)."""
-    from evaltoolkit.data import clean_extract, read_extract
+    from evaltoolkit.data import clean_extract, load_source, read_extract
 
+    if sources and kind in sources:
+        return load_source(kind, sources[kind], folder)
     files = find_extract_files(folder)
     return clean_extract(read_extract(files[kind], kind), kind)
 

@@ -344,3 +344,16 @@ def test_spells_without_a_pd_flag_say_pd_spells_are_inferred(tmp_path: Path) -> 
     [note] = loaded.notes
     assert "no personality-disorder flag" in note and "pd_admissions, pd_bed_days" in note
     assert "data.sources.spells.columns" in note
+
+
+def test_validate_folder_reading_options(tmp_path: Path) -> None:
+    write(tmp_path / "population.csv", "site;period;population\nA;01/01/2023;500\nA;01/02/2023;510\n")
+    runner = CliRunner()
+    done = runner.invoke(app, ["validate", str(tmp_path)])
+    assert done.exit_code == 1 and "unparseable period" in " ".join(done.output.split())
+    done = runner.invoke(app, ["validate", str(tmp_path), "--date-format", "%d/%m/%Y"])
+    assert done.exit_code == 0, done.output
+    assert "population (population.csv): ok" in done.output
+    latin = write(tmp_path / "cohort.csv", "patient_id,site,index_date\nJos\u00e9,A,2023-01-01\n", "cp1252")
+    done = runner.invoke(app, ["validate", str(tmp_path), "--date-format", "%d/%m/%Y"])
+    assert done.exit_code == 1 and latin.name in done.output and "--encoding cp1252" in done.output

@@ -393,6 +393,7 @@ def read_extract(
     header_row: int | None = None,
     delimiter: str | None = None,
     timezone: str | None = None,
+    advice: str | None = None,
 ) -> pd.DataFrame:
     """Read an extract and give it canonical column names and types.
 
@@ -416,6 +417,8 @@ def read_extract(
         How to read a CSV file (see :func:`read_table`).
     timezone : str, optional
         Time zone that date-times with offsets are converted to (see :mod:`evaltoolkit.data.parse`).
+    advice : str, optional
+        ``"protocol:<kind>"`` or ``"cli"``: reading errors then name protocol keys or CLI options.
 
     Returns
     -------
@@ -461,7 +464,12 @@ def read_extract(
         raw = raw.reset_index(drop=True)
     elif isinstance(path_or_frame, str | Path):
         raw = read_table(
-            path_or_frame, sheet=sheet, encoding=encoding, header_row=header_row, delimiter=delimiter
+            path_or_frame,
+            sheet=sheet,
+            encoding=encoding or "utf-8-sig",
+            header_row=header_row,
+            delimiter=delimiter,
+            advice=advice,
         )
     else:
         raise TypeError(f"read_extract needs a file path or a DataFrame, got {type(path_or_frame).__name__}")
