@@ -357,3 +357,17 @@ def test_validate_folder_reading_options(tmp_path: Path) -> None:
     latin = write(tmp_path / "cohort.csv", "patient_id,site,index_date\nJos\u00e9,A,2023-01-01\n", "cp1252")
     done = runner.invoke(app, ["validate", str(tmp_path), "--date-format", "%d/%m/%Y"])
     assert done.exit_code == 1 and latin.name in done.output and "--encoding cp1252" in done.output
+
+
+def test_unquoted_codes_in_value_maps_and_aliases() -> None:
+    from evaltoolkit.protocol import validate_protocol
+
+    raw = yaml.safe_load((TRUST / "trust_protocol.yaml").read_text(encoding="utf-8"))
+    raw["data"]["sources"]["spells"]["values"]["admission_method"] = yaml.safe_load(
+        "{21: emergency, 11: elective}"
+    )
+    raw["data"]["sources"]["spells"]["site_aliases"]["RX102"] = [102]
+    assert validate_protocol(raw, base_dir=TRUST, check_files=False) == []
+    raw["data"]["sources"]["spells"]["values"]["pd_flag"] = yaml.safe_load("{yes: true, no: false}")
+    problems = {p.path: p.message for p in validate_protocol(raw, base_dir=TRUST, check_files=False)}
+    assert "pd_flag: quote the value True" in problems["data.sources.spells.values"]

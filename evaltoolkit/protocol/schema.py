@@ -135,7 +135,39 @@ def _seasonality(value: Any) -> Any:
     return value
 
 
+def _code_keys(value: Any) -> Any:
+    """Value maps: whole-number codes written unquoted in YAML (21: emergency) are codes as text."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for column, mapping in value.items():
+        if isinstance(mapping, dict):
+            bad = [k for k in mapping if isinstance(k, bool | float)]
+            if bad:
+                raise ValueError(
+                    f"{column}: quote the value {bad[0]!r} (YAML reads yes/no/true/false and decimals as "
+                    "other types), e.g. 'yes': true"
+                )
+            mapping = {str(k) if isinstance(k, int) else k: v for k, v in mapping.items()}
+        out[column] = mapping
+    return out
+
+
+def _code_lists(value: Any) -> Any:
+    """Site aliases: codes written as whole numbers are codes as text; one code may be given alone."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        site: [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in codes]
+        if isinstance(codes, list)
+        else [str(codes) if isinstance(codes, int) and not isinstance(codes, bool) else codes]
+        for site, codes in value.items()
+    }
+
+
 Slug = Annotated[str, BeforeValidator(_slug)]
+ValueMaps = Annotated[dict[str, dict[str, str | bool | int]], BeforeValidator(_code_keys)]
+SiteAliases = Annotated[dict[str, list[str]], BeforeValidator(_code_lists)]
 Prorate = Annotated[Any, BeforeValidator(_prorate)]
 Where = Annotated[dict[str, str | bool | int], BeforeValidator(_where)]
 Seasonality = Annotated[int | str | None, BeforeValidator(_seasonality)]
@@ -301,14 +333,14 @@ class DataSource(_Model):
             "{arrival: [Arrival_Date, Arrival_Time]}."
         ),
     )
-    values: dict[str, dict[str, str | bool | int]] = Field(
+    values: ValueMaps = Field(
         default_factory=dict,
         description=(
             "Value maps per canonical column: {pd_flag: {Y: true, N: false}, ward_type: {MHIP: "
             "mental_health}}. Values not listed are kept as they are."
         ),
     )
-    site_aliases: dict[str, list[str]] = Field(
+    site_aliases: SiteAliases = Field(
         default_factory=dict,
         description="Local site codes mapped to a protocol site: {RXX01: [IPU1, 'IPU 1']}.",
     )
