@@ -371,3 +371,11 @@ def test_unquoted_codes_in_value_maps_and_aliases() -> None:
     raw["data"]["sources"]["spells"]["values"]["pd_flag"] = yaml.safe_load("{yes: true, no: false}")
     problems = {p.path: p.message for p in validate_protocol(raw, base_dir=TRUST, check_files=False)}
     assert "pd_flag: quote the value True" in problems["data.sources.spells.values"]
+
+
+def test_files_named_by_kind_are_found_in_any_case(tmp_path: Path) -> None:
+    from evaltoolkit.data import find_extract_files
+
+    write(tmp_path / "Population.CSV", POP_HEADER + "A,2023-01-01,5\n")
+    write(tmp_path / "notes.txt", "x")
+    assert {k: p.name for k, p in find_extract_files(tmp_path).items()} == {"population": "Population.CSV"}

@@ -32,7 +32,10 @@ __all__ = [
 
 
 def _find(folder: Path, stem: str) -> Path | None:
-    found = [folder / f"{stem}{suffix}" for suffix in SUFFIXES if (folder / f"{stem}{suffix}").exists()]
+    """The file named ``stem`` plus a known suffix, ignoring case (``Attendances.CSV`` counts)."""
+    found = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.stem.lower() == stem and p.suffix.lower() in SUFFIXES
+    )
     if len(found) > 1:
         raise ValueError(f"{folder} holds several {stem} files ({[p.name for p in found]}); keep only one")
     return found[0] if found else None
@@ -42,7 +45,7 @@ def find_extract_files(folder: str | Path) -> dict[str, Path]:
     """Extract files in ``folder``, by kind (``attendances.csv``, ``spells.parquet``, ``sites.xlsx``...).
 
     Files are named after the extract kind (plus ``sites``) with a ``.csv``, ``.xlsx`` or ``.parquet``
-    suffix; other files are ignored.
+    suffix, in any case (``Spells.CSV`` counts); other files are ignored.
 
     Examples
     --------
