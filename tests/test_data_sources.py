@@ -379,3 +379,39 @@ def test_files_named_by_kind_are_found_in_any_case(tmp_path: Path) -> None:
     write(tmp_path / "Population.CSV", POP_HEADER + "A,2023-01-01,5\n")
     write(tmp_path / "notes.txt", "x")
     assert {k: p.name for k, p in find_extract_files(tmp_path).items()} == {"population": "Population.CSV"}
+
+
+def test_files_and_sheets_with_different_columns_are_recorded(tmp_path: Path) -> None:
+    write(tmp_path / "c1.csv", "patient_id,site,index_date,team\np1,A,2023-01-01,PD\n")
+    write(tmp_path / "c2.csv", "patient_id,site,index_date\np2,A,2023-01-02\np3,A,2023-01-03\n")
+    clean = load_source("cohort", {"file": "c*.csv"}, tmp_path)
+    q = clean.quality.set_index("rule")
+    assert int(q.loc["columns_differ", "n_rows"]) == 2
+    assert "c2.csv has no team" in q.loc["columns_differ", "detail"]
+    book = tmp_path / "s.xlsx"
+    with pd.ExcelWriter(book) as w:
+        pd.DataFrame({"patient_id": ["p1"], "site": ["A"], "index_date": ["2023-01-01"]}).to_excel(
+            w, sheet_name="One", index=False
+        )
+        pd.DataFrame({"patient_id": ["p2"], "site": ["A"], "index_date": ["2023-01-02"], "x": [1]}).to_excel(
+            w, sheet_name="Two", index=False
+        )
+    clean = load_source("cohort", {"file": "s.xlsx", "sheet": "*"}, tmp_path)
+    detail = clean.quality.set_index("rule").loc["columns_differ", "detail"]
+    assert "s.xlsx sheet 'One' has no x" in detail
+
+
+def test_sheet_option_on_a_csv_names_the_protocol_key(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", "a\n1\n")
+    with pytest.raises(
+        ExtractValidationError, match=r"data\.sources\.cohort\.sheet applies to \.xlsx files only"
+    ):
+        read_table(path, sheet="One", advice="protocol:cohort")
+
+
+def test_errors_on_stacked_files_say_which_file_holds_the_row(tmp_path: Path) -> None:
+    write(tmp_path / "c1.csv", "patient_id,site,index_date\np1,A,2023-01-01\n")
+    write(tmp_path / "c2.csv", "patient_id,site,index_date\np2,A,2023-01-02\np3,A,not a date\n")
+    with pytest.raises(ExtractValidationError) as info:
+        load_source("cohort", {"file": ["c1.csv", "c2.csv"]}, tmp_path)
+    assert "index_date" in str(info.value) and "row 3: c2.csv" in str(info.value)

@@ -360,7 +360,20 @@ def read_source(
         else:
             counts.append(f"{path.name}: {len(part)}")
         parts.append(part)
+    gaps: dict[str, list[str]] = {}
+    gap_rows: dict[str, int] = {}
+    for part in parts:
+        gaps.update(part.attrs.get("column_gaps", {}))
+        gap_rows.update(part.attrs.get("column_gap_rows", {}))
+        part.attrs = {}
     raw = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        every = [c for c in raw.columns if c not in (ROW_COLUMN, FILE_COLUMN)]
+        for path, part in zip(files, parts, strict=True):
+            lacking = [c for c in every if c not in part.columns]
+            if lacking:
+                gaps[path.name] = lacking
+                gap_rows[path.name] = len(part)
     n_input = len(raw)
     findings: list[Finding] = [
         _finding(
@@ -368,6 +381,19 @@ def read_source(
             "data rows read, by file and sheet: " + "; ".join(counts),
         )
     ]  # fmt: skip
+    if gaps:
+        findings.append(
+            _finding(
+                "columns_differ",
+                ", ".join(sorted({c for cols in gaps.values() for c in cols})),
+                sum(gap_rows[k] for k in gaps),
+                0,
+                "",
+                "left empty in the rows of the files or sheets without the column; rows kept",
+                "files or sheets stacked with different columns: "
+                + "; ".join(f"{k} has no {', '.join(map(str, v))}" for k, v in gaps.items()),
+            )
+        )
     if len(files) > 1:
         data_cols = [c for c in raw.columns if c not in (ROW_COLUMN, FILE_COLUMN)]
         key = raw[data_cols].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
@@ -431,6 +457,20 @@ def _date_layout(opts: Mapping[str, Any], target: str) -> str | None:
     if isinstance(fmt, Mapping):
         return fmt.get(target)
     return fmt
+
+
+def _row_places(data: pd.DataFrame, message: str) -> str:
+    """For an error on stacked files or sheets: the files/sheets holding each row number named."""
+    import re
+
+    place_cols = [c for c in (FILE_COLUMN, "source_sheet") if c in data.columns]
+    numbers = {int(n) for n in re.findall(r"\b(\d+)\b", message)} & set(data[ROW_COLUMN].astype(int))
+    if not place_cols or not numbers:
+        return "the source_file / sheet columns say which"
+    hits = data[data[ROW_COLUMN].isin(sorted(numbers)[:10])]
+    labels = hits[place_cols].astype(str).agg(" ".join, axis=1)
+    pairs = sorted({(int(r), lab) for r, lab in zip(hits[ROW_COLUMN], labels, strict=True)})
+    return "; ".join(f"row {r}: {lab}" for r, lab in pairs[:10])
 
 
 def _transforms_before_mapping(
@@ -547,9 +587,19 @@ def load_source(
     (4, 2, {'rows_read': 0, 'duplicate_across_files': 1, 'exact_duplicate': 1})
     """
     got = read_source(kind, source, folder, window=window, advice=advice)
-    cleaned = clean_extract(
-        got.data, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
-    )
+    try:
+        cleaned = clean_extract(
+            got.data, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
+        )
+    except ExtractValidationError as exc:
+        if len(got.files) < 2 and not any(
+            f.rule == "rows_read" and "sheet" in f.detail for f in got.findings
+        ):
+            raise
+        where = _row_places(got.data, str(exc))
+        raise ExtractValidationError(
+            f"{exc}\nRow numbers are spreadsheet rows of their own file or sheet ({where}).", exc.problems
+        ) from exc
     quality = combine_quality(quality_table(got.findings, kind), cleaned.quality)
     n_removed = int(quality["n_excluded"].sum())
     if got.n_input != cleaned.n_output + n_removed:  # pragma: no cover - internal invariant

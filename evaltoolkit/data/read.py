@@ -59,6 +59,15 @@ def how_to_set(option: str, value: Any, advice: str | None) -> str:
     return f"pass {option}={value!r}"
 
 
+def _option_name(option: str, advice: str | None) -> str:
+    """The name of a reading option where the user is: protocol key, CLI option or Python keyword."""
+    if advice is not None and advice.startswith("protocol:"):
+        return f"data.sources.{advice.split(':', 1)[1]}.{option}"
+    if advice == "cli":
+        return f"--{option.replace('_', '-')}"
+    return f"{option}="
+
+
 def _fail(label: str, message: str) -> ExtractValidationError:
     return ExtractValidationError(f"{label}: {message}")
 
@@ -347,7 +356,9 @@ def read_table(
     if suffix not in SUFFIXES:
         raise _fail(path.name, "cannot read this file: expected a .csv, .xlsx or .parquet file")
     if sheet is not None and suffix != ".xlsx":
-        raise _fail(path.name, f"sheet= applies to .xlsx files only, not {path.name}")
+        raise _fail(
+            path.name, f"{_option_name('sheet', advice)} applies to .xlsx files only, not {path.name}"
+        )
     if suffix == ".csv":
         df = _frame_from_grid(_csv_grid(path, encoding, delimiter, advice), path.name, header_row, advice)
         df = df.astype({c: "str" for c in df.columns if c != ROW_COLUMN})
@@ -370,6 +381,16 @@ def read_table(
                 part.insert(0, col, name)
             parts.append(part)
         df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:  # sheets with different columns: recorded, never silent (see read_source)
+            every = [c for c in df.columns if c != ROW_COLUMN]
+            gaps = {
+                f"{path.name} sheet {name!r}": [c for c in every if c not in part.columns]
+                for name, part in zip(names, parts, strict=True)
+            }
+            df.attrs["column_gaps"] = {k: v for k, v in gaps.items() if v}
+            df.attrs["column_gap_rows"] = {
+                f"{path.name} sheet {name!r}": len(part) for name, part in zip(names, parts, strict=True)
+            }
     else:
         try:
             df = pd.read_parquet(path)
