@@ -460,7 +460,7 @@ def _date_layout(opts: Mapping[str, Any], target: str) -> str | None:
 
 
 def _row_places(data: pd.DataFrame, message: str) -> str:
-    """For an error on stacked files or sheets: the files/sheets holding each row number named."""
+    """For an error on stacked files or sheets: the files/sheets holding the row numbers in ``message``."""
     import re
 
     place_cols = [c for c in (FILE_COLUMN, "source_sheet") if c in data.columns]
@@ -596,7 +596,9 @@ def load_source(
             f.rule == "rows_read" and "sheet" in f.detail for f in got.findings
         ):
             raise
-        where = _row_places(got.data, str(exc))
+        problems = exc.problems
+        listed = " ".join(map(str, problems["rows"])) if isinstance(problems, pd.DataFrame) else ""
+        where = _row_places(got.data, listed)
         raise ExtractValidationError(
             f"{exc}\nRow numbers are spreadsheet rows of their own file or sheet ({where}).", exc.problems
         ) from exc
