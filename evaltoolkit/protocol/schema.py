@@ -15,8 +15,10 @@ Sections (top-level keys)
 ``sites``
     Sites with their role (``intervention`` or ``control``) and go-live date (:class:`Site`).
 ``data``
-    Where the extracts are (paths relative to the protocol file), their column mappings and the
-    observation window (:class:`DataSpec`).
+    Where the extracts are (paths relative to the protocol file, kept inside its folder unless
+    ``allow_outside_folder``), how each is read and mapped (:class:`DataSource`: files, sheets, presets,
+    column and item maps, date formats, value maps, site aliases, ``where`` filters, annual population)
+    and the observation window (:class:`DataSpec`).
 ``cohort``
     The per-patient cohort for before/after (mirror-image) analysis (:class:`CohortSpec`).
 ``series``
