@@ -77,6 +77,7 @@ __all__ = [
     "DATE_FORMAT_OPTION",
     "TIMEZONE_OPTION",
     "ParsedColumn",
+    "check_date_text",
     "column_date_formats",
     "column_types",
     "date_problem",
@@ -84,6 +85,7 @@ __all__ = [
     "parse_column",
     "parse_date",
     "parse_frame",
+    "strict_dates",
 ]
 
 DATE_FORMAT_OPTION = "--date-format"
@@ -613,6 +615,97 @@ def rank_date_examples(values: list[str]) -> list[str]:
         return 2
 
     return sorted(values, key=score)
+
+
+def strict_dates(
+    values: pd.Series, *, date_format: str | None = None, timezone: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a column of dates by the rules of this module: ``(parsed, bad)``, never raising on values.
+
+    Examples
+    --------
+    >>> parsed, bad = strict_dates(pd.Series(["2023-04-03", "03/04/2023", None]))
+    >>> parsed.tolist(), bad.tolist()
+    ([Timestamp('2023-04-03 00:00:00'), NaT, NaT], [False, True, False])
+    """
+    fmt = _check_format(date_format)
+    zone = _check_timezone(timezone)
+    parsed, _ = _parse_datetime(values, fmt, zone)
+    bad = (_present(values) & parsed.isna()).astype(bool)
+    return parsed, bad
+
+
+def check_date_text(
+    values: pd.Series,
+    *,
+    column: str,
+    where: str,
+    error: type[EvalToolkitError] = EvalToolkitError,
+    fix: str | None = None,
+    kind: str | None = None,
+) -> None:
+    """Refuse text dates that would otherwise be guessed: day/month text (``03/04/2023``) and offsets.
+
+    For columns that arrive as text in a DataFrame (cohort index dates, an ITS time column), so that a
+    later, laxer parser never sees them. Other unreadable text is left to the caller's own checks.
+
+    Raises
+    ------
+    EvalToolkitError
+        (or ``error``) naming ``where``, the column, the count, the first 0-based row position, the value
+        and its two readings, and the fix.
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> check_date_text(pd.Series(["2023-01-31", "2023-02-28"]), column="index_date", where="cohort")
+    >>> try:
+    ...     check_date_text(pd.Series(["2023-01-31", "03/04/2023"]), column="index_date", where="cohort",
+    ...                     kind="cohort")
+    ... except EvalToolkitError as err:
+    ...     print(textwrap.fill(str(err), 100))
+    cohort: column 'index_date' has 1 date(s) written day/month or month/day, first at row 1 (0-based
+    row position): '03/04/2023' is not ISO 8601 (YYYY-MM-DD) and could be 3 April 2023 or 4 March 2023;
+    day/month order is never guessed. Write the dates as YYYY-MM-DD, or read the file with
+    evaltoolkit.data.read_extract(..., date_format='%d/%m/%Y') (protocol key
+    data.sources.cohort.date_format).
+    """
+    if ptypes.is_datetime64_any_dtype(values.dtype) or ptypes.is_numeric_dtype(values.dtype):
+        return
+    text = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else None)
+    known = text.dropna().astype(str)
+    if known.empty:
+        return
+    day_month = known.str.match(_DAY_MONTH.pattern)
+    offset = known.str.contains(OFFSET_PATTERN)
+    for mask, what in (
+        (day_month, "date(s) written day/month or month/day"),
+        (offset, "time-zone offset(s)"),
+    ):
+        if not mask.any():
+            continue
+        labels = known.index[mask.to_numpy()]
+        position = int(np.flatnonzero(values.index.isin([labels[0]]))[0])
+        example = str(known.loc[labels[0]])
+        reason, kind_of_fix = describe_date_text(example)
+        layout = suggest_layout(list(known[mask].iloc[:50])) or "%d/%m/%Y"
+        if kind_of_fix == "timezone":
+            advice = (
+                "Convert them to local time without an offset, or read the file with "
+                "evaltoolkit.data.read_extract(..., timezone='Europe/London')"
+            )
+            key = TIMEZONE_KEY
+        else:
+            advice = (
+                "Write the dates as YYYY-MM-DD, or read the file with evaltoolkit.data.read_extract(..., "
+                f"date_format={layout!r})"
+            )
+            key = DATE_FORMAT_KEY
+        advice = fix or (advice + (f" (protocol key {key.format(kind=kind)})." if kind else "."))
+        raise error(
+            f"{where}: column {column!r} has {int(mask.sum())} {what}, first at row {position} (0-based row "
+            f"position): {reason}. {advice}"
+        )
 
 
 def parse_date(

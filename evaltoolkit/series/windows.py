@@ -9,6 +9,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from evaltoolkit.data.parse import check_date_text
 from evaltoolkit.errors import SeriesInputError
 from evaltoolkit.series._engine import (
     ROW,
@@ -146,6 +147,12 @@ def patient_windows(
     censor = None if censor_at is None else coerce_date(censor_at, "censor_at")
     first_day = None if data_start is None else coerce_date(data_start, "data_start")
     columns = {patient: "patient", index: "index", **({end: "end"} if end else {})}
+    if isinstance(cohort, pd.DataFrame):  # day/month text and offsets are refused here, never guessed later
+        for col in (index, end):
+            if col and col in cohort.columns:
+                check_date_text(
+                    cohort[col], column=col, where="cohort", error=SeriesInputError, kind="cohort"
+                )
     src = to_source(cohort, columns=columns, date_columns=[index, *([end] if end else [])], label="cohort")
 
     def prepare(t: ir.Table) -> ir.Table:
