@@ -49,22 +49,6 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _window_option(start: str | None, extract_date: str | None) -> tuple[object, object] | None:
-    """--start/--extract-date as a window: ISO 8601 only (dd/mm text is refused, never guessed); exit 2."""
-    from evaltoolkit.data import parse_date
-
-    if start is None and extract_date is None:
-        return None
-    if start is None or extract_date is None:
-        given, other = ("--start", "--extract-date") if start is not None else ("--extract-date", "--start")
-        _fail(f"error: {given} needs {other} too (the window is [start, extract date))", EXIT_USAGE)
-    try:
-        return (parse_date(start, what="--start"), parse_date(extract_date, what="--extract-date"))
-    except EvalToolkitError as exc:
-        _fail(f"error: {exc}", EXIT_USAGE)
-    return None
-
-
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the synthetic extracts into.")],
@@ -159,6 +143,25 @@ def validate(
     _validate_folder(target, start, extract_date)
 
 
+def _window(start: str | None, extract_date: str | None) -> tuple[object, object] | None:
+    """--start/--extract-date as a window: ISO 8601 only (dd/mm text is refused, never guessed); exit 2."""
+    from evaltoolkit.data import parse_date
+
+    if (start is None) != (extract_date is None):
+        given, missing = ("--start", "--extract-date") if start else ("--extract-date", "--start")
+        _fail(f"error: {given} needs {missing} too (the window is [start, extract date))", EXIT_USAGE)
+    if start is None or extract_date is None:
+        return None
+    try:
+        first, end = parse_date(start, what="--start"), parse_date(extract_date, what="--extract-date")
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
+        raise  # unreachable: _fail exits
+    if first >= end:
+        _fail(f"error: --start {start} must be before --extract-date {extract_date}", EXIT_USAGE)
+    return (first, end)
+
+
 def _validate_folder(folder: Path, start: str | None, extract_date: str | None) -> None:
     import pandas as pd
 
@@ -168,7 +171,7 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
     files = find_extract_files(folder)
     sites = read_sites(files["sites"]) if "sites" in files else None
-    window = _window_option(start, extract_date)
+    window = _window(start, extract_date)
     n_errors = 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         for kind, path in files.items():
@@ -203,7 +206,7 @@ def series(
 
     if not folder.is_dir():
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
-    window = _window_option(start, extract_date)
+    window = _window(start, extract_date)
     try:
         typer.echo(f"reading and validating extracts in {folder} ...", err=True)
         build = build_series(folder, freq=freq, window=window)
