@@ -71,7 +71,7 @@ def test_dd_mm_text_without_a_layout_is_not_parsed_and_the_message_gives_both_re
     assert "3 April 2023 or 4 March 2023" in message  # the two readings
     assert "day/month order is never guessed" in message
     assert "data.sources.attendances.date_format" in message
-    assert "validate, series and run with a protocol" in message
+    assert "CLI option --date-format '%d/%m/%Y %H:%M'" in message
     assert "date_format='%d/%m/%Y %H:%M'" in message
     assert "mixes layouts" in message  # the first row was ISO 8601
 
@@ -185,6 +185,7 @@ def test_offsets_are_refused_without_a_timezone_with_the_column_an_example_and_t
     assert "'arrival'" in message and "Row 2: '2023-03-26T01:30:00+01:00'" in message
     assert "time-zone offset" in message
     assert "data.sources.attendances.timezone: 'Europe/London'" in message
+    assert "CLI option --timezone Europe/London" in message
     assert "Python keyword timezone='Europe/London'" in message
 
 

@@ -29,8 +29,8 @@ Dates are read by one rule for the whole column, never guessed row by row:
   ``2023-01-31 14:05``, ``2023-01-31T14:05:00``; year first, so never
   ambiguous). Any other layout must be stated as a ``strftime`` layout, e.g.
   ``"%d/%m/%Y"`` or ``"%d/%m/%Y %H:%M"`` (protocol key
-  ``data.sources.<kind>.date_format``, read by ``evaltoolkit validate``,
-  ``series`` and ``run`` given a protocol; Python keyword ``date_format=``;
+  ``data.sources.<kind>.date_format``, CLI option ``--date-format`` of
+  ``evaltoolkit validate`` and ``series``, Python keyword ``date_format=``;
   per column as a mapping such as
   ``{"arrival": "%d/%m/%Y %H:%M"}``). ``"excel"`` reads Excel serial day
   numbers (1900 date system: 44927 is 2023-01-01, the fraction of a day is the
@@ -48,8 +48,8 @@ Dates are read by one rule for the whole column, never guessed row by row:
   layout is ``"excel"``.
 * **Time zones.** Values with an offset (``2023-03-26T01:30:00+01:00``,
   ``...Z``) and time-zone-aware columns are converted to the one zone stated
-  with ``timezone=`` (protocol key ``data.sources.<kind>.timezone``, e.g.
-  ``"Europe/London"``) and the zone is then dropped, so
+  with ``timezone=`` (protocol key ``data.sources.<kind>.timezone``, CLI option
+  ``--timezone``, e.g. ``"Europe/London"``) and the zone is then dropped, so
   periods are assigned on that zone's wall clock; values without an offset are
   taken to be in that zone already. With no ``timezone`` they are refused
   (reported as unparseable, with the fix), never silently stripped.
@@ -75,6 +75,10 @@ from evaltoolkit.errors import ColumnMappingError, EvalToolkitError
 from evaltoolkit.schemas import Column, ExtractSchema
 
 __all__ = [
+    "DATE_FORMAT_KEY",
+    "DATE_FORMAT_OPTION",
+    "TIMEZONE_KEY",
+    "TIMEZONE_OPTION",
     "ParsedColumn",
     "check_date_text",
     "column_date_formats",
@@ -87,6 +91,10 @@ __all__ = [
     "strict_dates",
 ]
 
+DATE_FORMAT_OPTION = "--date-format"
+"""CLI option (``evaltoolkit validate``, ``series``) stating the layout of date text (named in messages)."""
+TIMEZONE_OPTION = "--timezone"
+"""CLI option stating the zone that time-zone offsets are converted to (named in messages)."""
 DATE_FORMAT_KEY = "data.sources.{kind}.date_format"
 """Protocol key stating the layout of date text (named in messages)."""
 TIMEZONE_KEY = "data.sources.{kind}.timezone"
@@ -533,16 +541,16 @@ def _both(two: tuple[str | None, str | None], *, could: bool = False) -> str:
 
 
 def _fix_advice(fix: str, *, kind: str | None, column: str | None, layout: str | None) -> str:
-    """Advice naming what the user can set: the protocol key (read by every command given a protocol)
-    and the Python keyword."""
+    """Advice naming what the user can set where they are: the protocol key (read by every command
+    given a protocol), the CLI option of ``evaltoolkit validate``/``series`` on a folder, and the Python
+    keyword."""
     if fix == "timezone":
         if kind is None:
             return "state the zone to convert offsets to with timezone= (e.g. 'Europe/London')"
         key = TIMEZONE_KEY.format(kind=kind)
         return (
-            f"state the zone to convert offsets to: protocol key {key}: 'Europe/London' (read by "
-            "evaltoolkit validate, series and run with a protocol), or Python keyword "
-            "timezone='Europe/London'"
+            f"state the zone to convert offsets to: protocol key {key}: 'Europe/London', CLI option "
+            f"{TIMEZONE_OPTION} Europe/London, or Python keyword timezone='Europe/London'"
         )
     if fix == "date_format":
         example = repr(layout) if layout else "'%d/%m/%Y'"
@@ -553,9 +561,9 @@ def _fix_advice(fix: str, *, kind: str | None, column: str | None, layout: str |
         key = DATE_FORMAT_KEY.format(kind=kind)
         per_column = f" (or per column: {{{column}: {example}}})" if column else ""
         return (
-            f"state the layout: protocol key {key}: {example}{per_column}, read by evaltoolkit validate, "
-            f"series and run with a protocol; or Python keyword date_format={example}; or re-save the dates "
-            "as ISO 8601 (YYYY-MM-DD)"
+            f"state the layout: protocol key {key}: {example}{per_column}, CLI option {DATE_FORMAT_OPTION} "
+            f"{example}, or Python keyword date_format={example}; "
+            "or re-save the dates as ISO 8601 (YYYY-MM-DD)"
         )
     return "correct these rows in the source so that the whole column has one layout"
 
@@ -589,12 +597,12 @@ def date_problem(
     --------
     >>> import textwrap
     >>> msg = date_problem(["03/04/2023"], column="arrival", kind="attendances", example_row="row 2")
-    >>> print(textwrap.fill(msg, 100))
+    >>> print(textwrap.fill(msg, 100, break_on_hyphens=False))
     could not be read as dates, e.g. '03/04/2023'. Row 2: '03/04/2023' is not ISO 8601 (YYYY-MM-DD) and
     could be 3 April 2023 or 4 March 2023; day/month order is never guessed. To fix: state the layout:
     protocol key data.sources.attendances.date_format: '%d/%m/%Y' (or per column: {arrival:
-    '%d/%m/%Y'}), read by evaltoolkit validate, series and run with a protocol; or Python keyword
-    date_format='%d/%m/%Y'; or re-save the dates as ISO 8601 (YYYY-MM-DD)
+    '%d/%m/%Y'}), CLI option --date-format '%d/%m/%Y', or Python keyword date_format='%d/%m/%Y'; or
+    re-save the dates as ISO 8601 (YYYY-MM-DD)
     """
     if not examples:
         return "could not be read as dates"
