@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.errors import EvalToolkitError
+from evaltoolkit.errors import ExtractValidationError
 
 __all__ = [
     "FLAG_PREFIX",
@@ -81,7 +81,7 @@ def format_rows(rows: Iterable[int] | np.ndarray, limit: int = MAX_LISTED_ROWS) 
 def _timestamp(value: Any, what: str) -> pd.Timestamp:
     from evaltoolkit.data.parse import parse_date
 
-    return parse_date(value, what=what)
+    return parse_date(value, what=what, error=ExtractValidationError)
 
 
 def parse_window(window: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -92,7 +92,7 @@ def parse_window(window: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
     Raises
     ------
-    EvalToolkitError
+    ExtractValidationError
         If ``window`` is not a pair, a date cannot be read, or start is not before the extract date.
 
     Examples
@@ -105,16 +105,18 @@ def parse_window(window: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if window is None:
         return None
     if isinstance(window, str) or not isinstance(window, Iterable):
-        raise EvalToolkitError(f"window must be a pair (start, extract_date), got {window!r}")
+        raise ExtractValidationError(f"window must be a pair (start, extract_date), got {window!r}")
     parts = list(window)
     if len(parts) != 2:
-        raise EvalToolkitError(
+        raise ExtractValidationError(
             f"window must be a pair (start, extract_date), got {len(parts)} values: {window!r}"
         )
     start = _timestamp(parts[0], "window start")
     end = _timestamp(parts[1], "window end (extract date)")
     if not start < end:
-        raise EvalToolkitError(f"window start {start.date()} must be before the extract date {end.date()}")
+        raise ExtractValidationError(
+            f"window start {start.date()} must be before the extract date {end.date()}"
+        )
     return start, end
 
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.data.parse import check_date_text, parse_date, strict_dates
 from evaltoolkit.prepost._common import (
     PAdjust,
     adjust_p,
@@ -178,6 +177,8 @@ discharged
         same_day_end = (end_dates == idx).to_numpy(dtype=bool, na_value=False)
         shifted[end] = end_dates.mask(same_day_end)  # an empty after-window; set below
     if censor_at is not None:
+        from evaltoolkit.data.parse import parse_date
+
         last = (idx + pd.Timedelta(days=1)) == parse_date(
             censor_at, what="censor_at", error=PrePostInputError
         )
@@ -216,6 +217,8 @@ def _dates(frame: pd.DataFrame, column: str, *, allow_missing: bool) -> pd.Serie
         parsed = raw
     else:
         # One strict rule (ISO 8601 text or date objects): day/month text is refused, never guessed.
+        from evaltoolkit.data.parse import check_date_text, strict_dates
+
         check_date_text(raw, column=column, where="cohort", error=PrePostInputError, kind="cohort")
         parsed, _ = strict_dates(raw)
     bad = parsed.isna() & raw.notna()

@@ -9,7 +9,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from evaltoolkit.data.parse import check_date_text
 from evaltoolkit.errors import SeriesInputError
 from evaltoolkit.series._engine import (
     ROW,
@@ -141,18 +140,20 @@ def patient_windows(
     2         p2  before   2022-06-01 2023-06-01            365            0           0         0     False
     3         p2   after   2023-06-01 2024-01-01            214            0           0         0      True
     """
+    if isinstance(cohort, pd.DataFrame):  # day/month text and offsets are refused here, never guessed later
+        from evaltoolkit.data.parse import check_date_text
+
+        for col in (index, end):
+            if col and col in cohort.columns:
+                check_date_text(
+                    cohort[col], column=col, where="cohort", error=SeriesInputError, kind="cohort"
+                )
     for name, value in (("before_months", before_months), ("after_months", after_months)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a whole number of months >= 0, not {value!r}")
     censor = None if censor_at is None else coerce_date(censor_at, "censor_at")
     first_day = None if data_start is None else coerce_date(data_start, "data_start")
     columns = {patient: "patient", index: "index", **({end: "end"} if end else {})}
-    if isinstance(cohort, pd.DataFrame):  # day/month text and offsets are refused here, never guessed later
-        for col in (index, end):
-            if col and col in cohort.columns:
-                check_date_text(
-                    cohort[col], column=col, where="cohort", error=SeriesInputError, kind="cohort"
-                )
     src = to_source(cohort, columns=columns, date_columns=[index, *([end] if end else [])], label="cohort")
 
     def prepare(t: ir.Table) -> ir.Table:
