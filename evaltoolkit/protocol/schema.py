@@ -133,6 +133,44 @@ def _seasonality(value: Any) -> Any:
     return value
 
 
+Slug = Annotated[str, BeforeValidator(_slug)]
+Prorate = Annotated[Any, BeforeValidator(_prorate)]
+Where = Annotated[dict[str, str | bool | int], BeforeValidator(_where)]
+Seasonality = Annotated[int | str | None, BeforeValidator(_seasonality)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Intervention(_Model):
+    """The service or programme, described with the TIDieR checklist (Hoffmann et al. 2014).
+
+    The twelve TIDieR items are ``brief_name`` (1), ``why`` (2), ``what_materials`` (3),
+    ``what_procedures`` (4), ``who_provided`` (5), ``how`` (6), ``where`` (7), ``when_and_how_much`` (8),
+    ``tailoring`` (9), ``modifications`` (10), ``how_well_planned`` (11) and ``how_well_actual`` (12).
+    Items 1, 2, 4, 5, 7 and 8 are required; the others may be filled in after the evaluation.
+    """
+
+    brief_name: Text = Field(description="TIDieR 1: name or phrase describing the intervention.")
+    why: Text = Field(description="TIDieR 2: rationale, theory or goal of the essential elements.")
+    what_materials: str | None = Field(None, description="TIDieR 3: materials used (manuals, training).")
+    what_procedures: Text = Field(description="TIDieR 4: procedures, activities and processes.")
+    who_provided: Text = Field(description="TIDieR 5: who delivers it, their expertise and training.")
+    how: str | None = Field(None, description="TIDieR 6: modes of delivery (face to face, group, phone).")
+    where: Text = Field(description="TIDieR 7: where it is delivered, infrastructure needed.")
+    when_and_how_much: Text = Field(description="TIDieR 8: number of sessions, schedule, duration, dose.")
+    tailoring: str | None = Field(None, description="TIDieR 9: planned personalisation or adaptation.")
+    modifications: str | None = Field(None, description="TIDieR 10: changes made during the evaluation.")
+    how_well_planned: str | None = Field(None, description="TIDieR 11: how fidelity is assessed.")
+    how_well_actual: str | None = Field(None, description="TIDieR 12: fidelity achieved.")
+    co_interventions: list[Text] = Field(
+        default_factory=list,
+        description="Other changes at the same sites and time (reported as a limitation).",
+    )
+
+
 def _iso_date(value: Any) -> Any:
     """Protocol dates are ISO 8601 (YYYY-MM-DD) only: never a number, never dd/mm or mm/dd text."""
     if value is None:
@@ -170,42 +208,7 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
-Slug = Annotated[str, BeforeValidator(_slug)]
-Prorate = Annotated[Any, BeforeValidator(_prorate)]
-Where = Annotated[dict[str, str | bool | int], BeforeValidator(_where)]
-Seasonality = Annotated[int | str | None, BeforeValidator(_seasonality)]
-Text = Annotated[str, Field(min_length=1)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class Intervention(_Model):
-    """The service or programme, described with the TIDieR checklist (Hoffmann et al. 2014).
-
-    The twelve TIDieR items are ``brief_name`` (1), ``why`` (2), ``what_materials`` (3),
-    ``what_procedures`` (4), ``who_provided`` (5), ``how`` (6), ``where`` (7), ``when_and_how_much`` (8),
-    ``tailoring`` (9), ``modifications`` (10), ``how_well_planned`` (11) and ``how_well_actual`` (12).
-    Items 1, 2, 4, 5, 7 and 8 are required; the others may be filled in after the evaluation.
-    """
-
-    brief_name: Text = Field(description="TIDieR 1: name or phrase describing the intervention.")
-    why: Text = Field(description="TIDieR 2: rationale, theory or goal of the essential elements.")
-    what_materials: str | None = Field(None, description="TIDieR 3: materials used (manuals, training).")
-    what_procedures: Text = Field(description="TIDieR 4: procedures, activities and processes.")
-    who_provided: Text = Field(description="TIDieR 5: who delivers it, their expertise and training.")
-    how: str | None = Field(None, description="TIDieR 6: modes of delivery (face to face, group, phone).")
-    where: Text = Field(description="TIDieR 7: where it is delivered, infrastructure needed.")
-    when_and_how_much: Text = Field(description="TIDieR 8: number of sessions, schedule, duration, dose.")
-    tailoring: str | None = Field(None, description="TIDieR 9: planned personalisation or adaptation.")
-    modifications: str | None = Field(None, description="TIDieR 10: changes made during the evaluation.")
-    how_well_planned: str | None = Field(None, description="TIDieR 11: how fidelity is assessed.")
-    how_well_actual: str | None = Field(None, description="TIDieR 12: fidelity achieved.")
-    co_interventions: list[Text] = Field(
-        default_factory=list,
-        description="Other changes at the same sites and time (reported as a limitation).",
-    )
+"""A protocol date: ISO 8601 text (YYYY-MM-DD) or a YAML date; never a number or dd/mm text."""
 
 
 class Site(_Model):
