@@ -361,3 +361,13 @@ def test_protocol_dates_are_iso_only(tmp_path) -> None:
     assert "numbers are not read as dates" in found["sites[1].go_live"]
     assert "not a real date: '2025-02-30'" in found["data.window.extract_date"]
     assert "data.window.start" not in found
+
+
+def test_series_builders_refuse_text_offsets_instead_of_dropping_them() -> None:
+    # 23:30 at UTC-1 on 31 March is 00:30 UTC on 1 April: dropping the offset would count it in March.
+    events = pd.DataFrame({"arrival": ["2023-03-31T23:30:00-01:00", "2023-03-15 10:00"]})
+    with pytest.raises(SeriesInputError) as info:
+        count_events(events, date="arrival")
+    message = str(info.value)
+    assert "'arrival'" in message and "1 row(s), at row(s) 0" in message
+    assert "without a time-zone offset" in message and "timezone='Europe/London'" in message
