@@ -371,3 +371,33 @@ def test_series_builders_refuse_text_offsets_instead_of_dropping_them() -> None:
     message = str(info.value)
     assert "'arrival'" in message and "1 row(s), at row(s) 0" in message
     assert "without a time-zone offset" in message and "timezone='Europe/London'" in message
+
+
+def test_rates_denominator_periods_in_dd_mm_text_are_refused() -> None:
+    from evaltoolkit.series import rates
+
+    counts = pd.DataFrame(
+        {"site": ["A", "A"], "period": pd.to_datetime(["2024-01-01", "2024-02-01"]), "count": [1, 2]}
+    )
+    pop = pd.DataFrame({"site": ["A", "A"], "period": ["01/02/2024", "2024-01-01"], "population": [100, 200]})
+    with pytest.raises(
+        SeriesInputError, match=r"denominators: column 'period'.*1 February 2024 or 2 January 2024"
+    ):
+        rates(counts, pop)
+    pop["period"] = ["2024-02-01", "2024-01-01"]
+    out = rates(counts, pop)
+    assert out.sort_values("period")["population"].tolist() == [200, 100]
+
+
+def test_its_result_periods_given_as_text_are_iso_only() -> None:
+    from evaltoolkit.its import fit_its
+
+    months = pd.date_range("2020-01-01", periods=36, freq="MS")
+    y = [10.0 + 0.1 * i + (3.0 if i >= 18 else 0.0) + (0.5 if i % 2 else -0.5) for i in range(36)]
+    result = fit_its(
+        pd.DataFrame({"month": months, "y": y}), outcome="y", time="month", interruptions="2021-07-01"
+    )
+    with pytest.raises(ITSInputError, match=r"start '01/07/2021'.*1 July 2021 or 7 January 2021"):
+        result.cumulative_effect(start="01/07/2021")
+    iso = result.cumulative_effect(start="2021-07-01", end="2021-12-01")
+    assert iso["n_periods"].tolist() == [6]  # July to December 2021
