@@ -20,7 +20,7 @@ from evaltoolkit.data import (
     read_extract,
     validate_extract,
 )
-from evaltoolkit.errors import ColumnMappingError, EvalToolkitError, SeriesInputError
+from evaltoolkit.errors import ColumnMappingError, EvalToolkitError, ExtractValidationError, SeriesInputError
 from evaltoolkit.its import build_its_design
 from evaltoolkit.its.errors import ITSInputError
 from evaltoolkit.prepost import mirror_windows
@@ -401,3 +401,28 @@ def test_its_result_periods_given_as_text_are_iso_only() -> None:
         result.cumulative_effect(start="01/07/2021")
     iso = result.cumulative_effect(start="2021-07-01", end="2021-12-01")
     assert iso["n_periods"].tolist() == [6]  # July to December 2021
+
+
+def test_offsets_converted_are_counted_in_the_data_quality_table() -> None:
+    from evaltoolkit.data import clean_extract
+    from evaltoolkit.data.rules import Context, run_pipeline
+
+    raw = attendances(["2023-03-26T01:30:00+01:00", "2023-03-26T01:30:00Z", "2023-03-27 09:00"])
+    result = run_pipeline(raw, "attendances", Context(timezone="Europe/London"))
+    found = {f.rule: f for f in result.findings}
+    converted = found["timezone_converted"]
+    assert (converted.n_rows, converted.n_excluded) == (2, 0)
+    assert "converted to Europe/London" in converted.action and "arrival 2" in converted.detail
+    assert result.data["arrival"].tolist() == [
+        TS("2023-03-26 00:30"),
+        TS("2023-03-26 02:30"),
+        TS("2023-03-27 09:00"),
+    ]
+    clean = clean_extract(raw, "attendances", timezone="Europe/London")
+    row = clean.quality[clean.quality["rule"] == "timezone_converted"].iloc[0]
+    assert (row["n_rows"], row["n_excluded"]) == (2, 0)
+    assert clean.n_input == clean.n_output == 3
+    with pytest.raises(
+        ExtractValidationError, match=r"unparseable \(column 'arrival', rows 2, 3\).*timezone="
+    ):
+        clean_extract(raw, "attendances")  # refused without a zone

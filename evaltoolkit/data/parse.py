@@ -982,6 +982,7 @@ def parse_frame(
     *,
     date_format: DateFormat = None,
     timezone: str | None = None,
+    tz_converted: dict[str, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     """Parse every schema column of ``df`` (a copy); other columns are left as they are.
 
@@ -996,6 +997,9 @@ def parse_frame(
         are ISO 8601). See :func:`parse_column`.
     timezone : str, optional
         Zone to convert time-zone offsets to (see :func:`parse_column`).
+    tz_converted : dict, optional
+        If given, receives ``{date column: number of values whose offset was converted}`` (for the
+        data-quality table).
 
     Returns
     -------
@@ -1028,6 +1032,8 @@ def parse_frame(
         result = parse_column(df[name], column, date_format=formats.get(name), timezone=zone)
         parsed[name] = result.values
         bad_cols[name] = result.bad
+        if tz_converted is not None and column.type in ("datetime", "date"):
+            tz_converted[name] = result.n_tz_converted
         if result.bad.any():
             raw = df.loc[result.bad.to_numpy(), name]
             distinct = [str(v).strip() for v in pd.unique(raw.astype("object"))]
