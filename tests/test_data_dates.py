@@ -426,3 +426,23 @@ def test_offsets_converted_are_counted_in_the_data_quality_table() -> None:
         ExtractValidationError, match=r"unparseable \(column 'arrival', rows 2, 3\).*timezone="
     ):
         clean_extract(raw, "attendances")  # refused without a zone
+
+
+def test_a_layout_that_matches_no_row_is_reported_as_the_wrong_layout() -> None:
+    iso = unparseable(
+        validate_extract(attendances(["2023-01-05", "2023-01-06"]), "attendances", date_format="%d/%m/%Y"),
+        "arrival",
+    )["message"].iloc[0]
+    assert "no row of the column matches '%d/%m/%Y'" in iso
+    assert "the dates are ISO 8601, the default: remove the layout" in iso
+    us = unparseable(
+        validate_extract(attendances(["12/25/2023", "12/24/2023"]), "attendances", date_format="%d/%m/%Y"),
+        "arrival",
+    )["message"].iloc[0]
+    assert "it can only be 25 December 2023, read month first" in us
+    assert "date_format='%m/%d/%Y'" in us
+    timed = unparseable(
+        validate_extract(attendances(["03/04/2023 10:00"]), "attendances", date_format="%d/%m/%Y"), "arrival"
+    )["message"].iloc[0]
+    assert "it has a time of day, which the layout does not" in timed
+    assert "date_format='%d/%m/%Y %H:%M'" in timed

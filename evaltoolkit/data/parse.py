@@ -518,10 +518,21 @@ def describe_date_text(
     iso_ok = pd.notna(_strict(pd.Series([text]), "ISO8601", utc=True).iloc[0])
     if fmt is not None:
         reason = f"{shown} does not match the column's date format {fmt!r}"
+        has_time = bool(re.search(r"\d{1,2}:\d{2}", text))
+        wants_time = "%H" in fmt or "%I" in fmt
         if iso_ok:
             reason += " (it is ISO 8601: rows in another layout are not read by a second rule)"
-        elif two is not None:
-            reason += f" (it looks like {_both(two)})"
+        elif has_time and not wants_time:
+            reason += " (it has a time of day, which the layout does not)"
+        elif wants_time and not has_time:
+            reason += " (it has no time of day, which the layout expects)"
+        elif two is not None and (two[0] or two[1]):
+            day_first, month_first = two
+            if day_first and month_first and day_first != month_first:
+                reason += f" (it could be {day_first} or {month_first})"
+            else:
+                order = "day" if day_first else "month"
+                reason += f" (it can only be {day_first or month_first}, read {order} first)"
         return reason, "source"
     if two is not None:
         return f"{shown} is not ISO 8601 (YYYY-MM-DD) and {_both(two, could=True)}", "date_format"
@@ -614,6 +625,17 @@ def date_problem(
         rows = "1 other row of the column was" if n_ok == 1 else f"{n_ok} other rows of the column were"
         text += f", while {rows} read in the column's layout: the column mixes layouts"
     layout = suggest_layout(examples)
+    if fix == "source" and n_ok == 0 and date_format not in (None, "excel"):
+        # No row matches the stated layout: the layout is wrong, not the rows.
+        iso = pd.notna(_strict(pd.Series([str(examples[0])]), "ISO8601", utc=True).iloc[0])
+        text += f"; no row of the column matches {date_format!r}"
+        if iso:
+            key = DATE_FORMAT_KEY.format(kind=kind or "<kind>")
+            return (
+                f"{text}. To fix: the dates are ISO 8601, the default: remove the layout ({key}, "
+                f"{DATE_FORMAT_OPTION}, date_format=) or set it to 'ISO8601'"
+            )
+        fix = "date_format"
     return f"{text}. To fix: {_fix_advice(fix, kind=kind, column=column, layout=layout)}"
 
 

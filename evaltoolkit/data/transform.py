@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.data._common import format_rows, row_numbers
-from evaltoolkit.data.parse import _check_format, _parse_datetime, date_problem
+from evaltoolkit.data.parse import _check_format, _check_timezone, _parse_datetime, date_problem
 from evaltoolkit.data.rules import Finding
 from evaltoolkit.errors import ColumnMappingError, EvalToolkitError
 
@@ -213,6 +213,7 @@ def join_date_time(
             raise EvalToolkitError(
                 f"time_format {time_format!r} is not a strftime layout (e.g. '%H:%M', '%H.%M') or 'excel'"
             )
+    timezone = _check_timezone(timezone)
     rows = row_numbers(df)
     raw_date = df[date_column]
     raw_time = df[time_column]
