@@ -164,6 +164,25 @@ def validate(
     )
 
 
+def _window(start: str | None, extract_date: str | None) -> tuple[object, object] | None:
+    """--start/--extract-date as a window: ISO 8601 only (dd/mm text is refused, never guessed); exit 2."""
+    from evaltoolkit.data import parse_date
+
+    if (start is None) != (extract_date is None):
+        given, missing = ("--start", "--extract-date") if start else ("--extract-date", "--start")
+        _fail(f"error: {given} needs {missing} too (the window is [start, extract date))", EXIT_USAGE)
+    if start is None or extract_date is None:
+        return None
+    try:
+        first, end = parse_date(start, what="--start"), parse_date(extract_date, what="--extract-date")
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
+        raise  # unreachable: _fail exits
+    if first >= end:
+        _fail(f"error: --start {start} must be before --extract-date {extract_date}", EXIT_USAGE)
+    return (first, end)
+
+
 def _reading_options(
     date_format: str | None, timezone: str | None, encoding: str | None, delimiter: str | None
 ) -> dict[str, object]:
@@ -214,7 +233,7 @@ def _validate_folder(
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
     files = find_extract_files(folder)
     sites = read_sites(files["sites"]) if "sites" in files else None
-    window = (start, extract_date) if start and extract_date else None
+    window = _window(start, extract_date)
     n_errors = 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         for kind, path in files.items():
@@ -282,7 +301,10 @@ def series(
         assert spec.data.window is not None
         folder = spec.data_folder()
         options.update(
-            window=(start or spec.data.window.start, extract_date or spec.data.window.extract_date),
+            window=_window(
+                start or spec.data.window.start.isoformat(),
+                extract_date or spec.data.window.extract_date.isoformat(),
+            ),
             sites=[s.code for s in spec.sites],
             max_open_days=spec.data.max_open_days,
             sources={k: v.model_dump() for k, v in spec.data.sources.items()} or None,
@@ -290,7 +312,7 @@ def series(
     elif folder is None:
         _fail("error: give a folder of extracts or --protocol P.yaml", EXIT_USAGE)
     else:
-        options["window"] = (start, extract_date) if start and extract_date else None
+        options["window"] = _window(start, extract_date)
         reading = _reading_options(date_format, timezone, encoding, delimiter)
         if reading and folder.is_dir():
             from evaltoolkit.data import find_extract_files

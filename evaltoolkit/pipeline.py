@@ -219,7 +219,9 @@ def build_series(
         pop_only = load_extracts_subset(folder, "population", sources)
         start, end = default_window(pop_only.data)
     else:
-        start, end = (pd.Timestamp(w) for w in window)
+        from evaltoolkit.data import parse_window  # ISO 8601 only: dd/mm text is refused, never guessed
+
+        start, end = parse_window(window)  # type: ignore[misc]
     if sites is None:
         if site_table is not None:
             sites = list(site_table["site"])

@@ -84,6 +84,8 @@ def clean_extract(
     window: tuple[Any, Any] | None = None,
     max_open_days: float | None = None,
     on_invalid: Literal["raise", "exclude"] = "raise",
+    date_format: str | dict[str, str] | None = None,
+    timezone: str | None = None,
 ) -> CleanExtract:
     """Clean an extract, recording every excluded or changed row in a data-quality table.
 
@@ -126,6 +128,12 @@ def clean_extract(
         Threshold for ``stale_open_spell`` (default: not applied).
     on_invalid : {"raise", "exclude"}, default "raise"
         What to do with rows that break an error rule.
+    date_format : str or mapping, optional
+        Layout of date text in a frame of raw values (one for every date column, or ``{column: layout}``;
+        ``"excel"`` for serial day numbers); default ISO 8601 (see :mod:`evaltoolkit.data.parse`).
+    timezone : str, optional
+        Zone that date-times with a time-zone offset are converted to (counted as ``timezone_converted``);
+        without it they are unparseable.
 
     Returns
     -------
@@ -157,7 +165,7 @@ def clean_extract(
     departure_before_arrival: 1 (row 4) -> departure set to missing; row kept
     missing_patient_id: 1 (row 4) -> kept; flagged (left out of per-patient analyses)
     """
-    ctx = _context(sites, window, max_open_days, on_invalid)
+    ctx = _context(sites, window, max_open_days, on_invalid, date_format=date_format, timezone=timezone)
     result = _run(df, kind, ctx)
     if result.errors and (on_invalid == "raise" or any(f.rule == "missing_column" for f in result.errors)):
         problems = problem_table(result.findings)

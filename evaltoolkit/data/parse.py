@@ -29,8 +29,9 @@ Dates are read by one rule for the whole column, never guessed row by row:
   ``2023-01-31 14:05``, ``2023-01-31T14:05:00``; year first, so never
   ambiguous). Any other layout must be stated as a ``strftime`` layout, e.g.
   ``"%d/%m/%Y"`` or ``"%d/%m/%Y %H:%M"`` (protocol key
-  ``data.sources.<kind>.date_format``, CLI option ``--date-format``, Python
-  keyword ``date_format=``; per column as a mapping such as
+  ``data.sources.<kind>.date_format``, CLI option ``--date-format`` of
+  ``evaltoolkit validate`` and ``series``, Python keyword ``date_format=``;
+  per column as a mapping such as
   ``{"arrival": "%d/%m/%Y %H:%M"}``). ``"excel"`` reads Excel serial day
   numbers (1900 date system: 44927 is 2023-01-01, the fraction of a day is the
   time, so 44927.5 is 12:00; serials below 61, i.e. before 1 March 1900, are
@@ -74,9 +75,12 @@ from evaltoolkit.errors import ColumnMappingError, EvalToolkitError
 from evaltoolkit.schemas import Column, ExtractSchema
 
 __all__ = [
+    "DATE_FORMAT_KEY",
     "DATE_FORMAT_OPTION",
+    "TIMEZONE_KEY",
     "TIMEZONE_OPTION",
     "ParsedColumn",
+    "check_date_text",
     "column_date_formats",
     "column_types",
     "date_problem",
@@ -84,14 +88,17 @@ __all__ = [
     "parse_column",
     "parse_date",
     "parse_frame",
+    "strict_dates",
 ]
 
 DATE_FORMAT_OPTION = "--date-format"
-"""CLI option stating the layout of date text (named in messages)."""
+"""CLI option (``evaltoolkit validate``, ``series``) stating the layout of date text (named in messages)."""
 TIMEZONE_OPTION = "--timezone"
-"""CLI option stating the time zone offsets are converted to (named in messages)."""
+"""CLI option stating the zone that time-zone offsets are converted to (named in messages)."""
 DATE_FORMAT_KEY = "data.sources.{kind}.date_format"
+"""Protocol key stating the layout of date text (named in messages)."""
 TIMEZONE_KEY = "data.sources.{kind}.timezone"
+"""Protocol key stating the zone that offsets are converted to (named in messages)."""
 
 TYPE_WORDS: dict[str, str] = {
     "string": "text",
@@ -511,10 +518,21 @@ def describe_date_text(
     iso_ok = pd.notna(_strict(pd.Series([text]), "ISO8601", utc=True).iloc[0])
     if fmt is not None:
         reason = f"{shown} does not match the column's date format {fmt!r}"
+        has_time = bool(re.search(r"\d{1,2}:\d{2}", text))
+        wants_time = "%H" in fmt or "%I" in fmt
         if iso_ok:
             reason += " (it is ISO 8601: rows in another layout are not read by a second rule)"
-        elif two is not None:
-            reason += f" (it looks like {_both(two)})"
+        elif has_time and not wants_time:
+            reason += " (it has a time of day, which the layout does not)"
+        elif wants_time and not has_time:
+            reason += " (it has no time of day, which the layout expects)"
+        elif two is not None and (two[0] or two[1]):
+            day_first, month_first = two
+            if day_first and month_first and day_first != month_first:
+                reason += f" (it could be {day_first} or {month_first})"
+            else:
+                order = "day" if day_first else "month"
+                reason += f" (it can only be {day_first or month_first}, read {order} first)"
         return reason, "source"
     if two is not None:
         return f"{shown} is not ISO 8601 (YYYY-MM-DD) and {_both(two, could=True)}", "date_format"
@@ -534,22 +552,31 @@ def _both(two: tuple[str | None, str | None], *, could: bool = False) -> str:
 
 
 def _fix_advice(fix: str, *, kind: str | None, column: str | None, layout: str | None) -> str:
+    """Advice naming what the user can set where they are: the protocol key (read by every command
+    given a protocol), the CLI option of ``evaltoolkit validate``/``series`` on a folder, and the Python
+    keyword."""
     if fix == "timezone":
-        key = TIMEZONE_KEY.format(kind=kind or "<kind>")
+        if kind is None:
+            return "state the zone to convert offsets to with timezone= (e.g. 'Europe/London')"
+        key = TIMEZONE_KEY.format(kind=kind)
         return (
-            f"state the zone to convert offsets to: protocol key {key} (e.g. 'Europe/London'), "
-            f"CLI option {TIMEZONE_OPTION}, or Python keyword timezone="
+            f"state the zone to convert offsets to: protocol key {key}: 'Europe/London', CLI option "
+            f"{TIMEZONE_OPTION} Europe/London, or Python keyword timezone='Europe/London'"
         )
     if fix == "date_format":
-        key = DATE_FORMAT_KEY.format(kind=kind or "<kind>")
         example = repr(layout) if layout else "'%d/%m/%Y'"
-        per_column = f" (per column: {{{column}: {example}}})" if column else ""
+        if kind is None:
+            return (
+                f"state the layout with date_format={example}; or re-save the dates as ISO 8601 (YYYY-MM-DD)"
+            )
+        key = DATE_FORMAT_KEY.format(kind=kind)
+        per_column = f" (or per column: {{{column}: {example}}})" if column else ""
         return (
-            f"state the layout: protocol key {key}: {example}{per_column}, "
-            f"CLI option {DATE_FORMAT_OPTION} {example}, or Python keyword date_format={example}; "
+            f"state the layout: protocol key {key}: {example}{per_column}, CLI option {DATE_FORMAT_OPTION} "
+            f"{example}, or Python keyword date_format={example}; "
             "or re-save the dates as ISO 8601 (YYYY-MM-DD)"
         )
-    return "correct these rows in the source so that the whole column has one layout, or exclude them"
+    return "correct these rows in the source so that the whole column has one layout"
 
 
 def date_problem(
@@ -581,12 +608,12 @@ def date_problem(
     --------
     >>> import textwrap
     >>> msg = date_problem(["03/04/2023"], column="arrival", kind="attendances", example_row="row 2")
-    >>> print(textwrap.fill(msg, 100))
+    >>> print(textwrap.fill(msg, 100, break_on_hyphens=False))
     could not be read as dates, e.g. '03/04/2023'. Row 2: '03/04/2023' is not ISO 8601 (YYYY-MM-DD) and
     could be 3 April 2023 or 4 March 2023; day/month order is never guessed. To fix: state the layout:
-    protocol key data.sources.attendances.date_format: '%d/%m/%Y' (per column: {arrival: '%d/%m/%Y'}),
-    CLI option --date-format '%d/%m/%Y', or Python keyword date_format='%d/%m/%Y'; or re-save the dates
-    as ISO 8601 (YYYY-MM-DD)
+    protocol key data.sources.attendances.date_format: '%d/%m/%Y' (or per column: {arrival:
+    '%d/%m/%Y'}), CLI option --date-format '%d/%m/%Y', or Python keyword date_format='%d/%m/%Y'; or
+    re-save the dates as ISO 8601 (YYYY-MM-DD)
     """
     if not examples:
         return "could not be read as dates"
@@ -598,6 +625,17 @@ def date_problem(
         rows = "1 other row of the column was" if n_ok == 1 else f"{n_ok} other rows of the column were"
         text += f", while {rows} read in the column's layout: the column mixes layouts"
     layout = suggest_layout(examples)
+    if fix == "source" and n_ok == 0 and date_format not in (None, "excel"):
+        # No row matches the stated layout: the layout is wrong, not the rows.
+        iso = pd.notna(_strict(pd.Series([str(examples[0])]), "ISO8601", utc=True).iloc[0])
+        text += f"; no row of the column matches {date_format!r}"
+        if iso:
+            key = DATE_FORMAT_KEY.format(kind=kind or "<kind>")
+            return (
+                f"{text}. To fix: the dates are ISO 8601, the default: remove the layout ({key}, "
+                f"{DATE_FORMAT_OPTION}, date_format=) or set it to 'ISO8601'"
+            )
+        fix = "date_format"
     return f"{text}. To fix: {_fix_advice(fix, kind=kind, column=column, layout=layout)}"
 
 
@@ -613,6 +651,97 @@ def rank_date_examples(values: list[str]) -> list[str]:
         return 2
 
     return sorted(values, key=score)
+
+
+def strict_dates(
+    values: pd.Series, *, date_format: str | None = None, timezone: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a column of dates by the rules of this module: ``(parsed, bad)``, never raising on values.
+
+    Examples
+    --------
+    >>> parsed, bad = strict_dates(pd.Series(["2023-04-03", "03/04/2023", None]))
+    >>> parsed.tolist(), bad.tolist()
+    ([Timestamp('2023-04-03 00:00:00'), NaT, NaT], [False, True, False])
+    """
+    fmt = _check_format(date_format)
+    zone = _check_timezone(timezone)
+    parsed, _ = _parse_datetime(values, fmt, zone)
+    bad = (_present(values) & parsed.isna()).astype(bool)
+    return parsed, bad
+
+
+def check_date_text(
+    values: pd.Series,
+    *,
+    column: str,
+    where: str,
+    error: type[EvalToolkitError] = EvalToolkitError,
+    fix: str | None = None,
+    kind: str | None = None,
+) -> None:
+    """Refuse text dates that would otherwise be guessed: day/month text (``03/04/2023``) and offsets.
+
+    For columns that arrive as text in a DataFrame (cohort index dates, an ITS time column), so that a
+    later, laxer parser never sees them. Other unreadable text is left to the caller's own checks.
+
+    Raises
+    ------
+    EvalToolkitError
+        (or ``error``) naming ``where``, the column, the count, the first 0-based row position, the value
+        and its two readings, and the fix.
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> check_date_text(pd.Series(["2023-01-31", "2023-02-28"]), column="index_date", where="cohort")
+    >>> try:
+    ...     check_date_text(pd.Series(["2023-01-31", "03/04/2023"]), column="index_date", where="cohort",
+    ...                     kind="cohort")
+    ... except EvalToolkitError as err:
+    ...     print(textwrap.fill(str(err), 100))
+    cohort: column 'index_date' has 1 date(s) written day/month or month/day, first at row 1 (0-based
+    row position): '03/04/2023' is not ISO 8601 (YYYY-MM-DD) and could be 3 April 2023 or 4 March 2023;
+    day/month order is never guessed. Write the dates as YYYY-MM-DD, or read the file with
+    evaltoolkit.data.read_extract(..., date_format='%d/%m/%Y') (protocol key
+    data.sources.cohort.date_format).
+    """
+    if ptypes.is_datetime64_any_dtype(values.dtype) or ptypes.is_numeric_dtype(values.dtype):
+        return
+    text = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else None)
+    known = text.dropna().astype(str)
+    if known.empty:
+        return
+    day_month = known.str.match(_DAY_MONTH.pattern)
+    offset = known.str.contains(OFFSET_PATTERN)
+    for mask, what in (
+        (day_month, "date(s) written day/month or month/day"),
+        (offset, "time-zone offset(s)"),
+    ):
+        if not mask.any():
+            continue
+        labels = known.index[mask.to_numpy()]
+        position = int(np.flatnonzero(values.index.isin([labels[0]]))[0])
+        example = str(known.loc[labels[0]])
+        reason, kind_of_fix = describe_date_text(example)
+        layout = suggest_layout(list(known[mask].iloc[:50])) or "%d/%m/%Y"
+        if kind_of_fix == "timezone":
+            advice = (
+                "Convert them to local time without an offset, or read the file with "
+                "evaltoolkit.data.read_extract(..., timezone='Europe/London')"
+            )
+            key = TIMEZONE_KEY
+        else:
+            advice = (
+                "Write the dates as YYYY-MM-DD, or read the file with evaltoolkit.data.read_extract(..., "
+                f"date_format={layout!r})"
+            )
+            key = DATE_FORMAT_KEY
+        advice = fix or (advice + (f" (protocol key {key.format(kind=kind)})." if kind else "."))
+        raise error(
+            f"{where}: column {column!r} has {int(mask.sum())} {what}, first at row {position} (0-based row "
+            f"position): {reason}. {advice}"
+        )
 
 
 def parse_date(
@@ -875,6 +1004,7 @@ def parse_frame(
     *,
     date_format: DateFormat = None,
     timezone: str | None = None,
+    tz_converted: dict[str, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     """Parse every schema column of ``df`` (a copy); other columns are left as they are.
 
@@ -889,6 +1019,9 @@ def parse_frame(
         are ISO 8601). See :func:`parse_column`.
     timezone : str, optional
         Zone to convert time-zone offsets to (see :func:`parse_column`).
+    tz_converted : dict, optional
+        If given, receives ``{date column: number of values whose offset was converted}`` (for the
+        data-quality table).
 
     Returns
     -------
@@ -921,6 +1054,8 @@ def parse_frame(
         result = parse_column(df[name], column, date_format=formats.get(name), timezone=zone)
         parsed[name] = result.values
         bad_cols[name] = result.bad
+        if tz_converted is not None and column.type in ("datetime", "date"):
+            tz_converted[name] = result.n_tz_converted
         if result.bad.any():
             raw = df.loc[result.bad.to_numpy(), name]
             distinct = [str(v).strip() for v in pd.unique(raw.astype("object"))]

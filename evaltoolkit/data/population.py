@@ -84,7 +84,8 @@ def monthly_population(
         Month and day (``MM-DD``) the estimates refer to: 30 June for mid-year estimates.
     start, end : date-like, optional
         Months wanted, half-open ``[start, end)`` (ISO 8601 text or dates; must be month starts).
-        Default: from the month of the first reference date to the month of the last, inclusive.
+        Default: from the month of the first reference date to the month of the last (over all sites),
+        inclusive.
     extrapolate : {"constant", "linear"}, default "constant"
         Outside the reference dates: hold the nearest estimate, or extend the line through the two
         nearest estimates. Extrapolated months are counted in the findings.

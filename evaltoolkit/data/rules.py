@@ -3,7 +3,9 @@
 One pass over an extract produces a list of :class:`Finding` objects, one per
 rule (and per column for column-level errors), in the documented order:
 
-1. ``missing_column`` (error; cleaning cannot run).
+1. ``missing_column`` (error; cleaning cannot run). With a ``timezone``,
+   ``timezone_converted`` (fixable) then counts the date-times whose offset was
+   converted to that zone (no row excluded).
 2. ``exact_duplicate`` (fixable): rows identical in every column to an earlier
    row are excluded, the first copy is kept.
 3. Row-level errors, checked on the remaining rows: ``unparseable``,
@@ -609,7 +611,10 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
     own_flags = [c for c in work.columns if c in _ALL_FLAGS]
     work = work.drop(columns=own_flags)
 
-    parsed, bad, examples = parse_frame(work, schema, date_format=ctx.date_format, timezone=ctx.timezone)
+    converted: dict[str, int] = {}
+    parsed, bad, examples = parse_frame(
+        work, schema, date_format=ctx.date_format, timezone=ctx.timezone, tz_converted=converted
+    )
     _merge_recorded_unparseable(parsed, bad, examples)
     result = PipelineResult(kind=kind, n_input=len(parsed))
     findings = result.findings
@@ -625,6 +630,25 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
         msg = _missing_column_message(name, present, kind)
         findings.append(
             Finding("missing_column", name, "error", len(parsed), 0, "all rows", "cannot clean", msg, msg)
+        )
+
+    if ctx.timezone is not None:
+        n_converted = sum(converted.values())
+        per_column = ", ".join(f"{c} {n}" for c, n in converted.items() if n) or "none"
+        findings.append(
+            Finding(
+                "timezone_converted",
+                ", ".join(converted) or "date columns",
+                "fixable",
+                n_converted,
+                0,
+                "",
+                f"converted to {ctx.timezone} wall time, then the offset dropped; rows kept",
+                f"date-times with a time-zone offset converted to {ctx.timezone} (per column: {per_column})",
+                f"{_plural(n_converted, 'value')} with a time-zone offset converted to {ctx.timezone}"
+                if n_converted
+                else "",
+            )
         )
 
     # 1. Exact duplicates (compare raw text where a value could not be parsed).

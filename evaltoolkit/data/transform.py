@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.data._common import format_rows, row_numbers
-from evaltoolkit.data.parse import _check_format, _parse_datetime, date_problem
+from evaltoolkit.data.parse import _check_format, _check_timezone, _parse_datetime, date_problem
 from evaltoolkit.data.rules import Finding
 from evaltoolkit.errors import ColumnMappingError, EvalToolkitError
 
@@ -213,6 +213,7 @@ def join_date_time(
             raise EvalToolkitError(
                 f"time_format {time_format!r} is not a strftime layout (e.g. '%H:%M', '%H.%M') or 'excel'"
             )
+    timezone = _check_timezone(timezone)
     rows = row_numbers(df)
     raw_date = df[date_column]
     raw_time = df[time_column]
@@ -224,20 +225,16 @@ def join_date_time(
     has_time = time_text.notna().to_numpy()
     bad_date = has_date & dates.isna().to_numpy()
 
-    offsets = pd.Series(pd.NaT, index=df.index, dtype="timedelta64[us]")
+    cells = raw_time.astype(object)
+    lookup: dict[Any, pd.Timedelta | None] = {}
+    for value in pd.unique(cells[has_time]):
+        lookup[value] = _time_of_day(value, tfmt)
+    found = cells[has_time].map(lookup)
     bad_time = np.zeros(len(df), dtype=bool)
-    cache: dict[Any, pd.Timedelta | None] = {}
-    raw_cells = raw_time.astype(object).to_numpy()
-    for pos in np.flatnonzero(has_time):
-        value = raw_cells[pos]
-        key = (type(value).__name__, str(value))
-        if key not in cache:
-            cache[key] = _time_of_day(value, tfmt)
-        td = cache[key]
-        if td is None:
-            bad_time[pos] = True
-        else:
-            offsets.iloc[pos] = td
+    bad_time[np.flatnonzero(has_time)] = found.isna().to_numpy()
+    offsets = pd.Series(pd.NaT, index=df.index, dtype="timedelta64[us]")
+    if len(found):
+        offsets[has_time] = pd.to_timedelta(found.where(found.notna(), None)).to_numpy()
     no_time = has_date & ~bad_date & ~has_time
     joined = dates + offsets.where(~no_time, pd.Timedelta(0))
     joined = joined.where(~bad_time).astype("datetime64[us]")
@@ -400,9 +397,11 @@ def map_values(
     new = original.copy()
     new_values = keys[matched].map(lambda k: lookup[k][1])
     new.loc[new_values.index] = new_values.to_numpy()
-    changed = matched & np.array(
-        [not _same(a, b) for a, b in zip(original.to_numpy(), new.to_numpy(), strict=True)], dtype=bool
-    )
+    differs: dict[Any, bool] = {}
+    for value in pd.unique(original[matched]):
+        differs[value] = not _same(value, lookup[_key(_cell_text(value) or "", ignore_case)][1])
+    changed = np.zeros(len(df), dtype=bool)
+    changed[np.flatnonzero(matched)] = original[matched].map(differs).to_numpy(dtype=bool)
     unmapped = texts.notna().to_numpy() & ~matched
     if not unmapped.any() and new.notna().any() and all(isinstance(v, bool | np.bool_) for v in new.dropna()):
         new = new.astype("boolean")

@@ -26,14 +26,14 @@ def _context(
     timezone: str | None = None,
 ) -> Context:
     if on_invalid not in ("raise", "exclude"):
-        raise ValueError(f"on_invalid must be 'raise' or 'exclude', got {on_invalid!r}")
+        raise ExtractValidationError(f"on_invalid must be 'raise' or 'exclude', got {on_invalid!r}")
     if max_open_days is not None:
         if (
             isinstance(max_open_days, bool)
             or not isinstance(max_open_days, int | float)
             or not max_open_days > 0
         ):
-            raise ValueError(
+            raise ExtractValidationError(
                 f"max_open_days must be a positive number of days or None, got {max_open_days!r}"
             )
         max_open_days = float(max_open_days)

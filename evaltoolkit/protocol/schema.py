@@ -207,13 +207,53 @@ class Intervention(_Model):
     )
 
 
+def _iso_date(value: Any) -> Any:
+    """Protocol dates are ISO 8601 (YYYY-MM-DD) only: never a number, never dd/mm or mm/dd text."""
+    if value is None:
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None or value.time() != dt.time(0):
+            raise ValueError(f"must be a date without a time of day, YYYY-MM-DD (got {value.isoformat()})")
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"is not a real date: {text!r} (YYYY-MM-DD)") from None
+        from evaltoolkit.data.parse import readings
+
+        two = readings(text)
+        if two is not None:
+            options = [r for r in two if r]
+            iso = [dt.datetime.strptime(r, "%d %B %Y").date().isoformat() for r in options]
+            spelled = " or ".join(dict.fromkeys(options))
+            written = " or ".join(dict.fromkeys(iso))
+            raise ValueError(
+                f"must be an ISO 8601 date, YYYY-MM-DD: {text!r} could be {spelled} and day/month order is "
+                f"never guessed; write {written}"
+            )
+        raise ValueError(f"must be an ISO 8601 date, YYYY-MM-DD, e.g. 2021-04-01 (got {text!r})")
+    raise ValueError(
+        f"must be an ISO 8601 date, YYYY-MM-DD, e.g. 2021-04-01 (got the {type(value).__name__} {value!r}; "
+        "numbers are not read as dates)"
+    )
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+"""A protocol date: ISO 8601 text (YYYY-MM-DD) or a YAML date; never a number or dd/mm text."""
+
+
 class Site(_Model):
     """One site: its code in the extracts, its role and (for intervention sites) its go-live date."""
 
     code: Text = Field(description="Site code as it appears in the extracts' site column.")
     name: str | None = Field(None, description="Display name.")
     role: Literal["intervention", "control"] = Field(description="intervention or control.")
-    go_live: dt.date | None = Field(
+    go_live: IsoDate | None = Field(
         None, description="First day of the go-live month (intervention sites only; empty for controls)."
     )
 
@@ -221,8 +261,8 @@ class Site(_Model):
 class Window(_Model):
     """The half-open observation window ``[start, extract_date)``."""
 
-    start: dt.date = Field(description="First day observed (first day of a month).")
-    extract_date: dt.date = Field(
+    start: IsoDate = Field(description="First day observed (first day of a month), YYYY-MM-DD.")
+    extract_date: IsoDate = Field(
         description="Extract date: the first day not covered; also the censoring date."
     )
 
