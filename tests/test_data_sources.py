@@ -415,3 +415,14 @@ def test_errors_on_stacked_files_say_which_file_holds_the_row(tmp_path: Path) ->
     with pytest.raises(ExtractValidationError) as info:
         load_source("cohort", {"file": ["c1.csv", "c2.csv"]}, tmp_path)
     assert "index_date" in str(info.value) and "row 3: c2.csv" in str(info.value)
+
+
+def test_timezone_conversions_are_counted(tmp_path: Path) -> None:
+    text = "attendance_id,patient_id,site,arrival,departure\n"
+    text += "a1,p1,A,2023-07-01T10:00:00+01:00,2023-07-01T12:00:00+01:00\n"
+    text += "a2,p2,A,2023-07-01 11:00,2023-07-01 13:00\n"
+    write(tmp_path / "att.csv", text)
+    clean = load_source("attendances", {"file": "att.csv", "timezone": "Europe/London"}, tmp_path)
+    q = clean.quality.set_index("rule")
+    assert int(q.loc["timezone_converted", "n_rows"]) == 2  # arrival and departure of a1
+    assert str(clean.data.loc[0, "arrival"]) == "2023-07-01 10:00:00"  # BST wall time kept

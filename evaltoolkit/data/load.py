@@ -443,6 +443,8 @@ def read_source(
     date_format = opts.get("date_format")
     if isinstance(date_format, Mapping):  # joined columns are date-times already
         date_format = {c: f for c, f in date_format.items() if c not in (opts.get("date_time") or {})} or None
+    if opts.get("timezone"):
+        findings.append(_timezone_finding(frame, kind, date_format, opts["timezone"]))
     data = read_extract(
         frame,
         kind,
@@ -457,6 +459,26 @@ def _date_layout(opts: Mapping[str, Any], target: str) -> str | None:
     if isinstance(fmt, Mapping):
         return fmt.get(target)
     return fmt
+
+
+def _timezone_finding(frame: pd.DataFrame, kind: str, date_format: Any, timezone: str) -> Finding:
+    """``timezone_converted``: date-times whose offset was converted to ``timezone`` (counted per column)."""
+    from evaltoolkit.data.parse import parse_frame
+    from evaltoolkit.schemas import get_schema
+
+    converted: dict[str, int] = {}
+    parse_frame(frame, get_schema(kind), date_format=date_format, timezone=timezone, tz_converted=converted)
+    n = sum(converted.values())
+    per_column = ", ".join(f"{c} {k}" for c, k in converted.items() if k) or "none"
+    return _finding(
+        "timezone_converted",
+        ", ".join(converted) or "date columns",
+        n,
+        0,
+        "",
+        f"converted to {timezone} wall time, then the offset dropped; rows kept",
+        f"date-times with a time-zone offset converted to {timezone} (per column: {per_column})",
+    )
 
 
 def _row_places(data: pd.DataFrame, message: str) -> str:
