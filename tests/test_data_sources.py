@@ -426,3 +426,25 @@ def test_timezone_conversions_are_counted(tmp_path: Path) -> None:
     q = clean.quality.set_index("rule")
     assert int(q.loc["timezone_converted", "n_rows"]) == 2  # arrival and departure of a1
     assert str(clean.data.loc[0, "arrival"]) == "2023-07-01 10:00:00"  # BST wall time kept
+
+
+def test_on_invalid_key_excludes_and_counts_and_the_advice_names_it(tmp_path: Path) -> None:
+    from evaltoolkit.protocol import load_protocol
+    from evaltoolkit.report._data import load_data
+
+    path = _trust_protocol(tmp_path, allow_outside_folder=True)
+    spells = tmp_path / "trust" / "inpatient_spells.csv"
+    lines = spells.read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5].replace(lines[5].split(",")[3], "31/31/2023")  # row 6: an impossible admission date
+    spells.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ExtractValidationError) as info:
+        load_data(load_protocol(path))
+    assert "admitted" in str(info.value) and "data.sources.spells.on_invalid: exclude" in str(info.value)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["data"]["sources"]["spells"]["on_invalid"] = "exclude"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    loaded = load_data(load_protocol(path))
+    q = loaded.quality[loaded.quality["extract"] == "spells"].set_index("rule")
+    assert int(q.loc["unparseable", "n_excluded"]) == 1
+    ex = loaded.extracts["spells"]
+    assert ex.n_input == ex.n_output + int(q["n_excluded"].sum())

@@ -137,7 +137,7 @@ def load_extracts(
                 sites=sites if kind in ("attendances", "spells", "population") else None,
                 window=window,
                 max_open_days=max_open_days,
-                on_invalid=on_invalid,
+                on_invalid=None if on_invalid == "raise" else on_invalid,  # else the source's own key
             )
         return out_sources
     files = find_extract_files(folder)
@@ -185,6 +185,7 @@ SOURCE_KEYS = (
     "site_aliases",
     "where",
     "population",
+    "on_invalid",
 )
 """Keys of a data source (``data.sources.<kind>`` in a protocol; see
 :class:`~evaltoolkit.protocol.DataSource`)."""
@@ -589,14 +590,16 @@ def load_source(
     sites: Iterable[Any] | pd.DataFrame | None = None,
     window: tuple[Any, Any] | None = None,
     max_open_days: float | None = None,
-    on_invalid: Literal["raise", "exclude"] = "raise",
+    on_invalid: Literal["raise", "exclude"] | None = None,
     advice: str | None = None,
 ) -> CleanExtract:
     """Read (:func:`read_source`) and clean (:func:`~evaltoolkit.data.clean_extract`) one data source.
 
     The data-quality table starts with the reading steps (``duplicate_across_files``, ``where_filter``,
     value maps, site aliases...) followed by the cleaning rules, and accounts for every row read from
-    every file and sheet: ``n_input = n_output + quality["n_excluded"].sum()``.
+    every file and sheet: ``n_input = n_output + quality["n_excluded"].sum()``. ``on_invalid``
+    (default: the source's ``on_invalid`` key, else ``"raise"``) is passed to
+    :func:`~evaltoolkit.data.clean_extract`.
 
     Examples
     --------
@@ -609,21 +612,30 @@ def load_source(
     (4, 2, {'rows_read': 0, 'duplicate_across_files': 1, 'exact_duplicate': 1})
     """
     got = read_source(kind, source, folder, window=window, advice=advice)
+    if on_invalid is None:
+        on_invalid = _source_options(source).get("on_invalid") or "raise"
     try:
         cleaned = clean_extract(
             got.data, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
         )
     except ExtractValidationError as exc:
-        if len(got.files) < 2 and not any(
-            f.rule == "rows_read" and "sheet" in f.detail for f in got.findings
-        ):
+        text = str(exc)
+        if advice is not None and advice.startswith("protocol:"):
+            text = text.replace(
+                "pass on_invalid='exclude' to clean_extract",
+                f"set data.sources.{kind}.on_invalid: exclude in the protocol",
+            )
+        stacked = len(got.files) > 1 or any(
+            f.rule == "rows_read" and " sheet " in f.detail for f in got.findings
+        )
+        if stacked:
+            problems = exc.problems
+            listed = " ".join(map(str, problems["rows"])) if isinstance(problems, pd.DataFrame) else ""
+            places = _row_places(got.data, listed)
+            text += f"\nRow numbers are spreadsheet rows of their own file or sheet ({places})."
+        if text == str(exc):
             raise
-        problems = exc.problems
-        listed = " ".join(map(str, problems["rows"])) if isinstance(problems, pd.DataFrame) else ""
-        where = _row_places(got.data, listed)
-        raise ExtractValidationError(
-            f"{exc}\nRow numbers are spreadsheet rows of their own file or sheet ({where}).", exc.problems
-        ) from exc
+        raise ExtractValidationError(text, exc.problems) from exc
     quality = combine_quality(quality_table(got.findings, kind), cleaned.quality)
     n_removed = int(quality["n_excluded"].sum())
     if got.n_input != cleaned.n_output + n_removed:  # pragma: no cover - internal invariant

@@ -397,6 +397,13 @@ class DataSource(_Model):
         None,
         description="For the population source: annual estimates to monthly denominators (interpolated).",
     )
+    on_invalid: Literal["raise", "exclude"] = Field(
+        "raise",
+        description=(
+            "Rows breaking an error rule (unreadable dates, empty required values...): raise (stop and list "
+            "them) or exclude (leave them out, counted in the data-quality table)."
+        ),
+    )
 
 
 class DataSpec(_Model):
