@@ -344,6 +344,10 @@ def test_spells_without_a_pd_flag_say_pd_spells_are_inferred(tmp_path: Path) -> 
     [note] = loaded.notes
     assert "no personality-disorder flag" in note and "pd_admissions, pd_bed_days" in note
     assert "data.sources.spells.columns" in note
+    from evaltoolkit.report._summary import limitations
+
+    flagged = limitations({"data": {"inputs": [], "notes": [note]}, "suppression": {"rule": "nhs"}})
+    assert [x["text"] for x in flagged if x["id"] == "data_note"] == [note]  # a limitation in the report
 
 
 def test_validate_folder_reading_options(tmp_path: Path) -> None:
