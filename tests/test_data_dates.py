@@ -446,3 +446,14 @@ def test_a_layout_that_matches_no_row_is_reported_as_the_wrong_layout() -> None:
     )["message"].iloc[0]
     assert "it has a time of day, which the layout does not" in timed
     assert "date_format='%d/%m/%Y %H:%M'" in timed
+
+
+def test_rows_in_another_layout_after_read_extract_are_explained_without_the_layout() -> None:
+    raw = attendances(["03/04/2023", "04/04/2023", "2023-04-05"])
+    df = read_extract(raw, "attendances", date_format="%d/%m/%Y")
+    assert df["arrival"].tolist()[:2] == [TS("2023-04-03"), TS("2023-04-04")]
+    problem = unparseable(validate_extract(df, "attendances"), "arrival")
+    assert problem[["n_rows", "rows"]].values.tolist() == [[1, "4"]]
+    message = problem["message"].iloc[0]
+    assert "Row 4: '2023-04-05' is ISO 8601, but the column was read with another date layout" in message
+    assert "while 2 other rows of the column were read" in message

@@ -536,6 +536,13 @@ def describe_date_text(
         return reason, "source"
     if two is not None:
         return f"{shown} is not ISO 8601 (YYYY-MM-DD) and {_both(two, could=True)}", "date_format"
+    if iso_ok:
+        # Only possible when the column was read with another layout that is not known here.
+        return (
+            f"{shown} is ISO 8601, but the column was read with another date layout (rows in another layout "
+            "are not read by a second rule)",
+            "source",
+        )
     return f"{shown} is not a date in ISO 8601 (e.g. 2023-01-31 or 2023-01-31 14:05)", "date_format"
 
 
