@@ -188,7 +188,7 @@ SOURCE_KEYS = (
     "on_invalid",
 )
 """Keys of a data source (``data.sources.<kind>`` in a protocol; see
-:class:`~evaltoolkit.protocol.DataSource`)."""
+``evaltoolkit.protocol.DataSource``)."""
 
 FILE_COLUMN = "source_file"
 """Column naming the file each row came from, when a source has several files."""
@@ -304,7 +304,7 @@ def read_source(
         Extract kind (``attendances``, ``spells``, ``population``, ``cohort``, ``rom_responses``,
         ``staff_survey``).
     source : mapping, DataSource, str or Path
-        The data-source keys (:data:`SOURCE_KEYS`; see :class:`~evaltoolkit.protocol.DataSource`), or
+        The data-source keys (:data:`SOURCE_KEYS`; see ``evaltoolkit.protocol.DataSource``), or
         just a file name.
     folder : str or Path
         Folder that file names are relative to.

@@ -32,8 +32,6 @@ DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 ALL_SHEETS = ("*", "all")
 
-Sheet = str | int | list[str | int] | None
-
 
 def how_to_set(option: str, value: Any, advice: str | None) -> str:
     """How to set a reading option where the user is: a protocol key, a CLI option or a Python keyword.
@@ -148,7 +146,9 @@ def _excel_sheet_names(path: Path) -> list[str]:
         raise _fail(path.name, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from exc
 
 
-def resolve_sheets(path: Path, sheet: Sheet, advice: str | None = None) -> list[str]:
+def resolve_sheets(
+    path: Path, sheet: str | int | list[str | int] | None, advice: str | None = None
+) -> list[str]:
     """Worksheet names selected by ``sheet``: a name, a position counted from 1, a list, or ``"*"`` (all).
 
     Raises
@@ -296,7 +296,7 @@ def _frame_from_grid(
 def read_table(
     path: str | Path,
     *,
-    sheet: Sheet = None,
+    sheet: str | int | list[str | int] | None = None,
     encoding: str = "utf-8-sig",
     header_row: int | None = None,
     delimiter: str | None = None,
@@ -408,7 +408,7 @@ def read_extract(
     kind: str,
     *,
     mapping: Mapping[str, str] | str | Path | None = None,
-    sheet: Sheet = None,
+    sheet: str | int | list[str | int] | None = None,
     date_format: str | Mapping[str, str] | None = None,
     encoding: str = "utf-8-sig",
     header_row: int | None = None,
