@@ -397,8 +397,9 @@ def read_source(
         )
     if len(files) > 1:
         data_cols = [c for c in raw.columns if c not in (ROW_COLUMN, FILE_COLUMN)]
-        key = raw[data_cols].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
-        first_file = raw[FILE_COLUMN].groupby(key).transform("first")
+        # rows compared as text (a CSV and a workbook of the same data agree), missing values equal
+        key = pd.util.hash_pandas_object(raw[data_cols].astype("string").fillna("\x00"), index=False)
+        first_file = raw[FILE_COLUMN].groupby(key.to_numpy()).transform("first")
         across = (raw[FILE_COLUMN] != first_file).to_numpy(dtype=bool)
         findings.append(
             _finding(
