@@ -452,3 +452,18 @@ def test_on_invalid_key_excludes_and_counts_and_the_advice_names_it(tmp_path: Pa
     assert int(q.loc["unparseable", "n_excluded"]) == 1
     ex = loaded.extracts["spells"]
     assert ex.n_input == ex.n_output + int(q["n_excluded"].sum())
+
+
+def test_every_data_source_key_is_documented() -> None:
+    import re
+
+    from evaltoolkit.data import SOURCE_KEYS
+    from evaltoolkit.protocol import DataSource
+
+    root = Path(__file__).parents[1]
+    table = (root / "protocols" / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE))
+    assert set(DataSource.model_fields) == set(SOURCE_KEYS)
+    assert set(DataSource.model_fields) <= documented, set(DataSource.model_fields) - documented
+    page = (root / "book" / "howto" / "trust_extract.md").read_text(encoding="utf-8")
+    assert all(f"`{key}`" in page for key in DataSource.model_fields if key != "on_invalid")
