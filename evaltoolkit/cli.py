@@ -293,6 +293,8 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     typer.echo(f"protocol {path}: ok")
     if not data:
         return 0
+    import pandas as pd
+
     from evaltoolkit.report._data import load_data
 
     protocol = load_protocol(path)
@@ -301,11 +303,24 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
     except (EvalToolkitError, FileNotFoundError) as exc:
         typer.echo(f"data: {_cli_text(str(exc))}")
         return EXIT_INVALID
-    for kind, ex in loaded.extracts.items():  # load_data has refused empty and wholly excluded extracts
+    q = loaded.quality
+    for kind, ex in loaded.extracts.items():
+        names = ", ".join(p.name for p in loaded.inputs.get(kind, (loaded.files[kind],)))
+        mine = q[q["extract"] == kind]
+        read = mine.loc[mine["rule"] == "rows_read", "n_rows"]
+        n_read = int(read.iloc[0]) if len(read) else ex.n_input
+        annual = "; annual estimates became " + f"{ex.n_input} site-months" if n_read != ex.n_input else ""
         typer.echo(
-            f"{kind} ({loaded.files[kind].name}): ok; {ex.n_input} rows read, {ex.n_excluded} excluded by "
-            "data-quality rules"
+            f"{kind} ({names}): ok; {n_read} rows read{annual}, {ex.n_excluded} excluded by data-quality "
+            f"rules, {ex.n_output} kept"
         )
+        for r in mine.itertuples(index=False):
+            if r.rule != "rows_read" and not pd.isna(r.n_rows) and int(r.n_rows) > 0:
+                typer.echo(
+                    f"  {r.rule} ({r.column}): {int(r.n_rows)} rows, {int(r.n_excluded)} excluded; {r.action}"
+                )
+    for note in loaded.notes:
+        typer.echo(f"note: {note}")
     from evaltoolkit.report._checks import check_lines
 
     lines, failed = check_lines(protocol, loaded)  # series: gaps, empty stretches, partial periods
@@ -344,6 +359,10 @@ def validate(
             callback=_date_option,
         ),
     ] = None,
+    date_format: DateFormatOption = None,
+    timezone: TimezoneOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
 ) -> None:
     """Check a folder of extracts, or a protocol and the data it names; print every problem at once.
 
@@ -364,21 +383,72 @@ def validate(
             EXIT_USAGE,
         )
     assert target is not None
-    _validate_folder(target, start, extract_date)
+    _validate_folder(
+        target, start, extract_date, _reading_options(date_format, timezone, encoding, delimiter)
+    )
 
 
-def _window(start: str | None, extract_date: str | None) -> tuple[str, str] | None:
+def _window(start: str | None, extract_date: str | None) -> tuple[object, object] | None:
+    """--start/--extract-date as a window: ISO 8601 only (dd/mm text is refused, never guessed); exit 2."""
+    from evaltoolkit.data import parse_date
+
     if (start is None) != (extract_date is None):
         given, missing = ("--start", "--extract-date") if start else ("--extract-date", "--start")
         _fail(f"error: {given} needs {missing} too (the window is [start, extract date))", EXIT_USAGE)
-    if start is not None and extract_date is not None:
-        if start >= extract_date:
-            _fail(f"error: --start {start} must be before --extract-date {extract_date}", EXIT_USAGE)
-        return (start, extract_date)
-    return None
+    if start is None or extract_date is None:
+        return None
+    try:
+        first, end = parse_date(start, what="--start"), parse_date(extract_date, what="--extract-date")
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
+        raise  # unreachable: _fail exits
+    if first >= end:
+        _fail(f"error: --start {start} must be before --extract-date {extract_date}", EXIT_USAGE)
+    return (first, end)
 
 
-def _validate_folder(folder: Path, start: str | None, extract_date: str | None) -> None:
+def _reading_options(
+    date_format: str | None, timezone: str | None, encoding: str | None, delimiter: str | None
+) -> dict[str, object]:
+    """Data-source keys from the reading options of ``validate``/``series`` on a folder."""
+    out: dict[str, object] = {}
+    if date_format:
+        if "=" in date_format:  # per column: arrival=%d/%m/%Y %H:%M,departure=...
+            pairs = [p.split("=", 1) for p in date_format.split(",") if p.strip()]
+            out["date_format"] = {k.strip(): v.strip() for k, v in pairs}
+        else:
+            out["date_format"] = date_format
+    if timezone:
+        out["timezone"] = timezone
+    if encoding:
+        out["encoding"] = encoding
+    if delimiter:
+        out["delimiter"] = delimiter
+    return out
+
+
+DateFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="Layout of date text in the extracts: a strftime layout (%d/%m/%Y), ISO8601 or excel, or per "
+        "column: arrival=%d/%m/%Y %H:%M,departure=%d/%m/%Y %H:%M. Day/month are never guessed.",
+    ),
+]
+TimezoneOption = Annotated[
+    str | None, typer.Option("--timezone", help="Time zone date-times with offsets are converted to.")
+]
+EncodingOption = Annotated[
+    str | None, typer.Option("--encoding", help="Text encoding of CSV files, e.g. cp1252 (default utf-8).")
+]
+DelimiterOption = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected among , ; tab |).")
+]
+
+
+def _validate_folder(
+    folder: Path, start: str | None, extract_date: str | None, options: dict[str, object] | None = None
+) -> None:
     import pandas as pd
 
     from evaltoolkit.data import clean_extract, find_extract_files, read_extract, read_sites, validate_extract
@@ -406,7 +476,7 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
             if kind == "sites":
                 continue
             try:
-                frame = read_extract(path, kind)
+                frame = read_extract(path, kind, advice="cli", **(options or {}))  # type: ignore[arg-type]
                 problems = validate_extract(frame, kind, sites=sites, window=window)
                 errors = problems[problems["severity"] == "error"] if len(problems) else problems
                 unusable = None
@@ -445,8 +515,10 @@ def _validate_folder(folder: Path, start: str | None, extract_date: str | None) 
 @app.command()
 @_guard
 def series(
-    folder: Annotated[Path, typer.Argument(help="Folder of extracts with canonical column names.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    folder: Annotated[
+        Path | None, typer.Argument(help="Folder of extracts with canonical column names (or --protocol).")
+    ] = None,
     freq: Annotated[
         str,
         typer.Option(
@@ -457,24 +529,76 @@ def series(
     start: Annotated[
         str | None,
         typer.Option(
-            help="Window start (YYYY-MM-DD); default from the population file.", callback=_date_option
+            help="Window start (YYYY-MM-DD); default from the population file (or the protocol's window).",
+            callback=_date_option,
         ),
     ] = None,
     extract_date: Annotated[
         str | None,
         typer.Option(help="Extract date (YYYY-MM-DD): window end, excluded.", callback=_date_option),
     ] = None,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(
+            "--protocol",
+            "-p",
+            help="Read the extracts a protocol names, with its data keys (files, preset, columns, sheets, "
+            "date formats, value maps, site aliases, where...), its window and its sites.",
+        ),
+    ] = None,
+    date_format: DateFormatOption = None,
+    timezone: TimezoneOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
 ) -> None:
-    """Build site × period series and the data-quality table from the extracts in FOLDER."""
+    """Build site × period series and the data-quality table from the extracts in FOLDER (or a protocol's)."""
     from evaltoolkit.pipeline import build_series, write_series
 
+    options: dict = {"freq": freq}
+    if protocol is not None:
+        from evaltoolkit.protocol import load_protocol
+
+        if not protocol.exists():
+            _fail(f"error: protocol file {protocol} does not exist", EXIT_USAGE)
+        try:
+            spec = load_protocol(protocol)
+        except EvalToolkitError as exc:
+            _fail(f"error: {exc}", EXIT_INVALID)
+        if spec.data.window is None:
+            _fail(f"error: protocol {protocol} has no data.window (start, extract_date)", EXIT_INVALID)
+        assert spec.data.window is not None
+        folder = spec.data_folder()
+        options.update(
+            window=_window(
+                start or spec.data.window.start.isoformat(),
+                extract_date or spec.data.window.extract_date.isoformat(),
+            ),
+            sites=[s.code for s in spec.sites],
+            max_open_days=spec.data.max_open_days,
+            sources={k: v.model_dump() for k, v in spec.data.sources.items()} or None,
+        )
+    elif folder is None:
+        _fail("error: give a folder of extracts or --protocol P.yaml", EXIT_USAGE)
+    else:
+        options["window"] = _window(start, extract_date)
+        reading = _reading_options(date_format, timezone, encoding, delimiter)
+        if reading and folder.is_dir():
+            from evaltoolkit.data import find_extract_files
+
+            try:
+                found = find_extract_files(folder)
+            except EvalToolkitError as exc:
+                _fail(f"error: {exc}", EXIT_INVALID)
+            options["sources"] = {k: {"file": p.name, **reading} for k, p in found.items() if k != "sites"}
+            if "sites" in found:
+                options["sources"]["sites"] = {"file": found["sites"].name}
+    assert folder is not None
     if not folder.is_dir():
         _fail(f"error: {folder} is not a folder", EXIT_USAGE)
-    window = _window(start, extract_date)
     _out_folder(out, inputs=[folder])
     try:
         typer.echo(f"reading and validating extracts in {folder} ...", err=True)
-        build = build_series(folder, freq=freq, window=window)
+        build = build_series(folder, **options)
     except EvalToolkitError as exc:
         _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     typer.echo("writing outputs ...", err=True)
@@ -568,7 +692,25 @@ def score(
     invalid: Annotated[
         str, typer.Option(help="raise (stop on out-of-range values) or missing (score them as missing).")
     ] = "raise",
-    sheet: Annotated[str | None, typer.Option(help="Worksheet of an .xlsx file.")] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Worksheet of an .xlsx file: a name, or a position counted from 1.")
+    ] = None,
+    item_map: Annotated[
+        str | None,
+        typer.Option(
+            "--item-map",
+            help="Your item columns → the instrument's, e.g. Q1=core10_1,Q2=core10_2 or Q{n}=core10_{n}.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of a CSV file, e.g. cp1252 or latin-1 (default utf-8).")
+    ] = "utf-8-sig",
+    header_row: Annotated[
+        int | None, typer.Option(min=1, help="Spreadsheet row (from 1) holding the column names.")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected among , ; tab |).")
+    ] = None,
 ) -> None:
     """Score an outcome measure (PHQ-9, GAD-7, CORE-10, BSL-23, ...) from item responses.
 
@@ -576,7 +718,7 @@ def score(
     output keeps the identifiers of the input: it is for analysis, not for publication. Run
     `python -c "from evaltoolkit.rom import instruments; print(instruments())"` for the keys.
     """
-    from evaltoolkit.data import read_table
+    from evaltoolkit.data import item_columns, parse_item_map, read_table
     from evaltoolkit.rom import data_quality, instrument_keys
     from evaltoolkit.rom import score as score_items
 
@@ -619,7 +761,15 @@ def score(
             EXIT_USAGE,
         )
     try:
-        table = read_table(file, sheet=sheet)
+        chosen = int(sheet) if sheet is not None and sheet.strip().isdigit() else sheet
+        table = read_table(
+            file, sheet=chosen, encoding=encoding, header_row=header_row, delimiter=delimiter, advice="cli"
+        )
+        if item_map:
+            renames = item_columns(parse_item_map(item_map), [str(c) for c in table.columns])
+            table = table.rename(columns=renames)
+            shown = ", ".join(f"{a}→{b}" for a, b in renames.items())
+            typer.echo(f"item map: {len(renames)} columns renamed ({shown})", err=True)
         ids = [c.strip() for c in keep_columns.split(",")] if keep_columns else None
         scored = score_items(table, instrument, keep_columns=ids, prorate=rule, on_invalid=invalid)  # type: ignore[arg-type]
     except EvalToolkitError as exc:

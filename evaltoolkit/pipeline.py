@@ -156,6 +156,7 @@ def build_series(
     before_months: int = 18,
     after_months: int = 18,
     max_open_days: float | None = 365,
+    sources: dict[str, Any] | None = None,
 ) -> SeriesBuild:
     """Load, validate and clean the extracts in ``folder`` and build site × period series.
 
@@ -175,6 +176,10 @@ def build_series(
         Per-patient window lengths around each cohort member's index date.
     max_open_days : float, optional
         Open spells admitted longer ago than this at the extract date are flagged as stale.
+    sources : dict, optional
+        ``{kind: data-source keys}`` as under ``data.sources`` of a protocol (files, preset, column
+        maps, sheets, date formats...; see :func:`evaltoolkit.data.read_source`). Default: files named
+        by kind with canonical columns.
 
     Returns
     -------
@@ -197,25 +202,37 @@ def build_series(
     ``notes``.
     """
     folder = Path(folder)
-    files = find_extract_files(folder)
+    if sources:
+        from evaltoolkit.data import source_files
+
+        files = {
+            k: source_files(v["file"] if isinstance(v, dict) else v.file, folder)[0]
+            for k, v in sources.items()
+        }
+    else:
+        files = find_extract_files(folder)
     missing = [k for k in ("attendances", "spells", "population") if k not in files]
     if missing:
         raise MissingInputError(f"{folder} lacks the extract files {missing} (csv, xlsx or parquet)")
 
     site_table = read_sites(files["sites"]) if "sites" in files else None
     if window is None:
-        pop_only = load_extracts_subset(folder, "population")
+        pop_only = load_extracts_subset(folder, "population", sources)
         start, end = default_window(pop_only.data)
     else:
-        start, end = (pd.Timestamp(w) for w in window)
+        from evaltoolkit.data import parse_window  # ISO 8601 only: dd/mm text is refused, never guessed
+
+        start, end = parse_window(window)  # type: ignore[misc]
     if sites is None:
         if site_table is not None:
             sites = list(site_table["site"])
         else:
-            sites = sorted(load_extracts_subset(folder, "population").data["site"].unique())
+            sites = sorted(load_extracts_subset(folder, "population", sources).data["site"].unique())
     site_list = sorted(str(s) for s in sites)
 
-    extracts = load_extracts(folder, window=(start, end), sites=site_list, max_open_days=max_open_days)
+    extracts = load_extracts(
+        folder, window=(start, end), sites=site_list, max_open_days=max_open_days, sources=sources
+    )
     att = extracts["attendances"].data
     spells = extracts["spells"].data
     pop = extracts["population"].data
@@ -233,8 +250,16 @@ def build_series(
         att_pd = att[att["pd_flag"].fillna(False).astype(bool)]
     else:
         notes.append("ed_attendances_pd: the attendance extract has no pd_flag column; left missing.")
-    if pd_ids:
+    if "pd_flag" in spells.columns:  # the spells extract's own flag, used directly
+        spells_pd = spells[spells["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    elif pd_ids:
         spells_pd = spells[spells["patient_id"].isin(pd_ids)]
+        n_inferred = len(spells_pd)
+        notes.append(
+            f"admissions_pd: the spells extract has no pd_flag, so PD spells are the {n_inferred} of "
+            f"{len(spells)} spells of the {len(pd_ids)} patients flagged on an attendance or in the cohort; "
+            "PD spells of other patients are missed."
+        )
     else:
         notes.append(
             "admissions_pd: no personality-disorder flag in the attendances or cohort; left missing."
@@ -310,10 +335,12 @@ def build_series(
     )
 
 
-def load_extracts_subset(folder: Path, kind: str) -> CleanExtract:
+def load_extracts_subset(folder: Path, kind: str, sources: dict[str, Any] | None = None) -> CleanExtract:
     """Read and clean a single extract kind from ``folder`` (used to derive defaults)."""
-    from evaltoolkit.data import clean_extract, read_extract
+    from evaltoolkit.data import clean_extract, load_source, read_extract
 
+    if sources and kind in sources:
+        return load_source(kind, sources[kind], folder)
     files = find_extract_files(folder)
     return clean_extract(read_extract(files[kind], kind), kind)
 

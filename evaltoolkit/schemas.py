@@ -145,6 +145,16 @@ SPELLS = ExtractSchema(
             allowed=("emergency", "elective"),
             description="Admission method: emergency or elective.",
         ),
+        Column(
+            "pd_flag",
+            "boolean",
+            required=False,
+            nullable=True,
+            description=(
+                "The spell is of a person with a recorded personality-disorder diagnosis (used directly for "
+                "PD admissions and bed-days; without it PD spells are inferred from attendances)."
+            ),
+        ),
     ),
 )
 

@@ -219,7 +219,7 @@ def test_date_format_option() -> None:
     assert df["period"].iloc[0] == pd.Timestamp("2023-02-01")
 
 
-def test_time_zones_dropped_keeping_wall_time() -> None:
+def test_time_zone_offsets_are_refused_not_dropped_without_a_timezone() -> None:
     raw = pd.DataFrame(
         {
             "attendance_id": ["a", "b"],
@@ -230,7 +230,12 @@ def test_time_zones_dropped_keeping_wall_time() -> None:
         }
     )
     df = read_extract(raw, "attendances")
-    assert df["arrival"].tolist() == [pd.Timestamp("2023-07-01 10:00"), pd.Timestamp("2023-01-01 10:00")]
+    # Dropping the offsets would silently keep wall times from different zones; they are refused instead.
+    assert df["arrival"].isna().all()
+    problems = validate_extract(df, "attendances")
+    row = problems[problems["rule"] == "unparseable"].iloc[0]
+    assert (row["column"], row["n_rows"], row["rows"]) == ("arrival", 2, "2, 3")
+    assert "time-zone offset" in row["message"] and "data.sources.attendances.timezone" in row["message"]
 
 
 def test_read_sites(tmp_path: Path) -> None:

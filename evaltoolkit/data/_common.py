@@ -82,19 +82,21 @@ def format_rows(rows: Iterable[int] | np.ndarray, limit: int = MAX_LISTED_ROWS) 
 
 
 def _timestamp(value: Any, what: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} {value!r} is not a date; use e.g. '2024-01-01'") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise ValueError(f"{what} is missing")
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts
+    from evaltoolkit.data.parse import parse_date
+
+    return parse_date(value, what=what, error=ExtractValidationError)
 
 
 def parse_window(window: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """Parse ``window=(start, extract_date)`` into two Timestamps (half-open: start <= t < extract_date).
+
+    Dates given as text must be ISO 8601 (``"2024-01-01"``): text such as ``"01/04/2021"`` is refused
+    with both readings, never guessed (see :func:`~evaltoolkit.data.parse_date`).
+
+    Raises
+    ------
+    ExtractValidationError
+        If ``window`` is not a pair, a date cannot be read, or start is not before the extract date.
 
     Examples
     --------

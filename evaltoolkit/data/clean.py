@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -35,6 +36,8 @@ class CleanExtract:
         Rows kept; ``n_input == n_output + quality["n_excluded"].sum()``.
     kind : str
         Extract kind.
+    files : tuple of Path
+        The files read (empty when cleaned from a DataFrame).
     """
 
     data: pd.DataFrame
@@ -42,6 +45,7 @@ class CleanExtract:
     n_input: int
     n_output: int
     kind: str = ""
+    files: tuple[Path, ...] = ()
 
     @property
     def n_excluded(self) -> int:
@@ -80,6 +84,8 @@ def clean_extract(
     window: tuple[Any, Any] | None = None,
     max_open_days: float | None = None,
     on_invalid: Literal["raise", "exclude"] = "raise",
+    date_format: str | dict[str, str] | None = None,
+    timezone: str | None = None,
 ) -> CleanExtract:
     """Clean an extract, recording every excluded or changed row in a data-quality table.
 
@@ -122,6 +128,12 @@ def clean_extract(
         Threshold for ``stale_open_spell`` (default: not applied).
     on_invalid : {"raise", "exclude"}, default "raise"
         What to do with rows that break an error rule.
+    date_format : str or mapping, optional
+        Layout of date text in a frame of raw values (one for every date column, or ``{column: layout}``;
+        ``"excel"`` for serial day numbers); default ISO 8601 (see :mod:`evaltoolkit.data.parse`).
+    timezone : str, optional
+        Zone that date-times with a time-zone offset are converted to (counted as ``timezone_converted``);
+        without it they are unparseable.
 
     Returns
     -------
@@ -153,7 +165,7 @@ def clean_extract(
     departure_before_arrival: 1 (row 4) -> departure set to missing; row kept
     missing_patient_id: 1 (row 4) -> kept; flagged (left out of per-patient analyses)
     """
-    ctx = _context(sites, window, max_open_days, on_invalid)
+    ctx = _context(sites, window, max_open_days, on_invalid, date_format=date_format, timezone=timezone)
     result = _run(df, kind, ctx)
     if result.errors and (on_invalid == "raise" or any(f.rule == "missing_column" for f in result.errors)):
         problems = problem_table(result.findings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pandas as pd
 from evaltoolkit.errors import ColumnMappingError
 from evaltoolkit.schemas import SCHEMAS, ExtractSchema, get_schema
 
-__all__ = ["apply_mapping", "load_mapping", "suggest_mapping"]
+__all__ = ["apply_mapping", "item_columns", "load_mapping", "parse_item_map", "suggest_mapping"]
 
 
 def load_mapping(source: Mapping[str, Any] | str | Path | None, kind: str | None = None) -> dict[str, str]:
@@ -171,4 +172,79 @@ def suggest_mapping(columns: list[str], kind: str) -> dict[str, str]:
         target = canonical.get(key(col))
         if target is not None and target != col and target not in columns:
             out[col] = target
+    return out
+
+
+def parse_item_map(text: str) -> dict[str, str]:
+    """Parse an item map written on the command line: ``"Q1=core10_1,Q2=core10_2"`` or ``"Q{n}=core10_{n}"``.
+
+    Raises
+    ------
+    ColumnMappingError
+        An entry is not ``your column=item column``.
+
+    Examples
+    --------
+    >>> parse_item_map("Q1=core10_1, Q2=core10_2")
+    {'Q1': 'core10_1', 'Q2': 'core10_2'}
+    >>> parse_item_map("Q{n}=core10_{n}")
+    {'Q{n}': 'core10_{n}'}
+    """
+    out: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        theirs, sep, ours = part.partition("=")
+        if not sep or not theirs.strip() or not ours.strip():
+            raise ColumnMappingError(
+                f"item map entry {part!r} must be 'your column=item column', e.g. Q1=core10_1 or "
+                "Q{n}=core10_{n}"
+            )
+        out[theirs.strip()] = ours.strip()
+    if not out:
+        raise ColumnMappingError(
+            "the item map is empty; write e.g. Q1=core10_1,Q2=core10_2 or Q{n}=core10_{n}"
+        )
+    return out
+
+
+def item_columns(item_map: Mapping[str, str], columns: list[str]) -> dict[str, str]:
+    """Expand an item map against a file's columns: ``{your column: item column}``.
+
+    Entries are either one column (``{"Q1": "core10_1"}``) or a pattern with ``{n}`` standing for the
+    item number on both sides (``{"Q{n}": "core10_{n}"}``: ``Q1``..``Q10`` → ``core10_1``..``core10_10``).
+
+    Raises
+    ------
+    ColumnMappingError
+        A pattern matches no column, only one side has ``{n}``, or a named column is not in the file.
+
+    Examples
+    --------
+    >>> item_columns({"Q{n}": "core10_{n}"}, ["ID", "Q1", "Q2", "Q10", "Qx"])
+    {'Q1': 'core10_1', 'Q2': 'core10_2', 'Q10': 'core10_10'}
+    """
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for theirs, ours in item_map.items():
+        if ("{n}" in theirs) != ("{n}" in ours):
+            problems.append(
+                f"{theirs!r}: {ours!r}: write {{n}} on both sides (e.g. 'Q{{n}}': 'core10_{{n}}')"
+            )
+            continue
+        if "{n}" in theirs:
+            pattern = re.compile("^" + re.escape(theirs).replace(re.escape("{n}"), r"0*(\d+)") + "$")
+            matched = {c: pattern.match(str(c)) for c in columns}
+            found = {c: ours.replace("{n}", m.group(1)) for c, m in matched.items() if m is not None}
+            if not found:
+                problems.append(f"pattern {theirs!r} matches no column; columns are {list(columns)}")
+            out.update(found)
+        elif theirs not in columns:
+            close = difflib.get_close_matches(theirs, [str(c) for c in columns], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"item map names column {theirs!r}, which is not in the file{hint}")
+        else:
+            out[theirs] = ours
+    if problems:
+        raise ColumnMappingError("item map problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return out

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import difflib
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,24 +19,331 @@ from evaltoolkit.data.parse import parse_column, parse_frame
 from evaltoolkit.errors import ExtractValidationError
 from evaltoolkit.schemas import Column, get_schema
 
-__all__ = ["read_extract", "read_sites", "read_table"]
+__all__ = ["how_to_set", "read_extract", "read_sites", "read_table", "resolve_sheets"]
 
 SUFFIXES = (".csv", ".xlsx", ".parquet")
 
+#: Text read as missing in CSV files (pandas' defaults, so results match earlier versions).
+NA_TEXT = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)  # fmt: skip
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+ALL_SHEETS = ("*", "all")
+
+
+def how_to_set(option: str, value: Any, advice: str | None) -> str:
+    """How to set a reading option where the user is: a protocol key, a CLI option or a Python keyword.
+
+    ``advice`` is ``"protocol:<kind>"`` (a protocol data source), ``"cli"`` (a command-line option) or
+    ``None`` (a keyword argument).
+
+    Examples
+    --------
+    >>> how_to_set("encoding", "cp1252", "protocol:spells")
+    'set data.sources.spells.encoding: cp1252 in the protocol'
+    >>> how_to_set("header_row", 3, "cli")
+    'pass --header-row 3'
+    >>> how_to_set("sheet", "Sheet1", None)
+    "pass sheet='Sheet1'"
+    """
+    if advice is not None and advice.startswith("protocol:"):
+        kind = advice.split(":", 1)[1]
+        shown = value if not isinstance(value, str) or (value.strip() == value and value) else repr(value)
+        return f"set data.sources.{kind}.{option}: {shown} in the protocol"
+    if advice == "cli":
+        return f"pass --{option.replace('_', '-')} {value}"
+    return f"pass {option}={value!r}"
+
+
+def _option_name(option: str, advice: str | None) -> str:
+    """The name of a reading option where the user is: protocol key, CLI option or Python keyword."""
+    if advice is not None and advice.startswith("protocol:"):
+        return f"data.sources.{advice.split(':', 1)[1]}.{option}"
+    if advice == "cli":
+        return f"--{option.replace('_', '-')}"
+    return f"{option}="
+
+
+def _fail(label: str, message: str) -> ExtractValidationError:
+    return ExtractValidationError(f"{label}: {message}")
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _decode(path: Path, data: bytes, encoding: str, advice: str | None) -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError as exc:
+        raise _fail(
+            path.name, f"{encoding!r} is not a known text encoding; use e.g. utf-8, cp1252 or latin-1"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        shown = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8") else encoding
+        raise _fail(
+            path.name,
+            f"not readable as {shown} text: byte 0x{byte} at byte {exc.start} (row {row}) is not valid "
+            f"{shown}. The file is probably Windows-1252 or Latin-1 (how Excel saves 'CSV' on Windows): "
+            f"{how_to_set('encoding', 'cp1252', advice)} (or latin-1), or re-save it from Excel as "
+            "'CSV UTF-8 (comma delimited)'",
+        ) from exc
+
+
+def _records(text: str, delimiter: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter (of , ; tab |) giving the most fields, consistently, on the first 30 non-blank lines."""
+    sample = [line for line in text.splitlines()[:200] if line.strip()][:30]
+    best, best_fields = ",", 1
+    for d in DELIMITERS:
+        counts = [len(r) for r in _records("\n".join(sample), d) if r]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode > best_fields and counts.count(mode) >= max(1, len(counts) // 2):
+            best, best_fields = d, mode
+    return best
+
+
+def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | None) -> list[list[Any]]:
+    data = path.read_bytes()
+    if not data:
+        raise _fail(path.name, "the file is empty (0 bytes): no header row and no data")
+    text = _decode(path, data, encoding, advice).lstrip("\ufeff")
+    if delimiter is None:
+        delimiter = _sniff_delimiter(text)
+    elif len(delimiter) != 1:
+        name = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(delimiter.lower())
+        if name is None:
+            raise _fail(path.name, f"delimiter must be one character (or tab), not {delimiter!r}")
+        delimiter = name
+    try:
+        grid: list[list[Any]] = _records(text, delimiter)
+    except csv.Error as exc:
+        raise _fail(path.name, f"not a readable CSV file: {exc}") from exc
+    return [[None if v.strip() in NA_TEXT else v for v in row] for row in grid]
+
+
+def _excel_sheet_names(path: Path) -> list[str]:
+    try:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            return [str(s) for s in book.sheet_names]
+    except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException...
+        raise _fail(path.name, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from exc
+
+
+def resolve_sheets(
+    path: Path, sheet: str | int | list[str | int] | None, advice: str | None = None
+) -> list[str]:
+    """Worksheet names selected by ``sheet``: a name, a position counted from 1, a list, or ``"*"`` (all).
+
+    Raises
+    ------
+    ExtractValidationError
+        A named sheet is not in the workbook, or a position is out of range (the message lists the
+        sheets there are).
+    """
+    names = _excel_sheet_names(path)
+    shown = ", ".join(repr(n) for n in names)
+    if sheet is None:
+        return names[:1]
+    if isinstance(sheet, str) and sheet.strip().lower() in ALL_SHEETS and sheet not in names:
+        return names
+    wanted = sheet if isinstance(sheet, list) else [sheet]
+    out: list[str] = []
+    for item in wanted:
+        if isinstance(item, bool):
+            raise _fail(path.name, f"sheet must be a name or a position counted from 1, not {item!r}")
+        if isinstance(item, int):
+            if not 1 <= item <= len(names):
+                raise _fail(
+                    path.name,
+                    f"has no sheet at position {item} (sheets are counted from 1; it has {len(names)}: "
+                    f"{shown})",
+                )
+            out.append(names[item - 1])
+            continue
+        text = str(item).strip()
+        if text in names:
+            out.append(text)
+            continue
+        folded = [n for n in names if n.strip().lower() == text.lower()]
+        if len(folded) == 1:
+            out.append(folded[0])
+            continue
+        close = difflib.get_close_matches(text, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail(
+            path.name,
+            f"has no sheet {text!r}{hint}; its sheets are {shown}. "
+            f"{how_to_set('sheet', close[0] if close else names[0], advice).capitalize()}",
+        )
+    return out
+
+
+def _excel_grid(path: Path, name: str) -> list[list[Any]]:
+    try:
+        raw = pd.read_excel(path, sheet_name=name, header=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # pragma: no cover - the workbook opened above
+        raise _fail(path.name, f"sheet {name!r} could not be read ({type(exc).__name__}: {exc})") from exc
+    return [[None if _blank(v) else v for v in row] for row in raw.itertuples(index=False, name=None)]
+
+
+def _column_letter(i: int) -> str:
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _frame_from_grid(
+    grid: list[list[Any]], label: str, header_row: int | None, advice: str | None
+) -> pd.DataFrame:
+    """Rows of cells → a frame with the header's column names and spreadsheet row numbers."""
+    filled = [i for i, row in enumerate(grid) if any(not _blank(v) for v in row)]
+    if not filled:
+        raise _fail(label, "is empty: no header row and no data")
+    if header_row is None:
+        h = filled[0]
+        width = max(len(r) - next((k for k, v in enumerate(reversed(r)) if not _blank(v)), len(r))
+                    for r in grid[h : h + 25])  # fmt: skip
+        n_named = sum(not _blank(v) for v in grid[h])
+        if width >= 2 and n_named <= width // 2:
+            nearby = range(h + 1, min(len(grid), h + 25))
+            full = next((i for i in nearby if sum(not _blank(v) for v in grid[i]) >= width), None)
+            if full is not None:
+                title = next(str(v) for v in grid[h] if not _blank(v))
+                raise _fail(
+                    label,
+                    f"row {h + 1} looks like a title ({title[:60]!r}), not a header of column names: it "
+                    f"names {n_named} of {width} columns. The column names seem to be on row {full + 1}: "
+                    f"{how_to_set('header_row', full + 1, advice)}",
+                )
+    else:
+        if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
+            raise _fail(label, f"header_row must be a row number counted from 1, not {header_row!r}")
+        if header_row > len(grid) or all(_blank(v) for v in grid[header_row - 1]):
+            raise _fail(
+                label,
+                f"header_row {header_row} is {'past the end' if header_row > len(grid) else 'blank'}; "
+                f"the first non-blank row is row {filled[0] + 1}",
+            )
+        h = header_row - 1
+    header = grid[h]
+    body = grid[h + 1 :]
+    n_cols = max([len(header), *(len(r) for r in body)]) if body else len(header)
+    names: list[str | None] = [
+        None if _blank(v) else str(v).strip() for v in [*header, *([None] * (n_cols - len(header)))]
+    ]
+    padded = [[*r, *([None] * (n_cols - len(r)))] for r in body]
+    keep: list[int] = []
+    problems: list[str] = []
+    for j, name in enumerate(names):
+        has_data = any(not _blank(r[j]) for r in padded)
+        if name is None:
+            if has_data:
+                rows = [h + 2 + i for i, r in enumerate(padded) if not _blank(r[j])]
+                if j >= len(header):
+                    problems.append(
+                        f"rows {format_rows(rows)} have more values than the header (row {h + 1}, "
+                        f"{len(header)} columns); check the delimiter or quoting"
+                    )
+                else:
+                    problems.append(
+                        f"column {_column_letter(j)} has values (rows {format_rows(rows)}) but no name in "
+                        f"the header (row {h + 1})"
+                    )
+            continue
+        keep.append(j)
+    seen: dict[str, int] = {}
+    for j in keep:
+        name = names[j]
+        assert name is not None
+        if name in seen:
+            problems.append(
+                f"the header (row {h + 1}) names the column {name!r} twice (columns "
+                f"{_column_letter(seen[name])} and {_column_letter(j)}); give each column its own name"
+            )
+        seen.setdefault(name, j)
+    if problems:
+        raise _fail(label, "header problem: " + "; ".join(dict.fromkeys(problems)))
+    rows_kept = [i for i, r in enumerate(padded) if any(not _blank(r[j]) for j in keep)]
+    if not rows_kept:
+        raise _fail(label, f"has a header (row {h + 1}) but no data rows")
+    frame = pd.DataFrame(
+        {names[j]: pd.Series([padded[i][j] for i in rows_kept], dtype=object) for j in keep}  # type: ignore[misc]
+    )
+    frame[ROW_COLUMN] = np.asarray([h + 2 + i for i in rows_kept], dtype="int64")
+    return frame
+
 
 def read_table(
-    path: str | Path, *, sheet: str | int | None = None, encoding: str = "utf-8-sig"
+    path: str | Path,
+    *,
+    sheet: str | int | list[str | int] | None = None,
+    encoding: str = "utf-8-sig",
+    header_row: int | None = None,
+    delimiter: str | None = None,
+    sheet_column: str | None = None,
+    advice: str | None = None,
 ) -> pd.DataFrame:
     """Read a CSV, XLSX or Parquet file as raw values, with spreadsheet row numbers in ``source_row``.
 
     CSV cells are read as text (so ids such as ``007`` keep their zeros); Excel cells keep their native
     types. Completely blank lines are dropped but still counted, so ``source_row`` matches the file.
+    Column names are never renamed: a repeated name is an error, not ``X.1``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.csv``, ``.xlsx`` or ``.parquet`` file.
+    sheet : str, int, list or "*", optional
+        Worksheet(s) of an ``.xlsx`` file: a name, a position counted from 1, a list of them, or ``"*"``
+        (every sheet). Default: the first. Several sheets are stacked (see ``sheet_column``).
+    encoding : str, default "utf-8-sig"
+        Text encoding of a CSV file (UTF-8, with or without a byte-order mark). Use ``"cp1252"`` or
+        ``"latin-1"`` for files saved by Excel on Windows as plain "CSV".
+    header_row : int, optional
+        Spreadsheet row (counted from 1) holding the column names, for files with title rows above
+        the header. Default: the first non-blank row (a title row there is reported as an error).
+    delimiter : str, optional
+        CSV delimiter; default: detected among comma, semicolon, tab and ``|``.
+    sheet_column : str, optional
+        With several sheets: the column that receives each row's sheet name (default ``source_sheet``).
+    advice : str, optional
+        Where the options were given, so messages name the right thing to change: ``"protocol:<kind>"``
+        (protocol keys), ``"cli"`` (command-line options) or ``None`` (Python keywords).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ExtractValidationError
+        The file is empty or has a header but no data; it is not valid text in ``encoding`` (naming
+        the byte and row); its header is a title row, names a column twice or leaves a column with data
+        unnamed; a sheet does not exist (listing the sheets there are); or it is not a readable file.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
-    >>> _ = path.write_text("id,value\\n007,1\\n\\n008,2\\n")
+    >>> _ = path.write_text("id;value\\n007;1\\n\\n008;2\\n")
     >>> read_table(path)
         id value  source_row
     0  007     1           2
@@ -42,24 +353,53 @@ def read_table(
     suffix = path.suffix.lower()
     if not path.exists():
         raise FileNotFoundError(f"extract file {path} does not exist")
-    if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, skip_blank_lines=False, encoding=encoding)
-    elif suffix == ".xlsx":
-        df = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object, engine="openpyxl")
-        df = df.infer_objects()  # columns of one cell type get that type (all-text columns become str)
-    elif suffix == ".parquet":
-        df = pd.read_parquet(path)
-    else:
-        raise ValueError(f"cannot read {path.name}: expected a .csv, .xlsx or .parquet file")
+    if suffix not in SUFFIXES:
+        raise _fail(path.name, "cannot read this file: expected a .csv, .xlsx or .parquet file")
     if sheet is not None and suffix != ".xlsx":
-        raise ValueError(f"sheet= applies to .xlsx files only, not {path.name}")
-    # Row numbers always refer to this file: a ``source_row`` column saved by an earlier run is replaced.
-    df[ROW_COLUMN] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(df), dtype="int64")
-    if suffix in (".csv", ".xlsx") and len(df.columns) > 1:
-        data_cols = [c for c in df.columns if c != ROW_COLUMN]
-        blank = df[data_cols].isna().all(axis=1)
-        if blank.any():
-            df = df.loc[~blank]
+        raise _fail(
+            path.name, f"{_option_name('sheet', advice)} applies to .xlsx files only, not {path.name}"
+        )
+    if suffix == ".csv":
+        df = _frame_from_grid(_csv_grid(path, encoding, delimiter, advice), path.name, header_row, advice)
+        df = df.astype({c: "str" for c in df.columns if c != ROW_COLUMN})
+    elif suffix == ".xlsx":
+        names = resolve_sheets(path, sheet, advice)
+        parts = []
+        for name in names:
+            part = _frame_from_grid(
+                _excel_grid(path, name), f"{path.name} sheet {name!r}", header_row, advice
+            )
+            # columns of one cell type get that type (column by column: a block-wise pass keeps object)
+            part = pd.DataFrame({c: part[c].infer_objects() for c in part.columns})
+            if len(names) > 1 or sheet_column is not None:
+                col = sheet_column or "source_sheet"
+                if col in part.columns:
+                    raise _fail(
+                        f"{path.name} sheet {name!r}",
+                        f"already has a column {col!r}; choose another sheet_column",
+                    )
+                part.insert(0, col, name)
+            parts.append(part)
+        df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:  # sheets with different columns: recorded, never silent (see read_source)
+            every = [c for c in df.columns if c != ROW_COLUMN]
+            gaps = {
+                f"{path.name} sheet {name!r}": [c for c in every if c not in part.columns]
+                for name, part in zip(names, parts, strict=True)
+            }
+            df.attrs["column_gaps"] = {k: v for k, v in gaps.items() if v}
+            df.attrs["column_gap_rows"] = {
+                f"{path.name} sheet {name!r}": len(part) for name, part in zip(names, parts, strict=True)
+            }
+    else:
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises its own error classes
+            raise _fail(path.name, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+        if len(df) == 0:
+            raise _fail(path.name, "has no data rows")
+        # Row numbers always refer to this file: a ``source_row`` column saved by an earlier run is replaced.
+        df[ROW_COLUMN] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(df), dtype="int64")
     return df.reset_index(drop=True)
 
 
@@ -68,8 +408,13 @@ def read_extract(
     kind: str,
     *,
     mapping: Mapping[str, str] | str | Path | None = None,
-    sheet: str | int | None = None,
-    date_format: str | None = None,
+    sheet: str | int | list[str | int] | None = None,
+    date_format: str | Mapping[str, str] | None = None,
+    encoding: str = "utf-8-sig",
+    header_row: int | None = None,
+    delimiter: str | None = None,
+    timezone: str | None = None,
+    advice: str | None = None,
 ) -> pd.DataFrame:
     """Read an extract and give it canonical column names and types.
 
@@ -83,10 +428,18 @@ def read_extract(
     mapping : dict, str or pathlib.Path, optional
         ``{your column name: canonical name}``, or a JSON/YAML file holding one (flat, or keyed by kind;
         see :func:`~evaltoolkit.data.load_mapping`). Columns not mentioned keep their names.
-    sheet : str or int, optional
-        Worksheet of an ``.xlsx`` file (default: the first).
-    date_format : str, optional
-        ``strftime`` layout of date-time text, e.g. ``"%d/%m/%Y %H:%M"``. Default: ISO 8601.
+    sheet : str, int, list or "*", optional
+        Worksheet(s) of an ``.xlsx`` file: a name, a position counted from 1, a list, or ``"*"``
+        (see :func:`read_table`). Default: the first.
+    date_format : str or dict, optional
+        ``strftime`` layout of date-time text, e.g. ``"%d/%m/%Y %H:%M"``, or one per canonical column
+        (``{"admitted": "%d/%m/%Y"}``). Default: ISO 8601.
+    encoding, header_row, delimiter : optional
+        How to read a CSV file (see :func:`read_table`).
+    timezone : str, optional
+        Time zone that date-times with offsets are converted to (see :mod:`evaltoolkit.data.parse`).
+    advice : str, optional
+        ``"protocol:<kind>"`` or ``"cli"``: reading errors then name protocol keys or CLI options.
 
     Returns
     -------
@@ -131,12 +484,20 @@ def read_extract(
             raw[ROW_COLUMN] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(raw), dtype="int64")
         raw = raw.reset_index(drop=True)
     elif isinstance(path_or_frame, str | Path):
-        raw = read_table(path_or_frame, sheet=sheet)
+        raw = read_table(
+            path_or_frame,
+            sheet=sheet,
+            encoding=encoding or "utf-8-sig",
+            header_row=header_row,
+            delimiter=delimiter,
+            advice=advice,
+        )
     else:
         raise TypeError(f"read_extract needs a file path or a DataFrame, got {type(path_or_frame).__name__}")
     flat = load_mapping(mapping, kind)
     mapped = apply_mapping(raw, kind, flat)
-    parsed, bad, _ = parse_frame(mapped, schema, date_format=date_format)
+    zone = {"timezone": timezone} if timezone is not None else {}
+    parsed, bad, _ = parse_frame(mapped, schema, date_format=date_format, **zone)  # type: ignore[arg-type]
     if bad.to_numpy().any():
         parsed[UNPARSEABLE_COLUMN] = _record_unparseable(mapped, bad)
     return parsed

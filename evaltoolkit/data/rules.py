@@ -3,7 +3,9 @@
 One pass over an extract produces a list of :class:`Finding` objects, one per
 rule (and per column for column-level errors), in the documented order:
 
-1. ``missing_column`` (error; cleaning cannot run).
+1. ``missing_column`` (error; cleaning cannot run). With a ``timezone``,
+   ``timezone_converted`` (fixable) then counts the date-times whose offset was
+   converted to that zone (no row excluded).
 2. ``exact_duplicate`` (fixable): rows identical in every column to an earlier
    row are excluded, the first copy is kept.
 3. Row-level errors, checked on the remaining rows: ``unparseable``,
@@ -35,7 +37,16 @@ from typing import Literal
 import pandas as pd
 
 from evaltoolkit.data._common import ROW_COLUMN, UNPARSEABLE_COLUMN, format_rows, row_numbers
-from evaltoolkit.data.parse import TYPE_WORDS, column_types, parse_frame
+from evaltoolkit.data.parse import (
+    OFFSET_PATTERN,
+    TYPE_WORDS,
+    DateFormat,
+    column_date_formats,
+    column_types,
+    date_problem,
+    parse_frame,
+    rank_date_examples,
+)
 from evaltoolkit.errors import ColumnMappingError
 from evaltoolkit.schemas import ExtractSchema, get_schema
 
@@ -106,6 +117,10 @@ class Context:
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None
     max_open_days: float | None = None
     on_invalid: OnInvalid = "raise"
+    date_format: DateFormat = None
+    """Layout of date text: one for every date column, or ``{column: layout}`` (see ``data.parse``)."""
+    timezone: str | None = None
+    """Zone that time-zone offsets are converted to; without it they are refused."""
 
 
 @dataclass(frozen=True)
@@ -368,9 +383,15 @@ class _ErrorCheck:
 
 
 def _error_checks(
-    df: pd.DataFrame, bad: pd.DataFrame, examples: dict[str, list[str]], schema: ExtractSchema
+    df: pd.DataFrame,
+    bad: pd.DataFrame,
+    examples: dict[str, list[str]],
+    schema: ExtractSchema,
+    ctx: Context | None = None,
+    raw: pd.DataFrame | None = None,
 ) -> list[_ErrorCheck]:
     types = column_types(df, schema)
+    ctx = ctx or Context()
     checks: list[_ErrorCheck] = []
 
     parse_cols = tuple(n for n, c in types.items() if c.type not in ("string", "category"))
@@ -379,6 +400,10 @@ def _error_checks(
         mask = bad[name]
         if mask.any():
             col = types[name]
+            if col.type in ("datetime", "date"):
+                for part, text in _date_problems(df, bad, examples, schema, ctx, raw, name):
+                    problems.append((name, part, text))
+                continue
             word = TYPE_WORDS[col.type]
             problems.append(
                 (name, mask, f"could not be read as {word}, e.g. {_examples(examples.get(name, []))}")
@@ -449,6 +474,68 @@ def _error_checks(
     return checks
 
 
+def _date_problems(
+    df: pd.DataFrame,
+    bad: pd.DataFrame,
+    examples: dict[str, list[str]],
+    schema: ExtractSchema,
+    ctx: Context,
+    raw: pd.DataFrame | None,
+    name: str,
+) -> list[tuple[pd.Series, str]]:
+    """Unparseable dates, split into values with a time-zone offset and the rest (each its own problem):
+    an example row, why (two readings, offset, another layout) and the fix."""
+    mask = bad[name].astype(bool)
+    texts = _raw_texts(df, raw, name, mask)
+    fmt = column_date_formats(ctx.date_format, schema).get(name)
+    offset = pd.Series(False, index=mask.index)
+    if ctx.timezone is None and (fmt is None or "%z" not in fmt):
+        known = texts.dropna().astype(str)
+        offset.loc[known.index] = known.str.contains(OFFSET_PATTERN).to_numpy()
+    offset &= mask
+    rest = mask & ~offset
+    out: list[tuple[pd.Series, str]] = []
+    for part, n_ok in ((rest, int((df[name].notna() & ~mask).sum())), (offset, 0)):
+        if not part.any():
+            continue
+        values = texts.loc[part[part].index].dropna().astype(str)
+        seen = rank_date_examples(list(pd.unique(values))[:200])[:3] or examples.get(name, [])[:3]
+        example_row = None
+        if seen:
+            hit = values[values == seen[0]]
+            label = hit.index[0] if len(hit) else part[part].index[0]
+            example_row = f"row {int(df.at[label, ROW_COLUMN])}"
+        text = date_problem(
+            seen,
+            column=name,
+            kind=schema.kind,
+            date_format=fmt,
+            timezone=ctx.timezone,
+            example_row=example_row,
+            n_ok=n_ok,
+        )
+        out.append((part, text))
+    return out
+
+
+def _raw_texts(df: pd.DataFrame, raw: pd.DataFrame | None, name: str, mask: pd.Series) -> pd.Series:
+    """Original text of the unparseable cells of ``name`` (from the raw frame or read_extract's record)."""
+    out = pd.Series(pd.NA, index=mask[mask].index, dtype="object")
+    if raw is not None and name in raw.columns:
+        values = raw.loc[out.index, name]
+        out = values.map(lambda v: str(v).strip(), na_action="ignore").astype("object")
+    if UNPARSEABLE_COLUMN in df.columns:
+        recorded = df.loc[out.index, UNPARSEABLE_COLUMN]
+        for label, text in recorded[recorded.notna()].items():
+            try:
+                values = json.loads(str(text))
+            except json.JSONDecodeError:
+                continue
+            if isinstance(values, dict) and name in values:
+                out.at[label] = str(values[name])
+    return out
+
+
 def _show(value: object) -> str:
     if isinstance(value, pd.Timestamp):
         return repr(_fmt_day(value))
@@ -481,6 +568,8 @@ def _merge_recorded_unparseable(
                 seen = examples.setdefault(col, [])
                 if len(seen) < 3 and str(value) not in seen:
                     seen.append(str(value))
+    for col, seen in examples.items():
+        examples[col] = rank_date_examples(seen)
 
 
 def _missing_column_message(name: str, present: list[str], kind: str) -> str:
@@ -522,7 +611,10 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
     own_flags = [c for c in work.columns if c in _ALL_FLAGS]
     work = work.drop(columns=own_flags)
 
-    parsed, bad, examples = parse_frame(work, schema)
+    converted: dict[str, int] = {}
+    parsed, bad, examples = parse_frame(
+        work, schema, date_format=ctx.date_format, timezone=ctx.timezone, tz_converted=converted
+    )
     _merge_recorded_unparseable(parsed, bad, examples)
     result = PipelineResult(kind=kind, n_input=len(parsed))
     findings = result.findings
@@ -538,6 +630,25 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
         msg = _missing_column_message(name, present, kind)
         findings.append(
             Finding("missing_column", name, "error", len(parsed), 0, "all rows", "cannot clean", msg, msg)
+        )
+
+    if ctx.timezone is not None:
+        n_converted = sum(converted.values())
+        per_column = ", ".join(f"{c} {n}" for c, n in converted.items() if n) or "none"
+        findings.append(
+            Finding(
+                "timezone_converted",
+                ", ".join(converted) or "date columns",
+                "fixable",
+                n_converted,
+                0,
+                "",
+                f"converted to {ctx.timezone} wall time, then the offset dropped; rows kept",
+                f"date-times with a time-zone offset converted to {ctx.timezone} (per column: {per_column})",
+                f"{_plural(n_converted, 'value')} with a time-zone offset converted to {ctx.timezone}"
+                if n_converted
+                else "",
+            )
         )
 
     # 1. Exact duplicates (compare raw text where a value could not be parsed).
@@ -562,7 +673,7 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
 
     # 2. Row-level errors.
     excluded = pd.Series(False, index=parsed.index)
-    for check in _error_checks(parsed, bad, examples, schema):
+    for check in _error_checks(parsed, bad, examples, schema, ctx, work.loc[parsed.index]):
         if not check.problems:
             findings.append(
                 Finding(

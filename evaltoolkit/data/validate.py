@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from evaltoolkit.data._common import ROWS_NOTE, parse_sites, parse_window
+from evaltoolkit.data.parse import DateFormat
 from evaltoolkit.data.quality import problem_table
 from evaltoolkit.data.rules import Context, PipelineResult, run_pipeline
 from evaltoolkit.errors import ExtractValidationError
@@ -19,7 +20,15 @@ class _FrameTypeError(ExtractValidationError, TypeError):
     """Not a DataFrame (a toolkit error that is also a TypeError, as before)."""
 
 
-def _context(sites: Any, window: Any, max_open_days: float | None, on_invalid: str) -> Context:
+def _context(
+    sites: Any,
+    window: Any,
+    max_open_days: float | None,
+    on_invalid: str,
+    *,
+    date_format: DateFormat = None,
+    timezone: str | None = None,
+) -> Context:
     if on_invalid not in ("raise", "exclude"):
         raise ExtractValidationError(f"on_invalid must be 'raise' or 'exclude', got {on_invalid!r}")
     if max_open_days is not None:
@@ -37,6 +46,8 @@ def _context(sites: Any, window: Any, max_open_days: float | None, on_invalid: s
         window=parse_window(window),
         max_open_days=max_open_days,
         on_invalid=on_invalid,  # type: ignore[arg-type]
+        date_format=date_format,
+        timezone=timezone,
     )
 
 
@@ -82,6 +93,8 @@ def validate_extract(
     window: tuple[Any, Any] | None = None,
     max_open_days: float | None = None,
     raise_on_error: bool = False,
+    date_format: DateFormat = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """List every problem in an extract: errors and fixable defects, all at once.
 
@@ -101,6 +114,13 @@ def validate_extract(
         Enables ``stale_open_spell`` for spells.
     raise_on_error : bool, default False
         Raise :class:`~evaltoolkit.errors.ExtractValidationError` if there is any error-severity problem.
+    date_format : str or mapping, optional
+        Layout of date text in a frame of raw values (one for every date column, or ``{column: layout}``;
+        ``"excel"`` for serial day numbers); default ISO 8601. Day/month order is never guessed: see
+        :mod:`evaltoolkit.data.parse`.
+    timezone : str, optional
+        Zone that values with a time-zone offset are converted to (e.g. ``"Europe/London"``); without
+        it they are reported as unparseable.
 
     Returns
     -------
@@ -119,7 +139,7 @@ def validate_extract(
     0  non_positive_population  population       1    4
     1   period_not_month_start      period       1    3
     """
-    ctx = _context(sites, window, max_open_days, "exclude")
+    ctx = _context(sites, window, max_open_days, "exclude", date_format=date_format, timezone=timezone)
     result = _run(df, kind, ctx)
     problems = problem_table(result.findings)
     if raise_on_error and result.errors:
@@ -134,6 +154,8 @@ def check_extract(
     sites: Iterable[Any] | pd.DataFrame | None = None,
     window: tuple[Any, Any] | None = None,
     max_open_days: float | None = None,
+    date_format: DateFormat = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Like :func:`validate_extract` with ``raise_on_error=True``: raise on errors, else return the table.
 
@@ -156,5 +178,12 @@ def check_extract(
     1  missing_value        site       1    3
     """
     return validate_extract(
-        df, kind, sites=sites, window=window, max_open_days=max_open_days, raise_on_error=True
+        df,
+        kind,
+        sites=sites,
+        window=window,
+        max_open_days=max_open_days,
+        raise_on_error=True,
+        date_format=date_format,
+        timezone=timezone,
     )

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit.data.parse import check_date_text, parse_date, strict_dates
 from evaltoolkit.its._types import COUNT_FAMILIES, Effect, Family, TransitionShape, check_literal
 from evaltoolkit.its.errors import ITSInputError
 
@@ -237,7 +238,10 @@ def _parse_time(s: pd.Series) -> tuple[str, np.ndarray, pd.Series]:
     if pd.api.types.is_datetime64_dtype(s.dtype):
         parsed = pd.Series(pd.to_datetime(s), index=s.index, name=name)
     else:
-        parsed = pd.to_datetime(s, errors="coerce")
+        # One strict rule: ISO 8601 text or date objects; dd/mm text and offsets are refused, never guessed.
+        check_date_text(s, column=str(name), where="ITS data", error=ITSInputError)
+        parsed, _ = strict_dates(s)
+        parsed.name = name
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if bad.size:
             raise ITSInputError(
@@ -297,14 +301,7 @@ def _interruption_keys(
                 )
             out.append((int(fv), int(fv)))
         else:
-            try:
-                ts = pd.Timestamp(v)
-            except (TypeError, ValueError):
-                raise ITSInputError(
-                    f"interruption {v!r} is not a date (time column {name!r} holds dates)"
-                ) from None
-            if ts is pd.NaT or pd.isna(ts):
-                raise ITSInputError(f"interruption {v!r} is not a date")
+            ts = parse_date(v, what=f"interruption (time column {name!r} holds dates)", error=ITSInputError)
             if freq in ("month", "quarter", "year"):
                 key = ts.year * 12 + ts.month - 1
             else:

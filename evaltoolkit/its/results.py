@@ -651,10 +651,9 @@ class ITSResult:
     def _t_of(self, value: Any, what: str) -> int:
         f = self.design.frame
         if self.design.time_kind == "date":
-            try:
-                v = pd.Timestamp(value)
-            except (TypeError, ValueError):
-                raise ITSInputError(f"{what}={value!r} is not a date") from None
+            from evaltoolkit.data.parse import parse_date
+
+            v = parse_date(value, what=what, error=ITSInputError)  # ISO 8601 text only: never guessed
             hit = f.loc[f["time"] == v, "t"]
         else:
             hit = f.loc[f["time"] == value, "t"]

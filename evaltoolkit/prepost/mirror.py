@@ -179,7 +179,11 @@ discharged
         same_day_end = (end_dates == idx).to_numpy(dtype=bool, na_value=False)
         shifted[end] = end_dates.mask(same_day_end)  # an empty after-window; set below
     if censor_at is not None:
-        last = (idx + pd.Timedelta(days=1)) == pd.Timestamp(censor_at)
+        from evaltoolkit.data.parse import parse_date
+
+        last = (idx + pd.Timedelta(days=1)) == parse_date(
+            censor_at, what="censor_at", error=PrePostInputError
+        )
         if last.any():
             raise PrePostInputError(
                 f"cohort: {index!r} is the day before censor_at, so with index_day={index_day!r} there is no "
@@ -214,10 +218,16 @@ def _dates(frame: pd.DataFrame, column: str, *, allow_missing: bool) -> pd.Serie
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw
     else:
-        parsed = pd.to_datetime(raw.astype(object).where(raw.notna(), None), errors="coerce", format="mixed")
+        # One strict rule (ISO 8601 text or date objects): day/month text is refused, never guessed.
+        from evaltoolkit.data.parse import check_date_text, strict_dates
+
+        check_date_text(raw, column=column, where="cohort", error=PrePostInputError, kind="cohort")
+        parsed, _ = strict_dates(raw)
     bad = parsed.isna() & raw.notna()
     if bad.any():
-        raise PrePostInputError(f"cohort: {column!r} is not a date: {rows_text(bad, 'the cohort')}")
+        raise PrePostInputError(
+            f"cohort: {column!r} is not a date: {rows_text(bad, 'the cohort')}; write dates as YYYY-MM-DD"
+        )
     if not allow_missing and parsed.isna().any():
         raise PrePostInputError(f"cohort: {column!r} is missing: {rows_text(parsed.isna(), 'the cohort')}")
     return parsed.dt.normalize()

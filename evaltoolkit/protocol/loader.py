@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -300,6 +301,77 @@ def _check_sites(p: SimpleNamespace, out: list[Problem]) -> None:
             )
 
 
+def _escapes(path: Path, root: Path) -> bool:
+    """True when a relative ``path`` (resolved against ``root``) leads outside ``root``."""
+    if path.is_absolute():
+        return False  # an absolute path is written out in full: the user chose it
+    # judged on the path as written (symbolic links inside the folder are the user's own arrangement)
+    return os.path.normpath(path.as_posix()).split(os.sep)[0] == ".."
+
+
+def _check_source_keys(kind: str, source: Any, out: list[Problem]) -> None:
+    at = f"data.sources.{kind}"
+    names, prefixes = _canonical_columns(kind)
+
+    def canonical(name: str) -> bool:
+        return name in names or any(name.startswith(f"{px}_") for px in prefixes)
+
+    for theirs, ours in source.columns.items():
+        if not canonical(ours):
+            close = difflib.get_close_matches(ours, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            out.append(
+                Problem(
+                    f"{at}.columns.{theirs}",
+                    f"maps to {ours!r}, which is not a canonical {kind} column{hint}; "
+                    f"canonical columns: {', '.join(names)}",
+                )
+            )
+    for theirs, ours in source.item_map.items():
+        if ("{n}" in theirs) != ("{n}" in ours):
+            out.append(
+                Problem(f"{at}.item_map.{theirs}", "write {n} on both sides, e.g. 'Q{n}': 'core10_{n}'")
+            )
+        elif not prefixes or not canonical(ours.replace("{n}", "1")):
+            allowed = ", ".join(f"{px}_<n>" for px in prefixes) or "none (this extract has no item columns)"
+            out.append(
+                Problem(
+                    f"{at}.item_map.{theirs}",
+                    f"maps to {ours!r}, which is not an item column; items: {allowed}",
+                )
+            )
+    if source.preset is not None and kind != "sites":
+        from evaltoolkit.data.presets import preset_for
+
+        try:
+            preset_for(source.preset, kind)
+        except ValueError as exc:
+            out.append(Problem(f"{at}.preset", str(exc)))
+    for target, cols in source.date_time.items():
+        if len(cols) != 2:
+            out.append(
+                Problem(f"{at}.date_time.{target}", f"must list two columns [date, time] (got {cols})")
+            )
+        if not canonical(target):
+            out.append(Problem(f"{at}.date_time.{target}", f"{target!r} is not a canonical {kind} column"))
+    if isinstance(source.date_format, dict):
+        for col in source.date_format:
+            if not canonical(col):
+                out.append(
+                    Problem(f"{at}.date_format.{col}", f"{col!r} is not a canonical {kind} column; use "
+                            f"the canonical name (after columns/preset mapping): {', '.join(names)}")
+                )  # fmt: skip
+    if source.site_aliases and "site" not in names:
+        out.append(Problem(f"{at}.site_aliases", f"the {kind} extract has no site column"))
+    if source.population is not None and kind != "population":
+        out.append(Problem(f"{at}.population", "applies to the population source only"))
+    if kind == "sites":
+        for key in ("preset", "item_map", "date_time", "values", "site_aliases", "where", "population"):
+            if getattr(source, key):
+                out.append(Problem(f"{at}.{key}", "is not used for the sites table (file, sheet and reading "
+                                   "options only)"))  # fmt: skip
+
+
 def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, base_dir: Path) -> None:
     data = p.data
     if data is None:
@@ -315,42 +387,55 @@ def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, ba
                 )
             )
             continue
-        named = getattr(source, "file", None)
-        for name in named if isinstance(named, list | tuple) else [named]:
-            if isinstance(name, str) and (Path(name).is_absolute() or ".." in Path(name).parts):
-                out.append(
-                    Problem(
-                        f"data.sources.{kind}.file",
-                        f"{name!r} leaves data.folder; a source file must be a name inside data.folder (no "
-                        "absolute path, no '..'): move the file there, or set data.folder to the folder that "
-                        "holds it",
-                    )
+        _check_source_keys(kind, source, out)
+    folder_path = Path(data.folder)
+    if not data.allow_outside_folder:
+        if _escapes(folder_path, base_dir):
+            out.append(
+                Problem(
+                    "data.folder",
+                    f"{data.folder!r} lies outside the protocol's folder ({base_dir}); set "
+                    "data.allow_outside_folder: true if the data are meant to be there",
                 )
-        names, prefixes = _canonical_columns(kind)
-        for theirs, ours in source.columns.items():
-            if ours not in names and not any(ours.startswith(f"{px}_") for px in prefixes):
-                close = difflib.get_close_matches(ours, names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                out.append(
-                    Problem(
-                        f"data.sources.{kind}.columns.{theirs}",
-                        f"maps to {ours!r}, which is not a canonical {kind} column{hint}; "
-                        f"canonical columns: {', '.join(names)}",
-                    )
-                )
+            )
+        else:
+            root = folder_path if folder_path.is_absolute() else base_dir / folder_path
+            for kind, source in data.sources.items():
+                names = [source.file] if isinstance(source.file, str) else source.file
+                for i, name in enumerate(names):
+                    if _escapes(Path(name), root):
+                        where = f"data.sources.{kind}.file" + (
+                            "" if isinstance(source.file, str) else f"[{i}]"
+                        )
+                        out.append(
+                            Problem(
+                                where,
+                                f"{name!r} lies outside data.folder; set data.allow_outside_folder: true if "
+                                "the file is meant to be there",
+                            )
+                        )
     if not check_files:
         return
-    folder = Path(data.folder)
-    folder = folder if folder.is_absolute() else base_dir / folder
+    folder = folder_path if folder_path.is_absolute() else base_dir / folder_path
     if not folder.is_dir():
         out.append(Problem("data.folder", f"folder {data.folder!r} does not exist (looked in {folder})"))
         return
-    found = available_sources(data, folder)
+    from evaltoolkit.data.load import source_files
+
     for kind, source in data.sources.items():
-        if kind in _SOURCE_KINDS and not found.get(kind, Path("/nonexistent")).exists():
-            out.append(
-                Problem(f"data.sources.{kind}.file", f"file {source.file!r} does not exist in {folder}")
+        if kind not in _SOURCE_KINDS:
+            continue
+        missing = [p for p in source_files(source.file, folder) if not p.is_file()]
+        for path in missing:
+            shown = path.relative_to(folder).as_posix() if _inside(path, folder) else str(path)
+            glob = bool(set("*?[") & set(path.name))
+            message = (
+                f"no file matches {shown!r} in {folder}"
+                if glob
+                else f"file {shown!r} does not exist in {folder}"
             )
+            out.append(Problem(f"data.sources.{kind}.file", message))
+    found = available_sources(data, folder)
     needed: dict[str, str] = {}
     for i, s in enumerate(p.series or []):
         if s is None:
@@ -375,10 +460,24 @@ def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, ba
             )
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
 def available_sources(data: Any, folder: Path) -> dict[str, Path]:
-    """Extract files of a protocol's data section, by kind: the listed sources, else files named by kind."""
+    """Extract files of a protocol's data section, by kind: the listed sources, else files named by kind.
+
+    For a source with several files (a list or a glob pattern) this is the first; see
+    :func:`evaltoolkit.data.source_files` for them all.
+    """
     if data.sources:
-        return {k: folder / s.file for k, s in data.sources.items() if k in _SOURCE_KINDS}
+        from evaltoolkit.data.load import source_files
+
+        return {k: source_files(s.file, folder)[0] for k, s in data.sources.items() if k in _SOURCE_KINDS}
     from evaltoolkit.data import find_extract_files
 
     try:

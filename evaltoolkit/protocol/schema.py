@@ -15,8 +15,10 @@ Sections (top-level keys)
 ``sites``
     Sites with their role (``intervention`` or ``control``) and go-live date (:class:`Site`).
 ``data``
-    Where the extracts are (paths relative to the protocol file), their column mappings and the
-    observation window (:class:`DataSpec`).
+    Where the extracts are (paths relative to the protocol file, kept inside its folder unless
+    ``allow_outside_folder``), how each is read and mapped (:class:`DataSource`: files, sheets, presets,
+    column and item maps, date formats, value maps, site aliases, ``where`` filters, annual population)
+    and the observation window (:class:`DataSpec`).
 ``cohort``
     The per-patient cohort for before/after (mirror-image) analysis (:class:`CohortSpec`).
 ``series``
@@ -55,6 +57,7 @@ from evaltoolkit._deprecate import warn_renamed
 
 __all__ = [
     "CURRENT_SCHEMA_VERSION",
+    "PRESET_NAMES",
     "AnalysisSpec",
     "ChangeRules",
     "CohortSpec",
@@ -66,6 +69,7 @@ __all__ = [
     "Intervention",
     "MirrorSpec",
     "OutcomeMeasuresSpec",
+    "PopulationSpec",
     "Protocol",
     "ReportSpec",
     "SeriesSpec",
@@ -135,7 +139,39 @@ def _seasonality(value: Any) -> Any:
     return value
 
 
+def _code_keys(value: Any) -> Any:
+    """Value maps: whole-number codes written unquoted in YAML (21: emergency) are codes as text."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for column, mapping in value.items():
+        if isinstance(mapping, dict):
+            bad = [k for k in mapping if isinstance(k, bool | float)]
+            if bad:
+                raise ValueError(
+                    f"{column}: quote the value {bad[0]!r} (YAML reads yes/no/true/false and decimals as "
+                    "other types), e.g. 'yes': true"
+                )
+            mapping = {str(k) if isinstance(k, int) else k: v for k, v in mapping.items()}
+        out[column] = mapping
+    return out
+
+
+def _code_lists(value: Any) -> Any:
+    """Site aliases: codes written as whole numbers are codes as text; one code may be given alone."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        site: [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in codes]
+        if isinstance(codes, list)
+        else [str(codes) if isinstance(codes, int) and not isinstance(codes, bool) else codes]
+        for site, codes in value.items()
+    }
+
+
 Slug = Annotated[str, BeforeValidator(_slug)]
+ValueMaps = Annotated[dict[str, dict[str, str | bool | int]], BeforeValidator(_code_keys)]
+SiteAliases = Annotated[dict[str, list[str]], BeforeValidator(_code_lists)]
 Prorate = Annotated[Any, BeforeValidator(_prorate)]
 Where = Annotated[dict[str, str | bool | int], BeforeValidator(_where)]
 Seasonality = Annotated[int | str | None, BeforeValidator(_seasonality)]
@@ -173,13 +209,53 @@ class Intervention(_Model):
     )
 
 
+def _iso_date(value: Any) -> Any:
+    """Protocol dates are ISO 8601 (YYYY-MM-DD) only: never a number, never dd/mm or mm/dd text."""
+    if value is None:
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None or value.time() != dt.time(0):
+            raise ValueError(f"must be a date without a time of day, YYYY-MM-DD (got {value.isoformat()})")
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"is not a real date: {text!r} (YYYY-MM-DD)") from None
+        from evaltoolkit.data.parse import readings
+
+        two = readings(text)
+        if two is not None:
+            options = [r for r in two if r]
+            iso = [dt.datetime.strptime(r, "%d %B %Y").date().isoformat() for r in options]
+            spelled = " or ".join(dict.fromkeys(options))
+            written = " or ".join(dict.fromkeys(iso))
+            raise ValueError(
+                f"must be an ISO 8601 date, YYYY-MM-DD: {text!r} could be {spelled} and day/month order is "
+                f"never guessed; write {written}"
+            )
+        raise ValueError(f"must be an ISO 8601 date, YYYY-MM-DD, e.g. 2021-04-01 (got {text!r})")
+    raise ValueError(
+        f"must be an ISO 8601 date, YYYY-MM-DD, e.g. 2021-04-01 (got the {type(value).__name__} {value!r}; "
+        "numbers are not read as dates)"
+    )
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+"""A protocol date: ISO 8601 text (YYYY-MM-DD) or a YAML date; never a number or dd/mm text."""
+
+
 class Site(_Model):
     """One site: its code in the extracts, its role and (for intervention sites) its go-live date."""
 
     code: Text = Field(description="Site code as it appears in the extracts' site column.")
     name: str | None = Field(None, description="Display name.")
     role: Literal["intervention", "control"] = Field(description="intervention or control.")
-    go_live: dt.date | None = Field(
+    go_live: IsoDate | None = Field(
         None, description="First day of the go-live month (intervention sites only; empty for controls)."
     )
 
@@ -187,27 +263,162 @@ class Site(_Model):
 class Window(_Model):
     """The half-open observation window ``[start, extract_date)``."""
 
-    start: dt.date = Field(description="First day observed (first day of a month).")
-    extract_date: dt.date = Field(
+    start: IsoDate = Field(description="First day observed (first day of a month), YYYY-MM-DD.")
+    extract_date: IsoDate = Field(
         description="Extract date: the first day not covered; also the censoring date."
     )
 
 
-class DataSource(_Model):
-    """One extract file and how its columns map onto the canonical names of :mod:`evaltoolkit.schemas`."""
+PRESET_NAMES = ("ecds", "hes_apc", "sus_apcs", "mhsds_spells", "nsw_eddc", "nsw_apdc")
+"""Names of the built-in presets for national extracts (see :mod:`evaltoolkit.data.presets`)."""
 
-    file: Text = Field(description="File name (.csv, .xlsx or .parquet), relative to data.folder.")
+_FILE_TEXT = Annotated[str, Field(min_length=1)]
+SheetKey = str | int | list[str | int]
+WhereValue = str | bool | int | list[str | bool | int]
+
+
+class PopulationSpec(_Model):
+    """Annual population estimates (one row per site or area and year) turned into monthly denominators.
+
+    See :func:`evaltoolkit.data.monthly_population`: each estimate sits on its reference date, a month's
+    population is the straight line between the two nearest estimates at the middle of the month, and
+    months before the first or after the last estimate are held at the nearest one (or extrapolated)
+    and counted in the data-quality table. Populations are rounded to whole persons.
+    """
+
+    year: Text = Field(
+        "year", description="Column (after mapping) holding the year of each estimate, e.g. 2021."
+    )
+    reference: Text = Field(
+        "06-30", description="Month and day (MM-DD) the estimates refer to: 06-30 for mid-year estimates."
+    )
+    extrapolate: Literal["constant", "linear"] = Field(
+        "constant",
+        description=(
+            "Months before the first or after the last estimate: hold the nearest estimate (constant) or "
+            "extend the line through the two nearest (linear)."
+        ),
+    )
+
+
+class DataSource(_Model):
+    """One extract: its file(s), how to read them, and how their columns become the canonical columns.
+
+    Reading: ``file`` (a name, a glob such as ``spells_*.csv``, or a list: several files are stacked with
+    a ``source_file`` column and rows repeated across files are excluded and counted as
+    ``duplicate_across_files``), ``sheet``/``sheet_column``/``header_row`` (Excel), ``encoding`` and
+    ``delimiter`` (CSV). Mapping: ``preset`` (published field names of a national dataset),
+    ``columns`` and ``item_map`` (your names → canonical names), ``date_time`` (join a date column and
+    a time column). Values: ``date_format`` (one layout, or one per column), ``timezone``, ``values``
+    (value maps), ``site_aliases``, ``where`` (keep only matching rows). Every step that changes or
+    removes rows is counted in the data-quality table.
+    """
+
+    file: _FILE_TEXT | list[_FILE_TEXT] = Field(
+        description=(
+            "File name (.csv, .xlsx or .parquet) relative to data.folder; a glob pattern (spells_*.csv); "
+            "or a list of names/patterns. Several files are stacked."
+        )
+    )
+    preset: Literal[PRESET_NAMES] | None = Field(  # type: ignore[valid-type]
+        None,
+        description=(
+            "A national extract whose published field names map themselves: ecds, hes_apc, sus_apcs, "
+            "mhsds_spells, nsw_eddc, nsw_apdc. Your own keys override the preset's."
+        ),
+    )
     columns: dict[str, str] = Field(
         default_factory=dict, description="Column mapping {column in the file: canonical name}."
     )
-    sheet: str | None = Field(None, description="Worksheet of an .xlsx file (default: the first).")
-    date_format: str | None = Field(None, description="strftime layout of date-times, e.g. %d/%m/%Y %H:%M.")
+    item_map: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Questionnaire item columns {your column: item column}, e.g. {Q1: core10_1}, or one pattern "
+            "with {n} for the item number, e.g. {'Q{n}': 'core10_{n}'}."
+        ),
+    )
+    sheet: SheetKey | None = Field(
+        None,
+        description=(
+            "Worksheet(s) of an .xlsx file: a name, a position counted from 1, a list, or '*' for every "
+            "sheet (stacked). Default: the first."
+        ),
+    )
+    sheet_column: str | None = Field(
+        None, description="Column that receives each row's sheet name when several sheets are stacked."
+    )
+    header_row: int | None = Field(
+        None, ge=1, description="Spreadsheet row (from 1) holding the column names, below any title rows."
+    )
+    encoding: str | None = Field(
+        None, description="Text encoding of CSV files (default utf-8, with or without BOM), e.g. cp1252."
+    )
+    delimiter: str | None = Field(
+        None, description="CSV delimiter (default: detected among , ; tab |); 'tab' for tab."
+    )
+    date_format: str | dict[str, str] | None = Field(
+        None,
+        description=(
+            "Layout of date-time text: one strftime layout (%d/%m/%Y %H:%M), ISO8601 or excel (serial "
+            "day numbers) for every date column, or {canonical column: layout}. Default: ISO 8601."
+        ),
+    )
+    timezone: str | None = Field(
+        None,
+        description=(
+            "IANA time zone (Europe/London) that date-times with offsets are converted to before periods "
+            "are assigned."
+        ),
+    )
+    date_time: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Join a date column and a time column of the file into one canonical date-time: "
+            "{arrival: [Arrival_Date, Arrival_Time]}."
+        ),
+    )
+    values: ValueMaps = Field(
+        default_factory=dict,
+        description=(
+            "Value maps per canonical column: {pd_flag: {Y: true, N: false}, ward_type: {MHIP: "
+            "mental_health}}. Values not listed are kept as they are."
+        ),
+    )
+    site_aliases: SiteAliases = Field(
+        default_factory=dict,
+        description="Local site codes mapped to a protocol site: {RXX01: [IPU1, 'IPU 1']}.",
+    )
+    where: dict[str, WhereValue] = Field(
+        default_factory=dict,
+        description=(
+            "Keep only rows whose columns equal these values (a list: any of them); rows left out are "
+            "counted as where_filter."
+        ),
+    )
+    population: PopulationSpec | None = Field(
+        None,
+        description="For the population source: annual estimates to monthly denominators (interpolated).",
+    )
+    on_invalid: Literal["raise", "exclude"] = Field(
+        "raise",
+        description=(
+            "Rows breaking an error rule (unreadable dates, empty required values...): raise (stop and list "
+            "them) or exclude (leave them out, counted in the data-quality table)."
+        ),
+    )
 
 
 class DataSpec(_Model):
     """Where the extracts are and which window they cover."""
 
     folder: Text = Field(description="Folder holding the extracts, relative to the protocol file.")
+    allow_outside_folder: bool = Field(
+        False,
+        description=(
+            "Let data.folder and the source files lie outside the protocol's folder (e.g. ../data). "
+            "Without it such paths are a validation problem."
+        ),
+    )
     sources: dict[str, DataSource] = Field(
         default_factory=dict,
         description=(

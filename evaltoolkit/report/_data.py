@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.data import CleanExtract, clean_extract, combine_quality, read_extract
+from evaltoolkit.data import CleanExtract, combine_quality
 from evaltoolkit.data._usable import check_usable
 from evaltoolkit.errors import MissingInputError
 from evaltoolkit.privacy import suppress_counts
@@ -25,7 +25,13 @@ _DATE = {"attendances": "arrival", "spells": "admitted"}
 
 @dataclass(frozen=True, eq=False)
 class LoadedData:
-    """The cleaned extracts a protocol needs, with the files they came from and the quality table."""
+    """The cleaned extracts a protocol needs, with the files they came from and the quality table.
+
+    ``files`` holds the (first) file of each kind and ``inputs`` every file read (a source may list
+    several files or a glob pattern); ``notes`` says, in plain words and with counts, where an analysis
+    had to infer something the extracts do not record (e.g. personality-disorder spells from ED
+    attendances when the spells extract has no ``pd_flag``).
+    """
 
     extracts: dict[str, CleanExtract]
     files: dict[str, Path]
@@ -34,6 +40,8 @@ class LoadedData:
     pd_patients: frozenset[str] = field(default_factory=frozenset)
     unknown_sites: dict[str, dict[str, int]] = field(default_factory=dict)
     """``{kind: {site code: rows}}``: codes excluded by rule ``unknown_site`` (for error messages)."""
+    inputs: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 def needed_kinds(protocol: Protocol) -> list[str]:
@@ -56,11 +64,17 @@ def needed_kinds(protocol: Protocol) -> list[str]:
 def load_data(protocol: Protocol) -> LoadedData:
     """Read, map, validate and clean every extract the protocol needs.
 
-    Site codes not listed in the protocol are ``unknown_site`` (excluded and counted); dates outside
-    ``data.window`` are ``outside_window``. Any error (unparseable dates, missing columns…) raises
-    :class:`~evaltoolkit.errors.ExtractValidationError` listing every problem; so does an extract whose
-    every row is excluded (naming the rules, the unknown site codes and the key to fix).
+    Each source is read with :func:`evaltoolkit.data.read_source` using its protocol keys
+    (``data.sources.<kind>``: files, sheets, preset, column and item maps, date formats, value maps,
+    site aliases, ``where`` filters, annual population), then cleaned, so ``validate``, ``series`` and
+    ``run`` read the same rows. Site codes not listed in the protocol are ``unknown_site`` (excluded and
+    counted); dates outside ``data.window`` are ``outside_window``. Any error (unparseable dates, missing
+    columns…) raises :class:`~evaltoolkit.errors.ExtractValidationError` listing every problem; so does an
+    extract whose every row is excluded (naming the rules, the unknown site codes and the key to fix).
     """
+    from evaltoolkit.data import read_source
+    from evaltoolkit.data.load import _clean_source
+
     folder = protocol.data_folder()
     found = available_sources(protocol.data, folder)
     sources = protocol.data.sources
@@ -73,61 +87,99 @@ def load_data(protocol: Protocol) -> LoadedData:
     for kind in needed_kinds(protocol):
         if kind not in found:
             raise MissingInputError(f"no {kind} extract in {folder} (protocol data.sources.{kind})")
-        path = found[kind]
-        spec = sources.get(kind)
-        raw = read_extract(
-            path,
-            kind,
-            mapping=dict(spec.columns) if spec is not None else None,
-            sheet=spec.sheet if spec is not None else None,
-            date_format=spec.date_format if spec is not None else None,
-        )
+        spec: Any = sources.get(kind)
+        if spec is None:
+            spec = {"file": found[kind].name}
         use_sites = sites if kind in ("attendances", "spells", "population") else None
         use_window = window if kind in ("attendances", "spells") else None
-        extracts[kind] = clean_extract(
-            raw, kind, sites=use_sites, window=use_window, max_open_days=protocol.data.max_open_days
+        read_window = use_window if kind != "population" else window
+        got = read_source(kind, spec, folder, window=read_window, advice=f"protocol:{kind}")
+        extracts[kind] = _clean_source(
+            got,
+            kind,
+            spec,
+            sites=use_sites,
+            window=read_window,
+            max_open_days=protocol.data.max_open_days,
+            advice=f"protocol:{kind}",
         )
-        files[kind] = path
-        unknown[kind] = unknown_site_codes(raw, use_sites)
-        check_not_all_excluded(kind, raw, extracts[kind], path, sites=use_sites, window=use_window)
+        files[kind] = extracts[kind].files[0]
+        unknown[kind] = unknown_site_codes(got.data, use_sites)
+        check_not_all_excluded(
+            kind, got.data, extracts[kind], files[kind], sites=use_sites, window=use_window
+        )
     check_usable(extracts, files)  # an empty or wholly excluded extract stops here, naming the rules
     quality = combine_quality(*extracts.values())
+    pd_patients = _pd_patients(extracts)
     return LoadedData(
         extracts=extracts,
         files=files,
         quality=quality,
         window=window,
-        pd_patients=_pd_patients(extracts),
+        pd_patients=pd_patients,
         unknown_sites=unknown,
+        inputs={k: ex.files for k, ex in extracts.items()},
+        notes=tuple(_pd_notes(protocol, extracts, pd_patients)),
     )
 
 
+def _flag(df: pd.DataFrame) -> np.ndarray:
+    return df["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
 def _pd_patients(extracts: dict[str, CleanExtract]) -> frozenset[str]:
-    """Patients with a personality-disorder flag on any attendance or in the cohort."""
+    """Patients with a personality-disorder flag on any attendance, spell or in the cohort."""
     ids: set[str] = set()
-    if "attendances" in extracts:
-        att = extracts["attendances"].data
-        if "pd_flag" in att.columns:
-            flag = att["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-            ids |= set(att.loc[flag, "patient_id"].dropna().astype(str))
+    for kind in ("attendances", "spells"):
+        if kind in extracts:
+            df = extracts[kind].data
+            if "pd_flag" in df.columns:
+                ids |= set(df.loc[_flag(df), "patient_id"].dropna().astype(str))
     if "cohort" in extracts:
         coh = extracts["cohort"].data
-        if "pd_flag" in coh.columns:
-            flag = coh["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        else:
-            flag = np.ones(len(coh), dtype=bool)
+        flag = _flag(coh) if "pd_flag" in coh.columns else np.ones(len(coh), dtype=bool)
         ids |= set(coh.loc[flag, "patient_id"].dropna().astype(str))
     return frozenset(ids)
 
 
+def _pd_notes(
+    protocol: Protocol, extracts: dict[str, CleanExtract], pd_patients: frozenset[str]
+) -> list[str]:
+    """Say when personality-disorder spells are inferred from other extracts, with the counts."""
+    wanted = [s.name for s in protocol.series if s.pd_only and s.source == "spells"]
+    if not wanted or "spells" not in extracts:
+        return []
+    spells = extracts["spells"].data
+    if "pd_flag" in spells.columns:
+        return []
+    from evaltoolkit.report._format import publish_count
+
+    rule = protocol.suppression_args()
+    inferred = spells["patient_id"].astype("string").isin(pd_patients).fillna(False).to_numpy(dtype=bool)
+    shown = [publish_count(int(n), rule) for n in (inferred.sum(), len(spells), len(pd_patients))]
+    return [
+        f"The spells extract has no personality-disorder flag, so PD admissions and bed-days "
+        f"({', '.join(wanted)}) count the spells of patients flagged on an ED attendance or in the cohort: "
+        f"{shown[0]} of {shown[1]} spells ({shown[2]} flagged patients; counts published under the "
+        "suppression rule). PD spells of "
+        "patients with no flagged attendance are missed, so these series may be too low; add pd_flag to the "
+        "spells extract (data.sources.spells.columns) to count them directly."
+    ]
+
+
 def _events(spec: SeriesSpec, data: LoadedData) -> pd.DataFrame:
+    """Rows of the series' source that count: its ``where`` filter and, with ``pd_only``, the PD flag.
+
+    With ``pd_only``, the extract's own ``pd_flag`` is used when it has one (attendances or spells);
+    otherwise spells are those of patients flagged elsewhere (see ``LoadedData.notes``).
+    """
     df = data.extracts[spec.source].data
     keep = np.ones(len(df), dtype=bool)
     for col, value in spec.where.items():
         keep &= (df[col] == value).fillna(False).to_numpy(dtype=bool)
     if spec.pd_only:
-        if spec.source == "attendances" and "pd_flag" in df.columns:
-            keep &= df["pd_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if "pd_flag" in df.columns:
+            keep &= _flag(df)
         else:
             keep &= (
                 df["patient_id"].astype("string").isin(data.pd_patients).fillna(False).to_numpy(dtype=bool)

@@ -538,4 +538,7 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             "is at "
             "national level or otherwise cleared for release.",
         )
+    for i, note in enumerate((results.get("data") or {}).get("notes") or []):
+        # e.g. PD spells inferred from attendances because the spells extract has no pd_flag
+        add("data_note" if i == 0 else f"data_note_{i + 1}", "What the extracts do not record", note)
     return out

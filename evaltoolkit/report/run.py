@@ -63,9 +63,13 @@ class Evaluation:
     tables : dict of str to DataFrame
         Published tables, by file stem (written as ``tables/<name>.csv``).
     inputs : dict of str to Path
-        The extract files read, by kind.
+        The extract file read, by kind (the first, when a source has several).
     timings : dict of str to float
         Seconds per step (recorded in the manifest only).
+    input_files : dict of str to tuple of Path
+        Every file read, by kind (recorded in the manifest).
+    quality : pandas.DataFrame or None
+        The exact data-quality table (every rule with its counts; recorded in the manifest).
     """
 
     protocol: Protocol
@@ -73,6 +77,8 @@ class Evaluation:
     tables: dict[str, pd.DataFrame]
     inputs: dict[str, Path]
     timings: dict[str, float] = field(default_factory=dict)
+    input_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    quality: pd.DataFrame | None = None
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -160,16 +166,18 @@ def _suppression_block(protocol: Protocol) -> dict[str, Any]:
 def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
     inputs = []
     for kind, ex in data.extracts.items():
-        inputs.append(
-            {
-                "kind": kind,
-                "file": data.files[kind].name,
-                "sha256": sha256_file(data.files[kind]),
-                "rows_read": publish_count(ex.n_input, rule),
-                "rows_excluded": publish_count(ex.n_excluded, rule),
-                "rows_kept": publish_count(ex.n_output, rule),
-            }
-        )
+        files = data.inputs.get(kind) or (data.files[kind],)
+        record = {
+            "kind": kind,
+            "file": ", ".join(p.name for p in files),
+            "sha256": sha256_file(files[0]),
+            "rows_read": publish_count(ex.n_input, rule),
+            "rows_excluded": publish_count(ex.n_excluded, rule),
+            "rows_kept": publish_count(ex.n_output, rule),
+        }
+        if len(files) > 1:  # several files stacked: each with its own hash
+            record["files"] = [{"file": p.name, "sha256": sha256_file(p)} for p in files]
+        inputs.append(record)
     q = data.quality
     rows = []
     for r in q.itertuples(index=False):
@@ -183,7 +191,10 @@ def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
                 "action": r.action,
             }
         )
-    return {"inputs": inputs, "quality": rows}
+    out: dict[str, Any] = {"inputs": inputs, "quality": rows}
+    if data.notes:
+        out["notes"] = list(data.notes)
+    return out
 
 
 def _published_count(rule: dict[str, int] | None) -> Callable[[float], str]:
@@ -638,7 +649,13 @@ def run_protocol(
     tables = _tables(protocol, results, _series_table(protocol, series_tables))
     step("summary")
     return Evaluation(
-        protocol=protocol, results=results, tables=tables, inputs=dict(data.files), timings=timings
+        protocol=protocol,
+        results=results,
+        tables=tables,
+        inputs=dict(data.files),
+        timings=timings,
+        input_files=dict(data.inputs),
+        quality=data.quality,
     )
 
 
@@ -720,9 +737,8 @@ def write_outputs(
             "name": protocol.name,
             "version": protocol.version,
         },
-        "inputs": {
-            k: {"file": str(p), "sha256": sha256_file(p)} for k, p in sorted(evaluation.inputs.items())
-        },
+        "inputs": _manifest_inputs(evaluation),
+        "data_quality": _manifest_quality(evaluation),
         "outputs": {
             p.relative_to(out).as_posix(): sha256_file(p)
             for p in sorted(paths.values(), key=lambda x: x.as_posix())
@@ -736,3 +752,42 @@ def write_outputs(
         json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return paths
+
+
+def _manifest_inputs(evaluation: Evaluation) -> dict[str, Any]:
+    """Manifest ``inputs``: per kind the (first) file and its SHA-256, and ``files``: every file read."""
+    out: dict[str, Any] = {}
+    for kind, path in sorted(evaluation.inputs.items()):
+        files = evaluation.input_files.get(kind) or (path,)
+        out[kind] = {
+            "file": str(path),
+            "sha256": sha256_file(path),
+            "files": [{"file": str(p), "sha256": sha256_file(p)} for p in files],
+        }
+    return out
+
+
+def _manifest_quality(evaluation: Evaluation) -> list[dict[str, Any]]:
+    """Manifest ``data_quality``: every reading and cleaning rule with its counts (no row numbers).
+
+    Each record is ``{extract, rule, column, n_rows, n_excluded, action}``, counts published under the
+    protocol's suppression rule (like every file of the output folder); with the extracts' rows read
+    (``results.json`` ``data.inputs``) they account for every raw row.
+    """
+    q = evaluation.quality
+    if q is None:
+        return []
+    rule = evaluation.protocol.suppression_args()
+    out = []
+    for r in q.itertuples(index=False):
+        out.append(
+            {
+                "extract": r.extract,
+                "rule": r.rule,
+                "column": r.column,
+                "n_rows": None if pd.isna(r.n_rows) else publish_count(int(r.n_rows), rule),
+                "n_excluded": publish_count(int(r.n_excluded), rule),
+                "action": r.action,
+            }
+        )
+    return out

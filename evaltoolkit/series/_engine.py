@@ -257,7 +257,7 @@ def timestamp_of(table: ir.Table, column: str, label: str) -> ir.TimestampValue:
         return col
     if dtype.is_date():
         return col.cast("timestamp")
-    return col.try_cast("timestamp")
+    return _text_timestamp(col)
 
 
 def date_of(table: ir.Table, column: str, label: str) -> ir.DateValue:
@@ -269,7 +269,16 @@ def date_of(table: ir.Table, column: str, label: str) -> ir.DateValue:
         return col
     if dtype.is_timestamp():
         return col.date()
-    return col.try_cast("timestamp").date()
+    return _text_timestamp(col).date()
+
+
+def _text_timestamp(col: ir.StringValue) -> ir.TimestampValue:
+    """ISO 8601 text → timestamp; text with a time-zone offset (``+01:00``, ``Z``) → NULL (unparseable),
+    because dropping or applying the offset here would put events in the wrong day or month silently."""
+    from evaltoolkit.data.parse import OFFSET_PATTERN
+
+    parsed = col.try_cast("timestamp")
+    return ibis.ifelse(col.strip().re_search(OFFSET_PATTERN), ibis.null("timestamp"), parsed)
 
 
 def first_rows(
@@ -364,7 +373,9 @@ def require_dates(
     """
     hint = (
         "Correct or remove these rows first (see evaltoolkit.data); date strings must be ISO 8601, "
-        "e.g. 2024-01-30 or 2024-01-30 14:05:00"
+        "e.g. 2024-01-30 or 2024-01-30 14:05:00, without a time-zone offset (read the extract with "
+        "evaltoolkit.data.read_extract(..., date_format=..., timezone='Europe/London') to convert other "
+        "layouts and offsets)"
     )
     if n_unparseable:
         fail_rows(

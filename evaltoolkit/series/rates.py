@@ -47,10 +47,19 @@ def _align_key(counts: pd.DataFrame, denominators: pd.DataFrame, key: str) -> No
         return
     for frame, side, is_dt in ((counts, "counts", left_dt), (denominators, "denominators", right_dt)):
         if not is_dt:
-            try:
-                frame[key] = pd.to_datetime(frame[key])
-            except (ValueError, TypeError) as exc:
-                raise SeriesInputError(f"{side} column {key!r} could not be read as dates: {exc}") from exc
+            from evaltoolkit.data.parse import check_date_text, strict_dates
+
+            # One strict rule (ISO 8601 text or date objects): dd/mm text is refused, never guessed.
+            check_date_text(frame[key], column=key, where=side, error=SeriesInputError)
+            parsed, bad = strict_dates(frame[key])
+            if bad.any():
+                first = int(bad.to_numpy().nonzero()[0][0])
+                raise SeriesInputError(
+                    f"{side} column {key!r} could not be read as dates: {int(bad.sum())} row(s), first "
+                    f"at row {first} (0-based row position), e.g. {frame[key].iloc[first]!r}; write dates "
+                    "as YYYY-MM-DD"
+                )
+            frame[key] = parsed
         frame[key] = frame[key].astype("datetime64[us]")
 
 

@@ -142,6 +142,14 @@ def patient_windows(
     2         p2  before   2022-06-01 2023-06-01            365            0           0         0     False
     3         p2   after   2023-06-01 2024-01-01            214            0           0         0      True
     """
+    if isinstance(cohort, pd.DataFrame):  # day/month text and offsets are refused here, never guessed later
+        from evaltoolkit.data.parse import check_date_text
+
+        for col in (index, end):
+            if col and col in cohort.columns:
+                check_date_text(
+                    cohort[col], column=col, where="cohort", error=SeriesInputError, kind="cohort"
+                )
     for name, value in (("before_months", before_months), ("after_months", after_months)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise SeriesInputError(f"{name} must be a whole number of months >= 0, not {value!r}")
