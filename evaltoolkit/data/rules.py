@@ -4,8 +4,8 @@ One pass over an extract produces a list of :class:`Finding` objects, one per
 rule (and per column for column-level errors), in the documented order:
 
 1. ``missing_column`` (error; cleaning cannot run). With a ``timezone``,
-   ``timezone_converted`` (fixable) then counts the date-times whose offset was
-   converted to that zone (no row excluded).
+   ``timezone_converted`` (fixable, when there were any) then counts the
+   date-times whose offset was converted to that zone (no row excluded).
 2. ``exact_duplicate`` (fixable): rows identical in every column to an earlier
    row are excluded, the first copy is kept.
 3. Row-level errors, checked on the remaining rows: ``unparseable``,
@@ -632,8 +632,9 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
             Finding("missing_column", name, "error", len(parsed), 0, "all rows", "cannot clean", msg, msg)
         )
 
-    if ctx.timezone is not None:
-        n_converted = sum(converted.values())
+    n_converted = sum(converted.values())
+    # Values converted earlier (e.g. by read_extract) are not seen here: the rule appears only when some were.
+    if ctx.timezone is not None and n_converted:
         per_column = ", ".join(f"{c} {n}" for c, n in converted.items() if n) or "none"
         findings.append(
             Finding(
@@ -645,9 +646,7 @@ def run_pipeline(df: pd.DataFrame, kind: str, ctx: Context) -> PipelineResult:
                 "",
                 f"converted to {ctx.timezone} wall time, then the offset dropped; rows kept",
                 f"date-times with a time-zone offset converted to {ctx.timezone} (per column: {per_column})",
-                f"{_plural(n_converted, 'value')} with a time-zone offset converted to {ctx.timezone}"
-                if n_converted
-                else "",
+                f"{_plural(n_converted, 'value')} with a time-zone offset converted to {ctx.timezone}",
             )
         )
 
