@@ -188,20 +188,29 @@ def _internal(exc: BaseException) -> None:
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _date_option(value: str | None) -> str | None:
-    """Callback for date options: ``YYYY-MM-DD`` only (day/month order is never guessed)."""
+def _date_option(param: typer.CallbackParam, value: str | None) -> str | None:
+    """Callback for date options: ``YYYY-MM-DD`` only (day/month order is never guessed); exit 2."""
     if value is None:
         return None
     value = value.strip()
+    if _ISO_DATE.fullmatch(value):
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    from evaltoolkit.data import parse_date
+
+    option = "--" + str(param.name).replace("_", "-")
     try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError("not YYYY-MM-DD")
-        dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date in the form YYYY-MM-DD (e.g. 2024-04-01)"
-        ) from None
-    return value
+        parse_date(value, what=option)
+        reason = "is not a date in the form YYYY-MM-DD (e.g. 2024-04-01)"
+    except EvalToolkitError as exc:
+        reason = str(exc)
+    if not reason.startswith(option):
+        reason = f"{option} {value!r}: {reason}"
+    _fail(f"error: {reason}", EXIT_USAGE)
+    return None  # unreachable: _fail exits
 
 
 def _freq_option(value: str) -> str:

@@ -285,7 +285,7 @@ def _frame_from_grid(
         raise _fail(label, "header problem: " + "; ".join(dict.fromkeys(problems)))
     rows_kept = [i for i, r in enumerate(padded) if any(not _blank(r[j]) for j in keep)]
     if not rows_kept:
-        raise _fail(label, f"has a header (row {h + 1}) but no data rows")
+        raise _fail(label, f"is empty: it has a header (row {h + 1}) but no data rows")
     frame = pd.DataFrame(
         {names[j]: pd.Series([padded[i][j] for i in rows_kept], dtype=object) for j in keep}  # type: ignore[misc]
     )

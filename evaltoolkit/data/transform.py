@@ -140,8 +140,8 @@ def _hhmm(text: str) -> pd.Timedelta | None:
 def join_date_time(
     df: pd.DataFrame,
     target: str,
-    date_column: str,
-    time_column: str,
+    date: str,
+    time: str,
     *,
     date_format: str | None = None,
     time_format: str | None = None,
@@ -169,7 +169,7 @@ def join_date_time(
         The extract (not modified).
     target : str
         Name of the joined column (e.g. ``"arrival"``); replaced if it exists. The source columns are kept.
-    date_column, time_column : str
+    date, time : str
         Columns holding the date and the time of day.
     date_format : str, optional
         Layout of the date text: a ``strftime`` layout such as ``"%d/%m/%Y"``, ``"ISO8601"`` (default)
@@ -188,7 +188,7 @@ def join_date_time(
     Raises
     ------
     ColumnMappingError
-        If ``date_column`` or ``time_column`` is not in ``df`` (the message lists its columns).
+        If ``date`` or ``time`` is not in ``df`` (the message lists its columns).
 
     Examples
     --------
@@ -200,8 +200,8 @@ def join_date_time(
     >>> [(f.rule, f.n_rows, f.rows, f.action) for f in findings]
     [('date_time_joined', 1, '4', 'time missing: set to 00:00 (midnight) on the date; row kept')]
     """
-    _need_columns(df, [date_column, time_column], f"join_date_time({target!r})")
-    fmt = _check_format(date_format, where=f"date_format for column {date_column!r}")
+    _need_columns(df, [date, time], f"join_date_time({target!r})")
+    fmt = _check_format(date_format, where=f"date_format for column {date!r}")
     tfmt = time_format
     if tfmt is not None:
         if not isinstance(tfmt, str) or not tfmt.strip():
@@ -215,8 +215,8 @@ def join_date_time(
             )
     timezone = _check_timezone(timezone)
     rows = row_numbers(df)
-    raw_date = df[date_column]
-    raw_time = df[time_column]
+    raw_date = df[date]
+    raw_time = df[time]
     dates, _ = _parse_datetime(raw_date, fmt, timezone)
     dates = dates.dt.normalize()
     date_text = _texts(raw_date)
@@ -244,7 +244,7 @@ def join_date_time(
     n_joined = int((has_date & ~bad_date & ~bad_time).sum())
     n_no_date = int((~has_date).sum())
     detail = (
-        f"{date_column} and {time_column} joined into {target}: {_plural(n_joined, 'row')} with a readable "
+        f"{date} and {time} joined into {target}: {_plural(n_joined, 'row')} with a readable "
         f"date, {int(no_time.sum())} of them with no time (set to midnight)"
     )
     if n_no_date:
@@ -259,7 +259,7 @@ def join_date_time(
             format_rows(rows[no_time]) if no_time.any() else "",
             "time missing: set to 00:00 (midnight) on the date; row kept",
             detail,
-            f"{_plural(int(no_time.sum()), 'row')} in {time_column!r} had no time: {target} set to midnight"
+            f"{_plural(int(no_time.sum()), 'row')} in {time!r} had no time: {target} set to midnight"
             if no_time.any()
             else "",
         )
@@ -269,7 +269,7 @@ def join_date_time(
         seen = list(pd.unique(date_text[bad_date]))[:3]
         text = date_problem(
             seen,
-            column=date_column,
+            column=date,
             date_format=fmt,
             timezone=timezone,
             example_row=f"row {rows[np.flatnonzero(bad_date)[0]]}",
@@ -278,14 +278,14 @@ def join_date_time(
         findings.append(
             Finding(
                 "unparseable",
-                date_column,
+                date,
                 "error",
                 n,
                 0,
                 format_rows(rows[bad_date]),
                 action,
                 f"dates readable for joining into {target}",
-                f"{_plural(n, 'row')} in {date_column!r} {text}",
+                f"{_plural(n, 'row')} in {date!r} {text}",
             )
         )
     if bad_time.any():
@@ -296,14 +296,14 @@ def join_date_time(
         findings.append(
             Finding(
                 "unparseable",
-                time_column,
+                time,
                 "error",
                 n,
                 0,
                 format_rows(rows[bad_time]),
                 action,
                 f"times readable for joining into {target}",
-                f"{_plural(n, 'row')} in {time_column!r} could not be read as times of day, e.g. "
+                f"{_plural(n, 'row')} in {time!r} could not be read as times of day, e.g. "
                 f"{', '.join(seen)} (first at row {first}); expected {layout}. To fix: correct the rows, or "
                 f"state the layout with time_format= (protocol: the time format of the {target} join)",
             )

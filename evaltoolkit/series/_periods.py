@@ -144,7 +144,7 @@ def parse_freq(freq: str) -> Freq:
 def coerce_date(value: object, name: str) -> dt.date:
     """Convert a date-like argument (str, date, datetime, Timestamp, numpy datetime64) to ``datetime.date``.
 
-    Raises ``ValueError`` for missing values, time-zone-aware values and values with a time of day other
+    Raises :class:`~evaltoolkit.errors.SeriesInputError` (a ``ValueError``) for missing values, time-zone-aware values and values with a time of day other
     than midnight (windows are whole days). Text must be ISO 8601 (``"2024-04-01"``): text such as
     ``"01/04/2024"`` is refused with its two readings, never guessed (:func:`evaltoolkit.data.parse_date`),
     as are numbers and text with a time-zone offset (:class:`~evaltoolkit.errors.SeriesInputError`).
@@ -154,17 +154,17 @@ def coerce_date(value: object, name: str) -> dt.date:
             raise SeriesInputError(f"{name}={value!r} has a time-zone offset; give a local calendar date")
         value = parse_date(value, what=name, error=SeriesInputError)
     if value is None or (not isinstance(value, str | dt.date) and pd.isna(value)):  # type: ignore[arg-type]
-        raise ValueError(f"{name} must be a date, not {value!r}")
+        raise SeriesInputError(f"{name} must be a date, not {value!r}")
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date (use ISO 8601, e.g. '2024-04-01')") from exc
+        raise SeriesInputError(f"{name}={value!r} is not a date (use ISO 8601, e.g. '2024-04-01')") from exc
     if ts is pd.NaT or pd.isna(ts):
-        raise ValueError(f"{name} must be a date, not {value!r}")
+        raise SeriesInputError(f"{name} must be a date, not {value!r}")
     if ts.tzinfo is not None:
-        raise ValueError(f"{name}={value!r} is time-zone aware; give a local calendar date")
+        raise SeriesInputError(f"{name}={value!r} is time-zone aware; give a local calendar date")
     if ts != ts.normalize():
-        raise ValueError(f"{name}={value!r} has a time of day; windows are whole days, give a date")
+        raise SeriesInputError(f"{name}={value!r} has a time of day; windows are whole days, give a date")
     return ts.date()
 
 
