@@ -144,10 +144,11 @@ def parse_freq(freq: str) -> Freq:
 def coerce_date(value: object, name: str) -> dt.date:
     """Convert a date-like argument (str, date, datetime, Timestamp, numpy datetime64) to ``datetime.date``.
 
-    Raises :class:`~evaltoolkit.errors.SeriesInputError` (a ``ValueError``) for missing values, time-zone-aware values and values with a time of day other
-    than midnight (windows are whole days). Text must be ISO 8601 (``"2024-04-01"``): text such as
-    ``"01/04/2024"`` is refused with its two readings, never guessed (:func:`evaltoolkit.data.parse_date`),
-    as are numbers and text with a time-zone offset (:class:`~evaltoolkit.errors.SeriesInputError`).
+    Raises :class:`~evaltoolkit.errors.SeriesInputError` (a ``ValueError``) for missing values,
+    time-zone-aware values and values with a time of day other than midnight (windows are whole days).
+    Text must be ISO 8601 (``"2024-04-01"``): text such as ``"01/04/2024"`` is refused with its two
+    readings, never guessed (:func:`evaltoolkit.data.parse_date`), as are numbers and text with a
+    time-zone offset.
     """
     if isinstance(value, str | int | float | np.number) and not isinstance(value, bool | np.bool_):
         if isinstance(value, str) and re.search(OFFSET_PATTERN, value.strip()):
