@@ -33,6 +33,7 @@ import re
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -137,7 +138,14 @@ def _guard(func: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(func)
     def wrapper(*args: object, **kwargs: object) -> None:
         try:
-            func(*args, **kwargs)
+            with warnings.catch_warnings():
+                # evaltoolkit's own deprecations (a renamed protocol key or option) are shown to the user
+                # as one line each; Python hides DeprecationWarning by default.
+                warnings.filterwarnings(
+                    "always", message=r".* is deprecated, use ", category=DeprecationWarning
+                )
+                warnings.showwarning = _show_warning
+                func(*args, **kwargs)
         except (
             typer.Exit,
             typer.Abort,
@@ -172,6 +180,10 @@ def _guard(func: Callable[..., None]) -> Callable[..., None]:
             _internal(exc)
 
     return wrapper
+
+
+def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+    typer.echo(f"warning: {message}", err=True)
 
 
 def _internal(exc: BaseException) -> None:

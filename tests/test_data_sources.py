@@ -87,7 +87,9 @@ def test_title_row_on_its_own_line_without_commas(tmp_path: Path) -> None:
 def test_empty_and_header_only_files_are_named_errors(tmp_path: Path) -> None:
     with pytest.raises(ExtractValidationError, match=r"empty\.csv: the file is empty \(0 bytes\)"):
         read_table(write(tmp_path / "empty.csv", ""))
-    with pytest.raises(ExtractValidationError, match=r"head\.csv: is empty: it has a header \(row 1\) but no data rows"):
+    with pytest.raises(
+        ExtractValidationError, match=r"head\.csv: is empty: it has a header \(row 1\) but no data rows"
+    ):
         read_table(write(tmp_path / "head.csv", "site,period\n\n"))
     with pytest.raises(ExtractValidationError, match=r"blank\.csv: is empty: no header row"):
         read_table(write(tmp_path / "blank.csv", "\n\n"))
