@@ -174,3 +174,16 @@ def test_book_check_and_pages(tmp_path):
     assert result.exit_code == 0
     assert page.read_text() == (ROOT / "book" / "reports" / "project_air.md").read_text()
     assert _invoke("book", "--book-dir", tmp_path / "nope").exit_code == 2
+
+
+def test_a_deprecated_protocol_key_is_shown_as_one_warning_line(tmp_path):
+    text = (ROOT / "protocols" / "project_air.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    raw["data"]["folder"] = str(ROOT / "synthetic_data")
+    raw["analysis"]["primary"]["se"] = raw["analysis"]["primary"].pop("se_type", "model")
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(path), "--no-data"])
+    assert result.exit_code == 0, result.output
+    assert "warning: protocol analysis method: the protocol key se: is deprecated, use se_type:" in result.output
+    assert "Traceback" not in result.output and "DeprecationWarning" not in result.output
