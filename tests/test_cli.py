@@ -185,5 +185,6 @@ def test_a_deprecated_protocol_key_is_shown_as_one_warning_line(tmp_path):
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     result = runner.invoke(app, ["validate", str(path), "--no-data"])
     assert result.exit_code == 0, result.output
-    assert "warning: protocol analysis method: the protocol key se: is deprecated, use se_type:" in result.output
+    expected = "warning: protocol analysis method: the protocol key se: is deprecated, use se_type:"
+    assert expected in result.output
     assert "Traceback" not in result.output and "DeprecationWarning" not in result.output

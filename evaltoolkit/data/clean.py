@@ -36,7 +36,7 @@ class CleanExtract:
         Rows kept; ``n_input == n_output + quality["n_excluded"].sum()``.
     kind : str
         Extract kind.
-    files : tuple of Path
+    files : tuple of pathlib.Path
         The files read (empty when cleaned from a DataFrame).
     """
 

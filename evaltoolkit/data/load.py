@@ -281,7 +281,7 @@ class SourceRead:
     findings : list of Finding
         What reading changed or removed (``duplicate_across_files``, ``where_filter``, value maps...),
         for the data-quality table.
-    files : tuple of Path
+    files : tuple of pathlib.Path
         The files read.
     n_input : int
         Rows read from all files and sheets together (blank rows not counted).

@@ -55,7 +55,7 @@ Dates are read by one rule for the whole column, never guessed row by row:
   (reported as unparseable, with the fix), never silently stripped.
 
 Single dates given as text (windows, go-live dates, the CLI's ``--start``)
-follow the same rules: see :func:`parse_date`.
+follow the same rules: see :func:`~evaltoolkit.data.parse_date`.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ Each function takes a DataFrame, returns ``(new_frame, findings)`` and never mod
 findings are :class:`~evaltoolkit.data.rules.Finding` records for the data-quality table (see
 :mod:`evaltoolkit.data.quality`): no row is dropped or changed without being counted there.
 
-* :func:`join_date_time` (rule ``date_time_joined``): rows joined, rows with no time (set to
-  midnight), and dates or times that could not be read (rule ``unparseable``);
-* :func:`map_values` (rule ``value_map``): rows whose value changed, and values not in the map (kept
+* :func:`~evaltoolkit.data.join_date_time` (rule ``date_time_joined``): rows joined, rows with no
+  time (set to midnight), and dates or times that could not be read (rule ``unparseable``);
+* :func:`~evaltoolkit.data.map_values` (rule ``value_map``): rows whose value changed, and values not in the map (kept
   as they are, listed with their counts);
-* :func:`apply_site_aliases` (rule ``site_alias``): rows recoded, per local code;
-* :func:`filter_rows` (rule ``where_filter``): rows excluded (``n_excluded``).
+* :func:`~evaltoolkit.data.apply_site_aliases` (rule ``site_alias``): rows recoded, per local code;
+* :func:`~evaltoolkit.data.filter_rows` (rule ``where_filter``): rows excluded (``n_excluded``).
 
 Row numbers in findings are spreadsheet rows, from the ``source_row`` column when there is one (header
 = row 1, first data row = row 2), as everywhere in :mod:`evaltoolkit.data`.

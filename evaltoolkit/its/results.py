@@ -194,7 +194,7 @@ class ITSResult:
     # -- basics -------------------------------------------------------------------------------------
     @property
     def se(self) -> str:
-        """Deprecated spelling of :attr:`se_type` (the kind of standard error, not a standard error)."""
+        """Deprecated spelling of ``se_type`` (the kind of standard error, not a standard error)."""
         warn_renamed("ITSResult", "se", "se_type", kind="attribute", stacklevel=3)
         return self.se_type
 
