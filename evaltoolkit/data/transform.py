@@ -6,8 +6,8 @@ findings are :class:`~evaltoolkit.data.rules.Finding` records for the data-quali
 
 * :func:`~evaltoolkit.data.join_date_time` (rule ``date_time_joined``): rows joined, rows with no
   time (set to midnight), and dates or times that could not be read (rule ``unparseable``);
-* :func:`~evaltoolkit.data.map_values` (rule ``value_map``): rows whose value changed, and values not in the map (kept
-  as they are, listed with their counts);
+* :func:`~evaltoolkit.data.map_values` (rule ``value_map``): rows whose value changed, and values
+  not in the map (kept as they are, listed with their counts);
 * :func:`~evaltoolkit.data.apply_site_aliases` (rule ``site_alias``): rows recoded, per local code;
 * :func:`~evaltoolkit.data.filter_rows` (rule ``where_filter``): rows excluded (``n_excluded``).
 
