@@ -182,6 +182,14 @@ def _guard(func: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _sheet_option(sheet: str | None) -> str | int | list[str | int] | None:
+    """--sheet as read_table takes it: a name, a position from 1, a comma-separated list, or ``*``."""
+    if sheet is None or sheet.strip() == "*":
+        return None if sheet is None else "*"
+    parts: list[str | int] = [int(p) if p.strip().isdigit() else p.strip() for p in sheet.split(",")]
+    return parts[0] if len(parts) == 1 else parts
+
+
 def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
     typer.echo(f"warning: {message}", err=True)
 
@@ -714,7 +722,18 @@ def score(
         str, typer.Option(help="raise (stop on out-of-range values) or missing (score them as missing).")
     ] = "raise",
     sheet: Annotated[
-        str | None, typer.Option(help="Worksheet of an .xlsx file: a name, or a position counted from 1.")
+        str | None,
+        typer.Option(
+            help="Worksheet of an .xlsx file: a name, a position counted from 1, several separated by "
+            "commas, or * for every sheet (stacked)."
+        ),
+    ] = None,
+    sheet_column: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet-column",
+            help="With several sheets: the column that gets each row's sheet name (e.g. occasion).",
+        ),
     ] = None,
     item_map: Annotated[
         str | None,
@@ -782,9 +801,14 @@ def score(
             EXIT_USAGE,
         )
     try:
-        chosen = int(sheet) if sheet is not None and sheet.strip().isdigit() else sheet
         table = read_table(
-            file, sheet=chosen, encoding=encoding, header_row=header_row, delimiter=delimiter, advice="cli"
+            file,
+            sheet=_sheet_option(sheet),
+            encoding=encoding,
+            header_row=header_row,
+            delimiter=delimiter,
+            sheet_column=sheet_column,
+            advice="cli",
         )
         if item_map:
             renames = item_columns(parse_item_map(item_map), [str(c) for c in table.columns])

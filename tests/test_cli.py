@@ -188,3 +188,20 @@ def test_a_deprecated_protocol_key_is_shown_as_one_warning_line(tmp_path):
     expected = "warning: protocol analysis method: the protocol key se: is deprecated, use se_type:"
     assert expected in result.output
     assert "Traceback" not in result.output and "DeprecationWarning" not in result.output
+
+
+def test_score_reads_every_sheet_of_a_workbook_with_its_item_map(tmp_path):
+    # The trust fixture's CORE-10 workbook: one sheet per session, a title row above the header (row 3),
+    # items Q1..Q10. Expected counts from the generator's record (expected.json), not from the scorer.
+    book = ROOT / "tests" / "fixtures" / "trust" / "core10_returns.xlsx"
+    expected = json.loads((ROOT / "tests" / "fixtures" / "trust" / "expected.json").read_text())
+    out = tmp_path / "scores.csv"
+    args = ["score", str(book), "-i", "core10", "--sheet", "*", "--sheet-column", "occasion"]
+    args += ["--header-row", "3", "--item-map", "Q{n}=core10_{n}", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out)
+    rom = expected["rom_responses"]
+    assert len(scored) == rom["rows"] == 92
+    per_sheet = {k.removeprefix("rows_"): v for k, v in rom.items() if k.startswith("rows_")}
+    assert scored["occasion"].value_counts().to_dict() == per_sheet
