@@ -457,3 +457,8 @@ def test_rows_in_another_layout_after_read_extract_are_explained_without_the_lay
     message = problem["message"].iloc[0]
     assert "Row 4: '2023-04-05' is ISO 8601, but the column was read with another date layout" in message
     assert "while 2 other rows of the column were read" in message
+
+
+def test_parse_date_refuses_several_values() -> None:
+    with pytest.raises(EvalToolkitError, match=r"window start must be one date such as 2021-04-01, got list"):
+        parse_date(["2021-04-01", "2021-05-01"], what="window start")

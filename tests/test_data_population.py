@@ -136,3 +136,8 @@ def test_missing_columns_and_bad_range() -> None:
         monthly_population(ok, start="2021-01-15")
     with pytest.raises(EvalToolkitError, match=r"start '01/02/2021'.*1 February 2021 or 2 January 2021"):
         monthly_population(ok, start="01/02/2021")
+
+
+def test_empty_estimates() -> None:
+    with pytest.raises(EvalToolkitError, match=r"population estimates are empty"):
+        monthly_population(pd.DataFrame({"site": [], "year": [], "population": []}))

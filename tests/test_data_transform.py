@@ -203,3 +203,15 @@ def test_filter_rows_unknown_column_names_it_and_the_columns_there_are() -> None
         filter_rows(raw, {"unit": []})
     with pytest.raises(EvalToolkitError, match=r"where needs at least one condition"):
         filter_rows(raw, {})
+
+
+def test_bad_arguments_are_toolkit_errors() -> None:
+    raw = pd.DataFrame({"c": ["a", "b"]})
+    with pytest.raises(EvalToolkitError, match=r"where filter on 'c': give a value or a list of values"):
+        filter_rows(raw, {"c": {"x": 1}})
+    with pytest.raises(EvalToolkitError, match=r"join_date_time\('arrival'\) needs a pandas DataFrame"):
+        join_date_time([1, 2], "arrival", "d", "t")  # type: ignore[arg-type]
+    with pytest.raises(EvalToolkitError, match=r"timezone for|'Mars/Olympus' is not a known time-zone name"):
+        join_date_time(
+            pd.DataFrame({"d": ["2023-01-01"], "t": ["10:00"]}), "arrival", "d", "t", timezone="Mars/Olympus"
+        )

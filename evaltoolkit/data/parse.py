@@ -806,6 +806,8 @@ def parse_date(
     """
     fmt = _check_format(date_format, where=f"date format for {what}")
     zone = _check_timezone(timezone, where=f"timezone for {what}")
+    if not isinstance(value, str) and np.ndim(value) != 0:  # a list, array or mapping
+        raise error(f"{what} must be one date such as 2021-04-01, got {type(value).__name__} {value!r}")
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         raise error(f"{what} is missing; give a date such as 2021-04-01")
     if isinstance(value, bool | np.bool_):

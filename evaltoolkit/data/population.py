@@ -133,6 +133,8 @@ def monthly_population(
             f"population estimates: column {', '.join(repr(c) for c in missing)} is missing; its columns "
             f"are: {', '.join(str(c) for c in annual.columns)} (name them with by=, year=, population=)"
         )
+    if annual.empty:
+        raise EvalToolkitError("population estimates are empty: there is no row to interpolate between")
     if extrapolate not in ("constant", "linear"):
         raise EvalToolkitError(f"extrapolate must be 'constant' or 'linear', got {extrapolate!r}")
     if at not in ("middle", "start"):

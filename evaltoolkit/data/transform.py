@@ -397,11 +397,15 @@ def map_values(
     new = original.copy()
     new_values = keys[matched].map(lambda k: lookup[k][1])
     new.loc[new_values.index] = new_values.to_numpy()
-    differs: dict[Any, bool] = {}
-    for value in pd.unique(original[matched]):
-        differs[value] = not _same(value, lookup[_key(_cell_text(value) or "", ignore_case)][1])
+    differs: dict[tuple[str, str], bool] = {}  # keyed by type and text: 1 and True are different values
     changed = np.zeros(len(df), dtype=bool)
-    changed[np.flatnonzero(matched)] = original[matched].map(differs).to_numpy(dtype=bool)
+    cells = original.to_numpy()
+    for pos in np.flatnonzero(matched):
+        value = cells[pos]
+        cache_key = (type(value).__name__, str(value))
+        if cache_key not in differs:
+            differs[cache_key] = not _same(value, lookup[_key(_cell_text(value) or "", ignore_case)][1])
+        changed[pos] = differs[cache_key]
     unmapped = texts.notna().to_numpy() & ~matched
     if not unmapped.any() and new.notna().any() and all(isinstance(v, bool | np.bool_) for v in new.dropna()):
         new = new.astype("boolean")
@@ -604,6 +608,11 @@ def filter_rows(df: pd.DataFrame, where: Mapping[str, Any]) -> tuple[pd.DataFram
     other = 0
     blank = 0
     for col, wanted in where.items():
+        if isinstance(wanted, Mapping):
+            raise EvalToolkitError(
+                f"where filter on {col!r}: give a value or a list of values to keep, not a mapping "
+                f"({wanted!r})"
+            )
         values = [wanted] if isinstance(wanted, str | int | float | bool) or wanted is None else list(wanted)
         if not values:
             raise EvalToolkitError(f"where filter on {col!r} has an empty list of values")
