@@ -29,7 +29,13 @@ Conventions shared by all functions:
 """
 
 from evaltoolkit.series.beddays import bed_days
-from evaltoolkit.series.checks import bed_day_warmup, check_event_dates, check_series
+from evaltoolkit.series.checks import (
+    CHECK_COLUMNS,
+    WARMUP_COLUMNS,
+    bed_day_warmup,
+    check_event_dates,
+    check_series,
+)
 from evaltoolkit.series.counts import count_events
 from evaltoolkit.series.frequent import frequent_attender_series, frequent_attenders
 from evaltoolkit.series.los import length_of_stay, los_by_period
@@ -38,6 +44,8 @@ from evaltoolkit.series.repeat import readmission_series, readmissions, reattend
 from evaltoolkit.series.windows import patient_windows
 
 __all__ = [
+    "CHECK_COLUMNS",
+    "WARMUP_COLUMNS",
     "bed_day_warmup",
     "bed_days",
     "check_event_dates",

@@ -7,15 +7,15 @@ records had not yet been coded, or occupied bed-days that are too low in the fir
 spells admitted before the window are not in the extract. These functions find them; they never change
 the series.
 
-:func:`check_series`
-    One row per finding, columns :data:`CHECK_COLUMNS`. ``severity`` is ``"error"`` when the series
-    cannot be modelled as it stands (``all_zero``, ``mostly_missing``, ``before_data_start``,
-    ``after_data_end``, ``no_data_gap``) and ``"warning"`` otherwise (``abnormal_count``,
-    ``partial_period``).
-:func:`check_event_dates`
+:func:`~evaltoolkit.series.check_series`
+    One row per finding, columns :data:`~evaltoolkit.series.CHECK_COLUMNS`. ``severity`` is
+    ``"error"`` when the series cannot be modelled as it stands (``all_zero``, ``mostly_missing``,
+    ``before_data_start``, ``after_data_end``, ``no_data_gap``) and ``"warning"`` otherwise
+    (``abnormal_count``, ``partial_period``).
+:func:`~evaltoolkit.series.check_event_dates`
     Partial first and last periods seen in the event dates: events thinning out near the extract date
     or starting late in the first period (``partial_first_period``, ``partial_last_period``; warnings).
-:func:`bed_day_warmup`
+:func:`~evaltoolkit.series.bed_day_warmup`
     The share of each early period's occupied bed-days that is missing because spells admitted before
     the window are absent, estimated from the length-of-stay distribution; ``warm_up`` marks the
     periods whose share is at or above the threshold (default 5%).
@@ -42,7 +42,7 @@ months).
 
 Occupied bed-days are sums of stays, correlated from month to month (a few long stays ending make a
 month look low), so they are not quasi-Poisson counts: check the **admissions** behind a bed-day series
-for gaps, and use :func:`bed_day_warmup` for its first months.
+for gaps, and use :func:`~evaltoolkit.series.bed_day_warmup` for its first months.
 
 **before_data_start / after_data_end** (counts only). A run of zero periods at the start or end of the
 series whose probability under the level of the adjacent periods (median of up to 12 of them, same
@@ -60,15 +60,15 @@ above. Errors.
 **partial_period**: the window's start or end is not the first day of a period, so the first or last
 period covers only some of its days (its count is too low by construction). Warning.
 
-**partial_first_period / partial_last_period** (:func:`check_event_dates`): within the first period of
-the window the events of its first half, within the last period those of its second half, are too few
-for the halves' lengths:
-binomial tail probability below ``p_threshold``. This catches an extract whose last weeks are thin because
+**partial_first_period / partial_last_period** (:func:`~evaltoolkit.series.check_event_dates`):
+within the first period of the window the events of its first half, within the last period those
+of its second half, are too few for the halves' lengths: binomial tail probability below
+``p_threshold``. This catches an extract whose last weeks are thin because
 recent records are incomplete, or events that start late in the first period. Warnings.
 
-**bed-day warm-up** (:func:`bed_day_warmup`): with admissions arriving at a steady rate and integer
-lengths of stay ``L`` (discharge date − admission date, the midnights convention), the night ``d`` days
-after the start is occupied, in expectation, by ``Σ_{j≥0} P(L > j) = E[L]`` admissions' worth of spells,
+**bed-day warm-up** (:func:`~evaltoolkit.series.bed_day_warmup`): with admissions arriving at a
+steady rate and integer lengths of stay ``L`` (discharge date − admission date, the midnights
+convention), the night ``d`` days after the start is occupied, in expectation, by ``Σ_{j≥0} P(L > j) = E[L]`` admissions' worth of spells,
 of which those admitted before the extract's first admission day (``g`` days before the start) make
 ``Σ_{i>d+g} P(L > i)``. The missing share of a period is the mean of that ratio over its nights in the
 window. ``P(L > i)`` is the Kaplan–Meier estimate from the spells admitted inside the window (open
