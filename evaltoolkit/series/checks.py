@@ -69,7 +69,8 @@ recent records are incomplete, or events that start late in the first period. Wa
 **bed-day warm-up** (:func:`~evaltoolkit.series.bed_day_warmup`): with admissions arriving at a
 steady rate and integer lengths of stay ``L`` (discharge date − admission date, the midnights
 convention), the night ``d`` days after the start is occupied, in expectation, by
-``Σ_{j≥0} P(L > j) = E[L]`` admissions' worth of spells, of which those admitted before the extract's first admission day (``g`` days before the start) make
+``Σ_{j≥0} P(L > j) = E[L]`` admissions' worth of spells, of which those admitted before the
+extract's first admission day (``g`` days before the start) make
 ``Σ_{i>d+g} P(L > i)``. The missing share of a period is the mean of that ratio over its nights in the
 window. ``P(L > i)`` is the Kaplan–Meier estimate from the spells admitted inside the window (open
 spells censored at the extract date).
