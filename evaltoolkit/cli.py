@@ -283,6 +283,8 @@ def synth(
     """Write a seeded synthetic dataset (extracts, truth.json, data dictionary)."""
     from evaltoolkit.synth import FILES, write_synthetic
 
+    if seed < 0:
+        _fail(f"error: --seed must be a whole number ≥ 0 (got {seed})", EXIT_USAGE)
     _out_folder(out)
     if out.is_dir() and not (out / FILES["truth"]).exists():  # truth.json marks a synthetic dataset
         clash = sorted(name for name in FILES.values() if (out / name).exists())

@@ -8,6 +8,7 @@ Exit codes of the command line: 0 ok, 1 invalid data or protocol, 2 usage, 3 int
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -43,6 +44,7 @@ from evaltoolkit.prepost import (
     rtm_statement,
 )
 from evaltoolkit.protocol import check_protocol, load_protocol, protocol_from_dict, validate_protocol
+from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 from evaltoolkit.rom import (
     InstrumentDefinitionError,
     RomInputError,
@@ -809,6 +811,11 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     raw["data"]["folder"] = str(bad_rom)
     out["bad_rom_protocol"] = base / "bad_rom.yaml"
     out["bad_rom_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    (folder("results_not_json") / "results.json").write_text("{not json", encoding="utf-8")
+    estimate = dict.fromkeys(ESTIMATE_KEYS) | {"id": "e1", "analysis": "its", "estimate": "abc"}
+    (folder("results_wrong_type") / "results.json").write_text(
+        json.dumps({"schema_version": "2.0", "estimates": [estimate]}), encoding="utf-8"
+    )
     return out
 
 
@@ -1046,6 +1053,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
     # synth, report, book
     ("synth-out-is-a-file", ["synth", "--out", "{notes}"], EXIT_USAGE, ["--out", "is a file"]),
     (
+        "synth-negative-seed",
+        ["synth", "--out", "{tmp}/syn", "--seed", "-1"],
+        EXIT_USAGE,
+        ["--seed must be a whole number ≥ 0", "-1"],
+    ),
+    (
         "synth-out-holds-real-extracts",
         ["synth", "--out", "{good}"],
         EXIT_USAGE,
@@ -1053,6 +1066,22 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
     ),
     ("report-no-results", ["report", "{empty_dir}"], EXIT_USAGE, ["results.json"]),
     ("report-missing-folder", ["report", "{tmp}/nope"], EXIT_USAGE, ["not a folder"]),
+    (
+        "report-results-not-json",
+        ["report", "{results_not_json}"],
+        EXIT_INVALID,
+        ["results.json is not valid JSON (line 1, column 2)"],
+    ),
+    (
+        "report-results-wrong-type",
+        ["report", "{results_wrong_type}"],
+        EXIT_INVALID,
+        [
+            "results.json does not follow the results schema",
+            "results.estimates[0].estimate is 'abc'",
+            "number",
+        ],
+    ),
     (
         "book-missing-folder",
         ["book", "--book-dir", "{tmp}/nope"],

@@ -47,7 +47,13 @@ def render_folder(
         raise MissingInputError(
             f"{folder} has no results.json; run `evaltoolkit run PROTOCOL --out {folder}` first"
         )
-    results = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise EvalToolkitError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}; "
+            "run `evaltoolkit run PROTOCOL` again to rewrite it"
+        ) from exc
     problems = check_results(results)
     if problems:
         raise EvalToolkitError(

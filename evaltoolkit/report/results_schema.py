@@ -302,7 +302,10 @@ def check_results(results: Any) -> list[str]:
                 f"data.series_checks[{i}] has keys {sorted(keys)}; expected {list(SERIES_CHECK_KEYS)}"
             )
             break
+    problems += _type_problems(RESULTS_SCHEMA, results, "results")
     sup = results.get("suppression") or {}
+    if not isinstance(sup, dict):
+        sup = {}
     low, high = sup.get("low"), sup.get("high")
     if isinstance(low, int) and isinstance(high, int):
         for path, value in _walk(results, "results"):
@@ -315,6 +318,77 @@ def check_results(results: Any) -> list[str]:
             ):
                 problems.append(f"{path} = {value} is an unsuppressed small count")
     return problems
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _fits(schema: dict[str, Any], value: Any) -> bool:
+    """Whether ``value`` has the type, constant, enumerated value and bounds that ``schema`` asks for."""
+    if "const" in schema and value != schema["const"]:
+        return False
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    if "anyOf" in schema and not any(_fits(s, value) for s in schema["anyOf"]):
+        return False
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        is_bool = isinstance(value, bool)
+        if not any(isinstance(value, _JSON_TYPES[n]) and (n == "boolean" or not is_bool) for n in names):
+            return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            return False
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            return False
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            return False
+    return True
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " or ".join(_expected(s) for s in schema["anyOf"])
+    if "const" in schema:
+        return repr(schema["const"])
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    names = schema.get("type", "any value")
+    text = " or ".join(names) if isinstance(names, list) else str(names)
+    if "minimum" in schema:
+        text += f" ≥ {schema['minimum']}"
+    return text
+
+
+def _type_problems(schema: dict[str, Any], value: Any, path: str, limit: int = 10) -> list[str]:
+    """Values of the wrong type in ``value`` against ``schema`` (the subset of JSON Schema used above).
+
+    Examples
+    --------
+    >>> _type_problems({"type": "object", "properties": {"x": {"type": "number"}}}, {"x": "abc"}, "r")
+    ["r.x is 'abc'; expected number"]
+    """
+    if not _fits(schema, value):
+        return [f"{path} is {value!r:.60}; expected {_expected(schema)}"]
+    problems: list[str] = []
+    if isinstance(value, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in value and sub:
+                problems += _type_problems(sub, value[key], f"{path}.{key}", limit)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            problems += _type_problems(schema["items"], item, f"{path}[{i}]", limit)
+            if len(problems) >= limit:
+                break
+    return problems[:limit]
 
 
 def _walk(obj: Any, path: str) -> list[tuple[str, Any]]:
