@@ -36,7 +36,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -586,6 +586,12 @@ def series(
     from evaltoolkit.pipeline import build_series, write_series
 
     options: dict = {"freq": freq}
+    if protocol is not None and folder is not None:
+        _fail(
+            f"error: give a folder or --protocol, not both (the protocol names its own data folder, "
+            f"{folder} would be ignored)",
+            EXIT_USAGE,
+        )
     if protocol is not None:
         from evaltoolkit.protocol import load_protocol
 
@@ -608,6 +614,7 @@ def series(
             max_open_days=spec.data.max_open_days,
             sources={k: v.model_dump() for k, v in spec.data.sources.items()} or None,
         )
+        _series_checks_or_fail(spec, options["window"])
     elif folder is None:
         _fail("error: give a folder of extracts or --protocol P.yaml", EXIT_USAGE)
     else:
@@ -631,6 +638,8 @@ def series(
         typer.echo(f"reading and validating extracts in {folder} ...", err=True)
         build = build_series(folder, **options)
     except EvalToolkitError as exc:
+        if protocol is None and options.get("window") is not None:
+            _folder_checks_or_fail(folder, options["window"], str(exc))
         _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
     typer.echo("writing outputs ...", err=True)
     paths = write_series(build, out, command=shlex.join(["evaltoolkit", *sys.argv[1:]]))
@@ -644,6 +653,47 @@ def series(
         typer.echo(f"  {name}: {path}")
     for note in build.notes:
         typer.echo(f"note: {note}", err=True)
+
+
+def _series_checks_or_fail(spec: Any, window: tuple[object, object] | None) -> None:
+    """Before ``series --protocol`` writes anything: the series checks of ``validate``/``run`` (exit 1)."""
+    from evaltoolkit.protocol.schema import Window
+    from evaltoolkit.report._checks import check_lines
+    from evaltoolkit.report._data import load_data
+
+    if window is not None:
+        import pandas as pd
+
+        dates = [pd.Timestamp(d).date() for d in window]  # type: ignore[arg-type]
+        data = spec.data.model_copy(update={"window": Window(start=dates[0], extract_date=dates[1])})
+        spec = spec.model_copy(update={"data": data})
+    lines, failed = check_lines(spec, load_data(spec))
+    if failed:
+        _fail(
+            "error: the protocol's series cannot be built as the data stand (nothing was written):\n"
+            + "\n".join(line for line in lines if not line.lstrip().startswith("warning")),
+            EXIT_INVALID,
+        )
+
+
+def _folder_checks_or_fail(folder: Path, window: tuple[object, object], message: str) -> None:
+    """When ``series DIR`` fails: say first what the series checks of ``validate DIR`` find (exit 1)."""
+    from evaltoolkit.data import find_extract_files, read_sites
+    from evaltoolkit.report._checks import folder_check_lines
+
+    try:
+        files = find_extract_files(folder)
+        sites = read_sites(files["sites"]) if "sites" in files else None
+        lines, failed = folder_check_lines(folder, window, sites=sites)
+    except (EvalToolkitError, OSError):
+        return
+    if failed:
+        _fail(
+            "error: "
+            + "\n".join(line for line in lines if not line.lstrip().startswith("warning"))
+            + f"\nand so: {_cli_text(message)}",
+            EXIT_INVALID,
+        )
 
 
 @app.command()

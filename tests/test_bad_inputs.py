@@ -1065,6 +1065,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
         ["--out", "sites.csv, spells.csv", "would overwrite", "no truth.json"],
     ),
     ("report-no-results", ["report", "{empty_dir}"], EXIT_USAGE, ["results.json"]),
+    (
+        "series-folder-and-protocol",
+        ["series", "{good}", "--protocol", "{prorate8}", "--out", "{tmp}/o"],
+        EXIT_USAGE,
+        ["give a folder or --protocol, not both", "good"],
+    ),
     ("report-missing-folder", ["report", "{tmp}/nope"], EXIT_USAGE, ["not a folder"]),
     (
         "report-results-not-json",

@@ -433,3 +433,34 @@ def test_a_count_series_mostly_without_data_is_mostly_missing():
     assert found["check"].tolist() == ["mostly_missing", "after_data_end"]  # whole-series findings first
     assert set(found["severity"]) == {"error"}
     assert "8 of 12 periods have no data (more than 50%)" in found["message"].iloc[0]
+
+
+def test_series_protocol_stops_before_writing_when_the_extract_date_is_after_the_data(tmp_path):
+    path = _protocol(tmp_path, keep_until="2021-01-01")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["series", "--protocol", str(path), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "nothing was written" in result.output
+    assert "error after_data_end: series pd_admissions at RA1" in result.output
+    assert "2021-01 to 2021-03" in result.output and "data.window.extract_date" in result.output
+    assert not out.exists()
+
+
+def test_series_folder_with_an_extract_date_after_the_data_says_so_first(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    att = pd.read_csv(DATA / "attendances.csv", dtype=str)
+    att[att["arrival"] < "2024-10-01"].to_csv(data / "attendances.csv", index=False)
+    pop = pd.read_csv(DATA / "population.csv", dtype=str)
+    pop[pop["period"] < "2024-10-01"].to_csv(data / "population.csv", index=False)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["series", str(data), "--start", "2019-04-01", "--extract-date", "2025-04-01", "--out", str(out)],
+    )
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "error after_data_end: series attendances at RA1: no events in the last 6 periods" in text
+    assert "the extract date is after the data end" in text
+    assert text.index("after_data_end") < text.index("and so:"), text
+    assert not out.exists()
