@@ -352,12 +352,15 @@ def _validate_protocol(path: Path, *, data: bool) -> int:
                 )
     for note in loaded.notes:
         typer.echo(f"note: {note}")
-    from evaltoolkit.report._checks import check_lines
+    from evaltoolkit.report._checks import check_lines, occasion_problems
 
+    occasions = occasion_problems(protocol, loaded)
+    for line in occasions:
+        typer.echo(line)
     lines, failed = check_lines(protocol, loaded)  # series: gaps, empty stretches, partial periods
     for line in lines:
         typer.echo(line)
-    return EXIT_INVALID if failed else 0
+    return EXIT_INVALID if failed or occasions else 0
 
 
 def _unusable(ex: object) -> str | None:

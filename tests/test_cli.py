@@ -125,6 +125,15 @@ def test_run_then_report_then_python_m(tmp_path):
     result = _invoke("report", out, "--no-redraw")
     assert result.exit_code == 0, result.output
     assert (out / "report.md").read_bytes() == before
+    # --no-redraw without the figures: exit 1 naming the missing files and the option that draws them
+    figures = sorted(p.name for p in (out / "figures").glob("*.svg"))
+    shutil.rmtree(out / "figures")
+    result = _invoke("report", out, "--no-redraw")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "figures lacks" in text and figures[0] in text and "--redraw" in text
+    assert _invoke("report", out, "--redraw").exit_code == 0  # the advice works
+    assert sorted(p.name for p in (out / "figures").glob("*.svg")) == figures
     # a results.json of another schema version is refused with exit 1
     results["schema_version"] = "0.1"
     (out / "results.json").write_text(json.dumps(results))

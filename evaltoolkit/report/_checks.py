@@ -389,6 +389,37 @@ def check_lines(protocol: Protocol, data: LoadedData) -> tuple[list[str], bool]:
     return lines, n_err > 0
 
 
+def occasion_problems(protocol: Protocol, data: LoadedData) -> list[str]:
+    """``outcome_measures.pre``/``post`` that are not values of the occasion column in the data.
+
+    Returns one message per problem (empty when both occasions are found), naming the protocol key, the
+    extract and its files, and the values the occasion column holds.
+    """
+    om = protocol.outcome_measures
+    if om is None or om.source not in data.extracts:
+        return []
+    raw = data.extracts[om.source].data
+    files = ", ".join(p.name for p in data.inputs.get(om.source, ())) or om.source
+    where = f"{om.source} ({files})"
+    if om.occasion not in raw.columns:
+        return [
+            f"outcome_measures.occasion {om.occasion!r} is not a column of {where}; its columns are "
+            f"{', '.join(map(str, raw.columns[:20]))}"
+        ]
+    found = set(raw[om.occasion].dropna().tolist())
+    values = sorted(map(str, found))
+    shown = ", ".join(repr(v) for v in values[:12]) + (" ..." if len(values) > 12 else "")
+    out = []
+    for key, occ in (("pre", om.pre), ("post", om.post)):
+        if occ not in found:
+            out.append(
+                f"outcome_measures.{key} {occ!r} is not a value of the occasion column {om.occasion!r} in "
+                f"{where}; the values there are {shown or 'none'}. Set outcome_measures.{key} to one of "
+                "them (or check that the file or sheet holding that occasion was read)"
+            )
+    return out
+
+
 def published_checks(checks: SeriesChecks) -> list[dict[str, Any]]:
     """The findings as published in results.json (``data.series_checks``): ``series, site, period,
     check, severity, n_periods, message`` (messages built with the suppression rule's counts;

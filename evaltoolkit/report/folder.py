@@ -39,7 +39,8 @@ def render_folder(
     FileNotFoundError
         No results.json in the folder.
     EvalToolkitError
-        results.json does not follow the documented schema.
+        results.json is not JSON or does not follow the documented schema; or, with ``redraw=False``,
+        a figure the report links is missing from ``figures/``.
     """
     folder = Path(folder)
     path = folder / "results.json"
@@ -67,6 +68,17 @@ def render_folder(
         for p in save_figures(results, folder / "figures", formats=formats, dpi=dpi):
             written[f"figure:{p.name}"] = p
     report = build_report(results)
+    if not redraw:
+        from evaltoolkit.report.document import Figure
+
+        names = [b.name for sec in report.sections for b in sec.blocks if isinstance(b, Figure)]
+        missing = [f"{n}.svg" for n in names if not (folder / "figures" / f"{n}.svg").exists()]
+        if missing:
+            raise EvalToolkitError(
+                f"{folder / 'figures'} lacks {len(missing)} figure file(s) the report links: "
+                f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; run `evaltoolkit report "
+                f"{folder} --redraw` to draw them from results.json (nothing was written)"
+            )
     written["report_md"] = folder / "report.md"
     written["report_md"].write_text(render_markdown(report, figure_dir="figures"), encoding="utf-8")
     if html:

@@ -31,9 +31,16 @@ from typing import Any
 
 import pandas as pd
 
+from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
-from evaltoolkit.report._checks import its_tables, published_checks, raise_for_errors, series_checks
+from evaltoolkit.report._checks import (
+    its_tables,
+    occasion_problems,
+    published_checks,
+    raise_for_errors,
+    series_checks,
+)
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
 from evaltoolkit.report._its import check_horizon, combine_sites, fit_summary, plot_points, run_its, totals
@@ -588,6 +595,9 @@ def run_protocol(
     check_horizon(protocol)
     say("reading and validating extracts")
     data = load_data(protocol)
+    occasions = occasion_problems(protocol, data)
+    if occasions:
+        raise ProtocolError("\n".join(occasions))
     step("load")
     from evaltoolkit import __version__
 
