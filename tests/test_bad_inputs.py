@@ -811,6 +811,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     raw["data"]["folder"] = str(bad_rom)
     out["bad_rom_protocol"] = base / "bad_rom.yaml"
     out["bad_rom_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    raw = yaml.safe_load((PROTOCOLS / "change_programme.yaml").read_text(encoding="utf-8"))
+    raw["data"]["folder"] = str(DATA)
+    raw["data"]["allow_outside_folder"] = True
+    raw["outcome_measures"]["pre"] = "Week 0"
+    out["occasion_protocol"] = base / "occasion.yaml"
+    out["occasion_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     (folder("results_not_json") / "results.json").write_text("{not json", encoding="utf-8")
     estimate = dict.fromkeys(ESTIMATE_KEYS) | {"id": "e1", "analysis": "its", "estimate": "abc"}
     (folder("results_wrong_type") / "results.json").write_text(
@@ -1070,6 +1076,23 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
         ["series", "{good}", "--protocol", "{prorate8}", "--out", "{tmp}/o"],
         EXIT_USAGE,
         ["give a folder or --protocol, not both", "good"],
+    ),
+    (
+        "validate-protocol-pre-not-an-occasion",
+        ["validate", "{occasion_protocol}"],
+        EXIT_INVALID,
+        [
+            "outcome_measures.pre 'Week 0' is not a value of the occasion column 'occasion'",
+            "rom_responses.csv",
+            "'baseline'",
+            "'end'",
+        ],
+    ),
+    (
+        "run-protocol-pre-not-an-occasion",
+        ["run", "{occasion_protocol}", "--out", "{tmp}/o", "--quiet"],
+        EXIT_INVALID,
+        ["outcome_measures.pre 'Week 0' is not a value of the occasion column", "'baseline'"],
     ),
     ("report-missing-folder", ["report", "{tmp}/nope"], EXIT_USAGE, ["not a folder"]),
     (
