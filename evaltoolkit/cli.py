@@ -505,6 +505,7 @@ def _validate_folder(
         )
     sites = read_sites(files["sites"]) if "sites" in files else None
     n_errors = 0
+    kept: dict[str, tuple[Path, pd.DataFrame]] = {}
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         for kind, path in files.items():
             if kind == "sites":
@@ -519,6 +520,7 @@ def _validate_folder(
                 elif not len(errors):
                     cleaned = clean_extract(frame, kind, sites=sites, window=window, on_invalid="exclude")
                     unusable = _unusable(cleaned)
+                    kept[kind] = (path, cleaned.data)
             except EvalToolkitError as exc:
                 typer.echo(f"{kind} ({path.name}): {_cli_text(str(exc))}")
                 n_errors += 1
@@ -537,6 +539,9 @@ def _validate_folder(
                 typer.echo(f"  {kind} ({path.name}): {unusable}")
             if len(problems):
                 typer.echo(problems[["rule", "column", "severity", "n_rows", "rows"]].to_string(index=False))
+    for line in _population_gaps(kept):
+        typer.echo(line)
+        n_errors += 1
     from evaltoolkit.report._checks import folder_check_lines
 
     lines, failed = folder_check_lines(folder, window, sites=sites)  # gaps, data end, warm-up
@@ -544,6 +549,27 @@ def _validate_folder(
         typer.echo(line)
     if n_errors or failed:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _population_gaps(kept: dict[str, tuple[Path, Any]]) -> list[str]:
+    """Sites with attendances or spells but no row in the population file (series has no denominator)."""
+    if "population" not in kept:
+        return []
+    pop_path, pop = kept["population"]
+    have = set(pop["site"].astype(str))
+    counts: dict[str, list[str]] = {}
+    for kind in ("attendances", "spells"):
+        if kind in kept:
+            path, frame = kept[kind]
+            for site, n in frame["site"].astype(str).value_counts().sort_index().items():
+                if site not in have:
+                    counts.setdefault(str(site), []).append(f"{n:,} {kind} ({path.name})")
+    return [
+        f"population ({pop_path.name}): no rows for site {site}, which has {' and '.join(what)}; "
+        f"`evaltoolkit series` would have no denominator for it. Add the site's population to "
+        f"{pop_path.name} (or leave the site out of sites.csv)"
+        for site, what in sorted(counts.items())
+    ]
 
 
 @app.command()

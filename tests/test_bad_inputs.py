@@ -811,6 +811,11 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     raw["data"]["folder"] = str(bad_rom)
     out["bad_rom_protocol"] = base / "bad_rom.yaml"
     out["bad_rom_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    no_pop = folder("pop_missing_site")
+    spells.to_csv(no_pop / "spells.csv", index=False)
+    shutil.copy(sites, no_pop / "sites.csv")
+    pop = pd.read_csv(DATA / "population.csv")
+    pop[pop["site"] != "RD4"].to_csv(no_pop / "population.csv", index=False)
     raw = yaml.safe_load((PROTOCOLS / "change_programme.yaml").read_text(encoding="utf-8"))
     raw["data"]["folder"] = str(DATA)
     raw["data"]["allow_outside_folder"] = True
@@ -1076,6 +1081,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
         ["series", "{good}", "--protocol", "{prorate8}", "--out", "{tmp}/o"],
         EXIT_USAGE,
         ["give a folder or --protocol, not both", "good"],
+    ),
+    (
+        "validate-population-lacks-a-site",
+        ["validate", "{pop_missing_site}"],
+        EXIT_INVALID,
+        ["population (population.csv): no rows for site RD4", "spells (spells.csv)", "no denominator"],
     ),
     (
         "validate-protocol-pre-not-an-occasion",
