@@ -822,6 +822,11 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     raw["outcome_measures"]["pre"] = "Week 0"
     out["occasion_protocol"] = base / "occasion.yaml"
     out["occasion_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    raw = yaml.safe_load((PROTOCOLS / "project_air.yaml").read_text(encoding="utf-8"))
+    raw["data"]["folder"] = str(DATA)
+    raw["sites"].append({"code": "RX999", "name": "Nowhere", "role": "control"})
+    out["site_nodata_protocol"] = base / "site_nodata.yaml"
+    out["site_nodata_protocol"].write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     (folder("results_not_json") / "results.json").write_text("{not json", encoding="utf-8")
     estimate = dict.fromkeys(ESTIMATE_KEYS) | {"id": "e1", "analysis": "its", "estimate": "abc"}
     (folder("results_wrong_type") / "results.json").write_text(
@@ -1087,6 +1092,18 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
         ["validate", "{pop_missing_site}"],
         EXIT_INVALID,
         ["population (population.csv): no rows for site RD4", "spells (spells.csv)", "no denominator"],
+    ),
+    (
+        "validate-protocol-site-without-rows",
+        ["validate", "{site_nodata_protocol}"],
+        EXIT_INVALID,
+        ["site RX999 (sites[4]) has no rows in attendances (attendances.csv) or spells (spells.csv)"],
+    ),
+    (
+        "run-protocol-site-without-rows",
+        ["run", "{site_nodata_protocol}", "--out", "{tmp}/o", "--quiet"],
+        EXIT_INVALID,
+        ["site RX999 (sites[4]) has no rows in attendances (attendances.csv)", "and so:", "population"],
     ),
     (
         "validate-protocol-pre-not-an-occasion",

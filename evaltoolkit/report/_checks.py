@@ -367,6 +367,25 @@ def raise_for_errors(checks: SeriesChecks) -> None:
     )
 
 
+def sites_without_rows(protocol: Protocol, data: LoadedData) -> list[str]:
+    """Protocol sites with no row in any event extract read (attendances, spells): one message each."""
+    kinds = [k for k in DATE_COLUMN if k in data.extracts]
+    if not kinds:
+        return []
+    present: set[str] = set()
+    for kind in kinds:
+        present |= set(data.extracts[kind].data["site"].dropna().astype(str))
+    where = " or ".join(
+        f"{kind} ({', '.join(p.name for p in data.inputs.get(kind, ())) or kind})" for kind in kinds
+    )
+    return [
+        f"site {site.code} (sites[{i}]) has no rows in {where}; check sites[{i}].code against the site "
+        "codes in the files (or data.sources.<kind>.site_aliases), or remove the site"
+        for i, site in enumerate(protocol.sites)
+        if str(site.code) not in present
+    ]
+
+
 def check_lines(protocol: Protocol, data: LoadedData) -> tuple[list[str], bool]:
     """What ``evaltoolkit validate P.yaml`` prints about the series, and whether any check failed."""
     from evaltoolkit.report._data import build_series_table
@@ -374,19 +393,21 @@ def check_lines(protocol: Protocol, data: LoadedData) -> tuple[list[str], bool]:
     if not protocol.series:
         return [], False
     sites = [s.code for s in protocol.sites]
+    empty = [f"sites: {m}" for m in sites_without_rows(protocol, data)]
     try:
         tables = {s.name: build_series_table(s, data, sites) for s in protocol.series}
     except (EvalToolkitError, ValueError) as exc:
-        return [f"series: {exc}"], True
+        return [*empty, f"series: {exc}"], True
     checks = series_checks(protocol, data, tables)
     f = checks.findings
     n_err = int((f["severity"] == "error").sum())
     n_warn = len(f) - n_err
     if not len(f):
-        return [f"series ({len(protocol.series)}): ok; no gap, empty stretch or partial period found"], False
-    lines = [f"series ({len(protocol.series)}): {n_err} error(s), {n_warn} warning(s)"]
+        ok = f"series ({len(protocol.series)}): ok; no gap, empty stretch or partial period found"
+        return [*empty, ok], bool(empty)
+    lines = [*empty, f"series ({len(protocol.series)}): {n_err} error(s), {n_warn} warning(s)"]
     lines += [f"  {r.severity} {r.check}: {r.message}" for r in f.itertuples(index=False)]
-    return lines, n_err > 0
+    return lines, n_err > 0 or bool(empty)
 
 
 def occasion_problems(protocol: Protocol, data: LoadedData) -> list[str]:

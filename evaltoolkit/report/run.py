@@ -40,6 +40,7 @@ from evaltoolkit.report._checks import (
     published_checks,
     raise_for_errors,
     series_checks,
+    sites_without_rows,
 )
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
@@ -621,7 +622,13 @@ def run_protocol(
     series_tables: dict[str, pd.DataFrame] = {}
     if protocol.series:
         say("building outcome series")
-        series_tables = {s.name: build_series_table(s, data, sites) for s in protocol.series}
+        try:
+            series_tables = {s.name: build_series_table(s, data, sites) for s in protocol.series}
+        except ValueError as exc:  # EvalToolkitError is a ValueError
+            empty = sites_without_rows(protocol, data)
+            if empty:  # the cause first: a protocol site the extracts do not hold
+                raise ProtocolError("\n".join([*empty, f"and so: {exc}"])) from exc
+            raise
         say("checking the series before modelling")
         checks = series_checks(protocol, data, series_tables, count_format=_published_count(rule))
         if len(checks.errors):
