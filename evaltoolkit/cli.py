@@ -108,6 +108,8 @@ _CLI_ADVICE: list[tuple[str, str]] = [
         r"sites is empty; pass the site codes to keep, or sites=None to skip the check",
         "the sites file lists no site: add the site codes to it (or remove it to skip the site check)",
     ),
+    (r"pass header_row=(\d+)", r"pass --header-row \1"),
+    (r"pass encoding='([\w-]+)'", r"pass --encoding \1"),
     (r"Use prorate='rule' or a number", "Use --prorate rule or a number"),
     (r"\bprorate=(\S+) allows", r"--prorate \1 allows"),
 ]
@@ -397,6 +399,7 @@ def validate(
     timezone: TimezoneOption = None,
     encoding: EncodingOption = None,
     delimiter: DelimiterOption = None,
+    header_row: HeaderRowOption = None,
 ) -> None:
     """Check a folder of extracts, or a protocol and the data it names; print every problem at once.
 
@@ -418,7 +421,7 @@ def validate(
         )
     assert target is not None
     _validate_folder(
-        target, start, extract_date, _reading_options(date_format, timezone, encoding, delimiter)
+        target, start, extract_date, _reading_options(date_format, timezone, encoding, delimiter, header_row)
     )
 
 
@@ -442,7 +445,11 @@ def _window(start: str | None, extract_date: str | None) -> tuple[object, object
 
 
 def _reading_options(
-    date_format: str | None, timezone: str | None, encoding: str | None, delimiter: str | None
+    date_format: str | None,
+    timezone: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    header_row: str | None = None,
 ) -> dict[str, object]:
     """Data-source keys from the reading options of ``validate``/``series`` on a folder."""
     out: dict[str, object] = {}
@@ -458,6 +465,9 @@ def _reading_options(
         out["encoding"] = encoding
     if delimiter:
         out["delimiter"] = delimiter
+    header = _header_row_option(header_row)
+    if header is not None:
+        out["header_row"] = header
     return out
 
 
@@ -478,6 +488,66 @@ EncodingOption = Annotated[
 DelimiterOption = Annotated[
     str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected among , ; tab |).")
 ]
+HeaderRowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--header-row",
+        help="Spreadsheet row (from 1) holding the column names: one number for every file of the folder, "
+        "or per extract: attendances=2,spells=1.",
+    ),
+]
+
+
+def _header_row_option(value: str | None) -> int | dict[str, int] | None:
+    """--header-row as a number for every file, or ``kind=number`` pairs; exit 2 if malformed."""
+    if value is None:
+        return None
+    try:
+        if "=" in value:
+            pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+            out = {k.strip(): int(v) for k, v in pairs}
+            if all(n >= 1 for n in out.values()):
+                return out
+        elif int(value) >= 1:
+            return int(value)
+    except ValueError:
+        pass
+    _fail(
+        f"error: --header-row {value!r} must be a row number from 1 (e.g. 2), or per extract "
+        "(e.g. attendances=2,spells=1)",
+        EXIT_USAGE,
+    )
+    return None  # unreachable: _fail exits
+
+
+def _header_advice(message: str, kind: str | None) -> str:
+    """In folder mode, --header-row advice for one extract: ``--header-row attendances=2``."""
+    if kind is None:
+        return message
+    return re.sub(r"pass --header-row (\d+)", rf"pass --header-row {kind}=\1", message)
+
+
+def _kind_in(message: str, folder: Path) -> str | None:
+    """The extract kind whose file a message names first (folder mode), else None."""
+    from evaltoolkit.data import find_extract_files
+
+    try:
+        found = find_extract_files(folder)
+    except (EvalToolkitError, OSError):
+        return None
+    hits = [(message.find(p.name), k) for k, p in found.items() if p.name in message]
+    return min(hits)[1] if hits else None
+
+
+def _for_kind(options: dict[str, object] | None, kind: str) -> dict[str, object]:
+    """The reading options for one extract kind (a per-kind --header-row resolved)."""
+    out = dict(options or {})
+    header = out.pop("header_row", None)
+    if isinstance(header, dict):
+        header = header.get(kind)
+    if header is not None:
+        out["header_row"] = header
+    return out
 
 
 def _validate_folder(
@@ -511,7 +581,7 @@ def _validate_folder(
             if kind == "sites":
                 continue
             try:
-                frame = read_extract(path, kind, advice="cli", **(options or {}))  # type: ignore[arg-type]
+                frame = read_extract(path, kind, advice="cli", **_for_kind(options, kind))  # type: ignore[arg-type]
                 problems = validate_extract(frame, kind, sites=sites, window=window)
                 errors = problems[problems["severity"] == "error"] if len(problems) else problems
                 unusable = None
@@ -522,7 +592,7 @@ def _validate_folder(
                     unusable = _unusable(cleaned)
                     kept[kind] = (path, cleaned.data)
             except EvalToolkitError as exc:
-                typer.echo(f"{kind} ({path.name}): {_cli_text(str(exc))}")
+                typer.echo(f"{kind} ({path.name}): {_header_advice(_cli_text(str(exc)), kind)}")
                 n_errors += 1
                 continue
             except UnicodeDecodeError as exc:
@@ -539,7 +609,7 @@ def _validate_folder(
                 typer.echo(f"  {kind} ({path.name}): {unusable}")
             if len(problems):
                 typer.echo(problems[["rule", "column", "severity", "n_rows", "rows"]].to_string(index=False))
-    for line in _population_gaps(kept):
+    for line in _population_gaps(kept) if sites is not None else ():  # without sites.csv: population's
         typer.echo(line)
         n_errors += 1
     from evaltoolkit.report._checks import folder_check_lines
@@ -610,6 +680,7 @@ def series(
     timezone: TimezoneOption = None,
     encoding: EncodingOption = None,
     delimiter: DelimiterOption = None,
+    header_row: HeaderRowOption = None,
 ) -> None:
     """Build site × period series and the data-quality table from the extracts in FOLDER (or a protocol's)."""
     from evaltoolkit.pipeline import build_series, write_series
@@ -648,7 +719,7 @@ def series(
         _fail("error: give a folder of extracts or --protocol P.yaml", EXIT_USAGE)
     else:
         options["window"] = _window(start, extract_date)
-        reading = _reading_options(date_format, timezone, encoding, delimiter)
+        reading = _reading_options(date_format, timezone, encoding, delimiter, header_row)
         if reading and folder.is_dir():
             from evaltoolkit.data import find_extract_files
 
@@ -656,7 +727,9 @@ def series(
                 found = find_extract_files(folder)
             except EvalToolkitError as exc:
                 _fail(f"error: {exc}", EXIT_INVALID)
-            options["sources"] = {k: {"file": p.name, **reading} for k, p in found.items() if k != "sites"}
+            options["sources"] = {
+                k: {"file": p.name, **_for_kind(reading, k)} for k, p in found.items() if k != "sites"
+            }
             if "sites" in found:
                 options["sources"]["sites"] = {"file": found["sites"].name}
     assert folder is not None
@@ -669,7 +742,11 @@ def series(
     except EvalToolkitError as exc:
         if protocol is None and options.get("window") is not None:
             _folder_checks_or_fail(folder, options["window"], str(exc))
-        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
+        text = _cli_text(str(exc))
+        _fail(
+            f"error: {_header_advice(text, _kind_in(text, folder)) if protocol is None else text}",
+            EXIT_INVALID,
+        )
     typer.echo("writing outputs ...", err=True)
     paths = write_series(build, out, command=shlex.join(["evaltoolkit", *sys.argv[1:]]))
     excluded = int(build.quality["n_excluded"].sum()) if "n_excluded" in build.quality.columns else 0

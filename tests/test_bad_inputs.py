@@ -1384,3 +1384,28 @@ def test_real_process_prints_no_traceback(small, tmp_path):
         assert done.returncode == code, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr + done.stdout, args
         assert (done.stderr + done.stdout).strip(), args
+
+
+def test_folder_header_row_advice_names_a_real_option_that_works(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    att = pd.read_csv(DATA / "attendances.csv", dtype=str)
+    (data / "attendances.csv").write_text(
+        "ED attendances extract - run 2025-04-02\n" + att.to_csv(index=False)
+    )
+    pd.read_csv(DATA / "spells.csv", dtype=str).to_csv(data / "spells.csv", index=False)
+    shutil.copy(DATA / "population.csv", data / "population.csv")
+    advice = "pass --header-row attendances=2"
+    for command in (["validate", data], ["series", data, "--out", tmp_path / "o1"]):
+        result = _run(*command)
+        assert result.exit_code == EXIT_INVALID, result.output
+        text = " ".join(result.output.split())
+        assert "attendances.csv: row 1 looks like a title" in text and advice in text
+        assert "header_row=" not in text
+    # following the advice skips the title row of attendances.csv only (spells.csv: header on row 1)
+    assert _run("validate", data, "--header-row", "attendances=2").exit_code == 0
+    result = _run("series", data, "--out", tmp_path / "o2", "--header-row", "attendances=2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o2" / "series.csv").exists()
+    result = _run("validate", data, "--header-row", "zero")
+    assert result.exit_code == EXIT_USAGE and "--header-row 'zero' must be a row number" in result.output
