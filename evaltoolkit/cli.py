@@ -976,7 +976,16 @@ def score(
         ids = [c.strip() for c in keep_columns.split(",")] if keep_columns else None
         scored = score_items(table, instrument, keep_columns=ids, prorate=rule, on_invalid=invalid)  # type: ignore[arg-type]
     except EvalToolkitError as exc:
-        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
+        text = _cli_text(str(exc))
+        found = re.match(r"keep_columns (\[.*?\]) (is|are) not in the data", text)
+        if found:
+            absent = re.findall(r"'([^']*)'", found.group(1))
+            verb = "is not a column" if len(absent) == 1 else "are not columns"
+            text = (
+                f"--keep-columns {', '.join(absent)}: {verb} of {file.name}; its columns are "
+                f"{', '.join(map(str, table.columns[:30]))}" + text[found.end() :]
+            )
+        _fail(f"error: {text}", EXIT_INVALID)
     out.parent.mkdir(parents=True, exist_ok=True)
     scored.to_csv(out, index=False, lineterminator="\n", float_format="%.6g")
     quality = data_quality(scored)

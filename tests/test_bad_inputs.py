@@ -1066,6 +1066,12 @@ CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
         EXIT_USAGE,
         ["nope.csv", "does not exist"],
     ),
+    (
+        "score-keep-columns-missing",
+        ["score", "{rom}", "-i", "phq9", "--keep-columns", "patient_id,nhs_number", "--out", "{tmp}/s.csv"],
+        EXIT_INVALID,
+        ["--keep-columns nhs_number: is not a column of rom.csv", "its columns are patient_id"],
+    ),
     # synth, report, book
     ("synth-out-is-a-file", ["synth", "--out", "{notes}"], EXIT_USAGE, ["--out", "is a file"]),
     (
