@@ -13,6 +13,7 @@ from evaltoolkit.errors import EvalToolkitError
 from evaltoolkit.protocol import (
     Problem,
     ProtocolError,
+    format_problems,
     load_protocol,
     protocol_from_dict,
     protocol_json_schema,
@@ -240,3 +241,15 @@ def test_quarterly_series_need_a_horizon_of_whole_quarters():
         assert "horizon_months = 20" in msg and "18 or 21" in msg
     raw["analysis"]["horizon_months"] = 21
     assert not any(p.endswith(".frequency") for p in _paths(validate_protocol(raw, base_dir=PROTOCOLS)))
+
+
+def test_the_same_problem_found_from_several_keys_is_listed_once():
+    raw = _raw("project_air")
+    raw["sites"] = [s for s in raw["sites"] if s["role"] != "control"]
+    raw["design"]["controlled"] = True
+    problems = validate_protocol(raw, base_dir=PROTOCOLS)
+    texts = [str(p) for p in problems]
+    assert texts.count("design.controlled: needs at least one site with role: control") == 1, texts
+    assert len(texts) == len(set(texts))
+    assert "analysis.sensitivity[0].controlled: needs at least one site with role: control" in texts
+    assert format_problems(problems).startswith(f"protocol has {len(problems)} problem")

@@ -790,7 +790,7 @@ def _run_checks(
     _check_cohort(sections, out)
     _check_measures(sections, out)
     _check_misc(sections, out, raw)
-    return out
+    return list(dict.fromkeys(out))  # one check can find the same problem from several keys: say it once
 
 
 def _sections_of(raw: Mapping[str, Any]) -> SimpleNamespace:
@@ -858,7 +858,7 @@ def _validate(
         problems = _problems_from(exc)
         sections = _sections_of(raw)
         problems += _run_checks(sections, check_files, base_dir, raw)
-        return None, problems
+        return None, list(dict.fromkeys(problems))
     protocol._path = path
     protocol._base_dir = base_dir
     return protocol, check_protocol(protocol, check_files=check_files, raw=raw)
