@@ -253,3 +253,10 @@ def test_the_same_problem_found_from_several_keys_is_listed_once():
     assert len(texts) == len(set(texts))
     assert "analysis.sensitivity[0].controlled: needs at least one site with role: control" in texts
     assert format_problems(problems).startswith(f"protocol has {len(problems)} problem")
+
+
+def test_a_number_where_text_is_needed_says_to_quote_it():
+    raw = _raw("project_air")
+    raw["sites"][0]["code"] = 101
+    found = _paths(validate_protocol(raw, base_dir=PROTOCOLS))
+    assert found["sites[0].code"] == 'must be text (got 101): write it in quotes, e.g. code: "101"'

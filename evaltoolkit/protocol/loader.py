@@ -216,6 +216,12 @@ def _message(err: Mapping[str, Any]) -> str:
     if kind == "value_error":
         text = str(ctx.get("error", err.get("msg", "")))
         return text.removeprefix("Value error, ")
+    if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        last = loc[-1] if loc else None
+        if last == "[key]":  # a mapping key
+            return f'must be text{got}: write the key in quotes, e.g. "{value}": ...'
+        example = f'{last}: "{value}"' if isinstance(last, str) else f'"{value}"'
+        return f"must be text{got}: write it in quotes, e.g. {example}"
     if kind in _MESSAGES:
         return _MESSAGES[kind] + ("" if kind == "missing" else got)
     return f"{err.get('msg', kind)}{got}"
