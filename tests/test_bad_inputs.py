@@ -623,6 +623,28 @@ API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[s
         ["data.sources.rom_responses.file", "'../../etc/passwd'", "allow_outside_folder"],
     ),
     (
+        "protocol-absolute-source-outside-folder",
+        lambda tmp: load_protocol(_protocol_with_source(tmp, str(DATA / "rom_responses.csv"))),
+        ProtocolError,
+        [
+            "data.sources.rom_responses.file",
+            "rom_responses.csv",
+            "lies outside data.folder",
+            "allow_outside_folder",
+        ],
+    ),
+    (
+        "protocol-absolute-folder-outside",
+        lambda tmp: load_protocol(_protocol_with_source(tmp, "rom_responses.csv", folder=str(DATA))),
+        ProtocolError,
+        [
+            "data.folder",
+            "synthetic_data",
+            "lies outside the protocol's folder",
+            "data.allow_outside_folder: true",
+        ],
+    ),
+    (
         "protocol-lags-beyond-window",
         lambda tmp: load_protocol(_protocol_with_lags(tmp, 24)),
         ProtocolError,
@@ -696,9 +718,10 @@ def _bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def _protocol_with_source(tmp: Path, file: str) -> Path:
+def _protocol_with_source(tmp: Path, file: str, folder: str = "data") -> Path:
     raw = yaml.safe_load((PROTOCOLS / "change_programme.yaml").read_text(encoding="utf-8"))
-    raw["data"]["folder"] = str(DATA)
+    (tmp / "data").mkdir(exist_ok=True)
+    raw["data"]["folder"] = folder
     raw["data"]["allow_outside_folder"] = False  # the bundled protocols allow ../synthetic_data
     raw["data"]["sources"]["rom_responses"]["file"] = file
     path = tmp / "p.yaml"

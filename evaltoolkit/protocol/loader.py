@@ -308,9 +308,26 @@ def _check_sites(p: SimpleNamespace, out: list[Problem]) -> None:
 
 
 def _escapes(path: Path, root: Path) -> bool:
-    """True when a relative ``path`` (resolved against ``root``) leads outside ``root``."""
+    """True when ``path`` (relative: resolved against ``root``; or absolute) leads outside ``root``.
+
+    Examples
+    --------
+    >>> _escapes(Path("../data"), Path("/p")), _escapes(Path("data/x.csv"), Path("/p"))
+    (True, False)
+    >>> _escapes(Path("/elsewhere/data"), Path("/p")), _escapes(Path("/p/data"), Path("/p"))
+    (True, False)
+    """
     if path.is_absolute():
-        return False  # an absolute path is written out in full: the user chose it
+        # written out in full: inside ``root`` as written, or once symbolic links are resolved
+        def inside(a: Path, b: Path) -> bool:
+            return os.path.commonpath([a, b]) == str(b)
+
+        written = Path(os.path.normpath(path)), Path(os.path.normpath(os.path.abspath(root)))
+        try:
+            resolved = path.resolve(), root.resolve()
+        except OSError:
+            resolved = written
+        return not (inside(*written) or inside(*resolved))
     # judged on the path as written (symbolic links inside the folder are the user's own arrangement)
     return os.path.normpath(path.as_posix()).split(os.sep)[0] == ".."
 
