@@ -32,6 +32,7 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -113,11 +114,16 @@ _CLI_ADVICE: list[tuple[str, str]] = [
 ]
 
 
-def _cli_text(message: str) -> str:
-    """``message`` with advice meant for Python callers rewritten for the command line."""
+def _cli_text(message: str, *, folder: bool = False) -> str:
+    """``message`` with advice meant for Python callers rewritten for the command line.
+
+    ``folder``: the command reads a folder of extracts (no protocol), so advice names no protocol key.
+    """
     found = re.match(r"\s*(\w+) extract has", message)
     kind = found.group(1) if found else "<kind>"
     for pattern, replacement in _CLI_ADVICE:
+        if folder and "(protocol key data.sources.{kind}.columns)" in replacement:
+            replacement = "Fix the rows listed in the file (or give its columns the canonical names)"
         message = re.sub(pattern, replacement.replace("{kind}", kind), message)
     return message
 
@@ -481,6 +487,7 @@ def _validate_folder(
     import pandas as pd
 
     from evaltoolkit.data import clean_extract, find_extract_files, read_extract, read_sites, validate_extract
+    from evaltoolkit.data.load import reading_by_kind
     from evaltoolkit.data.read import SUFFIXES
     from evaltoolkit.schemas import SCHEMAS
 
@@ -499,23 +506,31 @@ def _validate_folder(
             EXIT_INVALID,
         )
     sites = read_sites(files["sites"]) if "sites" in files else None
+    try:
+        by_kind = reading_by_kind(options or {}, files, option="--date-format")
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
     n_errors = 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         for kind, path in files.items():
             if kind == "sites":
                 continue
+            reading = by_kind.get(kind, {})
+            dates = {k: reading[k] for k in ("date_format", "timezone") if k in reading}
             try:
-                frame = read_extract(path, kind, advice="cli", **(options or {}))  # type: ignore[arg-type]
-                problems = validate_extract(frame, kind, sites=sites, window=window)
+                frame = read_extract(path, kind, advice="cli", **reading)  # type: ignore[arg-type]
+                problems = validate_extract(frame, kind, sites=sites, window=window, **dates)
                 errors = problems[problems["severity"] == "error"] if len(problems) else problems
                 unusable = None
                 if len(frame) == 0:
                     unusable = _unusable(None)
                 elif not len(errors):
-                    cleaned = clean_extract(frame, kind, sites=sites, window=window, on_invalid="exclude")
+                    cleaned = clean_extract(
+                        frame, kind, sites=sites, window=window, on_invalid="exclude", **dates
+                    )
                     unusable = _unusable(cleaned)
             except EvalToolkitError as exc:
-                typer.echo(f"{kind} ({path.name}): {_cli_text(str(exc))}")
+                typer.echo(f"{kind} ({path.name}): {_cli_text(str(exc), folder=True)}")
                 n_errors += 1
                 continue
             except UnicodeDecodeError as exc:
@@ -532,6 +547,17 @@ def _validate_folder(
                 typer.echo(f"  {kind} ({path.name}): {unusable}")
             if len(problems):
                 typer.echo(problems[["rule", "column", "severity", "n_rows", "rows"]].to_string(index=False))
+            for r in errors.itertuples(index=False):  # what is wrong, an example and how to fix it
+                typer.echo(
+                    textwrap.fill(
+                        f"{r.rule} ({r.column}): {_cli_text(str(r.message), folder=True)}",
+                        110,
+                        initial_indent="  - ",
+                        subsequent_indent="    ",
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                )
     from evaltoolkit.report._checks import folder_check_lines
 
     lines, failed = folder_check_lines(folder, window, sites=sites)  # gaps, data end, warm-up
@@ -618,7 +644,13 @@ def series(
                 found = find_extract_files(folder)
             except EvalToolkitError as exc:
                 _fail(f"error: {exc}", EXIT_INVALID)
-            options["sources"] = {k: {"file": p.name, **reading} for k, p in found.items() if k != "sites"}
+            from evaltoolkit.data.load import reading_by_kind
+
+            try:
+                by_kind = reading_by_kind(reading, found, option="--date-format")
+            except EvalToolkitError as exc:
+                _fail(f"error: {exc}", EXIT_USAGE)
+            options["sources"] = {k: {"file": p.name, **by_kind[k]} for k, p in found.items() if k != "sites"}
             if "sites" in found:
                 options["sources"]["sites"] = {"file": found["sites"].name}
     assert folder is not None
@@ -629,7 +661,7 @@ def series(
         typer.echo(f"reading and validating extracts in {folder} ...", err=True)
         build = build_series(folder, **options)
     except EvalToolkitError as exc:
-        _fail(f"error: {_cli_text(str(exc))}", EXIT_INVALID)
+        _fail(f"error: {_cli_text(str(exc), folder=protocol is None)}", EXIT_INVALID)
     typer.echo("writing outputs ...", err=True)
     paths = write_series(build, out, command=shlex.join(["evaltoolkit", *sys.argv[1:]]))
     excluded = int(build.quality["n_excluded"].sum()) if "n_excluded" in build.quality.columns else 0

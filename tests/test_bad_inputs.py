@@ -1298,3 +1298,169 @@ def test_real_process_prints_no_traceback(small, tmp_path):
         assert done.returncode == code, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr + done.stdout, args
         assert (done.stderr + done.stdout).strip(), args
+
+
+# -- re-run of the sweep: absurd numbers, date layouts in folder mode, files that are not what they say ------
+def _sweep_folder(base: Path, name: str, *, population: str | None = None, n_att: int = 300) -> Path:
+    """A small copy of the synthetic extracts (attendances, spells, population, sites), one of them edited."""
+    path = base / name
+    path.mkdir()
+    pd.read_csv(DATA / "attendances.csv", nrows=n_att, dtype=str).to_csv(
+        path / "attendances.csv", index=False
+    )
+    pd.read_csv(DATA / "spells.csv", nrows=60, dtype=str).to_csv(path / "spells.csv", index=False)
+    shutil.copy(DATA / "sites.csv", path / "sites.csv")
+    text = (DATA / "population.csv").read_text(encoding="utf-8")
+    (path / "population.csv").write_text(population(text) if population else text, encoding="utf-8")
+    return path
+
+
+def _huge_population(text: str) -> str:
+    lines = text.splitlines()
+    site, period, _ = lines[1].split(",")
+    lines[1] = f"{site},{period},1e300"  # spreadsheet row 2
+    return "\n".join(lines) + "\n"
+
+
+def _rewrite_dates(folder: Path, rows: slice | None = None, *, layout: str = "%d/%m/%Y %H:%M:%S") -> Path:
+    """Write the attendances' arrival and departure in another layout (every row, or every ``rows``)."""
+    path = folder / "attendances.csv"
+    att = pd.read_csv(path, dtype=str)
+    picked = att.index if rows is None else att.index[rows]
+    for col in ("arrival", "departure"):
+        values = pd.to_datetime(att.loc[picked, col])
+        att.loc[picked, col] = values.dt.strftime(layout).where(values.notna())
+    att.to_csv(path, index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("sweep")
+    return {
+        "huge": _sweep_folder(base, "huge", population=_huge_population),
+        "ddmm": _rewrite_dates(_sweep_folder(base, "ddmm")),
+        "tz": _rewrite_dates(_sweep_folder(base, "tz"), layout="%Y-%m-%dT%H:%M:%S+01:00"),
+        "mixed": _rewrite_dates(_sweep_folder(base, "mixed"), slice(49, None, 50)),  # rows 51, 101, ...
+    }
+
+
+SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[str]]] = [
+    (
+        "population-1e300",
+        lambda tmp: load_extracts(_sweep_folder(tmp, "huge", population=_huge_population, n_att=5)),
+        ExtractValidationError,
+        ["population.csv", "column 'population'", "rows 2", "'1e300' (row 2)", "larger than 10^12"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "cls", "words"), [c[1:] for c in SWEEP_API_CASES], ids=[c[0] for c in SWEEP_API_CASES]
+)
+def test_sweep_api_raises_a_toolkit_error_that_locates_the_fault(call, cls, words, tmp_path):
+    with pytest.raises(EvalToolkitError) as info:  # a dependency's exception is not caught: the test fails
+        call(tmp_path) if call.__code__.co_argcount else call()
+    assert isinstance(info.value, cls), (type(info.value), str(info.value))
+    assert type(info.value).__module__.startswith("evaltoolkit"), type(info.value)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+DDMM_PER_COLUMN = "arrival=%d/%m/%Y %H:%M:%S,departure=%d/%m/%Y %H:%M:%S"
+
+# (id, arguments (names in {} are folders of `sweep`; {tmp} is a fresh folder), exit code, words)
+SWEEP_CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
+    (
+        "validate-population-1e300",
+        ["validate", "{huge}", "--start", "2019-04-01", "--extract-date", "2020-04-01"],
+        EXIT_INVALID,
+        ["population (population.csv): ERRORS", "unparseable (population)", "'1e300' (row 2)", "10^12"],
+    ),
+    (
+        "series-population-1e300",
+        ["series", "{huge}", "--out", "{tmp}/o"],
+        EXIT_INVALID,
+        ["file population.csv", "column 'population', rows 2", "'1e300' (row 2)", "whole numbers"],
+    ),
+    # --date-format on a folder: per column (the form --help shows), applied to each extract's own columns
+    (
+        "series-date-format-per-column",
+        ["series", "{ddmm}", "--out", "{tmp}/o", "--date-format", DDMM_PER_COLUMN],
+        0,
+        ["site-periods"],
+    ),
+    (
+        "validate-date-format-per-column",
+        ["validate", "{ddmm}", "--date-format", DDMM_PER_COLUMN],
+        0,
+        ["attendances (attendances.csv): ok", "population (population.csv): ok"],
+    ),
+    (
+        "series-date-format-one-layout-for-a-folder",
+        ["series", "{ddmm}", "--out", "{tmp}/o", "--date-format", "%d/%m/%Y %H:%M:%S"],
+        EXIT_INVALID,
+        [
+            "file population.csv",
+            "column 'period'",
+            "'2019-04-01' does not match the column's date format '%d/%m/%Y %H:%M:%S'",
+            "--date-format '%d/%m/%Y %H:%M:%S' applies to every date column of every extract in the folder",
+            "--date-format 'arrival=%d/%m/%Y %H:%M:%S,departure=%d/%m/%Y %H:%M:%S'",
+            "Fix the rows listed in the file (or give its columns the canonical names)",
+        ],
+    ),
+    (
+        "validate-date-format-names-no-date-column",
+        ["validate", "{ddmm}", "--date-format", "arival=%d/%m/%Y"],
+        EXIT_USAGE,
+        [
+            "--date-format names 'arival'",
+            "not a date column of any extract",
+            "attendances: arrival, departure",
+        ],
+    ),
+    # validate on a folder explains each error under its table: example row, readings, the option to pass
+    (
+        "validate-folder-dd-mm-explained",
+        ["validate", "{ddmm}"],
+        EXIT_INVALID,
+        [
+            "unparseable (arrival):",
+            "Row 2: '02/10/2018 18:53:26' is not ISO 8601",
+            "could be 2 October 2018 or 10 February 2018",
+            "CLI option --date-format '%d/%m/%Y %H:%M:%S'",
+            "--date-format 'arrival=%d/%m/%Y %H:%M:%S'",
+        ],
+    ),
+    (
+        "validate-folder-offsets-explained",
+        ["validate", "{tz}"],
+        EXIT_INVALID,
+        ["unparseable (arrival):", "Row 2:", "has a time-zone offset", "CLI option --timezone Europe/London"],
+    ),
+    (
+        "validate-folder-mixed-layouts-explained",
+        ["validate", "{mixed}"],
+        EXIT_INVALID,
+        [
+            "unparseable (arrival):",
+            "6 rows in 'arrival'",
+            "these rows are in a different layout",
+            "re-save these rows as ISO 8601",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"), [c[1:] for c in SWEEP_CLI_CASES], ids=[c[0] for c in SWEEP_CLI_CASES]
+)
+def test_sweep_cli_fails_with_one_message_and_the_documented_code(args, code, words, sweep, tmp_path):
+    result = _run(*_expand(args, sweep, tmp_path))
+    text = " ".join(result.output.split())
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output and "Warning" not in result.output, result.output
+    assert "data.sources.population.columns" not in result.output  # no protocol key for a folder
+    for word in words:
+        assert " ".join(word.split()) in text, (word, result.output)
