@@ -23,7 +23,14 @@ import yaml
 from typer.testing import CliRunner
 
 from evaltoolkit.cli import _CLI_ADVICE, EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, _cli_text, app
-from evaltoolkit.data import clean_extract, find_extract_files, load_extracts, load_mapping, read_extract
+from evaltoolkit.data import (
+    clean_extract,
+    find_extract_files,
+    load_extracts,
+    load_mapping,
+    load_source,
+    read_extract,
+)
 from evaltoolkit.errors import (
     ColumnMappingError,
     EvalToolkitError,
@@ -1345,12 +1352,38 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+JOIN_CSV = (
+    "attendance_id,patient_id,site,ArrDate,ArrTime,departure\n"
+    "a1,p1,A,05/01/2023,10:00,2023-01-05 12:00\n"
+    "a2,p2,A,2023-01-06,11:00,2023-01-06 12:00\n"  # spreadsheet row 3: ISO in a dd/mm column
+    "a3,p3,A,07/01/2023,09:30,2023-01-07 12:00\n"
+)
+
 SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[str]]] = [
     (
         "population-1e300",
         lambda tmp: load_extracts(_sweep_folder(tmp, "huge", population=_huge_population, n_att=5)),
         ExtractValidationError,
         ["population.csv", "column 'population'", "rows 2", "'1e300' (row 2)", "larger than 10^12"],
+    ),
+    (
+        "date-time-join-iso-row-in-dd-mm-column",
+        lambda tmp: load_source(
+            "attendances",
+            {
+                "file": _write(tmp, "att.csv", JOIN_CSV).name,
+                "date_time": {"arrival": ["ArrDate", "ArrTime"]},
+                "date_format": {"arrival": "%d/%m/%Y"},
+            },
+            tmp,
+        ),
+        ExtractValidationError,
+        [
+            "unparseable (column 'arrival', rows 3)",
+            "Row 3: '2023-01-06' does not match the column's date format '%d/%m/%Y'",
+            "it is ISO 8601",
+            "different layout",
+        ],
     ),
 ]
 

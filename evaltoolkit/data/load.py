@@ -545,7 +545,7 @@ def read_source(
         findings=findings,
         files=tuple(files),
         n_input=n_input,
-        date_format=date_format,
+        date_format=opts.get("date_format"),  # with the layouts of joined columns, for messages
         timezone=opts.get("timezone") or None,
     )
 
@@ -609,6 +609,7 @@ def _transforms_before_mapping(
             raise ValueError(
                 f"date_time.{target} must list two columns: [date column, time column], not {cols}"
             )
+        before = df
         df, more = join_date_time(
             df,
             target,
@@ -618,7 +619,44 @@ def _transforms_before_mapping(
             timezone=opts.get("timezone"),
         )
         found += more
+        df = _record_join_failures(before, df, target, (cols[0], cols[1]), opts)
     return df, found
+
+
+def _record_join_failures(
+    before: pd.DataFrame, joined: pd.DataFrame, target: str, cols: tuple[str, str], opts: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Rows whose date (or time) could not be read for a ``date_time`` join: their text is recorded in
+    ``source_unparseable`` so that validation reports them as unparseable, with an example, not as empty.
+
+    An unreadable date is recorded as its own text (so the message compares it with the date layout);
+    a readable date with an unreadable time as ``date time``."""
+    import json
+
+    from evaltoolkit.data._common import UNPARSEABLE_COLUMN
+    from evaltoolkit.data.parse import _check_format, _parse_datetime, _present
+
+    date, time = cols
+    has_date = _present(before[date]).to_numpy()
+    failed = has_date & joined[target].isna().to_numpy()
+    if not failed.any():
+        return joined
+    fmt = _check_format(_date_layout(opts, target))
+    dates, _ = _parse_datetime(before[date], fmt, opts.get("timezone"))
+    date_ok = dates.notna().to_numpy()
+    texts = [
+        json.dumps({target: str(d).strip() + (f" {str(t).strip()}" if ok else "")}, ensure_ascii=False)
+        for d, t, ok in zip(before.loc[failed, date], before.loc[failed, time], date_ok[failed], strict=True)
+    ]
+    out = joined.copy()
+    record = pd.Series(np.nan, index=out.index, dtype=object)
+    record[failed] = texts
+    if UNPARSEABLE_COLUMN in out.columns:
+        from evaltoolkit.data.read import _merge_records
+
+        record = _merge_records(out[UNPARSEABLE_COLUMN], record)
+    out[UNPARSEABLE_COLUMN] = record
+    return out
 
 
 def _transforms_after_mapping(

@@ -499,8 +499,22 @@ def read_extract(
     zone = {"timezone": timezone} if timezone is not None else {}
     parsed, bad, _ = parse_frame(mapped, schema, date_format=date_format, **zone)  # type: ignore[arg-type]
     if bad.to_numpy().any():
-        parsed[UNPARSEABLE_COLUMN] = _record_unparseable(mapped, bad)
+        recorded = _record_unparseable(mapped, bad)
+        if UNPARSEABLE_COLUMN in mapped.columns:  # values an earlier step could not read (date_time joins)
+            recorded = _merge_records(mapped[UNPARSEABLE_COLUMN], recorded)
+        parsed[UNPARSEABLE_COLUMN] = recorded
     return parsed
+
+
+def _merge_records(first: pd.Series, second: pd.Series) -> pd.Series:
+    """Two ``source_unparseable`` columns as one (JSON ``{column: text}`` per row; missing where none)."""
+    out = first.astype(object).copy()
+    for label, text in second[second.notna()].items():
+        old = out.at[label]
+        merged = json.loads(str(old)) if isinstance(old, str) and old else {}
+        merged.update(json.loads(str(text)))
+        out.at[label] = json.dumps(merged, ensure_ascii=False)
+    return out.where(out.notna(), np.nan)
 
 
 def _record_unparseable(raw: pd.DataFrame, bad: pd.DataFrame) -> pd.Series:
