@@ -1352,6 +1352,15 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # the start of a legacy .xls workbook
+
+
+def _workbook_as_csv(tmp: Path) -> Path:
+    path = tmp / "spells.csv"
+    pd.DataFrame({"spell_id": ["S1"]}).to_excel(path, index=False, engine="openpyxl")
+    return path
+
+
 JOIN_CSV = (
     "attendance_id,patient_id,site,ArrDate,ArrTime,departure\n"
     "a1,p1,A,05/01/2023,10:00,2023-01-05 12:00\n"
@@ -1365,6 +1374,24 @@ SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], 
         lambda tmp: load_extracts(_sweep_folder(tmp, "huge", population=_huge_population, n_att=5)),
         ExtractValidationError,
         ["population.csv", "column 'population'", "rows 2", "'1e300' (row 2)", "larger than 10^12"],
+    ),
+    (
+        "xlsx-saved-as-csv",
+        lambda tmp: read_extract(_workbook_as_csv(tmp), "spells"),
+        ExtractValidationError,
+        ["spells.csv", "is an Excel workbook (.xlsx) saved with a .csv name", "rename it to spells.xlsx"],
+    ),
+    (
+        "xls-saved-as-csv",
+        lambda tmp: read_extract(_bytes(tmp / "spells.csv", OLE2), "spells"),
+        ExtractValidationError,
+        ["spells.csv", "Excel workbook (.xls) saved with a .csv name", "save it as .xlsx"],
+    ),
+    (
+        "xls-saved-as-xlsx",
+        lambda tmp: read_extract(_bytes(tmp / "spells.xlsx", OLE2), "spells"),
+        ExtractValidationError,
+        ["spells.xlsx", "legacy Excel 97-2003 workbook (.xls)", "save it as .xlsx"],
     ),
     (
         "date-time-join-iso-row-in-dd-mm-column",

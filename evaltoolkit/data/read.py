@@ -101,6 +101,15 @@ def _decode(path: Path, data: bytes, encoding: str, advice: str | None) -> str:
         ) from exc
 
 
+def _workbook_kind(data: bytes) -> str | None:
+    """``".xlsx"`` for a zip (Office Open XML) file, ``".xls"`` for a legacy OLE2 workbook, else None."""
+    if data.startswith(b"PK\x03\x04"):
+        return ".xlsx"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return ".xls"
+    return None
+
+
 def _records(text: str, delimiter: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
@@ -123,6 +132,18 @@ def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | No
     data = path.read_bytes()
     if not data:
         raise _fail(path.name, "the file is empty (0 bytes): no header row and no data")
+    workbook = _workbook_kind(data)
+    if workbook is not None:
+        fix = (
+            f"rename it to {path.stem}.xlsx"
+            if workbook == ".xlsx"
+            else "open it in Excel and save it as .xlsx"
+        )
+        raise _fail(
+            path.name,
+            f"is an Excel workbook ({workbook}) saved with a {path.suffix} name, not CSV text: {fix} "
+            "(or save it from Excel as 'CSV UTF-8 (comma delimited)')",
+        )
     text = _decode(path, data, encoding, advice).lstrip("\ufeff")
     if delimiter is None:
         delimiter = _sniff_delimiter(text)
@@ -139,6 +160,14 @@ def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | No
 
 
 def _excel_sheet_names(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if _workbook_kind(head) == ".xls":
+        raise _fail(
+            path.name,
+            "is a legacy Excel 97-2003 workbook (.xls), which is not read: open it in Excel and save it as "
+            ".xlsx (or as 'CSV UTF-8 (comma delimited)')",
+        )
     try:
         with pd.ExcelFile(path, engine="openpyxl") as book:
             return [str(s) for s in book.sheet_names]
