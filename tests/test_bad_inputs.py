@@ -1394,6 +1394,16 @@ SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], 
         ["spells.xlsx", "legacy Excel 97-2003 workbook (.xls)", "save it as .xlsx"],
     ),
     (
+        "header-row-given-above-the-header",
+        lambda tmp: read_extract(
+            _write(tmp, "spells.csv", "Spells extract 2024\n\nspell_id,site,admitted\nS1,A,2024-01-02\n"),
+            "spells",
+            header_row=1,
+        ),
+        ExtractValidationError,
+        ["spells.csv", "row 1 names only 1 of 3 columns", "row 3 names every column", "pass header_row=3"],
+    ),
+    (
         "date-time-join-iso-row-in-dd-mm-column",
         lambda tmp: load_source(
             "attendances",

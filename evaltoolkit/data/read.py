@@ -311,7 +311,25 @@ def _frame_from_grid(
             )
         seen.setdefault(name, j)
     if problems:
-        raise _fail(label, "header problem: " + "; ".join(dict.fromkeys(problems)))
+        hint = ""
+        named = sum(n is not None for n in names)
+        if header_row is not None and named <= n_cols // 2:
+            # most columns unnamed: the header is probably further down (title rows above it)
+            full = next(
+                (
+                    i
+                    for i in range(h + 1, min(len(grid), h + 26))
+                    if sum(not _blank(v) for v in grid[i]) >= n_cols
+                ),
+                None,
+            )
+            if full is not None:
+                hint = (
+                    f"row {h + 1} names only {named} of {n_cols} columns, so it is probably not the header; "
+                    f"row {full + 1} names every column and looks like the header: "
+                    f"{how_to_set('header_row', full + 1, advice)}. "
+                )
+        raise _fail(label, f"header problem: {hint}" + "; ".join(dict.fromkeys(problems)))
     rows_kept = [i for i, r in enumerate(padded) if any(not _blank(r[j]) for j in keep)]
     if not rows_kept:
         raise _fail(label, f"is empty: it has a header (row {h + 1}) but no data rows")
