@@ -1404,6 +1404,31 @@ SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], 
         ["spells.csv", "row 1 names only 1 of 3 columns", "row 3 names every column", "pass header_row=3"],
     ),
     (
+        "date-format-unknown-code",
+        lambda: read_extract(
+            pd.DataFrame({"site": ["A"], "period": ["2023-01-01"]}), "population", date_format="%Q"
+        ),
+        ExtractValidationError,
+        ["date_format '%Q' is not a valid strftime layout", "%Q is not a date or time code", "'%d/%m/%Y'"],
+    ),
+    (
+        "date-format-time-only",
+        lambda: read_extract(pd.DataFrame({"site": ["A"]}), "population", date_format={"period": "%H:%M"}),
+        ExtractValidationError,
+        ["date_format for column 'period' '%H:%M'", "no day, month or year code"],
+    ),
+    (
+        "date-format-unknown-code-protocol-key",
+        lambda tmp: load_source(
+            "spells",
+            {"file": _write(tmp, "s.csv", "spell_id\nS1\n").name, "date_format": {"admitted": "%d/%m/%Q"}},
+            tmp,
+            advice="protocol:spells",
+        ),
+        ExtractValidationError,
+        ["data.sources.spells.date_format for column 'admitted' '%d/%m/%Q'", "%Q is not a date or time code"],
+    ),
+    (
         "date-time-join-iso-row-in-dd-mm-column",
         lambda tmp: load_source(
             "attendances",
@@ -1478,6 +1503,18 @@ SWEEP_CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
             "--date-format 'arrival=%d/%m/%Y %H:%M:%S,departure=%d/%m/%Y %H:%M:%S'",
             "Fix the rows listed in the file (or give its columns the canonical names)",
         ],
+    ),
+    (
+        "series-date-format-unknown-code",
+        ["series", "{ddmm}", "--out", "{tmp}/o", "--date-format", "%Q"],
+        EXIT_USAGE,
+        ["--date-format '%Q' is not a valid strftime layout", "%Q is not a date or time code"],
+    ),
+    (
+        "validate-date-format-unknown-code",
+        ["validate", "{ddmm}", "--date-format", "arrival=%Q"],
+        EXIT_USAGE,
+        ["--date-format for column 'arrival' '%Q'", "not a valid strftime layout"],
     ),
     (
         "validate-date-format-names-no-date-column",

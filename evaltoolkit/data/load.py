@@ -224,6 +224,9 @@ def reading_by_kind(
     >>> got["population"]
     {'timezone': 'UTC'}
     """
+    from evaltoolkit.data.read import check_layouts
+
+    check_layouts(options.get("date_format"), option)
     kinds = [k for k in kinds if k in SCHEMAS]
     date_cols = {k: [c.name for c in SCHEMAS[k].columns if c.type in ("datetime", "date")] for k in kinds}
     layouts = options.get("date_format")
@@ -421,9 +424,10 @@ def read_source(
     """
     from evaltoolkit.data.mapping import apply_mapping, item_columns
     from evaltoolkit.data.presets import apply_preset
-    from evaltoolkit.data.read import read_extract, read_table
+    from evaltoolkit.data.read import _option_name, check_layouts, read_extract, read_table
 
     opts = _source_options(source)
+    check_layouts(opts.get("date_format"), _option_name("date_format", advice))
     files = source_files(opts["file"], folder)
     parts = []
     counts: list[str] = []

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from evaltoolkit.errors import ColumnMappingError, EvalToolkitError
+from evaltoolkit.errors import ColumnMappingError, EvalToolkitError, ExtractValidationError
 from evaltoolkit.schemas import Column, ExtractSchema
 
 __all__ = [
@@ -221,11 +221,31 @@ def _check_format(date_format: Any, where: str = "date_format") -> str | None:
     if "%" not in text:
         suggestion = _layout_from_words(text)
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        raise EvalToolkitError(
+        raise ExtractValidationError(
             f"{where} {date_format!r} is not a strftime layout (they use % codes: %d day, %m month, "
             f"%Y year, %H:%M time){hint} Other accepted values: 'ISO8601', 'excel'."
         )
+    codes = re.findall(r"%(.?)", text)
+    unknown = [f"%{c}" if c else "a lone % at the end" for c in codes if c not in _STRFTIME_CODES]
+    if unknown:
+        raise ExtractValidationError(
+            f"{where} {date_format!r} is not a valid strftime layout: {', '.join(dict.fromkeys(unknown))} "
+            "is not a date or time code (codes: %d day, %m month, %Y year, %y two-digit year, %b/%B month "
+            "name, %H:%M:%S time, %I and %p 12-hour time, %z offset); e.g. '%d/%m/%Y' or '%d/%m/%Y %H:%M'. "
+            "Other accepted values: 'ISO8601', 'excel'."
+        )
+    if not set(codes) & set(_DATE_CODES):
+        raise ExtractValidationError(
+            f"{where} {date_format!r} has no day, month or year code (%d, %m, %Y...), so it cannot read a "
+            "date; e.g. '%d/%m/%Y' or '%d/%m/%Y %H:%M'"
+        )
     return text
+
+
+_STRFTIME_CODES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
+"""The ``strftime``/``strptime`` codes pandas reads (after ``%``)."""
+_DATE_CODES = "bBcdjmxyYGuUVwW"
+"""Codes that carry a date (not only a time of day)."""
 
 
 def _layout_from_words(text: str) -> str | None:

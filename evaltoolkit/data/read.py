@@ -19,7 +19,7 @@ from evaltoolkit.data.parse import parse_column, parse_frame
 from evaltoolkit.errors import ExtractValidationError
 from evaltoolkit.schemas import Column, get_schema
 
-__all__ = ["how_to_set", "read_extract", "read_sites", "read_table", "resolve_sheets"]
+__all__ = ["check_layouts", "how_to_set", "read_extract", "read_sites", "read_table", "resolve_sheets"]
 
 SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -523,6 +523,7 @@ def read_extract(
     3     unparseable     arrival         3
     """
     schema = get_schema(kind)
+    check_layouts(date_format, _option_name("date_format", advice))
     if isinstance(path_or_frame, pd.DataFrame):
         if sheet is not None:
             raise ValueError("sheet= applies to .xlsx files only, not to a DataFrame")
@@ -562,6 +563,35 @@ def _merge_records(first: pd.Series, second: pd.Series) -> pd.Series:
         merged.update(json.loads(str(text)))
         out.at[label] = json.dumps(merged, ensure_ascii=False)
     return out.where(out.notna(), np.nan)
+
+
+def check_layouts(date_format: Any, where: str = "date_format") -> None:
+    """Refuse a date layout (or a ``{column: layout}`` mapping) that is not a valid ``strftime`` layout.
+
+    ``where`` names the setting in messages: a protocol key, a CLI option or a Python keyword.
+
+    Raises
+    ------
+    ExtractValidationError
+        Naming ``where`` (and the column) and the layout: unknown ``%`` codes, no ``%`` code at all,
+        or no day, month or year code.
+
+    Examples
+    --------
+    >>> check_layouts({"arrival": "%d/%m/%Y"}, "--date-format")
+    >>> try:
+    ...     check_layouts("%Q", "data.sources.spells.date_format")
+    ... except ExtractValidationError as err:
+    ...     print(str(err)[:67])
+    data.sources.spells.date_format '%Q' is not a valid strftime layout
+    """
+    from evaltoolkit.data.parse import _check_format
+
+    if isinstance(date_format, Mapping):
+        for column, layout in date_format.items():
+            _check_format(layout, where=f"{where.rstrip('=')} for column {column!r}")
+    elif date_format is not None:
+        _check_format(date_format, where=where.rstrip("="))
 
 
 def _record_unparseable(raw: pd.DataFrame, bad: pd.DataFrame) -> pd.Series:
