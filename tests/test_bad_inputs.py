@@ -1429,6 +1429,24 @@ SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], 
         ["data.sources.spells.date_format for column 'admitted' '%d/%m/%Q'", "%Q is not a date or time code"],
     ),
     (
+        "read-extract-missing-file",
+        lambda tmp: (_write(tmp, "spells.csv", "spell_id\nS1\n"), read_extract(tmp / "spell.csv", "spells")),
+        MissingInputError,
+        ["extract file spell.csv does not exist in", "did you mean 'spells.csv'"],
+    ),
+    (
+        "load-source-missing-file-protocol-key",
+        lambda tmp: load_source("spells", {"file": "nope.csv"}, tmp, advice="protocol:spells"),
+        MissingInputError,
+        ["extract file nope.csv (data.sources.spells.file) does not exist"],
+    ),
+    (
+        "load-source-unknown-kind",
+        lambda tmp: load_source("admissions", {"file": "nope.csv"}, tmp),
+        ExtractValidationError,
+        ["unknown extract kind 'admissions'", "attendances", "spells"],
+    ),
+    (
         "date-time-join-iso-row-in-dd-mm-column",
         lambda tmp: load_source(
             "attendances",

@@ -17,7 +17,7 @@ from evaltoolkit.data.quality import combine_quality, quality_table
 from evaltoolkit.data.read import SUFFIXES, read_extract, read_sites
 from evaltoolkit.data.rules import Finding
 from evaltoolkit.errors import ColumnMappingError, ExtractValidationError, MissingInputError
-from evaltoolkit.schemas import SCHEMAS
+from evaltoolkit.schemas import SCHEMAS, get_schema
 
 __all__ = [
     "FILE_COLUMN",
@@ -426,6 +426,7 @@ def read_source(
     from evaltoolkit.data.presets import apply_preset
     from evaltoolkit.data.read import _option_name, check_layouts, read_extract, read_table
 
+    get_schema(kind)  # an unknown kind is an error listing the kinds
     opts = _source_options(source)
     check_layouts(opts.get("date_format"), _option_name("date_format", advice))
     files = source_files(opts["file"], folder)

@@ -16,7 +16,7 @@ import pandas as pd
 from evaltoolkit.data._common import FIRST_DATA_ROW, ROW_COLUMN, UNPARSEABLE_COLUMN, format_rows
 from evaltoolkit.data.mapping import apply_mapping, load_mapping
 from evaltoolkit.data.parse import parse_column, parse_frame
-from evaltoolkit.errors import ExtractValidationError
+from evaltoolkit.errors import ExtractValidationError, MissingInputError
 from evaltoolkit.schemas import Column, get_schema
 
 __all__ = ["check_layouts", "how_to_set", "read_extract", "read_sites", "read_table", "resolve_sheets"]
@@ -157,6 +157,27 @@ def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | No
     except csv.Error as exc:
         raise _fail(path.name, f"not a readable CSV file: {exc}") from exc
     return [[None if v.strip() in NA_TEXT else v for v in row] for row in grid]
+
+
+def _missing_file(path: Path, advice: str | None) -> MissingInputError:
+    """The error for an extract file that does not exist: its name, the folder, and close names there."""
+    where = (
+        "" if advice is None or not advice.startswith("protocol:") else f" ({_option_name('file', advice)})"
+    )
+    hint = ""
+    if path.parent.is_dir():
+        names = sorted(p.name for p in path.parent.iterdir() if p.is_file() and not p.name.startswith("."))
+        close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.5)
+        if not close:
+            close = [n for n in names if n.lower() == path.name.lower()]
+        if close:
+            hint = f"; did you mean {', '.join(map(repr, close))}?"
+        elif names:
+            hint = f"; the folder holds {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
+    else:
+        hint = f"; the folder {path.parent} does not exist either"
+    folder = "the current folder" if str(path.parent) == "." else str(path.parent)
+    return MissingInputError(f"extract file {path.name}{where} does not exist in {folder}{hint}")
 
 
 def _excel_sheet_names(path: Path) -> list[str]:
@@ -379,8 +400,8 @@ def read_table(
 
     Raises
     ------
-    FileNotFoundError
-        The file does not exist.
+    MissingInputError
+        The file does not exist (also a ``FileNotFoundError``); the message lists close file names.
     ExtractValidationError
         The file is empty or has a header but no data; it is not valid text in ``encoding`` (naming
         the byte and row); its header is a title row, names a column twice or leaves a column with data
@@ -399,7 +420,7 @@ def read_table(
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
-        raise FileNotFoundError(f"extract file {path} does not exist")
+        raise _missing_file(path, advice)
     if suffix not in SUFFIXES:
         raise _fail(path.name, "cannot read this file: expected a .csv, .xlsx or .parquet file")
     if sheet is not None and suffix != ".xlsx":
