@@ -1447,6 +1447,29 @@ SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], 
         ["unknown extract kind 'admissions'", "attendances", "spells"],
     ),
     (
+        "count-events-offsets",
+        lambda: count_events(
+            pd.DataFrame({"d": ["2023-01-01T10:00:00+05:00", "2023-02-01T10:00:00+05:00"]}),
+            date="d",
+            start="2023-01-01",
+            end="2023-03-01",
+        ),
+        SeriesInputError,
+        [
+            "column 'd' (date=) has date-times with a time-zone offset",
+            "'2023-01-01T10:00:00+05:00'",
+            "they are ISO 8601",
+            "at row(s) 0, 1 (0-based row positions",
+            "read_extract(..., timezone='Europe/London')",
+        ],
+    ),
+    (
+        "count-events-dd-mm-example",
+        lambda: count_events(pd.DataFrame({"d": ["2023-01-01", "01/02/2023"]}), date="d"),
+        SeriesInputError,
+        ["column 'd' (date=) has unparseable dates, e.g. '01/02/2023'", "at row(s) 1"],
+    ),
+    (
         "date-time-join-iso-row-in-dd-mm-column",
         lambda tmp: load_source(
             "attendances",
