@@ -370,7 +370,8 @@ def test_series_builders_refuse_text_offsets_instead_of_dropping_them() -> None:
         count_events(events, date="arrival")
     message = str(info.value)
     assert "'arrival'" in message and "1 row(s), at row(s) 0" in message
-    assert "without a time-zone offset" in message and "timezone='Europe/London'" in message
+    assert "has date-times with a time-zone offset, e.g. '2023-03-31T23:30:00-01:00'" in message
+    assert "never dropped" in message and "timezone='Europe/London'" in message
 
 
 def test_rates_denominator_periods_in_dd_mm_text_are_refused() -> None:
