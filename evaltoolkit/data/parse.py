@@ -656,6 +656,20 @@ def date_problem(
     listed = ", ".join(repr(v) for v in examples)
     where = f"{example_row[0].upper()}{example_row[1:]}: " if example_row else ""
     text = f"could not be read as dates, e.g. {listed}. {where}{reason}"
+    swapped = None
+    if fix == "source" and date_format not in (None, "excel") and date_format is not None:
+        other = date_format.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+        swapped = other if other != date_format and suggest_layout(examples) == other else None
+    if swapped is not None:
+        # The values can only be read the other way round: the stated day/month order is wrong, and
+        # rows it did read (days up to 12) have day and month swapped.
+        some = "the 1 other row it did read" if n_ok == 1 else f"the {n_ok} other rows it did read"
+        read = f"; {some} may have day and month swapped" if n_ok else ""
+        return (
+            f"{text}. The stated layout {date_format!r} puts the {_order(date_format)} first, but these "
+            f"values can only be read the other way round{read}. To fix: "
+            f"{_fix_advice('date_format', kind=kind, column=column, layout=swapped)}"
+        )
     if n_ok:
         rows = "1 other row of the column was" if n_ok == 1 else f"{n_ok} other rows of the column were"
         text += (
@@ -685,6 +699,10 @@ def date_problem(
             )
         fix = "date_format"
     return f"{text}. To fix: {_fix_advice(fix, kind=kind, column=column, layout=layout)}"
+
+
+def _order(layout: str) -> str:
+    return "day" if layout.find("%d") < layout.find("%m") else "month"
 
 
 def rank_date_examples(values: list[str]) -> list[str]:
