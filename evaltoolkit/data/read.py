@@ -524,6 +524,11 @@ def read_extract(
     ------
     ColumnMappingError
         If the mapping names columns that are not in the file or targets that are not canonical.
+    ExtractValidationError
+        If ``date_format`` is not a valid layout (an unknown ``%`` code, no ``%`` code, no day, month or
+        year code), naming the keyword (or the protocol key / CLI option given by ``advice``).
+    MissingInputError
+        If the file does not exist.
 
     Examples
     --------
