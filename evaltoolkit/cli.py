@@ -32,6 +32,7 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -115,11 +116,16 @@ _CLI_ADVICE: list[tuple[str, str]] = [
 ]
 
 
-def _cli_text(message: str) -> str:
-    """``message`` with advice meant for Python callers rewritten for the command line."""
+def _cli_text(message: str, *, folder: bool = False) -> str:
+    """``message`` with advice meant for Python callers rewritten for the command line.
+
+    ``folder``: the command reads a folder of extracts (no protocol), so advice names no protocol key.
+    """
     found = re.match(r"\s*(\w+) extract has", message)
     kind = found.group(1) if found else "<kind>"
     for pattern, replacement in _CLI_ADVICE:
+        if folder and "(protocol key data.sources.{kind}.columns)" in replacement:
+            replacement = "Fix the rows listed in the file (or give its columns the canonical names)"
         message = re.sub(pattern, replacement.replace("{kind}", kind), message)
     return message
 
@@ -556,6 +562,7 @@ def _validate_folder(
     import pandas as pd
 
     from evaltoolkit.data import clean_extract, find_extract_files, read_extract, read_sites, validate_extract
+    from evaltoolkit.data.load import reading_by_kind
     from evaltoolkit.data.read import SUFFIXES
     from evaltoolkit.schemas import SCHEMAS
 
@@ -574,25 +581,33 @@ def _validate_folder(
             EXIT_INVALID,
         )
     sites = read_sites(files["sites"]) if "sites" in files else None
+    try:
+        by_kind = reading_by_kind(options or {}, files, option="--date-format")
+    except EvalToolkitError as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
     n_errors = 0
     kept: dict[str, tuple[Path, pd.DataFrame]] = {}
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         for kind, path in files.items():
             if kind == "sites":
                 continue
+            reading = _for_kind(by_kind.get(kind, {}), kind)
+            dates = {k: reading[k] for k in ("date_format", "timezone") if k in reading}
             try:
-                frame = read_extract(path, kind, advice="cli", **_for_kind(options, kind))  # type: ignore[arg-type]
-                problems = validate_extract(frame, kind, sites=sites, window=window)
+                frame = read_extract(path, kind, advice="cli", **reading)  # type: ignore[arg-type]
+                problems = validate_extract(frame, kind, sites=sites, window=window, **dates)
                 errors = problems[problems["severity"] == "error"] if len(problems) else problems
                 unusable = None
                 if len(frame) == 0:
                     unusable = _unusable(None)
                 elif not len(errors):
-                    cleaned = clean_extract(frame, kind, sites=sites, window=window, on_invalid="exclude")
+                    cleaned = clean_extract(
+                        frame, kind, sites=sites, window=window, on_invalid="exclude", **dates
+                    )
                     unusable = _unusable(cleaned)
                     kept[kind] = (path, cleaned.data)
             except EvalToolkitError as exc:
-                typer.echo(f"{kind} ({path.name}): {_header_advice(_cli_text(str(exc)), kind)}")
+                typer.echo(f"{kind} ({path.name}): {_header_advice(_cli_text(str(exc), folder=True), kind)}")
                 n_errors += 1
                 continue
             except UnicodeDecodeError as exc:
@@ -609,6 +624,17 @@ def _validate_folder(
                 typer.echo(f"  {kind} ({path.name}): {unusable}")
             if len(problems):
                 typer.echo(problems[["rule", "column", "severity", "n_rows", "rows"]].to_string(index=False))
+            for r in errors.itertuples(index=False):  # what is wrong, an example and how to fix it
+                typer.echo(
+                    textwrap.fill(
+                        f"{r.rule} ({r.column}): {_cli_text(str(r.message), folder=True)}",
+                        110,
+                        initial_indent="  - ",
+                        subsequent_indent="    ",
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                )
     for line in _population_gaps(kept) if sites is not None else ():  # without sites.csv: population's
         typer.echo(line)
         n_errors += 1
@@ -727,8 +753,14 @@ def series(
                 found = find_extract_files(folder)
             except EvalToolkitError as exc:
                 _fail(f"error: {exc}", EXIT_INVALID)
+            from evaltoolkit.data.load import reading_by_kind
+
+            try:
+                by_kind = reading_by_kind(reading, found, option="--date-format")
+            except EvalToolkitError as exc:
+                _fail(f"error: {exc}", EXIT_USAGE)
             options["sources"] = {
-                k: {"file": p.name, **_for_kind(reading, k)} for k, p in found.items() if k != "sites"
+                k: {"file": p.name, **_for_kind(by_kind[k], k)} for k, p in found.items() if k != "sites"
             }
             if "sites" in found:
                 options["sources"]["sites"] = {"file": found["sites"].name}
@@ -742,7 +774,7 @@ def series(
     except EvalToolkitError as exc:
         if protocol is None and options.get("window") is not None:
             _folder_checks_or_fail(folder, options["window"], str(exc))
-        text = _cli_text(str(exc))
+        text = _cli_text(str(exc), folder=protocol is None)
         _fail(
             f"error: {_header_advice(text, _kind_in(text, folder)) if protocol is None else text}",
             EXIT_INVALID,

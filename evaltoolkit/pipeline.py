@@ -337,12 +337,12 @@ def build_series(
 
 def load_extracts_subset(folder: Path, kind: str, sources: dict[str, Any] | None = None) -> CleanExtract:
     """Read and clean a single extract kind from ``folder`` (used to derive defaults)."""
-    from evaltoolkit.data import clean_extract, load_source, read_extract
+    from evaltoolkit.data import load_source
 
     if sources and kind in sources:
         return load_source(kind, sources[kind], folder)
     files = find_extract_files(folder)
-    return clean_extract(read_extract(files[kind], kind), kind)
+    return load_source(kind, {"file": files[kind].name}, folder)  # its errors name the file
 
 
 def _window_summary(

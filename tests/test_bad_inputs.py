@@ -24,7 +24,14 @@ import yaml
 from typer.testing import CliRunner
 
 from evaltoolkit.cli import _CLI_ADVICE, EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, _cli_text, app
-from evaltoolkit.data import clean_extract, find_extract_files, load_extracts, load_mapping, read_extract
+from evaltoolkit.data import (
+    clean_extract,
+    find_extract_files,
+    load_extracts,
+    load_mapping,
+    load_source,
+    read_extract,
+)
 from evaltoolkit.errors import (
     ColumnMappingError,
     EvalToolkitError,
@@ -1438,3 +1445,310 @@ def test_folder_header_row_advice_names_a_real_option_that_works(tmp_path):
     assert (tmp_path / "o2" / "series.csv").exists()
     result = _run("validate", data, "--header-row", "zero")
     assert result.exit_code == EXIT_USAGE and "--header-row 'zero' must be a row number" in result.output
+
+
+# -- re-run of the sweep: absurd numbers, date layouts in folder mode, files that are not what they say ------
+def _sweep_folder(base: Path, name: str, *, population: str | None = None, n_att: int = 300) -> Path:
+    """A small copy of the synthetic extracts (attendances, spells, population, sites), one of them edited."""
+    path = base / name
+    path.mkdir()
+    pd.read_csv(DATA / "attendances.csv", nrows=n_att, dtype=str).to_csv(
+        path / "attendances.csv", index=False
+    )
+    pd.read_csv(DATA / "spells.csv", nrows=60, dtype=str).to_csv(path / "spells.csv", index=False)
+    shutil.copy(DATA / "sites.csv", path / "sites.csv")
+    text = (DATA / "population.csv").read_text(encoding="utf-8")
+    (path / "population.csv").write_text(population(text) if population else text, encoding="utf-8")
+    return path
+
+
+def _huge_population(text: str) -> str:
+    lines = text.splitlines()
+    site, period, _ = lines[1].split(",")
+    lines[1] = f"{site},{period},1e300"  # spreadsheet row 2
+    return "\n".join(lines) + "\n"
+
+
+def _rewrite_dates(folder: Path, rows: slice | None = None, *, layout: str = "%d/%m/%Y %H:%M:%S") -> Path:
+    """Write the attendances' arrival and departure in another layout (every row, or every ``rows``)."""
+    path = folder / "attendances.csv"
+    att = pd.read_csv(path, dtype=str)
+    picked = att.index if rows is None else att.index[rows]
+    for col in ("arrival", "departure"):
+        values = pd.to_datetime(att.loc[picked, col])
+        att.loc[picked, col] = values.dt.strftime(layout).where(values.notna())
+    att.to_csv(path, index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("sweep")
+    return {
+        "huge": _sweep_folder(base, "huge", population=_huge_population),
+        "ddmm": _rewrite_dates(_sweep_folder(base, "ddmm")),
+        "tz": _rewrite_dates(_sweep_folder(base, "tz"), layout="%Y-%m-%dT%H:%M:%S+01:00"),
+        "mixed": _rewrite_dates(_sweep_folder(base, "mixed"), slice(49, None, 50)),  # rows 51, 101, ...
+    }
+
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # the start of a legacy .xls workbook
+
+
+def _workbook_as_csv(tmp: Path) -> Path:
+    path = tmp / "spells.csv"
+    pd.DataFrame({"spell_id": ["S1"]}).to_excel(path, index=False, engine="openpyxl")
+    return path
+
+
+JOIN_CSV = (
+    "attendance_id,patient_id,site,ArrDate,ArrTime,departure\n"
+    "a1,p1,A,05/01/2023,10:00,2023-01-05 12:00\n"
+    "a2,p2,A,2023-01-06,11:00,2023-01-06 12:00\n"  # spreadsheet row 3: ISO in a dd/mm column
+    "a3,p3,A,07/01/2023,09:30,2023-01-07 12:00\n"
+)
+
+SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[str]]] = [
+    (
+        "population-1e300",
+        lambda tmp: load_extracts(_sweep_folder(tmp, "huge", population=_huge_population, n_att=5)),
+        ExtractValidationError,
+        ["population.csv", "column 'population'", "rows 2", "'1e300' (row 2)", "larger than 10^12"],
+    ),
+    (
+        "xlsx-saved-as-csv",
+        lambda tmp: read_extract(_workbook_as_csv(tmp), "spells"),
+        ExtractValidationError,
+        ["spells.csv", "is an Excel workbook (.xlsx) saved with a .csv name", "rename it to spells.xlsx"],
+    ),
+    (
+        "xls-saved-as-csv",
+        lambda tmp: read_extract(_bytes(tmp / "spells.csv", OLE2), "spells"),
+        ExtractValidationError,
+        ["spells.csv", "Excel workbook (.xls) saved with a .csv name", "save it as .xlsx"],
+    ),
+    (
+        "xls-saved-as-xlsx",
+        lambda tmp: read_extract(_bytes(tmp / "spells.xlsx", OLE2), "spells"),
+        ExtractValidationError,
+        ["spells.xlsx", "legacy Excel 97-2003 workbook (.xls)", "save it as .xlsx"],
+    ),
+    (
+        "header-row-given-above-the-header",
+        lambda tmp: read_extract(
+            _write(tmp, "spells.csv", "Spells extract 2024\n\nspell_id,site,admitted\nS1,A,2024-01-02\n"),
+            "spells",
+            header_row=1,
+        ),
+        ExtractValidationError,
+        ["spells.csv", "row 1 names only 1 of 3 columns", "row 3 names every column", "pass header_row=3"],
+    ),
+    (
+        "date-format-unknown-code",
+        lambda: read_extract(
+            pd.DataFrame({"site": ["A"], "period": ["2023-01-01"]}), "population", date_format="%Q"
+        ),
+        ExtractValidationError,
+        ["date_format '%Q' is not a valid strftime layout", "%Q is not a date or time code", "'%d/%m/%Y'"],
+    ),
+    (
+        "date-format-time-only",
+        lambda: read_extract(pd.DataFrame({"site": ["A"]}), "population", date_format={"period": "%H:%M"}),
+        ExtractValidationError,
+        ["date_format for column 'period' '%H:%M'", "no day, month or year code"],
+    ),
+    (
+        "date-format-unknown-code-protocol-key",
+        lambda tmp: load_source(
+            "spells",
+            {"file": _write(tmp, "s.csv", "spell_id\nS1\n").name, "date_format": {"admitted": "%d/%m/%Q"}},
+            tmp,
+            advice="protocol:spells",
+        ),
+        ExtractValidationError,
+        ["data.sources.spells.date_format for column 'admitted' '%d/%m/%Q'", "%Q is not a date or time code"],
+    ),
+    (
+        "read-extract-missing-file",
+        lambda tmp: (_write(tmp, "spells.csv", "spell_id\nS1\n"), read_extract(tmp / "spell.csv", "spells")),
+        MissingInputError,
+        ["extract file spell.csv does not exist in", "did you mean 'spells.csv'"],
+    ),
+    (
+        "load-source-missing-file-protocol-key",
+        lambda tmp: load_source("spells", {"file": "nope.csv"}, tmp, advice="protocol:spells"),
+        MissingInputError,
+        ["extract file nope.csv (data.sources.spells.file) does not exist"],
+    ),
+    (
+        "load-source-unknown-kind",
+        lambda tmp: load_source("admissions", {"file": "nope.csv"}, tmp),
+        ExtractValidationError,
+        ["unknown extract kind 'admissions'", "attendances", "spells"],
+    ),
+    (
+        "count-events-offsets",
+        lambda: count_events(
+            pd.DataFrame({"d": ["2023-01-01T10:00:00+05:00", "2023-02-01T10:00:00+05:00"]}),
+            date="d",
+            start="2023-01-01",
+            end="2023-03-01",
+        ),
+        SeriesInputError,
+        [
+            "column 'd' (date=) has date-times with a time-zone offset",
+            "'2023-01-01T10:00:00+05:00'",
+            "they are ISO 8601",
+            "at row(s) 0, 1 (0-based row positions",
+            "read_extract(..., timezone='Europe/London')",
+        ],
+    ),
+    (
+        "count-events-dd-mm-example",
+        lambda: count_events(pd.DataFrame({"d": ["2023-01-01", "01/02/2023"]}), date="d"),
+        SeriesInputError,
+        ["column 'd' (date=) has unparseable dates, e.g. '01/02/2023'", "at row(s) 1"],
+    ),
+    (
+        "date-time-join-iso-row-in-dd-mm-column",
+        lambda tmp: load_source(
+            "attendances",
+            {
+                "file": _write(tmp, "att.csv", JOIN_CSV).name,
+                "date_time": {"arrival": ["ArrDate", "ArrTime"]},
+                "date_format": {"arrival": "%d/%m/%Y"},
+            },
+            tmp,
+        ),
+        ExtractValidationError,
+        [
+            "unparseable (column 'arrival', rows 3)",
+            "Row 3: '2023-01-06' does not match the column's date format '%d/%m/%Y'",
+            "it is ISO 8601",
+            "different layout",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "cls", "words"), [c[1:] for c in SWEEP_API_CASES], ids=[c[0] for c in SWEEP_API_CASES]
+)
+def test_sweep_api_raises_a_toolkit_error_that_locates_the_fault(call, cls, words, tmp_path):
+    with pytest.raises(EvalToolkitError) as info:  # a dependency's exception is not caught: the test fails
+        call(tmp_path) if call.__code__.co_argcount else call()
+    assert isinstance(info.value, cls), (type(info.value), str(info.value))
+    assert type(info.value).__module__.startswith("evaltoolkit"), type(info.value)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+DDMM_PER_COLUMN = "arrival=%d/%m/%Y %H:%M:%S,departure=%d/%m/%Y %H:%M:%S"
+
+# (id, arguments (names in {} are folders of `sweep`; {tmp} is a fresh folder), exit code, words)
+SWEEP_CLI_CASES: list[tuple[str, list[str], int, list[str]]] = [
+    (
+        "validate-population-1e300",
+        ["validate", "{huge}", "--start", "2019-04-01", "--extract-date", "2020-04-01"],
+        EXIT_INVALID,
+        ["population (population.csv): ERRORS", "unparseable (population)", "'1e300' (row 2)", "10^12"],
+    ),
+    (
+        "series-population-1e300",
+        ["series", "{huge}", "--out", "{tmp}/o"],
+        EXIT_INVALID,
+        ["file population.csv", "column 'population', rows 2", "'1e300' (row 2)", "whole numbers"],
+    ),
+    # --date-format on a folder: per column (the form --help shows), applied to each extract's own columns
+    (
+        "series-date-format-per-column",
+        ["series", "{ddmm}", "--out", "{tmp}/o", "--date-format", DDMM_PER_COLUMN],
+        0,
+        ["site-periods"],
+    ),
+    (
+        "validate-date-format-per-column",
+        ["validate", "{ddmm}", "--date-format", DDMM_PER_COLUMN],
+        0,
+        ["attendances (attendances.csv): ok", "population (population.csv): ok"],
+    ),
+    (
+        "series-date-format-one-layout-for-a-folder",
+        ["series", "{ddmm}", "--out", "{tmp}/o", "--date-format", "%d/%m/%Y %H:%M:%S"],
+        EXIT_INVALID,
+        [
+            "file population.csv",
+            "column 'period'",
+            "'2019-04-01' does not match the column's date format '%d/%m/%Y %H:%M:%S'",
+            "--date-format '%d/%m/%Y %H:%M:%S' applies to every date column of every extract in the folder",
+            "--date-format 'arrival=%d/%m/%Y %H:%M:%S,departure=%d/%m/%Y %H:%M:%S'",
+            "Fix the rows listed in the file (or give its columns the canonical names)",
+        ],
+    ),
+    (
+        "series-date-format-unknown-code",
+        ["series", "{ddmm}", "--out", "{tmp}/o", "--date-format", "%Q"],
+        EXIT_USAGE,
+        ["--date-format '%Q' is not a valid strftime layout", "%Q is not a date or time code"],
+    ),
+    (
+        "validate-date-format-unknown-code",
+        ["validate", "{ddmm}", "--date-format", "arrival=%Q"],
+        EXIT_USAGE,
+        ["--date-format for column 'arrival' '%Q'", "not a valid strftime layout"],
+    ),
+    (
+        "validate-date-format-names-no-date-column",
+        ["validate", "{ddmm}", "--date-format", "arival=%d/%m/%Y"],
+        EXIT_USAGE,
+        [
+            "--date-format names 'arival'",
+            "not a date column of any extract",
+            "attendances: arrival, departure",
+        ],
+    ),
+    # validate on a folder explains each error under its table: example row, readings, the option to pass
+    (
+        "validate-folder-dd-mm-explained",
+        ["validate", "{ddmm}"],
+        EXIT_INVALID,
+        [
+            "unparseable (arrival):",
+            "Row 2: '02/10/2018 18:53:26' is not ISO 8601",
+            "could be 2 October 2018 or 10 February 2018",
+            "CLI option --date-format '%d/%m/%Y %H:%M:%S'",
+            "--date-format 'arrival=%d/%m/%Y %H:%M:%S'",
+        ],
+    ),
+    (
+        "validate-folder-offsets-explained",
+        ["validate", "{tz}"],
+        EXIT_INVALID,
+        ["unparseable (arrival):", "Row 2:", "has a time-zone offset", "CLI option --timezone Europe/London"],
+    ),
+    (
+        "validate-folder-mixed-layouts-explained",
+        ["validate", "{mixed}"],
+        EXIT_INVALID,
+        [
+            "unparseable (arrival):",
+            "6 rows in 'arrival'",
+            "these rows are in a different layout",
+            "re-save these rows as ISO 8601",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"), [c[1:] for c in SWEEP_CLI_CASES], ids=[c[0] for c in SWEEP_CLI_CASES]
+)
+def test_sweep_cli_fails_with_one_message_and_the_documented_code(args, code, words, sweep, tmp_path):
+    result = _run(*_expand(args, sweep, tmp_path))
+    text = " ".join(result.output.split())
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output and "Warning" not in result.output, result.output
+    assert "data.sources.population.columns" not in result.output  # no protocol key for a folder
+    for word in words:
+        assert " ".join(word.split()) in text, (word, result.output)

@@ -370,7 +370,8 @@ def test_series_builders_refuse_text_offsets_instead_of_dropping_them() -> None:
         count_events(events, date="arrival")
     message = str(info.value)
     assert "'arrival'" in message and "1 row(s), at row(s) 0" in message
-    assert "without a time-zone offset" in message and "timezone='Europe/London'" in message
+    assert "has date-times with a time-zone offset, e.g. '2023-03-31T23:30:00-01:00'" in message
+    assert "never dropped" in message and "timezone='Europe/London'" in message
 
 
 def test_rates_denominator_periods_in_dd_mm_text_are_refused() -> None:
@@ -462,3 +463,17 @@ def test_rows_in_another_layout_after_read_extract_are_explained_without_the_lay
 def test_parse_date_refuses_several_values() -> None:
     with pytest.raises(EvalToolkitError, match=r"window start must be one date such as 2021-04-01, got list"):
         parse_date(["2021-04-01", "2021-05-01"], what="window start")
+
+
+def test_a_stated_month_first_layout_on_day_first_values_says_the_order_is_wrong() -> None:
+    from evaltoolkit.data import validate_extract as validate
+
+    raw = attendances(["27/01/2023 10:00", "05/01/2023 11:00", "14/02/2023 09:00"])
+    problems = validate(raw, "attendances", date_format={"arrival": "%m/%d/%Y %H:%M"})
+    message = unparseable(problems, "arrival")["message"].iloc[0]
+    # 27/01 and 14/02 cannot be month first; 05/01 was read (as 1 May), probably wrongly
+    assert "Row 2: '27/01/2023 10:00' does not match the column's date format '%m/%d/%Y %H:%M'" in message
+    assert "puts the month first, but these values can only be read the other way round" in message
+    assert "the 1 other row it did read may have day and month swapped" in message
+    assert "protocol key data.sources.attendances.date_format: '%d/%m/%Y %H:%M'" in message
+    assert "--date-format 'arrival=%d/%m/%Y %H:%M'" in message

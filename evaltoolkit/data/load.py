@@ -17,7 +17,7 @@ from evaltoolkit.data.quality import combine_quality, quality_table
 from evaltoolkit.data.read import SUFFIXES, read_extract, read_sites
 from evaltoolkit.data.rules import Finding
 from evaltoolkit.errors import ColumnMappingError, ExtractValidationError, MissingInputError
-from evaltoolkit.schemas import SCHEMAS
+from evaltoolkit.schemas import SCHEMAS, get_schema
 
 __all__ = [
     "FILE_COLUMN",
@@ -27,6 +27,7 @@ __all__ = [
     "load_extracts",
     "load_source",
     "read_source",
+    "reading_by_kind",
     "source_files",
 ]
 
@@ -166,9 +167,89 @@ def load_extracts(
     out: dict[str, CleanExtract] = {}
     for kind in kinds:
         df = read_extract(files[kind], kind, mapping=mapping_source.get(kind))
-        out[kind] = clean_extract(
-            df, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
-        )
+        try:
+            out[kind] = clean_extract(
+                df, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
+            )
+        except ExtractValidationError as exc:
+            text = _with_files(str(exc), [files[kind]])
+            if text == str(exc):
+                raise
+            raise ExtractValidationError(text, exc.problems) from exc
+    return out
+
+
+_CLEAN_HEAD = " problem(s) to fix before it can be cleaned ("
+
+
+def _with_files(text: str, files: list[Path]) -> str:
+    """A clean_extract error message naming the file(s) the rows came from."""
+    if not files or _CLEAN_HEAD not in text:
+        return text
+    names = ", ".join(p.name for p in files)
+    return text.replace(_CLEAN_HEAD, f"{_CLEAN_HEAD}{'files' if len(files) > 1 else 'file'} {names}; ", 1)
+
+
+def reading_by_kind(
+    options: Mapping[str, Any], kinds: Iterable[str], *, option: str = "date_format"
+) -> dict[str, dict[str, Any]]:
+    """Reading options given once for a folder, as each extract kind of the folder takes them.
+
+    A ``date_format`` mapping ``{column: layout}`` names the date columns of every extract in the
+    folder; each kind gets the layouts of its own columns only (the others are ISO 8601). A single
+    layout applies to every date column of every kind. Other options are passed on unchanged.
+
+    Parameters
+    ----------
+    options : mapping
+        Data-source keys such as ``date_format``, ``timezone``, ``encoding``, ``delimiter``.
+    kinds : iterable of str
+        The extract kinds found in the folder (``sites`` is ignored).
+    option : str, default "date_format"
+        How the date format was given, for messages (e.g. ``"--date-format"``).
+
+    Raises
+    ------
+    ColumnMappingError
+        The mapping names a column that is not a date column of any of ``kinds``.
+
+    Examples
+    --------
+    >>> opts = {"date_format": {"arrival": "%d/%m/%Y", "admitted": "%d/%m/%Y"}, "timezone": "UTC"}
+    >>> got = reading_by_kind(opts, ["attendances", "spells", "population"])
+    >>> got["attendances"]
+    {'date_format': {'arrival': '%d/%m/%Y'}, 'timezone': 'UTC'}
+    >>> got["spells"]["date_format"]
+    {'admitted': '%d/%m/%Y'}
+    >>> got["population"]
+    {'timezone': 'UTC'}
+    """
+    from evaltoolkit.data.read import check_layouts
+
+    check_layouts(options.get("date_format"), option)
+    kinds = [k for k in kinds if k in SCHEMAS]
+    date_cols = {k: [c.name for c in SCHEMAS[k].columns if c.type in ("datetime", "date")] for k in kinds}
+    layouts = options.get("date_format")
+    if isinstance(layouts, Mapping):
+        known = {c for cols in date_cols.values() for c in cols}
+        unknown = [str(c) for c in layouts if c not in known]
+        if unknown:
+            listed = "; ".join(f"{k}: {', '.join(cols) or 'none'}" for k, cols in date_cols.items())
+            raise ColumnMappingError(
+                f"{option} names {', '.join(map(repr, unknown))}, which "
+                f"{'is not a date column' if len(unknown) == 1 else 'are not date columns'} of any extract "
+                f"here (date columns by extract: {listed}); name the columns by their canonical names"
+            )
+    out: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        mine = {k: v for k, v in options.items() if k != "date_format"}
+        if isinstance(layouts, Mapping):
+            own = {c: f for c, f in layouts.items() if c in date_cols[kind]}
+            if own:
+                mine = {"date_format": own, **mine}
+        elif layouts is not None:
+            mine = {"date_format": layouts, **mine}
+        out[kind] = mine
     return out
 
 
@@ -291,6 +372,10 @@ class SourceRead:
     findings: list[Finding]
     files: tuple[Path, ...]
     n_input: int
+    date_format: Any = None
+    """The layout(s) the date columns were read with (``date_format`` less the ``date_time`` columns)."""
+    timezone: str | None = None
+    """The zone offsets were converted to."""
 
 
 def read_source(
@@ -339,9 +424,11 @@ def read_source(
     """
     from evaltoolkit.data.mapping import apply_mapping, item_columns
     from evaltoolkit.data.presets import apply_preset
-    from evaltoolkit.data.read import read_extract, read_table
+    from evaltoolkit.data.read import _option_name, check_layouts, read_extract, read_table
 
+    get_schema(kind)  # an unknown kind is an error listing the kinds
     opts = _source_options(source)
+    check_layouts(opts.get("date_format"), _option_name("date_format", advice))
     files = source_files(opts["file"], folder)
     parts = []
     counts: list[str] = []
@@ -458,7 +545,14 @@ def read_source(
         date_format=date_format,
         **({"timezone": opts["timezone"]} if opts.get("timezone") else {}),
     )
-    return SourceRead(data=data, findings=findings, files=tuple(files), n_input=n_input)
+    return SourceRead(
+        data=data,
+        findings=findings,
+        files=tuple(files),
+        n_input=n_input,
+        date_format=opts.get("date_format"),  # with the layouts of joined columns, for messages
+        timezone=opts.get("timezone") or None,
+    )
 
 
 def _date_layout(opts: Mapping[str, Any], target: str) -> str | None:
@@ -520,6 +614,7 @@ def _transforms_before_mapping(
             raise ValueError(
                 f"date_time.{target} must list two columns: [date column, time column], not {cols}"
             )
+        before = df
         df, more = join_date_time(
             df,
             target,
@@ -529,7 +624,44 @@ def _transforms_before_mapping(
             timezone=opts.get("timezone"),
         )
         found += more
+        df = _record_join_failures(before, df, target, (cols[0], cols[1]), opts)
     return df, found
+
+
+def _record_join_failures(
+    before: pd.DataFrame, joined: pd.DataFrame, target: str, cols: tuple[str, str], opts: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Rows whose date (or time) could not be read for a ``date_time`` join: their text is recorded in
+    ``source_unparseable`` so that validation reports them as unparseable, with an example, not as empty.
+
+    An unreadable date is recorded as its own text (so the message compares it with the date layout);
+    a readable date with an unreadable time as ``date time``."""
+    import json
+
+    from evaltoolkit.data._common import UNPARSEABLE_COLUMN
+    from evaltoolkit.data.parse import _check_format, _parse_datetime, _present
+
+    date, time = cols
+    has_date = _present(before[date]).to_numpy()
+    failed = has_date & joined[target].isna().to_numpy()
+    if not failed.any():
+        return joined
+    fmt = _check_format(_date_layout(opts, target))
+    dates, _ = _parse_datetime(before[date], fmt, opts.get("timezone"))
+    date_ok = dates.notna().to_numpy()
+    texts = [
+        json.dumps({target: str(d).strip() + (f" {str(t).strip()}" if ok else "")}, ensure_ascii=False)
+        for d, t, ok in zip(before.loc[failed, date], before.loc[failed, time], date_ok[failed], strict=True)
+    ]
+    out = joined.copy()
+    record = pd.Series(np.nan, index=out.index, dtype=object)
+    record[failed] = texts
+    if UNPARSEABLE_COLUMN in out.columns:
+        from evaltoolkit.data.read import _merge_records
+
+        record = _merge_records(out[UNPARSEABLE_COLUMN], record)
+    out[UNPARSEABLE_COLUMN] = record
+    return out
 
 
 def _transforms_after_mapping(
@@ -650,7 +782,14 @@ def _clean_source(
         on_invalid = _source_options(source).get("on_invalid") or "raise"
     try:
         cleaned = clean_extract(
-            got.data, kind, sites=sites, window=window, max_open_days=max_open_days, on_invalid=on_invalid
+            got.data,
+            kind,
+            sites=sites,
+            window=window,
+            max_open_days=max_open_days,
+            on_invalid=on_invalid,
+            date_format=got.date_format,  # so messages about unreadable dates know the layout
+            timezone=got.timezone,
         )
     except ExtractValidationError as exc:
         text = str(exc)
@@ -659,6 +798,7 @@ def _clean_source(
                 "pass on_invalid='exclude' to clean_extract",
                 f"set data.sources.{kind}.on_invalid: exclude in the protocol",
             )
+        text = _with_files(text, list(got.files))
         stacked = len(got.files) > 1 or any(
             f.rule == "rows_read" and " sheet " in f.detail for f in got.findings
         )

@@ -13,7 +13,7 @@ string       ``str``; surrounding spaces stripped, empty text is missing;
              whole numbers (e.g. ids stored as numbers) written without ``.0``
 datetime     ``datetime64[us]``; see *Dates* below
 date         ``datetime64[us]`` at midnight (time of day dropped)
-integer      ``Int64``; whole numbers only
+integer      ``Int64``; whole numbers only, at most 10^12 in size
 number       ``float64``
 boolean      ``boolean``; Y/N, yes/no, true/false, t/f, 1/0 (any case)
 category     ``str``; matched to the allowed values ignoring case and spaces
@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from evaltoolkit.errors import ColumnMappingError, EvalToolkitError
+from evaltoolkit.errors import ColumnMappingError, EvalToolkitError, ExtractValidationError
 from evaltoolkit.schemas import Column, ExtractSchema
 
 __all__ = [
@@ -109,6 +109,9 @@ TYPE_WORDS: dict[str, str] = {
     "boolean": "yes/no values (Y/N, yes/no, true/false, 1/0)",
     "category": "text",
 }
+
+INTEGER_LIMIT = 10**12
+"""Largest size of a whole number read into an integer column; larger values are reported unparseable."""
 
 _TRUE = ("y", "yes", "true", "t", "1", "1.0")
 _FALSE = ("n", "no", "false", "f", "0", "0.0")
@@ -218,11 +221,31 @@ def _check_format(date_format: Any, where: str = "date_format") -> str | None:
     if "%" not in text:
         suggestion = _layout_from_words(text)
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        raise EvalToolkitError(
+        raise ExtractValidationError(
             f"{where} {date_format!r} is not a strftime layout (they use % codes: %d day, %m month, "
             f"%Y year, %H:%M time){hint} Other accepted values: 'ISO8601', 'excel'."
         )
+    codes = re.findall(r"%(.?)", text)
+    unknown = [f"%{c}" if c else "a lone % at the end" for c in codes if c not in _STRFTIME_CODES]
+    if unknown:
+        raise ExtractValidationError(
+            f"{where} {date_format!r} is not a valid strftime layout: {', '.join(dict.fromkeys(unknown))} "
+            "is not a date or time code (codes: %d day, %m month, %Y year, %y two-digit year, %b/%B month "
+            "name, %H:%M:%S time, %I and %p 12-hour time, %z offset); e.g. '%d/%m/%Y' or '%d/%m/%Y %H:%M'. "
+            "Other accepted values: 'ISO8601', 'excel'."
+        )
+    if not set(codes) & set(_DATE_CODES):
+        raise ExtractValidationError(
+            f"{where} {date_format!r} has no day, month or year code (%d, %m, %Y...), so it cannot read a "
+            "date; e.g. '%d/%m/%Y' or '%d/%m/%Y %H:%M'"
+        )
     return text
+
+
+_STRFTIME_CODES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
+"""The ``strftime``/``strptime`` codes pandas reads (after ``%``)."""
+_DATE_CODES = "bBcdjmxyYGuUVwW"
+"""Codes that carry a date (not only a time of day)."""
 
 
 def _layout_from_words(text: str) -> str | None:
@@ -578,9 +601,10 @@ def _fix_advice(fix: str, *, kind: str | None, column: str | None, layout: str |
             )
         key = DATE_FORMAT_KEY.format(kind=kind)
         per_column = f" (or per column: {{{column}: {example}}})" if column else ""
+        cli_column = f" (or per column: {DATE_FORMAT_OPTION} '{column}={example[1:-1]}')" if column else ""
         return (
             f"state the layout: protocol key {key}: {example}{per_column}, CLI option {DATE_FORMAT_OPTION} "
-            f"{example}, or Python keyword date_format={example}; "
+            f"{example}{cli_column}, or Python keyword date_format={example}; "
             "or re-save the dates as ISO 8601 (YYYY-MM-DD)"
         )
     return "correct these rows in the source so that the whole column has one layout"
@@ -595,6 +619,7 @@ def date_problem(
     timezone: str | None = None,
     example_row: str | None = None,
     n_ok: int | None = None,
+    n_bad: int | None = None,
 ) -> str:
     """The explanation and fix for unparseable values in a date column (validation messages use it).
 
@@ -610,6 +635,9 @@ def date_problem(
         Where the first example is, e.g. ``"row 5"`` (spreadsheet row) or ``"position 3"``.
     n_ok : int, optional
         Rows of the column that were read; when some were, the message says the layouts are mixed.
+    n_bad : int, optional
+        Rows that could not be read; when no more than ``n_ok`` and the column is ISO 8601, the advice
+        is to correct them (stating their layout would leave the ISO rows unread).
 
     Examples
     --------
@@ -619,8 +647,8 @@ def date_problem(
     could not be read as dates, e.g. '03/04/2023'. Row 2: '03/04/2023' is not ISO 8601 (YYYY-MM-DD) and
     could be 3 April 2023 or 4 March 2023; day/month order is never guessed. To fix: state the layout:
     protocol key data.sources.attendances.date_format: '%d/%m/%Y' (or per column: {arrival:
-    '%d/%m/%Y'}), CLI option --date-format '%d/%m/%Y', or Python keyword date_format='%d/%m/%Y'; or
-    re-save the dates as ISO 8601 (YYYY-MM-DD)
+    '%d/%m/%Y'}), CLI option --date-format '%d/%m/%Y' (or per column: --date-format 'arrival=%d/%m/%Y'),
+    or Python keyword date_format='%d/%m/%Y'; or re-save the dates as ISO 8601 (YYYY-MM-DD)
     """
     if not examples:
         return "could not be read as dates"
@@ -628,10 +656,34 @@ def date_problem(
     listed = ", ".join(repr(v) for v in examples)
     where = f"{example_row[0].upper()}{example_row[1:]}: " if example_row else ""
     text = f"could not be read as dates, e.g. {listed}. {where}{reason}"
+    swapped = None
+    if fix == "source" and date_format not in (None, "excel") and date_format is not None:
+        other = date_format.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+        swapped = other if other != date_format and suggest_layout(examples) == other else None
+    if swapped is not None:
+        # The values can only be read the other way round: the stated day/month order is wrong, and
+        # rows it did read (days up to 12) have day and month swapped.
+        some = "the 1 other row it did read" if n_ok == 1 else f"the {n_ok} other rows it did read"
+        read = f"; {some} may have day and month swapped" if n_ok else ""
+        return (
+            f"{text}. The stated layout {date_format!r} puts the {_order(date_format)} first, but these "
+            f"values can only be read the other way round{read}. To fix: "
+            f"{_fix_advice('date_format', kind=kind, column=column, layout=swapped)}"
+        )
     if n_ok:
         rows = "1 other row of the column was" if n_ok == 1 else f"{n_ok} other rows of the column were"
-        text += f", while {rows} read in the column's layout: the column mixes layouts"
+        text += (
+            f", while {rows} read in the column's layout: these rows are in a different layout (the column "
+            "mixes layouts)"
+        )
     layout = suggest_layout(examples)
+    if fix == "date_format" and n_ok and date_format is None and (n_bad is None or n_ok >= n_bad):
+        # Most of the column is ISO 8601: stating the other layout would make those rows unreadable.
+        shown = repr(layout) if layout else "another layout"
+        return (
+            f"{text}. To fix: re-save these rows as ISO 8601 (YYYY-MM-DD) like the rest of the column; a "
+            f"column is read with one layout, so stating {shown} would leave the ISO rows unread"
+        )
     if fix == "source" and n_ok == 0 and date_format not in (None, "excel"):
         # No row matches the stated layout: the layout is wrong, not the rows.
         iso = pd.notna(_strict(pd.Series([str(examples[0])]), "ISO8601", utc=True).iloc[0])
@@ -639,11 +691,18 @@ def date_problem(
         if iso:
             key = DATE_FORMAT_KEY.format(kind=kind or "<kind>")
             return (
-                f"{text}. To fix: the dates are ISO 8601, the default: remove the layout ({key}, "
-                f"{DATE_FORMAT_OPTION}, date_format=) or set it to 'ISO8601'"
+                f"{text}. To fix: the dates are ISO 8601, the default: remove the layout (protocol key "
+                f"{key}, Python keyword date_format=) or set it to 'ISO8601'. On the command line, "
+                f"{DATE_FORMAT_OPTION} {date_format!r} applies to every date column of every extract in the "
+                f"folder: give the layout per column instead, for the columns written in it only, e.g. "
+                f"{DATE_FORMAT_OPTION} 'arrival={date_format},departure={date_format}'"
             )
         fix = "date_format"
     return f"{text}. To fix: {_fix_advice(fix, kind=kind, column=column, layout=layout)}"
+
+
+def _order(layout: str) -> str:
+    return "day" if layout.find("%d") < layout.find("%m") else "month"
 
 
 def rank_date_examples(values: list[str]) -> list[str]:
@@ -937,7 +996,9 @@ def parse_column(
             values = values.dt.normalize()
     elif kind == "integer":
         num = _parse_number(s)
-        whole = num.notna() & (np.mod(num.fillna(0.0), 1) == 0)
+        # Whole numbers within INTEGER_LIMIT: larger values (e.g. 1e300) are absurd counts, and beyond
+        # 2**63 they cannot be held as integers at all, so they are unparseable, not silently wrapped.
+        whole = num.notna() & (np.mod(num.fillna(0.0), 1) == 0) & (num.abs().fillna(0.0) <= INTEGER_LIMIT)
         values = num.where(whole).astype("Int64")
     elif kind == "number":
         values = _parse_number(s)

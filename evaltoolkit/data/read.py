@@ -16,10 +16,10 @@ import pandas as pd
 from evaltoolkit.data._common import FIRST_DATA_ROW, ROW_COLUMN, UNPARSEABLE_COLUMN, format_rows
 from evaltoolkit.data.mapping import apply_mapping, load_mapping
 from evaltoolkit.data.parse import parse_column, parse_frame
-from evaltoolkit.errors import ExtractValidationError
+from evaltoolkit.errors import ExtractValidationError, MissingInputError
 from evaltoolkit.schemas import Column, get_schema
 
-__all__ = ["how_to_set", "read_extract", "read_sites", "read_table", "resolve_sheets"]
+__all__ = ["check_layouts", "how_to_set", "read_extract", "read_sites", "read_table", "resolve_sheets"]
 
 SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -101,6 +101,15 @@ def _decode(path: Path, data: bytes, encoding: str, advice: str | None) -> str:
         ) from exc
 
 
+def _workbook_kind(data: bytes) -> str | None:
+    """``".xlsx"`` for a zip (Office Open XML) file, ``".xls"`` for a legacy OLE2 workbook, else None."""
+    if data.startswith(b"PK\x03\x04"):
+        return ".xlsx"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return ".xls"
+    return None
+
+
 def _records(text: str, delimiter: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
@@ -123,6 +132,18 @@ def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | No
     data = path.read_bytes()
     if not data:
         raise _fail(path.name, "the file is empty (0 bytes): no header row and no data")
+    workbook = _workbook_kind(data)
+    if workbook is not None:
+        fix = (
+            f"rename it to {path.stem}.xlsx"
+            if workbook == ".xlsx"
+            else "open it in Excel and save it as .xlsx"
+        )
+        raise _fail(
+            path.name,
+            f"is an Excel workbook ({workbook}) saved with a {path.suffix} name, not CSV text: {fix} "
+            "(or save it from Excel as 'CSV UTF-8 (comma delimited)')",
+        )
     text = _decode(path, data, encoding, advice).lstrip("\ufeff")
     if delimiter is None:
         delimiter = _sniff_delimiter(text)
@@ -138,7 +159,36 @@ def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | No
     return [[None if v.strip() in NA_TEXT else v for v in row] for row in grid]
 
 
+def _missing_file(path: Path, advice: str | None) -> MissingInputError:
+    """The error for an extract file that does not exist: its name, the folder, and close names there."""
+    where = (
+        "" if advice is None or not advice.startswith("protocol:") else f" ({_option_name('file', advice)})"
+    )
+    hint = ""
+    if path.parent.is_dir():
+        names = sorted(p.name for p in path.parent.iterdir() if p.is_file() and not p.name.startswith("."))
+        close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.5)
+        if not close:
+            close = [n for n in names if n.lower() == path.name.lower()]
+        if close:
+            hint = f"; did you mean {', '.join(map(repr, close))}?"
+        elif names:
+            hint = f"; the folder holds {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
+    else:
+        hint = f"; the folder {path.parent} does not exist either"
+    folder = "the current folder" if str(path.parent) == "." else str(path.parent)
+    return MissingInputError(f"extract file {path.name}{where} does not exist in {folder}{hint}")
+
+
 def _excel_sheet_names(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if _workbook_kind(head) == ".xls":
+        raise _fail(
+            path.name,
+            "is a legacy Excel 97-2003 workbook (.xls), which is not read: open it in Excel and save it as "
+            ".xlsx (or as 'CSV UTF-8 (comma delimited)')",
+        )
     try:
         with pd.ExcelFile(path, engine="openpyxl") as book:
             return [str(s) for s in book.sheet_names]
@@ -282,7 +332,25 @@ def _frame_from_grid(
             )
         seen.setdefault(name, j)
     if problems:
-        raise _fail(label, "header problem: " + "; ".join(dict.fromkeys(problems)))
+        hint = ""
+        named = sum(n is not None for n in names)
+        if header_row is not None and named <= n_cols // 2:
+            # most columns unnamed: the header is probably further down (title rows above it)
+            full = next(
+                (
+                    i
+                    for i in range(h + 1, min(len(grid), h + 26))
+                    if sum(not _blank(v) for v in grid[i]) >= n_cols
+                ),
+                None,
+            )
+            if full is not None:
+                hint = (
+                    f"row {h + 1} names only {named} of {n_cols} columns, so it is probably not the header; "
+                    f"row {full + 1} names every column and looks like the header: "
+                    f"{how_to_set('header_row', full + 1, advice)}. "
+                )
+        raise _fail(label, f"header problem: {hint}" + "; ".join(dict.fromkeys(problems)))
     rows_kept = [i for i, r in enumerate(padded) if any(not _blank(r[j]) for j in keep)]
     if not rows_kept:
         raise _fail(label, f"is empty: it has a header (row {h + 1}) but no data rows")
@@ -332,8 +400,8 @@ def read_table(
 
     Raises
     ------
-    FileNotFoundError
-        The file does not exist.
+    MissingInputError
+        The file does not exist (also a ``FileNotFoundError``); the message lists close file names.
     ExtractValidationError
         The file is empty or has a header but no data; it is not valid text in ``encoding`` (naming
         the byte and row); its header is a title row, names a column twice or leaves a column with data
@@ -352,7 +420,7 @@ def read_table(
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
-        raise FileNotFoundError(f"extract file {path} does not exist")
+        raise _missing_file(path, advice)
     if suffix not in SUFFIXES:
         raise _fail(path.name, "cannot read this file: expected a .csv, .xlsx or .parquet file")
     if sheet is not None and suffix != ".xlsx":
@@ -456,6 +524,11 @@ def read_extract(
     ------
     ColumnMappingError
         If the mapping names columns that are not in the file or targets that are not canonical.
+    ExtractValidationError
+        If ``date_format`` is not a valid layout (an unknown ``%`` code, no ``%`` code, no day, month or
+        year code), naming the keyword (or the protocol key / CLI option given by ``advice``).
+    MissingInputError
+        If the file does not exist.
 
     Examples
     --------
@@ -476,6 +549,7 @@ def read_extract(
     3     unparseable     arrival         3
     """
     schema = get_schema(kind)
+    check_layouts(date_format, _option_name("date_format", advice))
     if isinstance(path_or_frame, pd.DataFrame):
         if sheet is not None:
             raise ValueError("sheet= applies to .xlsx files only, not to a DataFrame")
@@ -499,8 +573,51 @@ def read_extract(
     zone = {"timezone": timezone} if timezone is not None else {}
     parsed, bad, _ = parse_frame(mapped, schema, date_format=date_format, **zone)  # type: ignore[arg-type]
     if bad.to_numpy().any():
-        parsed[UNPARSEABLE_COLUMN] = _record_unparseable(mapped, bad)
+        recorded = _record_unparseable(mapped, bad)
+        if UNPARSEABLE_COLUMN in mapped.columns:  # values an earlier step could not read (date_time joins)
+            recorded = _merge_records(mapped[UNPARSEABLE_COLUMN], recorded)
+        parsed[UNPARSEABLE_COLUMN] = recorded
     return parsed
+
+
+def _merge_records(first: pd.Series, second: pd.Series) -> pd.Series:
+    """Two ``source_unparseable`` columns as one (JSON ``{column: text}`` per row; missing where none)."""
+    out = first.astype(object).copy()
+    for label, text in second[second.notna()].items():
+        old = out.at[label]
+        merged = json.loads(str(old)) if isinstance(old, str) and old else {}
+        merged.update(json.loads(str(text)))
+        out.at[label] = json.dumps(merged, ensure_ascii=False)
+    return out.where(out.notna(), np.nan)
+
+
+def check_layouts(date_format: Any, where: str = "date_format") -> None:
+    """Refuse a date layout (or a ``{column: layout}`` mapping) that is not a valid ``strftime`` layout.
+
+    ``where`` names the setting in messages: a protocol key, a CLI option or a Python keyword.
+
+    Raises
+    ------
+    ExtractValidationError
+        Naming ``where`` (and the column) and the layout: unknown ``%`` codes, no ``%`` code at all,
+        or no day, month or year code.
+
+    Examples
+    --------
+    >>> check_layouts({"arrival": "%d/%m/%Y"}, "--date-format")
+    >>> try:
+    ...     check_layouts("%Q", "data.sources.spells.date_format")
+    ... except ExtractValidationError as err:
+    ...     print(str(err)[:67])
+    data.sources.spells.date_format '%Q' is not a valid strftime layout
+    """
+    from evaltoolkit.data.parse import _check_format
+
+    if isinstance(date_format, Mapping):
+        for column, layout in date_format.items():
+            _check_format(layout, where=f"{where.rstrip('=')} for column {column!r}")
+    elif date_format is not None:
+        _check_format(date_format, where=where.rstrip("="))
 
 
 def _record_unparseable(raw: pd.DataFrame, bad: pd.DataFrame) -> pd.Series:

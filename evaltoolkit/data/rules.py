@@ -38,6 +38,7 @@ import pandas as pd
 
 from evaltoolkit.data._common import ROW_COLUMN, UNPARSEABLE_COLUMN, format_rows, row_numbers
 from evaltoolkit.data.parse import (
+    INTEGER_LIMIT,
     OFFSET_PATTERN,
     TYPE_WORDS,
     DateFormat,
@@ -405,9 +406,16 @@ def _error_checks(
                     problems.append((name, part, text))
                 continue
             word = TYPE_WORDS[col.type]
-            problems.append(
-                (name, mask, f"could not be read as {word}, e.g. {_examples(examples.get(name, []))}")
-            )
+            seen = examples.get(name, [])
+            where = ""
+            if seen and ROW_COLUMN in df.columns:
+                texts = _raw_texts(df, raw, name, mask).dropna().astype(str)
+                hit = texts[texts == seen[0]]
+                if len(hit):
+                    where = f" (row {int(df.at[hit.index[0], ROW_COLUMN])})"
+            if col.type == "integer" and any(_beyond_integer_limit(v) for v in seen):
+                where += "; whole numbers larger than 10^12 are refused as absurd"
+            problems.append((name, mask, f"could not be read as {word}, e.g. {_examples(seen)}{where}"))
     checks.append(_ErrorCheck("unparseable", parse_cols, problems))
 
     required_cols = tuple(n for n, c in types.items() if not c.nullable)
@@ -513,6 +521,7 @@ def _date_problems(
             timezone=ctx.timezone,
             example_row=example_row,
             n_ok=n_ok,
+            n_bad=int(part.sum()),
         )
         out.append((part, text))
     return out
@@ -534,6 +543,13 @@ def _raw_texts(df: pd.DataFrame, raw: pd.DataFrame | None, name: str, mask: pd.S
             if isinstance(values, dict) and name in values:
                 out.at[label] = str(values[name])
     return out
+
+
+def _beyond_integer_limit(text: str) -> bool:
+    try:
+        return abs(float(text)) > INTEGER_LIMIT
+    except (TypeError, ValueError):
+        return False
 
 
 def _show(value: object) -> str:

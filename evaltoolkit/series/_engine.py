@@ -293,6 +293,32 @@ def first_rows(
     return [int(r) for r in to_arrow(expr).column(0).to_pylist()]
 
 
+def first_values(
+    source: Source,
+    prepare: Callable[[ir.Table], ir.Table],
+    bad: Callable[[ir.Table], ir.BooleanValue],
+    column: str,
+    limit: int = 3,
+) -> list[str]:
+    """The first ``limit`` raw values of ``column`` (as text) where ``bad(prepare(table))`` is true."""
+    t = prepare(source.numbered())
+    expr = t.filter(bad(t)).order_by(ROW).select(column).limit(limit)
+    try:
+        values = to_arrow(expr).column(0).to_pylist()
+    except Exception:  # examples are a courtesy: the error is raised without them
+        return []
+    return [str(v).strip() for v in values if v is not None]
+
+
+def _has_offset(text: str) -> bool:
+    """Whether date text ends in a time-zone offset (``+05:00``, ``Z``)."""
+    import re
+
+    from evaltoolkit.data.parse import OFFSET_PATTERN
+
+    return re.search(OFFSET_PATTERN, text) is not None
+
+
 def fail_rows(
     source: Source,
     prepare: Callable[[ir.Table], ir.Table],
@@ -378,14 +404,27 @@ def require_dates(
         "layouts and offsets)"
     )
     if n_unparseable:
-        fail_rows(
-            source,
-            prepare,
-            lambda t: t[parsed].isnull() & t[column].notnull(),
-            n_unparseable,
-            f"column {column!r} ({keyword}=) has unparseable dates",
-            hint,
-        )
+
+        def unread(t: ir.Table) -> ir.BooleanValue:
+            return t[parsed].isnull() & t[column].notnull()
+
+        examples = first_values(source, prepare, unread, column)
+        message = f"column {column!r} ({keyword}=) has unparseable dates"
+        if examples and all(_has_offset(v) for v in examples):
+            message = (
+                f"column {column!r} ({keyword}=) has date-times with a time-zone offset, e.g. "
+                f"{examples[0]!r}: they are ISO 8601, but offsets are converted to one stated zone or "
+                "refused, never dropped"
+            )
+            hint = (
+                "Convert them to one zone first: read the extract with evaltoolkit.data.read_extract(..., "
+                "timezone='Europe/London'), which converts offsets to that zone's wall clock, or convert the "
+                "column yourself (pandas: pd.to_datetime(col, utc=True).dt.tz_convert('Europe/London')"
+                ".dt.tz_localize(None))"
+            )
+        elif examples:
+            message += f", e.g. {', '.join(map(repr, examples))}"
+        fail_rows(source, prepare, unread, n_unparseable, message, hint)
     if n_missing and not allow_missing:
         fail_rows(
             source,
