@@ -260,3 +260,13 @@ def test_a_number_where_text_is_needed_says_to_quote_it():
     raw["sites"][0]["code"] = 101
     found = _paths(validate_protocol(raw, base_dir=PROTOCOLS))
     assert found["sites[0].code"] == 'must be text (got 101): write it in quotes, e.g. code: "101"'
+
+
+def test_a_date_layout_that_is_not_strftime_is_a_problem_before_any_file_is_read():
+    raw = _raw("project_air")
+    raw["data"]["sources"]["spells"]["date_format"] = "%Q"
+    raw["data"]["sources"]["attendances"]["date_format"] = {"arrival": "dd/mm/yyyy"}
+    found = _paths(validate_protocol(raw, base_dir=PROTOCOLS, check_files=False))
+    assert found["data.sources.spells.date_format"].startswith("'%Q' is not a valid strftime layout")
+    assert "'arrival'" in found["data.sources.attendances.date_format"]
+    assert "dd/mm/yyyy" in found["data.sources.attendances.date_format"]

@@ -363,6 +363,14 @@ def _check_source_keys(kind: str, source: Any, out: list[Problem]) -> None:
                     f"maps to {ours!r}, which is not an item column; items: {allowed}",
                 )
             )
+    if source.date_format is not None and source.date_format not in ("ISO8601", "excel"):
+        from evaltoolkit.data.read import check_layouts
+        from evaltoolkit.errors import EvalToolkitError
+
+        try:  # a layout that is not strftime is found here, before any file is read (also with --no-data)
+            check_layouts(source.date_format, f"{at}.date_format")
+        except EvalToolkitError as exc:
+            out.append(Problem(f"{at}.date_format", str(exc).split(f"{at}.date_format ", 1)[-1]))
     if source.preset is not None and kind != "sites":
         from evaltoolkit.data.presets import preset_for
 
