@@ -451,7 +451,7 @@ def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, ba
     if not folder.is_dir():
         out.append(Problem("data.folder", f"folder {data.folder!r} does not exist (looked in {folder})"))
         return
-    from evaltoolkit.data.load import source_files
+    from evaltoolkit.data.load import _inside, source_files
 
     for kind, source in data.sources.items():
         if kind not in _SOURCE_KINDS:
@@ -489,14 +489,6 @@ def _check_sources(p: SimpleNamespace, out: list[Problem], check_files: bool, ba
                     f"{kind}.csv/.xlsx/.parquet in {data.folder!r})",
                 )
             )
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def available_sources(data: Any, folder: Path) -> dict[str, Path]:
