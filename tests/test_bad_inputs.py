@@ -1508,7 +1508,20 @@ JOIN_CSV = (
     "a3,p3,A,07/01/2023,09:30,2023-01-07 12:00\n"
 )
 
+
+def _semicolon_file(tmp: Path) -> Path:
+    path = tmp / "attendances.csv"
+    path.write_text("attendance_id;site;arrival\na1;A;2023-01-01\n", encoding="utf-8")
+    return path
+
+
 SWEEP_API_CASES: list[tuple[str, Callable[..., object], type[EvalToolkitError], list[str]]] = [
+    (
+        "delimiter-given-wrong",
+        lambda tmp: read_extract(_semicolon_file(tmp), "attendances", delimiter=","),
+        ExtractValidationError,
+        ["attendances.csv", "delimiter= ','", "header as one column", "';'-delimited"],
+    ),
     (
         "population-1e300",
         lambda tmp: load_extracts(_sweep_folder(tmp, "huge", population=_huge_population, n_att=5)),

@@ -147,11 +147,21 @@ def _csv_grid(path: Path, encoding: str, delimiter: str | None, advice: str | No
     text = _decode(path, data, encoding, advice).lstrip("\ufeff")
     if delimiter is None:
         delimiter = _sniff_delimiter(text)
-    elif len(delimiter) != 1:
-        name = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(delimiter.lower())
-        if name is None:
-            raise _fail(path.name, f"delimiter must be one character (or tab), not {delimiter!r}")
-        delimiter = name
+    else:
+        if len(delimiter) != 1:
+            name = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(delimiter.lower())
+            if name is None:
+                raise _fail(path.name, f"delimiter must be one character (or tab), not {delimiter!r}")
+            delimiter = name
+        found = _sniff_delimiter(text)
+        if found != delimiter and len(next(iter(_records(text[:20000], delimiter)), [])) <= 1:
+            shown = {"\t": "tab"}.get(found, found)
+            raise _fail(
+                path.name,
+                f"the delimiter given ({_option_name('delimiter', advice)} {delimiter!r}) leaves the header "
+                f"as one column, but the file is {shown!r}-delimited: give {shown!r}, or leave the "
+                "delimiter out to have it detected",
+            )
     try:
         grid: list[list[Any]] = _records(text, delimiter)
     except csv.Error as exc:
