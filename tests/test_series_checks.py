@@ -462,5 +462,10 @@ def test_series_folder_with_an_extract_date_after_the_data_says_so_first(tmp_pat
     text = " ".join(result.output.split())
     assert "error after_data_end: series attendances at RA1: no events in the last 6 periods" in text
     assert "the extract date is after the data end" in text
+    last = pd.to_datetime(att.loc[att["arrival"] < "2024-10-01", "arrival"]).max()
+    assert (
+        f"The last arrival date in the folder is {last:%Y-%m-%d}: give the extract date with --extract-date"
+        in text
+    )
     assert text.index("after_data_end") < text.index("and so:"), text
     assert not out.exists()

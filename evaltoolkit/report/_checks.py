@@ -503,7 +503,22 @@ def folder_check_lines(
     found = pd.concat(frames, ignore_index=True)
     n_err = int((found["severity"] == "error").sum())
     lines = [f"series checks (monthly counts per site): {n_err} error(s), {len(found) - n_err} warning(s)"]
-    lines += [f"  {r.severity} {r.check}: {r.message}" for r in found.itertuples(index=False)]
+    for r in found.itertuples(index=False):
+        line = f"  {r.severity} {r.check}: {r.message}"
+        ex = extracts.get(str(r.series))
+        if r.check in ("after_data_end", "before_data_start") and ex is not None and len(ex.data):
+            dates = pd.to_datetime(ex.data[DATE_COLUMN[str(r.series)]]).dropna()
+            if r.check == "after_data_end":
+                line += (
+                    f". The last {DATE_COLUMN[str(r.series)]} date in the folder is {dates.max():%Y-%m-%d}: "
+                    "give the extract date with --extract-date (the first day the extract does not cover)."
+                )
+            else:
+                line += (
+                    f". The first {DATE_COLUMN[str(r.series)]} date in the folder is {dates.min():%Y-%m-%d}: "
+                    "give a later --start."
+                )
+        lines.append(line)
     return lines, n_err > 0
 
 
