@@ -186,20 +186,7 @@ def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
         if len(files) > 1:  # several files stacked: each with its own hash
             record["files"] = [{"file": p.name, "sha256": sha256_file(p)} for p in files]
         inputs.append(record)
-    q = data.quality
-    rows = []
-    for r in q.itertuples(index=False):
-        rows.append(
-            {
-                "extract": r.extract,
-                "rule": r.rule,
-                "column": r.column,
-                "n_rows": None if pd.isna(r.n_rows) else publish_count(int(r.n_rows), rule),
-                "n_excluded": None if pd.isna(r.n_excluded) else publish_count(int(r.n_excluded), rule),
-                "action": r.action,
-            }
-        )
-    out: dict[str, Any] = {"inputs": inputs, "quality": rows}
+    out: dict[str, Any] = {"inputs": inputs, "quality": _published_quality(data.quality, rule)}
     if data.notes:
         out["notes"] = list(data.notes)
     return out
@@ -794,17 +781,19 @@ def _manifest_quality(evaluation: Evaluation) -> list[dict[str, Any]]:
     q = evaluation.quality
     if q is None:
         return []
-    rule = evaluation.protocol.suppression_args()
-    out = []
-    for r in q.itertuples(index=False):
-        out.append(
-            {
-                "extract": r.extract,
-                "rule": r.rule,
-                "column": r.column,
-                "n_rows": None if pd.isna(r.n_rows) else publish_count(int(r.n_rows), rule),
-                "n_excluded": publish_count(int(r.n_excluded), rule),
-                "action": r.action,
-            }
-        )
-    return out
+    return _published_quality(q, evaluation.protocol.suppression_args())
+
+
+def _published_quality(q: pd.DataFrame, rule: dict[str, int] | None) -> list[dict[str, Any]]:
+    """The data-quality table as published records (no row numbers; counts under the suppression rule)."""
+    return [
+        {
+            "extract": r.extract,
+            "rule": r.rule,
+            "column": r.column,
+            "n_rows": None if pd.isna(r.n_rows) else publish_count(int(r.n_rows), rule),
+            "n_excluded": None if pd.isna(r.n_excluded) else publish_count(int(r.n_excluded), rule),
+            "action": r.action,
+        }
+        for r in q.itertuples(index=False)
+    ]
