@@ -293,13 +293,24 @@ def test_validate_passes_on_the_small_protocol_and_reports_the_warmup(tmp_path):
 def test_unknown_site_code_on_every_spell_fails_validate_naming_the_code(tmp_path):
     sp = pd.read_csv(DATA / "spells.csv", dtype=str)
     sp = sp[sp["admitted"] < "2021-04-01"].assign(site="RK9MH")
-    result = _validate(_protocol(tmp_path, spells=sp))
+    path = _protocol(tmp_path, spells=sp)
+    result = _validate(path)
     assert result.exit_code == 1, result.output
     # 6 exact duplicates go first, every other spell to unknown_site
     assert f"all {len(sp):,} spells excluded: 6 by rule exact_duplicate" in result.output
     assert f"{len(sp) - 6:,} by rule unknown_site: site code RK9MH" in result.output
     assert "is not in sites (the protocol's sites[].code: RA1, RB2, RC3, RD4)" in result.output
-    assert "sites[].code" in result.output and "data.sources.spells" in result.output
+    text = " ".join(result.output.split())
+    assert "sites[].code" in text and "data.sources.spells.site_aliases" in text
+    # following the advice: the local code mapped to a protocol site, no spell is excluded as unknown
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["data"].setdefault("sources", {}).setdefault("spells", {"file": "spells.csv"})
+    raw["data"]["sources"]["spells"]["site_aliases"] = {"RA1": ["RK9MH"]}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    followed = _validate(path)
+    out = followed.output.replace(str(tmp_path), "TMP")  # the test's own folder name holds the words
+    assert "by rule unknown_site" not in out and "unknown_site (site)" not in out, out
+    assert f"site_alias (site): {len(sp)} rows, 0 excluded" in " ".join(out.split()), out
 
 
 def test_window_after_the_data_fails_validate(tmp_path):

@@ -15,7 +15,7 @@ from evaltoolkit.errors import MissingInputError
 from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
-from evaltoolkit.report._checks import check_not_all_excluded, unknown_site_codes
+from evaltoolkit.report._extract_checks import check_not_all_excluded, unknown_site_codes
 from evaltoolkit.series import bed_days, count_events, los_by_period
 
 __all__ = ["LoadedData", "build_series_table", "load_data", "needed_kinds", "published_series"]
