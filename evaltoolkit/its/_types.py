@@ -11,13 +11,15 @@ from evaltoolkit.its.errors import ITSInputError
 
 __all__ = ["Effect", "Family", "Method", "SEType", "TransitionShape", "check_literal"]
 
-Family = Literal["gaussian", "poisson", "quasipoisson", "negbin"]
+Family = Literal["gaussian", "poisson", "quasipoisson", "negbin", "gamma"]
 Method = Literal["ols", "gls-reml", "gls-ml", "prais-winsten", "arima"]
 SEType = Literal["model", "newey-west"]
 Effect = Literal["level", "slope", "level+slope"]
 TransitionShape = Literal["exclude", "ramp"]
 
 COUNT_FAMILIES: tuple[str, ...] = ("poisson", "quasipoisson", "negbin")
+LOG_LINK_FAMILIES: tuple[str, ...] = (*COUNT_FAMILIES, "gamma")
+"""Families fitted as GLMs with a log link: effects are ratios (percent changes) of the mean."""
 AR_METHODS: tuple[str, ...] = ("gls-reml", "gls-ml", "prais-winsten", "arima")
 
 

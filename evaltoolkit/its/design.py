@@ -364,8 +364,8 @@ def build_its_design(
         Period column: dates (monthly, quarterly, yearly, weekly or daily period starts) or integers.
     interruptions : scalar or sequence
         Value(s) of ``time`` at which each interruption's first post-interruption period starts.
-    family : {"gaussian", "poisson", "quasipoisson", "negbin"}, default "gaussian"
-        Used here only to validate the outcome and offset.
+    family : {"gaussian", "poisson", "quasipoisson", "negbin", "gamma"}, default "gaussian"
+        Used here only to validate the outcome and offset (``gamma``: positive outcome, no offset).
     offset : str, optional
         Exposure column (population, cohort size, bed base); must be positive. Count families only.
     seasonality : None, int or "month", optional
@@ -622,6 +622,20 @@ def build_its_design(
                     f"{outcome!r} has fractions in {describe_rows(bad)} "
                     "(use quasipoisson for non-integer rates of counts)"
                 )
+    if family == "gamma":
+        bad = np.flatnonzero(np.isfinite(y) & (y <= 0))
+        if bad.size:
+            raise ITSInputError(
+                f"family='gamma' models a positive mean (e.g. a mean length of stay); {outcome!r} is zero or "
+                f"negative in {describe_rows(bad)}: check those periods (a period with no discharges has no "
+                "mean), or use family='gaussian'"
+            )
+    if offset is not None and family == "gamma":
+        raise ITSInputError(
+            f"offset= does not apply to family='gamma': a mean such as a length of stay has no exposure "
+            f"(got offset={offset!r}); model the mean itself as the outcome, or counts with a count family "
+            "and an offset"
+        )
     if offset is not None:
         if family not in COUNT_FAMILIES:
             raise ITSInputError(

@@ -10,6 +10,7 @@ Validated against R ``lmtest::dwtest`` (exact p), ``lmtest::bgtest`` (``fill = 0
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,9 +52,16 @@ def _imhof_cdf0(lam: np.ndarray) -> float:
     def integrand(u: float) -> float:
         if u == 0.0:
             return 0.5 * float(np.sum(lam))
+        a = np.abs(lam * u)
         theta = 0.5 * float(np.sum(np.arctan(lam * u)))
-        rho = float(np.exp(0.25 * np.sum(np.log1p((lam * u) ** 2))))
-        return np.sin(theta) / (u * rho)
+        # rho = prod (1 + a²)^(1/4) overflows for long series (hundreds of eigenvalues): stay on the log
+        # scale, log1p(a²) = 2 log a + log1p(1/a²) for a > 1 so that a² never overflows either.
+        big = a > 1.0
+        log_terms = np.empty_like(a)
+        log_terms[~big] = np.log1p(a[~big] ** 2)
+        log_terms[big] = 2.0 * np.log(a[big]) + np.log1p(a[big] ** -2.0)
+        log_rho = 0.25 * float(np.sum(log_terms))
+        return math.sin(theta) / u * math.exp(-log_rho)
 
     val, _ = integrate.quad(integrand, 0.0, np.inf, limit=1000, epsabs=1e-12, epsrel=1e-10)
     return float(min(max(0.5 - val / np.pi, 0.0), 1.0))

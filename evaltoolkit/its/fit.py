@@ -30,7 +30,7 @@ from evaltoolkit.its._ar import (
 from evaltoolkit.its._hac import newey_west
 from evaltoolkit.its._types import (
     AR_METHODS,
-    COUNT_FAMILIES,
+    LOG_LINK_FAMILIES,
     Effect,
     Family,
     Method,
@@ -45,6 +45,7 @@ from evaltoolkit.its.results import ITSResult
 __all__ = ["fit_its"]
 
 _GLM_TOL = 1e-12
+"""IRLS convergence: relative change in deviance (as R ``glm.control``'s ``|Δdev| / (|dev| + 0.1)``)."""
 
 
 @renamed_kwargs(se="se_type")
@@ -85,13 +86,18 @@ def fit_its(
         Period column: period-start dates (monthly, quarterly, yearly, weekly, daily) or integers.
     interruptions : scalar or sequence
         The first post-interruption period of each interruption, as it appears in ``time``.
-    family : {"gaussian", "poisson", "quasipoisson", "negbin"}, default "gaussian"
+    family : {"gaussian", "poisson", "quasipoisson", "negbin", "gamma"}, default "gaussian"
         ``"poisson"``: log-linear Poisson GLM. ``"quasipoisson"``: same estimates, SEs scaled by the
         Pearson χ²/(n-p) dispersion (R ``quasipoisson``, statsmodels ``scale="X2"``, Stata ``scale(x2)``).
         ``"negbin"``: NB2 with ``θ`` by maximum likelihood (R ``MASS::glm.nb``). Use a count family for
         counts with small means; with an ``offset`` they are modelled as rates.
+        ``"gamma"``: gamma GLM with log link for positive, skewed means such as the mean length of stay
+        (R ``glm(family = Gamma(link = "log"))``); dispersion by Pearson χ²/(n-p) as R ``summary.glm``.
+        Effects are ratios of means (percent changes), so their intervals never cross zero into impossible
+        values. The outcome must be positive in every period.
     offset : str, optional
-        Exposure column (population, cohort size, bed base) entered as ``log(offset)``; count families only.
+        Exposure column (population, cohort size, bed base) entered as ``log(offset)``; count families only
+        (a mean such as a length of stay has no exposure, so ``family="gamma"`` refuses it).
     method : {"ols", "gls-reml", "gls-ml", "prais-winsten", "arima"}, default "ols"
         ``"ols"``: least squares (maximum likelihood GLM for count families), independent errors.
         ``"gls-reml"`` / ``"gls-ml"``: generalised least squares with AR(``ar_order``) errors, correlation
@@ -100,14 +106,17 @@ def fit_its(
         iterated AR(1) feasible GLS (Stata ``prais``). ``"arima"``: regression with ARIMA(``ar_order``,0,0)
         errors by exact ML (R ``stats::arima(method = "ML")``): the same estimates as ``"gls-ml"`` with SEs
         from the observed information (which includes the AR uncertainty) and normal-quantile inference.
-        AR methods are for Gaussian outcomes only.
+        AR methods are for Gaussian outcomes only (for counts and ``gamma``, use ``"ols"``, i.e. the GLM,
+        with ``se_type="newey-west"``).
     ar_order : int, default 1
         Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only).
     se_type : {"model", "newey-west"}, default "model"
         The kind of standard error (formerly ``se=``, deprecated).
         ``"newey-west"``: Bartlett-kernel HAC SEs with ``lags`` lags and no prewhitening, equal to Stata
         ``newey, lag(L)`` and R ``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE, adjust = TRUE)``
-        (note sandwich's defaults differ). Only with ``method="ols"``.
+        (note sandwich's defaults differ). Only with ``method="ols"``. For GLMs (count families, ``gamma``)
+        the scores are ``x_t (y_t - μ_t) μ_t / V(μ_t)`` with bread ``(X'WX)⁻¹``, as ``sandwich`` for ``glm``
+        fits (the dispersion cancels).
     lags : int, optional
         Newey–West lags; required with ``se_type="newey-west"`` (pre-specify it; Turner et al. used 1).
     seasonality : None, int or "month", optional
@@ -131,7 +140,8 @@ def fit_its(
         Confidence level of every interval.
     use_t : bool, optional
         Reference distribution. Default: t with the residual df for Gaussian ``ols``, ``gls-*`` and
-        ``prais-winsten`` (as R ``lm``/``nlme``, Stata ``newey``/``prais``); normal for count families
+        ``prais-winsten`` (as R ``lm``/``nlme``, Stata ``newey``/``prais``) and for ``gamma`` (as R
+        ``summary.glm`` for families whose dispersion is estimated); normal for count families
         (as R ``Epi::ci.lin``, Stata ``glm``; ``use_t=True`` gives R ``summary.glm``'s quasi-Poisson p-values)
         and ``arima`` (as R).
     nw_adjust : bool, default True
@@ -232,8 +242,8 @@ def fit_its(
         raise ITSInputError(f"use_t must be True, False or None, not {use_t!r}")
     if method in AR_METHODS and family != "gaussian":
         raise ITSInputError(
-            f"method={method!r} models AR errors for Gaussian outcomes; for counts use method='ols' (a GLM) "
-            "with se_type='newey-west' to allow for autocorrelation"
+            f"method={method!r} models AR errors for Gaussian outcomes; for family={family!r} use "
+            "method='ols' (a GLM) with se_type='newey-west' to allow for autocorrelation"
         )
     if method == "prais-winsten" and ar_order != 1:
         raise ITSInputError(
@@ -277,7 +287,8 @@ def fit_its(
         treated=treated,
     )
     if use_t is None:
-        use_t = family == "gaussian" and method != "arima"
+        # t on the residual df where the scale is estimated (R lm, nlme, summary.glm for Gamma).
+        use_t = family in ("gaussian", "gamma") and method != "arima"
 
     notes: list[tuple[type[Warning], str]] = []
     labels = ["before the first interruption"] + [
@@ -310,7 +321,7 @@ def fit_its(
 
     if family == "gaussian" and method == "ols":
         out = _fit_ols(X, y, ar, se_type, lags, nw_adjust)
-    elif family in COUNT_FAMILIES:
+    elif family in LOG_LINK_FAMILIES:
         out = _fit_glm(X, y, log_off, family, ar, se_type, lags, nw_adjust, notes)
     else:
         out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
@@ -430,7 +441,10 @@ def _glm_fit(
     X: np.ndarray, y: np.ndarray, log_off: np.ndarray | None, fam: Any, start: np.ndarray | None
 ) -> Any:
     model = sm.GLM(y, X, family=fam, offset=log_off)
-    return model.fit(tol=_GLM_TOL, maxiter=200, start_params=start)
+    # statsmodels' IRLS stops when |dev - dev_old| <= atol + rtol * |dev|, and its tol= sets an absolute
+    # atol only (rtol 0): hopeless for deviances in the tens of thousands (large counts). Use R's relative
+    # rule |Δdev| < ε (|dev| + 0.1).
+    return model.fit(tol=_GLM_TOL, atol=0.1 * _GLM_TOL, rtol=_GLM_TOL, maxiter=200, start_params=start)
 
 
 def _fit_glm(
@@ -445,7 +459,10 @@ def _fit_glm(
     notes: list[tuple[type[Warning], str]],
 ) -> dict[str, Any]:
     n, k = X.shape
-    res = _glm_fit(X, y, log_off, sm.families.Poisson(), None)
+    if family == "gamma":
+        res = _glm_fit(X, y, None, sm.families.Gamma(link=sm.families.links.Log()), None)
+    else:
+        res = _glm_fit(X, y, log_off, sm.families.Poisson(), None)
     converged = bool(res.converged)
     iterations: int | None = None
     theta: float | None = None
@@ -453,6 +470,7 @@ def _fit_glm(
     if family == "negbin":
         theta_old = ll_old = math.nan
         iterations = 0
+        theta_converged = True
         while True:
             iterations += 1
             theta = _theta_ml(y, res.mu)
@@ -472,10 +490,12 @@ def _fit_glm(
                 break
             ll_old = ll
             if iterations == 100:
-                converged = False
+                theta_converged = False
                 break
             theta_old = theta
-        converged = converged and bool(res.converged)
+        # The starting Poisson fit only supplies starting values: a converged theta loop whose last IRLS
+        # fit converged is a converged fit.
+        converged = theta_converged and bool(res.converged)
         assert theta is not None
         mu = res.mu
         if math.isfinite(theta):
@@ -491,11 +511,17 @@ def _fit_glm(
             theta_se = 1 / math.sqrt(info) if info > 0 else math.nan
     mu = np.asarray(res.mu)
     beta = np.asarray(res.params)
-    if family == "negbin" and theta is not None and math.isfinite(theta):
+    loglik: float | None
+    if family == "gamma":
+        var = mu**2
+        loglik = None  # the gamma likelihood needs a shape estimate; R's AIC uses deviance/n: not reported
+        n_par = k
+        fam_obj: Any = sm.families.Gamma(link=sm.families.links.Log())
+    elif family == "negbin" and theta is not None and math.isfinite(theta):
         var = mu + mu**2 / theta
         loglik = _nb_loglik(y, mu, theta)
         n_par = k + 1
-        fam_obj: Any = sm.families.NegativeBinomial(alpha=1.0 / theta)
+        fam_obj = sm.families.NegativeBinomial(alpha=1.0 / theta)
     else:
         var = mu
         loglik = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1)))
@@ -504,13 +530,14 @@ def _fit_glm(
     weights = mu**2 / var  # log link: (dμ/dη)² / V(μ)
     bread = np.linalg.inv(X.T @ (X * weights[:, None]))
     pearson = float(np.sum((y - mu) ** 2 / var))
-    dispersion = pearson / (n - k) if family == "quasipoisson" else 1.0
+    scaled = family in ("quasipoisson", "gamma")
+    dispersion = pearson / (n - k) if scaled else 1.0
     if se_type == "newey-west":
         assert lags is not None
         scores = X * ((y - mu) * mu / var)[:, None]
         cov = newey_west(bread, scores, ar, lags, adjust)
         se_desc = _nw_description(lags, adjust)
-    elif family == "quasipoisson":
+    elif scaled:
         cov = dispersion * bread
         se_desc = f"model-based, scaled by Pearson χ²/(n-p) dispersion {dispersion:.4g}"
     else:
@@ -521,6 +548,7 @@ def _fit_glm(
     dev_resid = np.asarray(fam_obj.resid_dev(y, mu))
     deviance = float(np.sum(fam_obj.resid_dev(y, mu) ** 2))
     names = {
+        "gamma": "gamma GLM (log link, Pearson dispersion)",
         "poisson": "Poisson GLM (log link)",
         "quasipoisson": "quasi-Poisson GLM (log link, Pearson dispersion)",
         "negbin": "negative binomial (NB2) GLM (log link, θ by ML)",
@@ -532,7 +560,7 @@ def _fit_glm(
         "dispersion": dispersion,
         "sigma": None,
         "loglik": None if family == "quasipoisson" else loglik,
-        "aic": None if family == "quasipoisson" else float(-2 * loglik + 2 * n_par),
+        "aic": None if family == "quasipoisson" or loglik is None else float(-2 * loglik + 2 * n_par),
         "deviance": deviance,
         "pearson_chi2": pearson,
         "ar_params": (),

@@ -729,6 +729,11 @@ def power(
     1  slope_change       0.000  0.055     0.945
     """
     # ---- scalar arguments
+    if family == "gamma":
+        raise _fail(
+            "power() does not simulate family='gamma' (a mean such as a length of stay); simulate it as "
+            "family='gaussian' on the log of the outcome, where a level change of log(1 + p) is a p change"
+        )
     family = _check_choice("family", family, _FAMILIES)  # type: ignore[assignment]
     effect = _check_choice("effect", effect, _EFFECTS)  # type: ignore[assignment]
     n_sims = _check_int("n_sims", n_sims, 2)

@@ -17,7 +17,7 @@ from scipy import optimize, stats
 
 from evaltoolkit._deprecate import renamed_kwargs, warn_renamed
 from evaltoolkit.its._ar import ARData
-from evaltoolkit.its._types import COUNT_FAMILIES
+from evaltoolkit.its._types import COUNT_FAMILIES, LOG_LINK_FAMILIES
 from evaltoolkit.its.design import EPOC_MINIMUM, RECOMMENDED_MINIMUM, ITSDesign
 from evaltoolkit.its.diagnostics import ITSDiagnostics, acf_pacf, breusch_godfrey, durbin_watson, ljung_box
 from evaltoolkit.its.errors import ITSInputError
@@ -31,7 +31,7 @@ COEFFICIENT_COLUMNS = ("term", "estimate", "std_error", "statistic", "df", "p_va
 """Columns of :meth:`ITSResult.coefficients` (and the leading columns of the effect tables)."""
 
 RATE_RATIO_COLUMNS = ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper")
-"""Extra columns for count families: ``exp`` of the estimate and of its CI."""
+"""Extra columns for log-link families (counts, gamma): ``exp`` of the estimate and of its CI."""
 
 CODING_NOTE = (
     "level_change is the change at the first post-interruption period (time since interruption = 0 "
@@ -214,6 +214,11 @@ class ITSResult:
         return self.family in COUNT_FAMILIES
 
     @property
+    def log_link(self) -> bool:
+        """True for log-link GLMs (count families and ``gamma``): effects are ratios of means."""
+        return self.family in LOG_LINK_FAMILIES
+
+    @property
     def df_inference(self) -> float:
         """Degrees of freedom of the reference distribution (``inf`` = normal)."""
         return float(self.df_resid) if self.use_t else math.inf
@@ -251,7 +256,7 @@ class ITSResult:
                 "ci_upper": w["ci_upper"],
             }
         )
-        if self.is_count:
+        if self.log_link:
             out["rate_ratio"] = np.exp(est) if log_scale else np.nan
             out["rate_ratio_ci_lower"] = np.exp(w["ci_lower"]) if log_scale else np.nan
             out["rate_ratio_ci_upper"] = np.exp(w["ci_upper"]) if log_scale else np.nan
@@ -335,7 +340,8 @@ class ITSResult:
 
         if not self.is_count:
             raise ITSInputError(
-                "profile_conf_int is for count families; Gaussian OLS Wald intervals are exact"
+                f"profile_conf_int is for count families, not family={self.family!r}"
+                + ("" if self.family == "gamma" else "; Gaussian OLS Wald intervals are exact")
             )
         names = list(self.terms) if terms is None else ([terms] if isinstance(terms, str) else list(terms))
         unknown = [t for t in names if t not in self.terms]
@@ -399,7 +405,7 @@ class ITSResult:
     def _response(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         eta, se = self._linear(X)
         q = self._quantile()
-        if self.is_count:
+        if self.log_link:
             return np.exp(eta), np.exp(eta - q * se), np.exp(eta + q * se)
         return eta, eta - q * se, eta + q * se
 
@@ -457,11 +463,14 @@ class ITSResult:
 
     # -- effects ------------------------------------------------------------------------------------
     def _aggregate(self, rows: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-        """Treated-series value at some rows and its gradient: sum of counts, or mean of Gaussian values."""
+        """Treated-series value at some rows and its gradient: sum of counts, or mean of other values."""
         Xr = X[rows]
         if self.is_count:
             mu = np.exp(Xr @ self.params + self._log_offset()[rows])
             return float(mu.sum()), (mu[:, None] * Xr).sum(axis=0)
+        if self.log_link:  # gamma: mean of the expected means
+            mu = np.exp(Xr @ self.params)
+            return float(mu.mean()), (mu[:, None] * Xr).mean(axis=0)
         return float((Xr @ self.params).mean()), Xr.mean(axis=0)
 
     def _ratio_rows(
@@ -473,7 +482,7 @@ class ITSResult:
         g = gF - gC
         se = self._vec_se(g)
         rows.append({"term": name_abs, "estimate": F - C, "std_error": se, **self._wald_scalar(F - C, se)})
-        if self.is_count:
+        if self.log_link:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_r = math.log(F / C) if F > 0 and C > 0 else math.nan
                 gl = gF / F - gC / C
@@ -600,7 +609,7 @@ class ITSResult:
                 est = float(v @ self.params)
                 se = self._vec_se(v)
                 row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se)}
-                if self.is_count:
+                if self.log_link:
                     row.update(
                         rate_ratio=math.exp(est),
                         rate_ratio_ci_lower=math.exp(row["ci_lower"]),
@@ -631,7 +640,7 @@ class ITSResult:
         out = pd.DataFrame.from_records(records)
         cols = list(COEFFICIENT_COLUMNS)
         out["df"] = self.df_inference
-        if self.is_count:
+        if self.log_link:
             cols += list(RATE_RATIO_COLUMNS)
             for c in RATE_RATIO_COLUMNS:
                 if c not in out:
@@ -848,7 +857,7 @@ class ITSResult:
                     }
                 ]
             )
-        if self.family == "quasipoisson":
+        if self.family in ("quasipoisson", "gamma"):
             assert self.deviance is not None and reduced.deviance is not None
             F = (reduced.deviance - self.deviance) / q / self.dispersion
             return pd.DataFrame(
@@ -966,7 +975,7 @@ class ITSResult:
             }
         )
         disp = None
-        if self.is_count and self.pearson_chi2 is not None:
+        if self.log_link and self.pearson_chi2 is not None:
             disp = self.pearson_chi2 / self.df_resid
         return ITSDiagnostics(
             tests=tests,
@@ -1004,7 +1013,7 @@ class ITSResult:
             info.append(("AR coefficients", ", ".join(f"{v:.4f}" for v in self.ar_params)))
         if self.theta is not None:
             info.append(("Negative binomial theta", f"{self.theta:.4g}"))
-        if self.family == "quasipoisson":
+        if self.family in ("quasipoisson", "gamma"):
             info.append(("Dispersion", f"{self.dispersion:.4g}"))
         if self.sigma is not None:
             info.append(("Residual SD", f"{self.sigma:.4g}"))
