@@ -545,10 +545,22 @@ def _check_series(p: SimpleNamespace, out: list[Problem]) -> None:
                         f"{at}.denominator", "must be empty for measure mean_los (a mean has no denominator)"
                     )
                 )
-            if s.family is not None and s.family != "gaussian":
+            if s.family is not None and s.family not in ("gamma", "gaussian"):
                 out.append(
-                    Problem(f"{at}.family", "must be gaussian for measure mean_los (a mean, not a count)")
+                    Problem(
+                        f"{at}.family",
+                        "must be gamma (log link, the default) or gaussian for measure mean_los (a mean, not a "
+                        "count)",
+                    )
                 )
+        elif s.family == "gamma":
+            out.append(
+                Problem(
+                    f"{at}.family",
+                    f"gamma models a positive mean (measure mean_los), not measure {s.measure}: use a count "
+                    "family (quasipoisson, poisson, negbin) or gaussian",
+                )
+            )
             if s.unit_cost is not None:
                 out.append(
                     Problem(f"{at}.unit_cost", "cannot value a mean length of stay; cost bed-days instead")
@@ -628,6 +640,16 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                         f"{', '.join(count_series)} use family {opts['family']!r}; for counts use method: "
                         "ols "
                         "with se_type: newey-west",
+                    )
+                )
+            gamma_series = [s.name for s in series if s.measure == "mean_los" and s.family in (None, "gamma")]
+            if gamma_series:
+                out.append(
+                    Problem(
+                        f"{at}.method",
+                        f"{opts['method']!r} models AR errors for Gaussian outcomes, but series "
+                        f"{', '.join(gamma_series)} (mean_los) use family gamma; use method: ols with se_type: "
+                        "newey-west, or set family: gaussian on those series",
                     )
                 )
         if opts["method"] == "prais-winsten" and opts["ar_order"] != 1:

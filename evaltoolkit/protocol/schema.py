@@ -87,7 +87,7 @@ CURRENT_SCHEMA_VERSION = 1
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 _SOURCE_KINDS = ("attendances", "spells", "population", "cohort", "rom_responses", "staff_survey", "sites")
 
-Family = Literal["gaussian", "poisson", "quasipoisson", "negbin"]
+Family = Literal["gaussian", "poisson", "quasipoisson", "negbin", "gamma"]
 Method = Literal["ols", "gls-reml", "gls-ml", "prais-winsten", "arima"]
 SEType = Literal["model", "newey-west"]
 Effect = Literal["level", "slope", "level+slope"]
@@ -486,7 +486,11 @@ class SeriesSpec(_Model):
     unit_cost: str | None = Field(None, description="Key of unit_costs that values one unit.")
     primary: bool = Field(False, description="A primary (headline) outcome.")
     family: Family | None = Field(
-        None, description="Model family for every method on this series (e.g. gaussian for mean_los)."
+        None,
+        description=(
+            "Model family for every method on this series. mean_los: gamma (log link, the default: ratio "
+            "intervals that stay positive) or gaussian."
+        ),
     )
 
 

@@ -256,7 +256,9 @@ def run_its(
                 opts = {**base, "conf_level": conf}
                 family = spec.family or opts["family"]
                 if spec.measure == "mean_los":
-                    family = "gaussian"
+                    # A mean is not a count: the series' own family (gaussian or gamma) or gamma (log link),
+                    # whose ratio intervals cannot include impossible values.
+                    family = spec.family or "gamma"
                 offset = bool(opts["offset"]) and spec.denominator == "population" and family in _COUNT
                 rec = FitRecord(
                     series=spec.name,
@@ -296,7 +298,7 @@ def _quantile(result: ITSResult) -> float:
 def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
     """Fitted and counterfactual totals of the treated series over ``[start, end]`` and their gradients.
 
-    Counts: sums of expected counts. Gaussian: sums over periods of the (mean over treated series)
+    Counts: sums of expected counts. Gaussian and gamma: sums over periods of the (mean over treated series)
     fitted value. Excluded transition periods are not summed (as :meth:`ITSResult.cumulative_effect`).
     """
     d = result.design
@@ -313,7 +315,18 @@ def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
     b = np.asarray(result.params, dtype="float64")
     t = f["t"].to_numpy()
     periods = np.unique(t[keep])
-    if result.is_count:
+    if result.log_link and not result.is_count:  # gamma: per-period mean over treated series of exp(eta)
+        F = C = 0.0
+        gF = np.zeros(X.shape[1])
+        gC = np.zeros(X.shape[1])
+        mu, mu_c = np.exp(X @ b), np.exp(Xc @ b)
+        for tt in periods:
+            rows = keep & (t == tt)
+            F += float(mu[rows].mean())
+            C += float(mu_c[rows].mean())
+            gF += (mu[rows][:, None] * X[rows]).mean(axis=0)
+            gC += (mu_c[rows][:, None] * Xc[rows]).mean(axis=0)
+    elif result.is_count:
         off = f["offset"].to_numpy(dtype="float64")
         log_off = np.where(np.isfinite(off), np.log(np.where(off > 0, off, 1.0)), 0.0) if d.offset else 0.0
         eta = X @ b + log_off
@@ -340,6 +353,7 @@ def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
         "cov": np.asarray(result.cov, dtype="float64"),
         "n_periods": int(periods.size),
         "count": bool(result.is_count),
+        "log_link": bool(result.log_link),
         "q": _quantile(result),
     }
 
@@ -349,19 +363,20 @@ def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str,
 
     ``absolute`` is Σ fitted − Σ counterfactual (for Gaussian outcomes divided by the number of
     site-periods: the mean difference per period); ``relative`` is Σ fitted / Σ counterfactual − 1 with a
-    log-scale interval for counts. ``correlated=True`` (a shared control series) adds standard errors
+    log-scale interval for log-link fits (counts, gamma). ``correlated=True`` (a shared control series) adds standard errors
     (perfect correlation: conservative); otherwise variances add (independent sites).
     """
     F = sum(p["F"] for p in parts)
     C = sum(p["C"] for p in parts)
     count = all(p["count"] for p in parts)
+    log_link = all(p.get("log_link", p["count"]) for p in parts)
     n = sum(p["n_periods"] for p in parts)
     q = max(p["q"] for p in parts)
     abs_sd, rel_sd = [], []
     for p in parts:
         g = p["gF"] - p["gC"]
         abs_sd.append(math.sqrt(max(float(g @ p["cov"] @ g), 0.0)))
-        gl = p["gF"] / F - p["gC"] / C if count else p["gF"] / C - F * p["gC"] / C**2
+        gl = p["gF"] / F - p["gC"] / C if log_link else p["gF"] / C - F * p["gC"] / C**2
         rel_sd.append(math.sqrt(max(float(gl @ p["cov"] @ gl), 0.0)))
 
     def pool(sds: list[float]) -> float:
@@ -380,14 +395,14 @@ def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str,
         "n_periods": n,
         "interval": "conservative (sites share the control series)" if correlated else "sites independent",
     }
-    if count and F > 0 and C > 0:
+    if log_link and F > 0 and C > 0:
         log_r = math.log(F / C)
         out.update(
             relative_change=math.exp(log_r) - 1,
             relative_ci_lower=math.exp(log_r - q * se_rel) - 1,
             relative_ci_upper=math.exp(log_r + q * se_rel) - 1,
         )
-    elif not count and C != 0:
+    elif not log_link and C != 0:
         rel = F / C - 1
         out.update(
             relative_change=rel, relative_ci_lower=rel - q * se_rel, relative_ci_upper=rel + q * se_rel
@@ -407,7 +422,7 @@ def _term(result: ITSResult, name: str) -> dict[str, Any]:
     out = {"term": name}
     for col in ("estimate", "std_error", "p_value", "ci_lower", "ci_upper"):
         out[col] = float(row[col])
-    if result.is_count:
+    if result.log_link:
         for col in ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper"):
             out[col] = float(row[col])
     return out
@@ -444,7 +459,7 @@ def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
         n_periods=int(r.n_obs),
         pre_points=int(d.segment_points[0]),
         post_points=int(d.segment_points[1]) if len(d.segment_points) > 1 else 0,
-        dispersion=float(r.dispersion) if r.is_count else None,
+        dispersion=float(r.dispersion) if r.log_link else None,
         method_description=r.method_description,
         se_description=r.se_description,
         level_change=_term(r, level) if level else {},

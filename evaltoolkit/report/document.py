@@ -255,9 +255,9 @@ def _effects(results: dict[str, Any]) -> list[Block]:
             "'difference' "
             "is fitted minus counterfactual (a total for counts, a mean per period for means). Level and "
             "slope "
-            "changes are rate ratios for counts (the jump at go-live, and the change in the trend per "
-            "period) and "
-            "differences for means."
+            "changes are rate ratios for counts and ratios of means for gamma (log-link) models of a mean "
+            "such as length of stay (the jump at go-live, and the change in the trend per period), and "
+            "differences for Gaussian (linear) models."
         ),
         Table(
             pd.DataFrame(rows),
@@ -339,6 +339,7 @@ def _describe_method(o: dict[str, Any]) -> str:
         "poisson": "Poisson",
         "quasipoisson": "quasi-Poisson",
         "negbin": "negative binomial",
+        "gamma": "gamma (log link)",
     }[o["family"]]
     parts = [f"{fam} segmented regression"]
     if o["method"] != "ols":

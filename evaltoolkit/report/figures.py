@@ -106,7 +106,12 @@ def _its_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
                 lw=0,
             )
         ax.set_title(f"{p['site']} (go-live {pd.Timestamp(p['interruption']):%b %Y})")
-        ax.set_ylabel(f"{series['unit']} per {per}")
+        # A mean (length of stay) is not a total per period: "days per quarter" would misread it.
+        ax.set_ylabel(
+            f"mean length of stay ({series['unit']})"
+            if series.get("measure") == "mean_los"
+            else f"{series['unit']} per {per}"
+        )
         ax.set_ylim(bottom=0)
         for label in ax.get_xticklabels():
             label.set_rotation(0)
