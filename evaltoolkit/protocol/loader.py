@@ -549,8 +549,8 @@ def _check_series(p: SimpleNamespace, out: list[Problem]) -> None:
                 out.append(
                     Problem(
                         f"{at}.family",
-                        "must be gamma (log link, the default) or gaussian for measure mean_los (a mean, not a "
-                        "count)",
+                        "must be gamma (log link, the default) or gaussian for measure mean_los "
+                        "(a mean, not a count)",
                     )
                 )
         elif s.family == "gamma":
@@ -621,7 +621,13 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
         window = p.data.window if p.data is not None and "data" not in p.failed else None
         if opts["se_type"] == "newey-west" and opts["lags"] is not None and window is not None and series:
             months = _months_between(window.start, window.extract_date)
-            shortest = min(months // (3 if s.frequency.upper().startswith("QS") else 1) for s in series)
+            days = (window.extract_date - window.start).days
+            shortest = min(
+                days // 7
+                if s.frequency == "W-MON"
+                else months // (3 if s.frequency.upper().startswith("QS") else 1)
+                for s in series
+            )
             if opts["lags"] >= shortest:
                 out.append(
                     Problem(
@@ -631,25 +637,24 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                     )
                 )
         if opts["method"] in _AR_METHODS:
-            count_series = [s.name for s in series if (s.family or opts["family"]) in _COUNT_FAMILIES]
-            if count_series:
-                out.append(
-                    Problem(
-                        f"{at}.method",
-                        f"{opts['method']!r} models AR errors for Gaussian outcomes, but series "
-                        f"{', '.join(count_series)} use family {opts['family']!r}; for counts use method: "
-                        "ols "
-                        "with se_type: newey-west",
-                    )
-                )
+            count_series = [
+                s.name
+                for s in series
+                if s.measure != "mean_los" and (s.family or opts["family"]) in _COUNT_FAMILIES
+            ]
             gamma_series = [s.name for s in series if s.measure == "mean_los" and s.family in (None, "gamma")]
-            if gamma_series:
+            if count_series or gamma_series:
+                uses = []
+                if count_series:
+                    uses.append(f"series {', '.join(count_series)} use family {opts['family']!r}")
+                if gamma_series:
+                    uses.append(f"series {', '.join(gamma_series)} (mean_los) use family gamma")
                 out.append(
                     Problem(
                         f"{at}.method",
-                        f"{opts['method']!r} models AR errors for Gaussian outcomes, but series "
-                        f"{', '.join(gamma_series)} (mean_los) use family gamma; use method: ols with se_type: "
-                        "newey-west, or set family: gaussian on those series",
+                        f"{opts['method']!r} models AR errors for Gaussian outcomes, but "
+                        f"{' and '.join(uses)}; for counts and gamma use method: ols with se_type: newey-west"
+                        + (" (or set family: gaussian on a mean_los series)" if gamma_series else ""),
                     )
                 )
         if opts["method"] == "prais-winsten" and opts["ar_order"] != 1:

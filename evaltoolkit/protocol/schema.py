@@ -92,7 +92,7 @@ Method = Literal["ols", "gls-reml", "gls-ml", "prais-winsten", "arima"]
 SEType = Literal["model", "newey-west"]
 Effect = Literal["level", "slope", "level+slope"]
 TransitionShape = Literal["exclude", "ramp"]
-Frequency = Literal["MS", "QS"]
+Frequency = Literal["MS", "QS", "W-MON"]
 
 
 def _slug(value: Any) -> Any:
@@ -478,7 +478,13 @@ class SeriesSpec(_Model):
     where: Where = Field(
         default_factory=dict, description="Keep rows whose columns equal these values (all must hold)."
     )
-    frequency: Frequency = Field("MS", description="MS: calendar months; QS: calendar quarters.")
+    frequency: Frequency = Field(
+        "MS",
+        description=(
+            "MS: calendar months; QS: calendar quarters; W-MON: weeks starting on Monday (a week cut by the "
+            "window start or extract date is left out of the fits)."
+        ),
+    )
     denominator: Literal["population"] | None = Field(
         "population", description="population: rates per 'per' residents and a log(population) offset."
     )

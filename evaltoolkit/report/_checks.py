@@ -14,6 +14,10 @@
   (``data.series_checks``) and to the report's data-quality appendix and limitations.
 * The warm-up months of a bed-day series are left out of its interrupted-time-series fits
   (:func:`its_tables`): their bed-days are too low by construction, not a real change.
+* So are the partial weeks of a weekly (``W-MON``) series: a first week that starts before
+  ``data.window.start`` or a last week that runs past ``data.window.extract_date`` holds only some of its
+  days. Each is a ``partial_period`` finding (one per site) saying it is left out of the fits.
+  Partial months and quarters stay in the fits, with the same warning.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class SeriesChecks:
 
     findings: pd.DataFrame
     warmup: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
+    partial: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
+    """``{series: [period, ...]}``: partial weeks of weekly series, left out of the fits."""
 
     @property
     def errors(self) -> pd.DataFrame:
@@ -127,6 +133,7 @@ def series_checks(
     """Check every outcome series of the protocol before modelling (see the module docstring)."""
     frames: list[pd.DataFrame] = []
     warmup: dict[str, list[pd.Timestamp]] = {}
+    partial: dict[str, list[pd.Timestamp]] = {}
     w = protocol.data.window
     start, end = (w.start, w.extract_date) if w is not None else (None, None)
     from evaltoolkit.report._data import _events
@@ -164,6 +171,18 @@ def series_checks(
             found["message"] = [
                 m + (f". Cause: {c}" if c else "") for m, c in zip(found["message"], causes, strict=True)
             ]
+            if spec.frequency == "W-MON":
+                cut = (found["check"] == "partial_period").to_numpy(dtype=bool)
+                if cut.any():
+                    partial[spec.name] = sorted(set(pd.to_datetime(found.loc[cut, "period"])))
+                    found.loc[cut, "message"] = [
+                        f"{m}; this partial week is left out of the interrupted-time-series fits"
+                        for m in found.loc[cut, "message"]
+                    ]
+                    # a partial week's count is low by construction: that is the partial_period finding
+                    # above, not also an abnormal_count (a gap in the extract)
+                    same = (found["check"] == "abnormal_count") & found["period"].isin(partial[spec.name])
+                    found = found[~same.to_numpy(dtype=bool)].reset_index(drop=True)
         frames.append(found)
         if start is None:
             continue
@@ -184,7 +203,7 @@ def series_checks(
             frames.append(_warmup(spec, events, start, end, warmup))
     frames = [f for f in frames if len(f)]
     findings = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CHECK_COLUMNS)
-    return SeriesChecks(findings=findings.reset_index(drop=True), warmup=warmup)
+    return SeriesChecks(findings=findings.reset_index(drop=True), warmup=warmup, partial=partial)
 
 
 def _warmup(
@@ -212,7 +231,7 @@ def _warmup(
         return pd.DataFrame(columns=CHECK_COLUMNS)
     out[spec.name] = list(hit["period"])
     n = len(hit)
-    unit = "months" if spec.frequency == "MS" else "periods"
+    unit = {"MS": "months", "W-MON": "weeks"}.get(spec.frequency, "periods")
     fmt = "%Y-%m" if spec.frequency == "MS" else "%Y-%m-%d"
     shares = ", ".join(f"{p:{fmt}} {s:.1%}" for p, s in zip(hit["period"], hit["missing_share"], strict=True))
     message = (
@@ -246,10 +265,11 @@ def _warmup(
 
 
 def its_tables(tables: Mapping[str, pd.DataFrame], checks: SeriesChecks) -> dict[str, pd.DataFrame]:
-    """The series to fit: bed-day series without their warm-up periods; the others unchanged."""
+    """The series to fit: bed-day series without their warm-up periods, weekly series without their partial
+    first and last weeks; the others unchanged."""
     out = {}
     for name, table in tables.items():
-        drop = checks.warmup.get(name)
+        drop = [*checks.warmup.get(name, []), *checks.partial.get(name, [])]
         out[name] = table[~table["period"].isin(drop)].reset_index(drop=True) if drop else table
     return out
 

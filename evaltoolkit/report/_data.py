@@ -190,7 +190,9 @@ def _events(spec: SeriesSpec, data: LoadedData) -> pd.DataFrame:
 def _population(
     data: LoadedData, freq: str, sites: list[str], series: str, periods: pd.DataFrame
 ) -> pd.DataFrame:
-    """Population per site and period of the series; a quarter's population is the mean of its months.
+    """Population per site and period of the series; a quarter's population is the mean of its months, a
+    week's is that of the month holding its Thursday (its middle day; for a week cut by the window, the
+    middle day of its days inside the window).
 
     A quarter needs the population of every one of its months that lies in the data window (all three
     for a whole quarter); ``periods`` (``site, period``) are the site-quarters the series uses, and any
@@ -199,6 +201,18 @@ def _population(
     pop = data.extracts["population"].data[["site", "period", "population"]].copy()
     pop["period"] = pd.to_datetime(pop["period"]).dt.to_period("M").dt.start_time
     pop = pop[pop["site"].isin(sites)]
+    if freq == "W-MON":
+        assert data.window is not None
+        start, end = (pd.Timestamp(x) for x in data.window)
+        weeks = periods[["site", "period"]].drop_duplicates()
+        first = weeks["period"].clip(lower=start)
+        last = (weeks["period"] + pd.Timedelta(days=6)).clip(upper=end - pd.Timedelta(days=1))
+        middle = first + (last - first) / 2
+        weeks = weeks.assign(month=middle.dt.to_period("M").dt.start_time)
+        have = pop.drop_duplicates(["site", "period"]).rename(columns={"period": "month"})
+        return weeks.merge(have, on=["site", "month"], how="inner", validate="many_to_one")[
+            ["site", "period", "population"]
+        ]
     if freq != "QS":
         return pop
     assert data.window is not None

@@ -30,6 +30,7 @@ from evaltoolkit.protocol.schema import SeriesSpec
 from evaltoolkit.report._format import publish_count
 
 __all__ = [
+    "WEEKLY_PERIOD",
     "FitRecord",
     "check_horizon",
     "combine_sites",
@@ -44,6 +45,9 @@ _CAUGHT = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 _RECORDED: tuple[type[Warning], ...] = (ITSWarning, *FIT_WARNINGS)
 """Warnings recorded as notes of a fit; any other warning goes through the caller's filters."""
 CONTROL_GROUP = "control"
+WEEKLY_PERIOD = 365.25 / 7
+"""Seasonal period of the Fourier terms of a weekly (``W-MON``) series: 52.18 weeks, the mean year (the
+``fit_its`` default of 52 drifts by 1.25 days a year)."""
 
 
 @dataclass(eq=False)
@@ -72,7 +76,8 @@ class FitRecord:
 
 def interruption_period(go_live: pd.Timestamp, freq: str) -> pd.Timestamp:
     """First period starting on or after go-live (monthly: the go-live month; quarterly: that quarter
-    if go-live is its first day, else the next quarter).
+    if go-live is its first day, else the next quarter; weekly: the first week starting on a Monday on or
+    after go-live).
 
     Examples
     --------
@@ -80,8 +85,12 @@ def interruption_period(go_live: pd.Timestamp, freq: str) -> pd.Timestamp:
     Timestamp('2021-04-01 00:00:00')
     >>> interruption_period(pd.Timestamp("2021-05-01"), "QS")
     Timestamp('2021-07-01 00:00:00')
+    >>> interruption_period(pd.Timestamp("2021-04-01"), "W-MON")  # a Thursday: the week from Monday 5 April
+    Timestamp('2021-04-05 00:00:00')
     """
     go_live = pd.Timestamp(go_live)
+    if freq == "W-MON":
+        return go_live + pd.Timedelta(days=(7 - go_live.weekday()) % 7)
     if freq == "MS":
         return go_live.to_period("M").start_time
     start = go_live.to_period("Q").start_time
@@ -128,13 +137,20 @@ def horizon_window(
     """First and last period summed for the cumulative effect (capped at the last period observed).
 
     A quarterly series needs a horizon of whole quarters: any other horizon raises ``ProtocolError``
-    rather than being shortened silently.
+    rather than being shortened silently. A weekly series sums the weeks that start within
+    ``horizon_months`` calendar months of the interruption week's start (104 or 105 weeks for 24 months).
 
     Examples
     --------
     >>> horizon_window(pd.Timestamp("2021-04-01"), 12, "QS", pd.Timestamp("2025-01-01"))
     (Timestamp('2021-04-01 00:00:00'), Timestamp('2022-01-01 00:00:00'))
+    >>> horizon_window(pd.Timestamp("2021-04-05"), 1, "W-MON", pd.Timestamp("2025-01-06"))
+    (Timestamp('2021-04-05 00:00:00'), Timestamp('2021-05-03 00:00:00'))
     """
+    if freq == "W-MON":
+        bound = interruption + pd.DateOffset(months=horizon_months)
+        weeks = max(1, math.ceil((pd.Timestamp(bound) - interruption).days / 7))
+        return interruption, min(interruption + pd.Timedelta(weeks=weeks - 1), last)
     step = _periods_per(freq)
     if horizon_months % step:
         raise ProtocolError(
@@ -180,6 +196,7 @@ def _fit(
     interruption: pd.Timestamp,
     site: str,
     offset: bool,
+    period: float | None = None,
 ) -> tuple[ITSResult | None, str, list[str]]:
     kwargs: dict[str, Any] = {
         "outcome": "value",
@@ -200,6 +217,8 @@ def _fit(
         kwargs["ar_order"] = opts["ar_order"]
     if opts["use_t"] is not None:
         kwargs["use_t"] = opts["use_t"]
+    if period is not None and isinstance(opts["seasonality"], int):
+        kwargs["period"] = period
     if offset:
         kwargs["offset"] = "population"
     if opts["controlled"]:
@@ -279,7 +298,8 @@ def run_its(
                     continue
                 seen.setdefault(key, index)
                 frame = _its_frame(table, site.code, controls, rec.controlled, spec.measure == "mean_los")
-                result, message, warns = _fit(frame, opts, family, t0, site.code, offset)
+                period = WEEKLY_PERIOD if spec.frequency == "W-MON" else None
+                result, message, warns = _fit(frame, opts, family, t0, site.code, offset, period)
                 rec.result, rec.warnings = result, warns
                 if result is None:
                     rec.status, rec.message = "failed", message
@@ -363,8 +383,8 @@ def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str,
 
     ``absolute`` is Σ fitted − Σ counterfactual (for Gaussian outcomes divided by the number of
     site-periods: the mean difference per period); ``relative`` is Σ fitted / Σ counterfactual − 1 with a
-    log-scale interval for log-link fits (counts, gamma). ``correlated=True`` (a shared control series) adds standard errors
-    (perfect correlation: conservative); otherwise variances add (independent sites).
+    log-scale interval for log-link fits (counts, gamma). ``correlated=True`` (a shared control series)
+    adds standard errors (perfect correlation: conservative); otherwise variances add (independent sites).
     """
     F = sum(p["F"] for p in parts)
     C = sum(p["C"] for p in parts)

@@ -300,9 +300,10 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
     freq = {s["name"]: s.get("frequency", "MS") for s in _series(results)}
     few = []
     for f in prim:
-        per = 1 if freq.get(f["series"], "MS") == "MS" else 3
+        code = freq.get(f["series"], "MS")
+        per = {"MS": 1.0, "W-MON": 12 / (365.25 / 7)}.get(code, 3.0)  # months per period
         if f.get("pre_points") is not None and f["pre_points"] * per < min_pre:
-            unit = "months" if per == 1 else "quarters"
+            unit = {"MS": "months", "W-MON": "weeks"}.get(code, "quarters")
             few.append(
                 f"{lower_first(labels.get(f['series'], f['series']))} at {f['site']} ({f['pre_points']} "
                 f"{unit})"
@@ -512,7 +513,22 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             + ". Those months were left out of the interrupted-time-series fits (the baseline trend starts "
             "after them); an extract that includes the spells in hospital at the start would avoid this.",
         )
-    odd = [c for c in checks if c.get("check") != "bed_day_warmup"]
+    partial_weeks = [
+        c for c in checks if c.get("check") == "partial_period" and freq.get(c["series"]) == "W-MON"
+    ]
+    if partial_weeks:
+        weekly = sorted({c["series"] for c in partial_weeks})
+        starts = sorted({c["period"] for c in partial_weeks if c.get("period")})
+        add(
+            "partial_weeks",
+            "Partial weeks left out",
+            "Weekly series count weeks starting on Monday; a week cut by the window start or the extract "
+            "date holds only some of its days, so its count is low by construction. The partial weeks "
+            f"starting {', '.join(starts)} of "
+            + "; ".join(lower_first(labels.get(n, n)) for n in weekly)
+            + " were left out of the interrupted-time-series fits (listed in the data-quality appendix).",
+        )
+    odd = [c for c in checks if c.get("check") != "bed_day_warmup" and c not in partial_weeks]
     if odd:
         shown = "; ".join(
             f"{lower_first(labels.get(c['series'], c['series']))}"

@@ -845,7 +845,12 @@ def _methods(results: dict[str, Any]) -> list[Block]:
                     if s["where"]
                     else ""
                 )
-                + f"; {'monthly' if s['frequency'] == 'MS' else 'quarterly'}"
+                + "; "
+                + {
+                    "MS": "monthly",
+                    "W-MON": "weekly (weeks starting on Monday; a partial first or last week "
+                    "is left out of the fits)",
+                }.get(s["frequency"], "quarterly")
                 + (f"; rates per {s['per']:,} population (log population offset)" if s["denominator"] else "")
                 + "."
             )

@@ -77,7 +77,7 @@ def _its_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(3.6 * cols + 0.4, 2.9 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
-    per = "month" if series["frequency"] == "MS" else "quarter"
+    per = {"MS": "month", "W-MON": "week"}.get(series["frequency"], "quarter")
     conf = results.get("conf_level", 0.95)
     for k, p in enumerate(plots):
         ax = axes[k // cols][k % cols]
