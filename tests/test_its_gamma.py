@@ -271,3 +271,18 @@ def test_diagnostics_on_long_series_do_not_overflow(n):
     assert dw["statistic"] == pytest.approx(DW_R[n][0], rel=1e-10)
     assert dw["p_value"] == pytest.approx(DW_R[n][1], rel=1e-6)
     assert np.isfinite(diag.tests["p_value"]).all()
+
+
+def test_compare_methods_defaults_for_gamma():
+    from evaltoolkit.its import DEFAULT_GAMMA_METHODS, compare_methods
+
+    cmp = compare_methods(
+        los_frame(), outcome="mean_los", time="quarter", interruptions="2019-01-01", family="gamma"
+    )
+    assert [s.label for s in cmp.specs] == list(DEFAULT_GAMMA_METHODS)
+    table = cmp.table("level_change").set_index("method")
+    ref = R_GAMMA["a1"]
+    assert table.loc["gamma", "std_error"] == pytest.approx(ref["se"][2], rel=RTOL)
+    assert table.loc["gamma+newey-west(lags=1)", "std_error"] == pytest.approx(ref["nw_se"][2], rel=RTOL)
+    assert table.loc["gamma", "rate_ratio"] == pytest.approx(math.exp(ref["coef"][2]), rel=RTOL)
+    assert cmp.has_counts  # log-link: rate-ratio columns (ratios of means)

@@ -5,7 +5,8 @@ One call fits the model, :func:`fit_its`, and returns an immutable :class:`ITSRe
 a JSON-safe dictionary and a plot.
 
 * **Families**: Gaussian, Poisson, quasi-Poisson (Pearson dispersion) and negative binomial, with an
-  optional offset so counts are modelled as rates.
+  optional offset so counts are modelled as rates; gamma (log link) for positive skewed means such as the
+  mean length of stay, whose effects are ratios with intervals that stay positive.
 * **Autocorrelation**: Newey–West SEs (Stata ``newey``), GLS with AR errors by REML or ML (``nlme::gls``),
   Prais–Winsten (Stata ``prais``), regression with ARIMA(p,0,0) errors (``stats::arima``).
 * **Designs**: level and/or slope changes, several interruptions, phase-in periods (excluded or ramped),
@@ -26,6 +27,7 @@ convention of Lopez Bernal et al. (2017).
 from evaltoolkit.its._types import Effect, Family, Method, SEType, TransitionShape
 from evaltoolkit.its.compare import (
     DEFAULT_COUNT_METHODS,
+    DEFAULT_GAMMA_METHODS,
     DEFAULT_GAUSSIAN_METHODS,
     MethodComparison,
     MethodSpec,
@@ -41,6 +43,7 @@ from evaltoolkit.its.results import ITSResult, ITSSummary
 
 __all__ = [
     "DEFAULT_COUNT_METHODS",
+    "DEFAULT_GAMMA_METHODS",
     "DEFAULT_GAUSSIAN_METHODS",
     "SUPPORTED_ANALYSES",
     "ARBoundaryWarning",

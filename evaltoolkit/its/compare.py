@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPARISON_COLUMNS",
     "DEFAULT_COUNT_METHODS",
+    "DEFAULT_GAMMA_METHODS",
     "DEFAULT_GAUSSIAN_METHODS",
     "MethodComparison",
     "MethodSpec",
@@ -65,6 +66,10 @@ DEFAULT_COUNT_METHODS: tuple[str, ...] = (
 """Default methods when ``family`` is a count family: Poisson, quasi-Poisson, negative binomial and
 Newey–West SEs (for a Poisson GLM these equal the quasi-Poisson Newey–West SEs)."""
 
+DEFAULT_GAMMA_METHODS: tuple[str, ...] = ("gamma", "gamma+newey-west(lags=1)")
+"""Default methods when ``family="gamma"`` (a positive mean such as length of stay): the gamma GLM with
+model-based and with Newey–West SEs (AR error models are for Gaussian outcomes)."""
+
 COMPARISON_COLUMNS: tuple[str, ...] = (
     "method",
     "family",
@@ -80,7 +85,7 @@ model), ``ar1``, ``significant``, ``status`` and ``note``."""
 # Options that a method spec sets; everything else passed to compare_methods describes the design.
 _METHOD_KEYS = ("family", "method", "se_type", "lags", "ar_order", "nw_adjust", "use_t")
 _FIT_KEYS = tuple(p for p in inspect.signature(fit_its).parameters if p != "data")
-_FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin")
+_FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "gamma")
 _METHODS = ("ols", "gls-reml", "gls-ml", "prais-winsten", "arima")
 _SPEC_PART = re.compile(r"^\s*([a-z][a-z-]*)\s*(?:\((.*)\))?\s*$")
 _CAUGHT = (ValueError, ArithmeticError, np.linalg.LinAlgError)
@@ -352,8 +357,9 @@ class MethodComparison:
 
     @property
     def has_counts(self) -> bool:
-        """True if any fitted method is a count model (the table then has rate-ratio columns)."""
-        return any(r is not None and r.is_count for r in self.results)
+        """True if any fitted method is a log-link model: a count family or gamma (the table then has
+        rate-ratio columns: ratios of means for gamma)."""
+        return any(r is not None and r.log_link for r in self.results)
 
     def table(self, terms: str | Sequence[str] | None = None) -> pd.DataFrame:
         """One tidy table: every method × term, with the method's status and messages.
@@ -522,7 +528,7 @@ class MethodComparison:
             term = default[0]
         t = self.table([term])
         fitted = t["estimate"].notna()
-        counts = {r.is_count for r in self.results if r is not None}
+        counts = {r.log_link for r in self.results if r is not None}
         if exponentiate is None:
             exponentiate = counts == {True}
         if exponentiate and not self.has_counts:
@@ -594,8 +600,9 @@ def compare_methods(
     methods : sequence of str, dict or MethodSpec, optional
         The methods (see :func:`parse_method`), e.g. ``["ols", "ols+newey-west(lags=1)", "gls-reml",
         "arima"]`` or ``["poisson", "quasipoisson", "negbin", "quasipoisson+newey-west(lags=1)"]``.
-        Default: :data:`DEFAULT_COUNT_METHODS` when ``family`` is a count family, otherwise
-        :data:`DEFAULT_GAUSSIAN_METHODS` (without ``arima`` in a controlled design).
+        Default: :data:`DEFAULT_COUNT_METHODS` when ``family`` is a count family,
+        :data:`DEFAULT_GAMMA_METHODS` for ``family="gamma"``, otherwise :data:`DEFAULT_GAUSSIAN_METHODS`
+        (without ``arima`` in a controlled design).
     **design
         Every other :func:`~evaltoolkit.its.fit_its` keyword, with the same names: ``outcome``, ``time``,
         ``interruptions``, ``offset``, ``seasonality``, ``period``, ``covariates``, ``effect``,
@@ -675,6 +682,8 @@ def compare_methods(
     if methods is None:
         if design.get("family", "gaussian") in COUNT_FAMILIES:
             methods = DEFAULT_COUNT_METHODS
+        elif design.get("family") == "gamma":
+            methods = DEFAULT_GAMMA_METHODS
         else:
             methods = tuple(m for m in DEFAULT_GAUSSIAN_METHODS if not (m == "arima" and design.get("group")))
     if isinstance(methods, (str, Mapping, MethodSpec)):

@@ -170,7 +170,8 @@ class ITSDiagnostics:
     residual_kind : str
         Which residuals were tested (raw OLS, GLM deviance, normalised GLS).
     dispersion : float or None
-        Pearson χ²/(n-p) for count families (above 1: overdispersion), ``None`` for Gaussian.
+        Pearson χ²/(n-p) for count families (above 1: overdispersion) and gamma (the squared coefficient
+        of variation), ``None`` for Gaussian.
     ar_params : tuple of float
         AR coefficients of the error model, if any.
     warnings : tuple of str

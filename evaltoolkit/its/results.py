@@ -132,7 +132,7 @@ class ITSResult:
     df_resid : int
         Fitted periods minus terms.
     dispersion : float
-        Residual variance (Gaussian), Pearson dispersion (quasi-Poisson) or 1.
+        Residual variance (Gaussian), Pearson dispersion (quasi-Poisson, gamma) or 1.
     sigma : float or None
         Residual SD for Gaussian fits: ``√(RSS/(n-p))`` for OLS and Prais–Winsten, the marginal error SD for
         ``gls-*`` (ML: divisor n; REML: n-p; as ``nlme``), the innovation SD for ``arima`` (as
@@ -270,8 +270,9 @@ class ITSResult:
         -------
         pandas.DataFrame
             One row per term with columns ``term, estimate, std_error, statistic, df, p_value, ci_lower,
-            ci_upper`` (``df`` is ``inf`` for normal-quantile inference); count families add
-            ``rate_ratio, rate_ratio_ci_lower, rate_ratio_ci_upper`` (``exp`` of estimate and CI).
+            ci_upper`` (``df`` is ``inf`` for normal-quantile inference); log-link families (counts,
+            ``gamma``) add ``rate_ratio, rate_ratio_ci_lower, rate_ratio_ci_upper`` (``exp`` of estimate
+            and CI; for ``gamma`` a ratio of means).
 
         Examples
         --------
@@ -537,17 +538,18 @@ class ITSResult:
         Returns
         -------
         pandas.DataFrame
-            Columns ``term, estimate, std_error, statistic, df, p_value, ci_lower, ci_upper`` (count
+            Columns ``term, estimate, std_error, statistic, df, p_value, ci_lower, ci_upper`` (log-link
             families add ``rate_ratio, rate_ratio_ci_lower, rate_ratio_ci_upper``), then ``interruption``
             (1, 2, …), ``horizon`` and ``time``. Rows per interruption:
 
             * ``post_slope`` (``post_slope_2``…): pre_slope plus the slope changes so far (per period; on
-              the log scale for counts, whose ``rate_ratio`` is the per-period ratio). Controlled designs
-              give the treated series' ``post_slope``, ``control_post_slope`` and ``diff_post_slope``.
+              the log scale for counts and gamma, whose ``rate_ratio`` is the per-period ratio). Controlled
+              designs give the treated series' ``post_slope``, ``control_post_slope`` and
+              ``diff_post_slope``.
             * ``absolute_change`` at each horizon: fitted minus counterfactual on the outcome scale
-              (expected counts, summed over treated series; Gaussian values averaged over them).
-            * ``relative_change``: fitted / counterfactual - 1 (for counts, the rate ratio minus 1 with a CI
-              from the log scale).
+              (expected counts, summed over treated series; Gaussian and gamma means averaged over them).
+            * ``relative_change``: fitted / counterfactual - 1 (for counts and gamma, the ratio minus 1 with a
+              CI from the log scale, so it never reaches -100%).
 
         Examples
         --------
@@ -676,8 +678,8 @@ class ITSResult:
         """Total fitted-minus-counterfactual difference over post-interruption periods, with a CI.
 
         For counts this is the number of events caused (negative: averted) relative to the continued
-        pre-interruption trend, e.g. attendances or bed-days averted; for Gaussian outcomes the sum of
-        per-period differences. The counterfactual removes every interruption's terms. Excluded
+        pre-interruption trend, e.g. attendances or bed-days averted; for Gaussian and gamma outcomes (means)
+        the sum of per-period differences. The counterfactual removes every interruption's terms. Excluded
         transition periods are not summed.
 
         Parameters
@@ -692,7 +694,7 @@ class ITSResult:
             One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
             ci_lower, ci_upper`` (delta method), ``start, end, n_periods, observed_total, fitted_total,
             counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
-            counterfactual total - 1; log-scale CI for counts).
+            counterfactual total - 1; log-scale CI for counts and gamma).
 
         Examples
         --------
