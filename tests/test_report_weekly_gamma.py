@@ -15,6 +15,7 @@ import json
 import math
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -39,6 +40,14 @@ def run(tmp_path_factory):
     res = CliRunner().invoke(app, ["run", str(PROTOCOL), "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def test_weekly_run_follows_the_results_schema(run):
+    from evaltoolkit.report import RESULTS_SCHEMA, check_results
+
+    _, results = run
+    assert check_results(results) == []
+    jsonschema.validate(results, RESULTS_SCHEMA)
 
 
 def test_weekly_series_fit_whole_weeks_only(run):

@@ -157,7 +157,8 @@ def fit_its(
     ------
     ITSInputError
         Bad columns or options, missing or duplicated periods, interruptions outside the data, fewer than
-        3 points in a segment, non-positive offsets, non-numeric outcomes.
+        3 points in a segment, non-positive offsets, non-numeric outcomes, zero or negative outcomes or an
+        ``offset`` with ``family="gamma"``, AR methods with a non-Gaussian family.
 
     Warns
     -----
@@ -199,6 +200,14 @@ def fit_its(
     * Counts: ``poisson`` assumes variance = mean; ``quasipoisson`` scales the SEs by the Pearson
       dispersion (estimates unchanged); ``negbin`` assumes variance ``μ + μ²/θ``. Check
       ``diagnostics().dispersion``.
+    * Positive skewed means (mean length of stay): ``gamma`` assumes variance ``φ μ²`` (a constant
+      coefficient of variation) and reports ratios of means. Its log-likelihood and AIC are not reported
+      (R's ``AIC`` for a gamma GLM plugs in a deviance-based shape); nested gamma fits are compared by the
+      F test of :meth:`ITSResult.compare_nested`, as R ``anova(..., test = "F")``.
+
+    GLMs are fitted by IRLS until the deviance changes by less than ``1e-12 × (|deviance| + 0.1)``
+    between iterations (R ``glm.control``'s relative rule; statsmodels' own ``tol`` is absolute, which
+    never converges on deviances in the tens of thousands).
 
     Every warning is also stored in ``result.warnings``.
 
