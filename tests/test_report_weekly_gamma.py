@@ -193,3 +193,22 @@ def test_gamma_family_rules():
     assert "set family: gaussian on a mean_los series" in found["analysis.primary.method"]
     ar["series"][0]["family"] = "gaussian"  # the advice, followed
     assert "analysis.primary.method" not in _paths(validate_protocol(ar, base_dir=PROTOCOL.parent))
+
+
+def test_a_gamma_method_on_count_series_is_refused():
+    raw = _raw()
+    raw["analysis"]["primary"]["family"] = "gamma"
+    found = _paths(validate_protocol(raw, base_dir=PROTOCOL.parent))
+    msg = found["analysis.primary.family"]
+    assert "series ed_attendances_weekly are counts" in msg and "set family: gamma on the mean_los" in msg
+
+
+def test_newey_west_lags_for_weekly_series_count_weeks():
+    raw = _raw()
+    raw["series"] = [raw["series"][0]]  # the weekly series only
+    raw["data"]["window"]["extract_date"] = "2019-07-01"  # 61 days after 2019-05-01: 8 weeks (2 months)
+    raw["analysis"]["sensitivity"] = [{"label": "NW", "se_type": "newey-west", "lags": 7}]
+    assert "analysis.sensitivity[0].lags" not in _paths(validate_protocol(raw, base_dir=PROTOCOL.parent))
+    raw["analysis"]["sensitivity"][0]["lags"] = 8
+    found = _paths(validate_protocol(raw, base_dir=PROTOCOL.parent))
+    assert "number of periods in the window (8)" in found["analysis.sensitivity[0].lags"]

@@ -657,6 +657,16 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                         + (" (or set family: gaussian on a mean_los series)" if gamma_series else ""),
                     )
                 )
+        if opts["family"] == "gamma":
+            counted = [s.name for s in series if s.measure != "mean_los" and s.family is None]
+            if counted:
+                out.append(
+                    Problem(
+                        f"{at}.family",
+                        f"gamma models a positive mean, but series {', '.join(counted)} are counts; set "
+                        "family: gamma on the mean_los series instead (it is their default)",
+                    )
+                )
         if opts["method"] == "prais-winsten" and opts["ar_order"] != 1:
             out.append(Problem(f"{at}.ar_order", "must be 1 with method: prais-winsten"))
         if opts["method"] == "arima" and opts["controlled"]:
