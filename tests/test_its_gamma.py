@@ -286,3 +286,20 @@ def test_compare_methods_defaults_for_gamma():
     assert table.loc["gamma+newey-west(lags=1)", "std_error"] == pytest.approx(ref["nw_se"][2], rel=RTOL)
     assert table.loc["gamma", "rate_ratio"] == pytest.approx(math.exp(ref["coef"][2]), rel=RTOL)
     assert cmp.has_counts  # log-link: rate-ratio columns (ratios of means)
+
+
+def test_report_totals_of_a_gamma_fit_are_sums_of_mean_stays():
+    from evaltoolkit.report._its import combine_sites, totals
+
+    b0, b1, b2, b3 = R_GAMMA["a1"]["coef"]
+    t = np.arange(17, 21)  # 2019-01-01 to 2019-10-01: the first four post quarters
+    fitted = np.exp(b0 + b1 * t + b2 + b3 * (t - 17)).sum()
+    counterfactual = np.exp(b0 + b1 * t).sum()
+    res = fit_case("a1")
+    out = combine_sites(
+        [totals(res, pd.Timestamp("2019-01-01"), pd.Timestamp("2019-10-01"))], correlated=False
+    )
+    assert out["n_periods"] == 4
+    assert out["relative_change"] == pytest.approx(fitted / counterfactual - 1, rel=RTOL)
+    assert out["estimate"] == pytest.approx((fitted - counterfactual) / 4, rel=RTOL)  # days per quarter
+    assert out["relative_ci_lower"] > -1
