@@ -301,5 +301,5 @@ def test_report_totals_of_a_gamma_fit_are_sums_of_mean_stays():
     )
     assert out["n_periods"] == 4
     assert out["relative_change"] == pytest.approx(fitted / counterfactual - 1, rel=RTOL)
-    assert out["estimate"] == pytest.approx((fitted - counterfactual) / 4, rel=RTOL)  # days per quarter
+    assert out["estimate"] == pytest.approx((fitted - counterfactual) / 4, rel=RTOL)  # mean difference per quarter (days)
     assert out["relative_ci_lower"] > -1
