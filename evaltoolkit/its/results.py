@@ -679,7 +679,8 @@ class ITSResult:
 
         For counts this is the number of events caused (negative: averted) relative to the continued
         pre-interruption trend, e.g. attendances or bed-days averted; for Gaussian and gamma outcomes (means)
-        the sum of per-period differences. The counterfactual removes every interruption's terms. Excluded
+        the sum of per-period differences. The relative change of a gamma fit has a log-scale CI, as for
+        counts. The counterfactual removes every interruption's terms. Excluded
         transition periods are not summed.
 
         Parameters
@@ -694,7 +695,7 @@ class ITSResult:
             One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
             ci_lower, ci_upper`` (delta method), ``start, end, n_periods, observed_total, fitted_total,
             counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
-            counterfactual total - 1; log-scale CI for counts and gamma).
+            counterfactual total - 1; log-scale CI for counts).
 
         Examples
         --------

@@ -162,6 +162,12 @@ def horizon_window(
     return interruption, min(pd.Timestamp(end), last)
 
 
+def _weekly(periods: pd.Series) -> bool:
+    """True when the period starts are 7 days apart (a weekly series)."""
+    starts = np.unique(pd.to_datetime(periods).to_numpy())
+    return starts.size > 1 and bool(np.all(np.diff(starts) == np.timedelta64(7, "D")))
+
+
 def _its_frame(
     table: pd.DataFrame, site: str, controls: list[str], controlled: bool, mean: bool
 ) -> pd.DataFrame:
@@ -196,7 +202,6 @@ def _fit(
     interruption: pd.Timestamp,
     site: str,
     offset: bool,
-    period: float | None = None,
 ) -> tuple[ITSResult | None, str, list[str]]:
     kwargs: dict[str, Any] = {
         "outcome": "value",
@@ -213,12 +218,12 @@ def _fit(
         "conf_level": opts["conf_level"],
         "nw_adjust": opts["nw_adjust"],
     }
+    if isinstance(opts["seasonality"], int) and _weekly(frame["period"]):
+        kwargs["period"] = WEEKLY_PERIOD  # Fourier terms of the mean year, not 52 weeks
     if opts["method"] in ("gls-reml", "gls-ml", "arima"):
         kwargs["ar_order"] = opts["ar_order"]
     if opts["use_t"] is not None:
         kwargs["use_t"] = opts["use_t"]
-    if period is not None and isinstance(opts["seasonality"], int):
-        kwargs["period"] = period
     if offset:
         kwargs["offset"] = "population"
     if opts["controlled"]:
@@ -298,8 +303,7 @@ def run_its(
                     continue
                 seen.setdefault(key, index)
                 frame = _its_frame(table, site.code, controls, rec.controlled, spec.measure == "mean_los")
-                period = WEEKLY_PERIOD if spec.frequency == "W-MON" else None
-                result, message, warns = _fit(frame, opts, family, t0, site.code, offset, period)
+                result, message, warns = _fit(frame, opts, family, t0, site.code, offset)
                 rec.result, rec.warnings = result, warns
                 if result is None:
                     rec.status, rec.message = "failed", message
