@@ -301,5 +301,6 @@ def test_report_totals_of_a_gamma_fit_are_sums_of_mean_stays():
     )
     assert out["n_periods"] == 4
     assert out["relative_change"] == pytest.approx(fitted / counterfactual - 1, rel=RTOL)
-    assert out["estimate"] == pytest.approx((fitted - counterfactual) / 4, rel=RTOL)  # mean difference per quarter (days)
+    # the absolute change is the mean difference per quarter, in days
+    assert out["estimate"] == pytest.approx((fitted - counterfactual) / 4, rel=RTOL)
     assert out["relative_ci_lower"] > -1
