@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from evaltoolkit.its._types import (
     TransitionShape,
     check_literal,
 )
-from evaltoolkit.its.design import RECOMMENDED_MINIMUM, build_its_design
+from evaltoolkit.its.design import RECOMMENDED_MINIMUM, StaggeredEffects, build_its_design
 from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
 from evaltoolkit.its.results import ITSResult
 
@@ -68,6 +68,10 @@ def fit_its(
     transition_shape: TransitionShape = "exclude",
     group: str | None = None,
     treated: Any = None,
+    exclude_periods: Sequence[tuple[Any, Any]] | None = None,
+    level_shifts: Mapping[str, Any] | None = None,
+    interruption_names: Sequence[str] | None = None,
+    staggered_effects: StaggeredEffects = "pooled",
     conf_level: float = 0.95,
     use_t: bool | None = None,
     nw_adjust: bool = True,
@@ -275,6 +279,10 @@ def fit_its(
         transition_shape=transition_shape,
         group=group,
         treated=treated,
+        exclude_periods=exclude_periods,
+        level_shifts=level_shifts,
+        interruption_names=interruption_names,
+        staggered_effects=staggered_effects,
     )
     if use_t is None:
         use_t = family == "gaussian" and method != "arima"
@@ -283,6 +291,11 @@ def fit_its(
     labels = ["before the first interruption"] + [
         f"after interruption {_fmt(v)}" for v in design.interruptions
     ]
+    if design.is_staggered:
+        labels = [
+            "before the interruption in the treated series with the fewest",
+            "after the interruption in the treated series with the fewest",
+        ]
     for count, label in zip(design.segment_points, labels, strict=True):
         if count < RECOMMENDED_MINIMUM:
             notes.append(

@@ -33,6 +33,19 @@ COEFFICIENT_COLUMNS = ("term", "estimate", "std_error", "statistic", "df", "p_va
 RATE_RATIO_COLUMNS = ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper")
 """Extra columns for count families: ``exp`` of the estimate and of its CI."""
 
+_CUMULATIVE_COLUMNS = (
+    *COEFFICIENT_COLUMNS,
+    "start",
+    "end",
+    "n_periods",
+    "observed_total",
+    "fitted_total",
+    "counterfactual_total",
+    "relative_change",
+    "relative_ci_lower",
+    "relative_ci_upper",
+)
+
 CODING_NOTE = (
     "level_change is the change at the first post-interruption period (time since interruption = 0 "
     "there, Stata itsa coding); the tutorial coding I(time - T + 1):post gives level_change - slope_change."
@@ -431,6 +444,7 @@ class ITSResult:
             segment=f["segment"].to_numpy(),
             in_transition=f["in_transition"].to_numpy(),
             in_fit=f["in_fit"].to_numpy(),
+            excluded=f["excluded"].to_numpy(),
             observed=f["outcome"].to_numpy(),
             fitted=fit,
             fitted_ci_lower=fit_lo,
@@ -570,10 +584,12 @@ class ITSResult:
                     raise ITSInputError(
                         f"effects(at=...) takes horizons as non-negative whole numbers, not {h!r}"
                     )
+        if d.is_staggered:
+            return self._staggered_effects(horizons_given)
         records: list[dict[str, Any]] = []
         n_int = len(d.interruptions)
         for j in range(n_int):
-            sfx = "" if j == 0 else f"_{j + 1}"
+            sfx = d.interruption_suffixes[j]
 
             # post slopes
             def vec(names: list[str]) -> np.ndarray:
@@ -583,9 +599,7 @@ class ITSResult:
                         v[terms.index(nm)] = 1.0
                 return v
 
-            slope_base = ["pre_slope"] + [
-                f"slope_change{'' if i == 0 else f'_{i + 1}'}" for i in range(j + 1)
-            ]
+            slope_base = ["pre_slope"] + [f"slope_change{d.interruption_suffixes[i]}" for i in range(j + 1)]
             slope_rows: list[tuple[str, np.ndarray]]
             if d.controlled:
                 diff = ["diff_pre_slope"] + [f"diff_{s}" for s in slope_base[1:]]
@@ -642,6 +656,91 @@ class ITSResult:
         out["horizon"] = out["horizon"].astype("Int64")
         out["time"] = self._time_series(out["time"])
         return out
+
+    def _finish_effects(self, records: list[dict[str, Any]], extra: list[str]) -> pd.DataFrame:
+        out = pd.DataFrame.from_records(records)
+        cols = list(COEFFICIENT_COLUMNS)
+        out["df"] = self.df_inference
+        if self.is_count:
+            cols += list(RATE_RATIO_COLUMNS)
+            for c in RATE_RATIO_COLUMNS:
+                if c not in out:
+                    out[c] = np.nan
+        out = out[[*cols, "interruption", "horizon", "time", *extra]]
+        for c in cols[1:]:
+            out[c] = out[c].astype("float64")
+        out["horizon"] = out["horizon"].astype("Int64")
+        out["time"] = self._time_series(out["time"])
+        return out
+
+    def _slope_row(self, name: str, v: np.ndarray) -> dict[str, Any]:
+        est = float(v @ self.params)
+        se = self._vec_se(v)
+        row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se)}
+        if self.is_count:
+            row.update(
+                rate_ratio=math.exp(est),
+                rate_ratio_ci_lower=math.exp(row["ci_lower"]),
+                rate_ratio_ci_upper=math.exp(row["ci_upper"]),
+            )
+        return row
+
+    def _staggered_effects(self, horizons_given: list[int] | None) -> pd.DataFrame:
+        """Effects of a staggered design: per treated series at its own horizons, and combined."""
+        d = self.design
+        assert d.staggered is not None
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        t_max = int(t_all.max())
+        gv = f["group"].to_numpy(dtype=object)
+        terms = list(self.terms)
+        X = d.X.to_numpy(dtype="float64")
+        Xc = d.X_counterfactual.to_numpy(dtype="float64")
+        table = d.staggered
+        single = len(table) == 1
+
+        def vec(names: list[str]) -> np.ndarray:
+            v = np.zeros(len(terms))
+            for nm in names:
+                if nm in terms:
+                    v[terms.index(nm)] = 1.0
+            return v
+
+        calendar = ["pre_slope"] + [t for t in terms if t.startswith("calendar_slope_")]
+        records: list[dict[str, Any]] = []
+        base = {"interruption": 1, "horizon": pd.NA, "time": None}
+        records.append({**self._slope_row("control_post_slope", vec(calendar)), **base, "group": pd.NA})
+        for sv in table["group"]:
+            own = ["diff_pre_slope" if single else f"diff_pre_slope_{sv}"]
+            own += ["diff_slope_change" if d.staggered_effects == "pooled" else f"diff_slope_change_{sv}"]
+            records.append({**self._slope_row("post_slope", vec(calendar + own)), **base, "group": sv})
+            records.append({**self._slope_row("diff_post_slope", vec(own)), **base, "group": sv})
+        room = {sv: t_max - int(p) for sv, p in zip(table["group"], table["post_start_t"], strict=True)}
+        shortest = min(room, key=lambda k: room[k])
+        horizons = horizons_given if horizons_given is not None else sorted({0, room[shortest]})
+        for h in horizons:
+            if int(h) > room[shortest]:
+                raise ITSInputError(
+                    f"horizon {h} is beyond the data for treated series {shortest!r} (its last available "
+                    f"horizon is {room[shortest]}); the combined effect needs every treated series"
+                )
+            all_rows = []
+            for sv, p in zip(table["group"], table["post_start_t"], strict=True):
+                tt = int(p) + int(h)
+                rows = np.flatnonzero((gv == sv) & (t_all == tt))
+                all_rows.append(rows)
+                F, gF = self._aggregate(rows, X)
+                C, gC = self._aggregate(rows, Xc)
+                for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC):
+                    records.append(
+                        {**r, "interruption": 1, "horizon": int(h), "time": d.time_of(tt), "group": sv}
+                    )
+            rows = np.concatenate(all_rows)
+            F, gF = self._aggregate(rows, X)
+            C, gC = self._aggregate(rows, Xc)
+            for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC):
+                records.append({**r, "interruption": 1, "horizon": int(h), "time": None, "group": pd.NA})
+        return self._finish_effects(records, ["group"])
 
     def _time_series(self, values: pd.Series) -> pd.Series:
         if self.design.time_kind == "date":
@@ -704,6 +803,8 @@ class ITSResult:
         t1 = int(t_all.max()) if end is None else self._t_of(end, "end")
         if t1 < t0:
             raise ITSInputError("cumulative_effect: end is before start")
+        if d.is_staggered:
+            return self._staggered_cumulative(t0, t1)
         keep = f["treated"].to_numpy() & f["in_fit"].to_numpy() & (t_all >= t0) & (t_all <= t1)
         periods = np.unique(t_all[keep])
         X = d.X.to_numpy(dtype="float64")
@@ -738,20 +839,63 @@ class ITSResult:
             "relative_ci_upper": rel["ci_upper"],
         }
         frame = pd.DataFrame([out])
-        return frame[
-            [
-                *COEFFICIENT_COLUMNS,
-                "start",
-                "end",
-                "n_periods",
-                "observed_total",
-                "fitted_total",
-                "counterfactual_total",
-                "relative_change",
-                "relative_ci_lower",
-                "relative_ci_upper",
-            ]
-        ]
+        return frame[list(_CUMULATIVE_COLUMNS)]
+
+    def _cumulative_row(self, rows: np.ndarray, group: Any) -> dict[str, Any]:
+        d = self.design
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        X = d.X.to_numpy(dtype="float64")
+        Xc = d.X_counterfactual.to_numpy(dtype="float64")
+        y = f["outcome"].to_numpy(dtype="float64")
+        F = C = obs = 0.0
+        gF = np.zeros(len(self.terms))
+        gC = np.zeros(len(self.terms))
+        for r in rows:  # one row per series-period: the sum over each series' own post periods
+            a, ga = self._aggregate(np.array([r]), X)
+            b, gb = self._aggregate(np.array([r]), Xc)
+            F, C, obs = F + a, C + b, obs + float(y[r])
+            gF, gC = gF + ga, gC + gb
+        main, rel = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC)
+        ts = t_all[rows]
+        return {
+            **{
+                k: main[k]
+                for k in ("term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper")
+            },
+            "df": self.df_inference,
+            "start": d.time_of(int(ts.min())) if ts.size else None,
+            "end": d.time_of(int(ts.max())) if ts.size else None,
+            "n_periods": int(ts.size),
+            "observed_total": obs,
+            "fitted_total": F,
+            "counterfactual_total": C,
+            "relative_change": rel["estimate"],
+            "relative_ci_lower": rel["ci_lower"],
+            "relative_ci_upper": rel["ci_upper"],
+            "group": group,
+        }
+
+    def _staggered_cumulative(self, t0: int, t1: int) -> pd.DataFrame:
+        """Cumulative effect of a staggered design: summed over treated series, then each series."""
+        d = self.design
+        assert d.staggered is not None
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        keep = (
+            f["treated"].to_numpy()
+            & f["in_fit"].to_numpy()
+            & (f["segment"].to_numpy() >= 1)
+            & (t_all >= t0)
+            & (t_all <= t1)
+        )
+        gv = f["group"].to_numpy(dtype=object)
+        out = [self._cumulative_row(np.flatnonzero(keep), pd.NA)]
+        out += [self._cumulative_row(np.flatnonzero(keep & (gv == sv)), sv) for sv in d.staggered["group"]]
+        frame = pd.DataFrame(out)
+        for c in ("start", "end"):
+            frame[c] = self._time_series(frame[c])
+        return frame[[*_CUMULATIVE_COLUMNS, "group"]]
 
     # -- tests --------------------------------------------------------------------------------------
     def wald_test(self, terms: str | list[str]) -> pd.DataFrame:
