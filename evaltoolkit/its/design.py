@@ -529,6 +529,12 @@ def build_its_design(
         raise ITSInputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     if data.empty:
         raise ITSInputError("data has no rows")
+    if isinstance(interruptions, Mapping) and group is None:
+        raise ITSInputError(
+            "interruptions given as a mapping {series: date} describe a staggered controlled design and "
+            "need group= (the column that identifies the series); for one series with several "
+            "interruptions pass a list of dates instead"
+        )
     covs = [covariates] if isinstance(covariates, str) else list(covariates)
     for name, value in (("outcome", outcome), ("time", time)):
         if not isinstance(value, str):
@@ -646,12 +652,6 @@ def build_its_design(
     starts = [time_of_t[t] for t in range(1, t_max + 1)]
     staggered = isinstance(interruptions, Mapping)
     if staggered:
-        if group is None:
-            raise ITSInputError(
-                "interruptions given as a mapping {series: date} describe a staggered controlled design and "
-                "need group= (the column that identifies the series); for one series with several "
-                "interruptions pass a list of dates instead"
-            )
         if interruption_names is not None:
             raise ITSInputError(
                 "interruption_names= names the interruptions of a list; a staggered mapping is already "
@@ -968,18 +968,22 @@ def build_its_design(
                 cols[f"calendar_level_{lab}"] = (tf >= p).astype("float64")
             if effect in ("slope", "level+slope"):
                 cols[f"calendar_slope_{lab}"] = np.maximum(tf - p, 0.0)
-        tr_list = list(series_t)
-        single = len(tr_list) == 1
-        for sv in tr_list:
-            zs = (gvals == sv).astype("float64")
-            cols["diff_intercept" if single else f"diff_intercept_{sv}"] = zs
-        for sv in tr_list:
-            zs = (gvals == sv).astype("float64")
-            cols["diff_pre_slope" if single else f"diff_pre_slope_{sv}"] = zs * tf
+        # every series has its own line: the reference (first control) by intercept/pre_slope, every other
+        # series (controls, then treated, each in sorted order) by its differences from the reference
+        order_vals = [gvals[np.flatnonzero(gkey == k)[0]] for k in np.unique(gkey)]
+        tr_list = [v for v in order_vals if v in series_t]
+        pts_of = {r[0]: (r[1], r[2]) for r in rows_pts}
+        controls = [v for v in order_vals if v not in series_t]
+        others = controls[1:] + tr_list
+        single = len(others) == 1
+        for sv in others:
+            cols["diff_intercept" if single else f"diff_intercept_{sv}"] = (gvals == sv).astype("float64")
+        for sv in others:
+            cols["diff_pre_slope" if single else f"diff_pre_slope_{sv}"] = (gvals == sv) * tf
         own_level = treated_mask * (tf >= own_p)
         own_slope = treated_mask * np.maximum(tf - own_p, 0.0)
         these = []
-        if staggered_effects == "pooled" or single:
+        if staggered_effects == "pooled" or len(tr_list) == 1:
             if effect in ("level", "level+slope"):
                 cols["diff_level_change"] = own_level.astype("float64")
                 these.append("diff_level_change")
@@ -997,7 +1001,7 @@ def build_its_design(
                     these.append(f"diff_slope_change_{sv}")
         interruption_terms: tuple[tuple[str, ...], ...] = (tuple(these),)
         slope_terms = ["pre_slope"] + [c for c in cols if c.startswith("calendar_slope_")]
-        slope_terms += [c for c in cols if c.startswith("diff_pre_slope")]
+        slope_terms += [c for c in cols if c.startswith("diff_pre_slope")]  # sum over series: see effects()
         slope_terms += [t for t in these if t.startswith("diff_slope_change")]
         stagger_table = pd.DataFrame(
             {
@@ -1006,8 +1010,8 @@ def build_its_design(
                 "first_post_period": [starts[series_t[sv] - 1] for sv in tr_list],
                 "t": [series_t[sv] for sv in tr_list],
                 "post_start_t": [series_t[sv] + transition for sv in tr_list],
-                "pre_points": [r[1] for r in rows_pts],
-                "post_points": [r[2] for r in rows_pts],
+                "pre_points": [pts_of[sv][0] for sv in tr_list],
+                "post_points": [pts_of[sv][1] for sv in tr_list],
             }
         )
         first = min(series_t.values())

@@ -697,7 +697,6 @@ class ITSResult:
         X = d.X.to_numpy(dtype="float64")
         Xc = d.X_counterfactual.to_numpy(dtype="float64")
         table = d.staggered
-        single = len(table) == 1
 
         def vec(names: list[str]) -> np.ndarray:
             v = np.zeros(len(terms))
@@ -711,7 +710,7 @@ class ITSResult:
         base = {"interruption": 1, "horizon": pd.NA, "time": None}
         records.append({**self._slope_row("control_post_slope", vec(calendar)), **base, "group": pd.NA})
         for sv in table["group"]:
-            own = ["diff_pre_slope" if single else f"diff_pre_slope_{sv}"]
+            own = ["diff_pre_slope" if "diff_pre_slope" in terms else f"diff_pre_slope_{sv}"]
             own += ["diff_slope_change" if d.staggered_effects == "pooled" else f"diff_slope_change_{sv}"]
             records.append({**self._slope_row("post_slope", vec(calendar + own)), **base, "group": sv})
             records.append({**self._slope_row("diff_post_slope", vec(own)), **base, "group": sv})
@@ -1133,15 +1132,49 @@ class ITSResult:
             ("Standard errors", self.se_description),
             ("Inference", f"t({self.df_resid})" if self.use_t else "normal (z)"),
             ("Periods", f"{_fmt(f['time'].min())} to {_fmt(f['time'].max())} ({self.n_obs} fitted)"),
-            ("Interruptions", ", ".join(_fmt(v) for v in d.interruptions)),
+            ("Interruptions", "; ".join(r["text"] for r in _interruption_rows(d))),
             ("Points per segment", ", ".join(str(p) for p in d.segment_points)),
             (
                 "Effect",
                 d.effect + (f"; transition {d.transition} ({d.transition_shape})" if d.transition else ""),
             ),
         ]
-        if d.controlled:
+        if d.is_staggered:
+            assert d.staggered is not None
+            controls = sorted({str(g) for g in d.frame.loc[~d.frame["treated"], "group"]})
+            info[6] = ("Interruptions", "see staggered design")
+            info.append(
+                (
+                    "Staggered design",
+                    f"group {d.group!r}; treated "
+                    + ", ".join(
+                        f"{g} {_fmt(v)}"
+                        for g, v in zip(d.staggered["group"], d.staggered["first_post_period"], strict=True)
+                    )
+                    + f"; controls {controls}; treatment terms {d.staggered_effects}",
+                )
+            )
+        elif d.controlled:
             info.append(("Controlled design", f"group {d.group!r}, treated {list(d.treated)}"))
+        if d.exclude_periods:
+            n_ex = int(d.frame.loc[d.frame["excluded"], "t"].nunique())
+            info.append(
+                (
+                    "Excluded periods",
+                    "; ".join(f"{_fmt(a)} to {_fmt(b)}" for _, a, b in d.exclude_periods)
+                    + f" ({n_ex} period{'s' if n_ex != 1 else ''} not fitted)",
+                )
+            )
+        if d.level_shifts:
+            info.append(
+                (
+                    "Level shifts",
+                    "; ".join(
+                        f"shift_{nm}: {_fmt(a)} to {_fmt(b) if b is not None else 'the end'}"
+                        for nm, a, b in d.level_shifts
+                    ),
+                )
+            )
         if d.seasonal_terms:
             info.append(("Seasonality", ", ".join(d.seasonal_terms)))
         if self.ar_params:
@@ -1172,7 +1205,15 @@ class ITSResult:
             ("Effects", self.effects()),
             ("Cumulative effect", self.cumulative_effect()),
         ]
-        notes = [CODING_NOTE, *(f"Warning: {w}" for w in self.warnings)]
+        notes = [CODING_NOTE]
+        moved = [r for r in _interruption_rows(self.design) if r["moved"]]
+        if moved:
+            notes.append(
+                "; ".join(r["text"] for r in moved)
+                + ": an event date inside a period starts the effect in the "
+                "first period starting on or after it"
+            )
+        notes += [f"Warning: {w}" for w in self.warnings]
         return ITSSummary(
             title=f"Interrupted time series: {self.design.outcome}",
             info=tuple(self._info()),
@@ -1208,6 +1249,25 @@ class ITSResult:
                 "outcome": d.outcome,
                 "time": d.time,
                 "interruptions": list(d.interruptions),
+                "interruption_table": [
+                    {k: r[k] for k in ("name", "given", "first_post_period")} for r in _interruption_rows(d)
+                ],
+                "interruption_names": list(d.interruption_names),
+                "exclude_periods": [
+                    {
+                        "start": a,
+                        "end": b,
+                        "n_periods": int(
+                            d.frame.loc[(d.frame["time"] >= a) & (d.frame["time"] <= b), "t"].nunique()
+                        ),
+                    }
+                    for _, a, b in d.exclude_periods
+                ],
+                "level_shifts": [
+                    {"name": nm, "term": f"shift_{nm}", "start": a, "end": b} for nm, a, b in d.level_shifts
+                ],
+                "staggered": None if d.staggered is None else _records(d.staggered),
+                "staggered_effects": d.staggered_effects,
                 "family": self.family,
                 "offset": d.offset,
                 "method": self.method,
@@ -1298,6 +1358,36 @@ def _fmt(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+def _period_label(value: Any, freq: str | None) -> str:
+    if isinstance(value, pd.Timestamp):
+        if freq == "month":
+            return value.strftime("%Y-%m")
+        if freq == "quarter":
+            return f"{value.year}-Q{value.quarter}"
+        if freq == "year":
+            return str(value.year)
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _interruption_rows(d: ITSDesign) -> list[dict[str, Any]]:
+    """Each interruption: its name, the date given, the first post-interruption period used, a text."""
+    given = d.interruptions_given or d.interruptions
+    rows = []
+    for j, (g, used) in enumerate(zip(given, d.interruptions, strict=True)):
+        name = d.interruption_names[j] if d.interruption_names else None
+        moved = bool(g != used)
+        text = (
+            f"interruption {_fmt(g)} → first post period {_period_label(used, d.freq)}"
+            if moved
+            else _fmt(used)
+        )
+        if name:
+            text = f"{name}: {text}"
+        rows.append({"name": name, "given": g, "first_post_period": used, "text": text, "moved": moved})
+    return rows
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
