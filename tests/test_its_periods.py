@@ -136,7 +136,8 @@ def test_excluded_range_errors_name_the_range():
         )
     with pytest.raises(
         ITSInputError,
-        match=r"too few points before the first interruption: 2.*range 1981-03-01 to 1982-12-01 leaves 2 of 24",
+        match=r"too few points before the first interruption: 2.*"
+        r"range 1981-03-01 to 1982-12-01 leaves 2 of 24",
     ):
         fit_its(
             df,
@@ -195,6 +196,7 @@ def test_level_shift_is_a_dummy_reported_but_not_an_effect():
     X = np.column_stack([np.ones(48), t, t >= 25, np.maximum(t - 25, 0), (t >= 10) & (t <= 13)]).astype(float)
     beta, se = ols(X, df["y"].to_numpy())
     np.testing.assert_allclose(res.params, beta, rtol=1e-9)
+    np.testing.assert_allclose(np.sqrt(np.diag(res.cov)), se, rtol=1e-9)
     c = res.coefficients().set_index("term")
     np.testing.assert_allclose(c.loc["shift_covid", "estimate"], 3.0, atol=0.5)  # simulated +3
     assert "shift_covid" not in res.design.effect_terms
@@ -256,7 +258,8 @@ def test_named_interruptions_keep_the_first_terms_and_name_the_later_ones():
     )
     assert plain.terms[-2:] == ("level_change_2", "slope_change_2")
     assert named.terms == (
-        "intercept", "pre_slope", "level_change", "slope_change", "level_change_expansion", "slope_change_expansion",
+        "intercept", "pre_slope", "level_change", "slope_change", "level_change_expansion",
+        "slope_change_expansion",
     )  # fmt: skip
     np.testing.assert_allclose(named.params, plain.params)
     e = named.effects()
