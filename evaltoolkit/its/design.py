@@ -28,6 +28,66 @@ Controlled designs (``group``/``treated``) follow Stata ``itsa`` multiple-group 
 describe the control series, ``diff_intercept``/``diff_pre_slope`` the treated-minus-control differences
 before the interruption and ``diff_level_change``/``diff_slope_change`` the differences in the changes –
 the intervention effects.
+
+Event dates inside a period
+---------------------------
+An interruption (or a range bound) may be any date, not only a period start: **the first period starting on
+or after the date is the first post-interruption period**. With monthly periods ``"1983-01-31"`` (a law
+that started on 31 January) gives February 1983 and ``"1983-01-01"`` gives January; with quarterly periods
+``"1983-02-15"`` gives 1983-04-01; with weekly periods a Wednesday gives the next week start. The date
+given and the period used are both kept (``ITSDesign.interruptions_given``/``interruptions``) and printed
+by the result's ``summary()`` ("interruption 1983-01-31 → first post period 1983-02").
+
+Named interruptions, excluded periods and level shifts
+------------------------------------------------------
+``interruption_names=["go_live", "expansion"]``: the first interruption keeps ``level_change``/
+``slope_change``; the later ones are ``level_change_<name>``/``slope_change_<name>`` instead of
+``level_change_2``…. ``exclude_periods=[(start, end), …]``: periods whose start date lies in an inclusive
+range are left out of the fit (``in_fit = False``, ``excluded = True``) and kept in the outputs; a range may
+not cover an interruption's first period nor leave a segment with fewer than 3 points.
+``level_shifts={"covid": (start, end)}`` (or ``{"covid": start}``, open-ended) adds a dummy ``shift_covid``
+= 1 inside the range: an adjustment, not an intervention effect (the counterfactual keeps it).
+
+Staggered controlled designs
+----------------------------
+``interruptions={"RA1": "2021-04-01", "RB2": "2022-01-01"}`` with ``group=``: the keys are the treated
+series, each with its own first post-interruption period ``T_s``; every other series is a control with no
+interruption. This generalises the ``itsa`` multiple-group coding. With ``t`` the period index:
+
+* every series has its own line before its interruption: ``intercept``/``pre_slope`` describe the
+  **reference series** (the first control in sorted order); every other series ``s`` (the other controls,
+  then the treated series, each in sorted order) gets ``diff_intercept_<s>`` = 1 and ``diff_pre_slope_<s>``
+  = ``t`` in its own rows (0 elsewhere);
+* for each distinct go-live period ``D`` there are **common calendar terms**, in every series:
+  ``calendar_level_<D>`` = 1 from ``D`` on and ``calendar_slope_<D>`` = ``t - D`` from ``D`` on (0 before):
+  the secular change at ``D`` that the controls (and the not-yet-treated series) identify;
+* the **treatment terms** switch on at each treated series' own ``T_s``: ``diff_level_change`` = 1 and
+  ``diff_slope_change`` = ``t - T_s`` from ``T_s`` on in treated series ``s`` (0 in controls). Pooled
+  (``staggered_effects="pooled"``, the default and the headline): one pair, the average effect across the
+  treated series. ``staggered_effects="by_series"``: a pair ``diff_level_change_<s>``/
+  ``diff_slope_change_<s>`` per treated series instead.
+
+Worked example: series A (go-live ``t = 4``), B (``t = 6``) and control K (the reference), ``t = 1…8``;
+columns ``calendar_level_4`` (cl4), ``calendar_slope_4`` (cs4), ``calendar_level_6`` (cl6),
+``diff_intercept_A`` (dA), ``diff_level_change`` (dlc), ``diff_slope_change`` (dsc)::
+
+    series  t   cl4  cs4  cl6   dA   dlc  dsc
+    K       5    1    1    0    0    0    0
+    K       7    1    3    1    0    0    0
+    A       3    0    0    0    1    0    0
+    A       5    1    1    0    1    1    1
+    A       7    1    3    1    1    1    3
+    B       5    1    1    0    0    0    0
+    B       7    1    3    1    0    1    1
+
+(plus ``intercept``, ``pre_slope`` = ``t``, ``calendar_slope_6``, ``diff_intercept_B`` and the
+``diff_pre_slope_<s>`` columns.) The counterfactual of each treated series is its own fitted line without
+its own treatment terms (the calendar terms stay). With one treated and one control series the terms are
+exactly the ``itsa`` controlled design (``calendar_level_<D>``/``calendar_slope_<D>`` are its
+``level_change``/``slope_change``; ``diff_intercept``/``diff_pre_slope`` keep their names). With several
+controls the ``treated=`` design pools the controls into one line (as ``itsa``); the staggered coding gives
+each control its own intercept and pre-slope. With ``transition = k`` the ``k`` periods after every go-live
+date are left out of the fit in every series (``transition_shape="ramp"`` is not available).
 """
 
 from __future__ import annotations
@@ -149,7 +209,25 @@ class ITSDesign:
     period : float or None
         Seasonal period used for Fourier terms, if any.
     segment_points : tuple of int
-        Fitted points in each segment (pre, post 1, post 2, …) per series.
+        Fitted points in each segment (pre, post 1, post 2, …) per series (staggered designs: the fewest
+        over the treated series, before and after their own interruption).
+    interruptions_given : tuple
+        The interruption dates as given (``interruptions`` holds the first post-interruption periods used).
+    interruption_names : tuple of str
+        Names given with ``interruption_names=`` (empty otherwise).
+    interruption_suffixes : tuple of str
+        Suffix of each interruption's term names (``""``, ``"_2"``… or ``"_<name>"``).
+    exclude_periods : tuple of (str, start, end)
+        Excluded ranges: a label and the first and last excluded period.
+    level_shifts : tuple of (str, start, end)
+        Level shifts: name, first period, last period (``None`` when open-ended).
+    shift_terms : tuple of str
+        The ``shift_<name>`` terms.
+    staggered : pandas.DataFrame or None
+        Staggered designs: one row per treated series with ``group, interruption`` (as given),
+        ``first_post_period, t, post_start_t, pre_points, post_points``.
+    staggered_effects : str or None
+        ``"pooled"`` or ``"by_series"`` for staggered designs.
     """
 
     frame: pd.DataFrame
@@ -473,8 +551,10 @@ def build_its_design(
         Outcome column (numeric; non-negative counts for count families).
     time : str
         Period column: dates (monthly, quarterly, yearly, weekly or daily period starts) or integers.
-    interruptions : scalar or sequence
-        Value(s) of ``time`` at which each interruption's first post-interruption period starts.
+    interruptions : scalar, sequence or mapping
+        Value(s) of ``time`` at which each interruption's first post-interruption period starts; a date
+        inside a period means the first period starting on or after it. A mapping ``{series: date}`` (with
+        ``group``) is a staggered design: one interruption per treated series.
     family : {"gaussian", "poisson", "quasipoisson", "negbin"}, default "gaussian"
         Used here only to validate the outcome and offset.
     offset : str, optional
@@ -498,7 +578,17 @@ def build_its_design(
     group : str, optional
         Group (series) column for a controlled design.
     treated : scalar or sequence, optional
-        Value(s) of ``group`` that are treated; every other group is a control.
+        Value(s) of ``group`` that are treated; every other group is a control. Leave it out when
+        ``interruptions`` is a mapping (its keys are the treated series).
+    exclude_periods : sequence of (start, end), optional
+        Inclusive ranges of periods left out of the fit (e.g. COVID-19 months); see the module docstring.
+    level_shifts : mapping of name to (start, end) or start, optional
+        Level-shift dummies ``shift_<name>`` (1 inside the range; open-ended with a start only).
+    interruption_names : sequence of str, optional
+        A name per interruption; the second and later interruptions' terms are named by it.
+    staggered_effects : {"pooled", "by_series"}, default "pooled"
+        Treatment terms of a staggered design (``interruptions`` a mapping): one pooled pair or one per
+        treated series.
 
     Returns
     -------

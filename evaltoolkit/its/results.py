@@ -427,8 +427,10 @@ class ITSResult:
             counterfactual_ci_upper`` and, with an offset, ``offset``. Values are on the outcome scale
             (expected counts for count families; divide by ``offset`` for rates). ``counterfactual`` sets
             the intervention terms to zero: the pre-interruption trend continued (in controlled designs,
-            the treated series following the controls' changes; equal to ``fitted`` for control series).
-            ``fitted`` is NaN for excluded transition periods.
+            the treated series following the controls' changes; equal to ``fitted`` for control series;
+            in staggered designs each treated series without its own treatment terms). ``excluded`` marks
+            periods dropped by ``exclude_periods``; ``fitted`` is NaN for excluded and for excluded
+            transition periods (``in_fit`` False).
         """
         f = self.design.frame
         fit, fit_lo, fit_hi = self._response(self.design.X.to_numpy(dtype="float64"))
@@ -553,6 +555,13 @@ class ITSResult:
               (expected counts, summed over treated series; Gaussian values averaged over them).
             * ``relative_change``: fitted / counterfactual - 1 (for counts, the rate ratio minus 1 with a CI
               from the log scale).
+
+            Named interruptions (``interruption_names=``) suffix the later rows with ``_<name>``.
+            Staggered designs add a ``group`` column: ``control_post_slope`` (the reference control, at
+            the end of the data), ``post_slope`` and ``diff_post_slope`` per treated series, then at each
+            horizon (counted from each series' own first post period; default 0 and the last horizon every
+            treated series reaches) ``absolute_change``/``relative_change`` per treated series and combined
+            (``group`` missing: counts summed over the treated series, Gaussian values averaged).
 
         Examples
         --------
@@ -781,7 +790,9 @@ class ITSResult:
             One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
             ci_lower, ci_upper`` (delta method), ``start, end, n_periods, observed_total, fitted_total,
             counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
-            counterfactual total - 1; log-scale CI for counts).
+            counterfactual total - 1; log-scale CI for counts). Staggered designs: a ``group`` column and
+            one row per treated series, each summed over its own post periods, after the first row, which
+            sums them over the treated series (``group`` missing; ``n_periods`` counts series-periods).
 
         Examples
         --------
