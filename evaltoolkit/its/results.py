@@ -422,8 +422,8 @@ class ITSResult:
         Returns
         -------
         pandas.DataFrame
-            Columns ``time, group (controlled designs only), t, segment, in_transition, in_fit, observed,
-            fitted, fitted_ci_lower, fitted_ci_upper, counterfactual, counterfactual_ci_lower,
+            Columns ``time, group (controlled designs only), t, segment, in_transition, in_fit, excluded,
+            observed, fitted, fitted_ci_lower, fitted_ci_upper, counterfactual, counterfactual_ci_lower,
             counterfactual_ci_upper`` and, with an offset, ``offset``. Values are on the outcome scale
             (expected counts for count families; divide by ``offset`` for rates). ``counterfactual`` sets
             the intervention terms to zero: the pre-interruption trend continued (in controlled designs,
