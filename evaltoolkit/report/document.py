@@ -866,7 +866,8 @@ def _methods(results: dict[str, Any]) -> list[Block]:
             span = f"from {sh['start']} to {sh['end']}" if sh.get("end") else f"from {sh['start']} on"
             items.append(
                 f"A level-shift term (shift_{sh['name']}) {span} was added to every time-series fit, as "
-                f"pre-specified: {_sentence(sh['reason'])} It adjusts the trend; it is not counted as an effect."
+                f"pre-specified: {_sentence(sh['reason'])} It adjusts the trend; it is not counted as an "
+                "effect."
             )
         if d.get("staggered"):
             items.append(
