@@ -265,3 +265,39 @@ def test_summary_and_plot_of_a_staggered_fit():
     assert "counterfactual" in labels and "interruption" in labels
     assert sum(1 for line in ax.get_lines() if line.get_linestyle() == ":") == 3  # one line per go-live date
     plt.close(ax.figure)
+
+
+def test_one_treated_series_with_a_phase_in_equals_the_controlled_design():
+    sub = data()[lambda d: d["site"].isin(["C1", "T1"])]
+    kw = {"outcome": "y", "time": "month", "group": "site", "transition": 2}
+    a = fit_its(sub, interruptions={"T1": GO["T1"]}, **kw)
+    b = fit_its(sub, interruptions=GO["T1"], treated="T1", **kw)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-12)
+    assert a.n_obs == b.n_obs == 116  # 2 phase-in months left out in both series
+    with pytest.raises(ITSInputError, match="transition_shape='ramp' is not available for staggered"):
+        fit_its(sub, interruptions={"T1": GO["T1"]}, transition_shape="ramp", **kw)
+    with pytest.raises(ITSInputError, match="interruption_names= names the interruptions of a list"):
+        fit_its(sub, interruptions={"T1": GO["T1"]}, interruption_names=["a"], **kw)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"method": "prais-winsten"},
+        {"method": "gls-ml"},
+        {"se_type": "newey-west", "lags": 2},
+        {"family": "poisson", "offset": "pop", "se_type": "newey-west", "lags": 1},
+        {"family": "quasipoisson", "offset": "pop", "staggered_effects": "by_series"},
+    ],
+)
+def test_staggered_design_works_with_every_estimator(options):
+    outcome = "n" if "family" in options else "y"
+    res = fit_its(data(), outcome=outcome, time="month", interruptions=GO, group="site", **options)
+    cum = res.cumulative_effect()
+    assert np.isfinite(cum["estimate"]).all() and np.isfinite(cum["std_error"]).all()
+    np.testing.assert_allclose(cum["estimate"].iloc[1:].sum(), cum["estimate"].iloc[0], rtol=1e-10)
+    e = res.effects()
+    assert np.isfinite(e["estimate"]).all()
+    if options.get("staggered_effects") == "by_series":
+        assert {"diff_level_change_T1", "diff_level_change_T3"} <= set(res.terms)
+        assert "diff_level_change" not in res.terms
