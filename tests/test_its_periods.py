@@ -300,3 +300,11 @@ def test_interruption_name_errors():
             interruptions=["1982-07-01", "1983-07-01"],
             interruption_names=["a", "a"],
         )
+
+
+def test_cumulative_effect_bounds_inside_a_period_name_the_next_period_start():
+    res = fit_its(monthly(), outcome="y", time="month", interruptions="1983-01-01")
+    with pytest.raises(
+        ITSInputError, match=r"start='1983-03-15' is not one of the periods.*next period starts 1983-04-01"
+    ):
+        res.cumulative_effect(start="1983-03-15")

@@ -765,8 +765,15 @@ class ITSResult:
         else:
             hit = f.loc[f["time"] == value, "t"]
         if hit.empty:
+            times = f["time"].drop_duplicates().sort_values()
+            probe = v if self.design.time_kind == "date" else value
+            try:
+                later = times[times > probe]
+            except TypeError:
+                later = times.iloc[:0]
+            hint = f" (the next period starts {_fmt(later.iloc[0])})" if len(later) else ""
             raise ITSInputError(
-                f"{what}={value!r} is not one of the periods of time column {self.design.time!r}"
+                f"{what}={value!r} is not one of the periods of time column {self.design.time!r}{hint}"
             )
         return int(hit.iloc[0])
 
