@@ -1160,7 +1160,9 @@ class ITSResult:
         if d.is_staggered:
             assert d.staggered is not None
             controls = sorted({str(g) for g in d.frame.loc[~d.frame["treated"], "group"]})
-            info[6] = ("Interruptions", "see staggered design")
+            info = [
+                ("Interruptions", "see staggered design") if k == "Interruptions" else (k, v) for k, v in info
+            ]
             info.append(
                 (
                     "Staggered design",
