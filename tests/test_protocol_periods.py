@@ -92,6 +92,7 @@ def run(tmp_path_factory):
     raw["series"] = [s for s in raw["series"] if s["name"] == "pd_ed_attendances"]
     raw["series"][0].pop("unit_cost", None)
     raw["analysis"]["sensitivity"] = []
+    raw["analysis"]["primary"] = {"label": "quasi-Poisson GLM", "family": "quasipoisson", "method": "ols"}
     raw["design"].pop("before_after", None)
     raw["design"]["exclude_periods"] = [COVID]
     raw["design"]["level_shifts"] = [{"name": "triage", "start": "2023-06-01", "reason": "new ED triage"}]
@@ -142,7 +143,7 @@ def test_staggered_model_is_reported_beside_the_per_site_estimates(run):
     go = {"RA1": "2021-04-01", "RB2": "2022-01-01", "RC3": "2022-10-01"}
     res = fit_its(
         frame, outcome="value", time="period", interruptions=go, group="group", family="quasipoisson",
-        offset="population", seasonality=1, exclude_periods=[("2020-03-01", "2020-08-01")],
+        method="ols", offset="population", seasonality=1, exclude_periods=[("2020-03-01", "2020-08-01")],
         level_shifts={"triage": "2023-06-01"},
     )  # fmt: skip
     p = res.predictions()
