@@ -92,7 +92,12 @@ def run(tmp_path_factory):
     raw["series"] = [s for s in raw["series"] if s["name"] == "pd_ed_attendances"]
     raw["series"][0].pop("unit_cost", None)
     raw["analysis"]["sensitivity"] = []
-    raw["analysis"]["primary"] = {"label": "quasi-Poisson GLM", "family": "quasipoisson", "method": "ols"}
+    raw["analysis"]["primary"] = {
+        "label": "quasi-Poisson GLM",
+        "family": "quasipoisson",
+        "method": "ols",
+        "se_type": "model",
+    }
     raw["design"].pop("before_after", None)
     raw["design"]["exclude_periods"] = [COVID]
     raw["design"]["level_shifts"] = [{"name": "triage", "start": "2023-06-01", "reason": "new ED triage"}]
