@@ -49,9 +49,15 @@ def test_interruption_outside_the_data():
         fit_its(series(), outcome="count", time="t", interruptions=0)
 
 
-def test_interruption_must_be_a_period_label():
-    with pytest.raises(ITSInputError, match=r"not one of the periods.*e\.g\. 2021-01-01"):
-        fit_its(series(), outcome="count", time="month", interruptions="2021-01-15")
+def test_interruption_inside_a_period_starts_at_the_next_period():
+    # an event date inside a period: the first period starting on or after it is the first post period
+    inside = fit_its(series(), outcome="count", time="month", interruptions="2021-01-15")
+    exact = fit_its(series(), outcome="count", time="month", interruptions="2021-02-01")
+    assert inside.design.interruptions == (pd.Timestamp("2021-02-01"),)
+    np.testing.assert_allclose(inside.params, exact.params)
+    # after the start of the last period: the message names the next period start, beyond the data
+    with pytest.raises(ITSInputError, match=r"'2021-12-15' is outside.*would be 2022-01-01, after the last"):
+        fit_its(series(), outcome="count", time="month", interruptions="2021-12-15")
 
 
 def test_interruptions_in_order_and_distinct():

@@ -74,8 +74,9 @@ def test_ols_matches_statsmodels_including_prediction_intervals():
     cf = ols.get_prediction(Xc).summary_frame(alpha=0.05)
     np.testing.assert_allclose(pred["counterfactual_ci_upper"], cf["mean_ci_upper"], rtol=1e-10)
     assert list(pred.columns) == [
-        "time", "t", "segment", "in_transition", "in_fit", "observed", "fitted", "fitted_ci_lower",
-        "fitted_ci_upper", "counterfactual", "counterfactual_ci_lower", "counterfactual_ci_upper",
+        "time", "t", "segment", "in_transition", "in_fit", "excluded", "observed", "fitted",
+        "fitted_ci_lower", "fitted_ci_upper", "counterfactual", "counterfactual_ci_lower",
+        "counterfactual_ci_upper",
     ]  # fmt: skip
 
 

@@ -9,8 +9,10 @@ a JSON-safe dictionary and a plot.
   mean length of stay, whose effects are ratios with intervals that stay positive.
 * **Autocorrelation**: Newey–West SEs (Stata ``newey``), GLS with AR errors by REML or ML (``nlme::gls``),
   Prais–Winsten (Stata ``prais``), regression with ARIMA(p,0,0) errors (``stats::arima``).
-* **Designs**: level and/or slope changes, several interruptions, phase-in periods (excluded or ramped),
-  Fourier or calendar-month seasonality, covariates, controlled ITS with ``diff_`` terms (Stata ``itsa``).
+* **Designs**: level and/or slope changes, several (named) interruptions, phase-in periods (excluded or
+  ramped), excluded periods and level-shift dummies, Fourier or calendar-month seasonality, covariates,
+  controlled ITS with ``diff_`` terms (Stata ``itsa``) and staggered controlled ITS (each treated series at
+  its own go-live, ``interruptions={series: date}``).
 * **Sensitivity to the method**: :func:`compare_methods` fits one design with several pre-specified methods
   and returns one table and a forest plot (:class:`MethodComparison`).
 * **Planning**: :func:`power` gives power, bias and CI coverage by simulation (vectorised), as Stata

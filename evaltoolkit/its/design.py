@@ -28,16 +28,77 @@ Controlled designs (``group``/``treated``) follow Stata ``itsa`` multiple-group 
 describe the control series, ``diff_intercept``/``diff_pre_slope`` the treated-minus-control differences
 before the interruption and ``diff_level_change``/``diff_slope_change`` the differences in the changes –
 the intervention effects.
+
+Event dates inside a period
+---------------------------
+An interruption (or a range bound) may be any date, not only a period start: **the first period starting on
+or after the date is the first post-interruption period**. With monthly periods ``"1983-01-31"`` (a law
+that started on 31 January) gives February 1983 and ``"1983-01-01"`` gives January; with quarterly periods
+``"1983-02-15"`` gives 1983-04-01; with weekly periods a Wednesday gives the next week start. The date
+given and the period used are both kept (``ITSDesign.interruptions_given``/``interruptions``) and printed
+by the result's ``summary()`` ("interruption 1983-01-31 → first post period 1983-02").
+
+Named interruptions, excluded periods and level shifts
+------------------------------------------------------
+``interruption_names=["go_live", "expansion"]``: the first interruption keeps ``level_change``/
+``slope_change``; the later ones are ``level_change_<name>``/``slope_change_<name>`` instead of
+``level_change_2``…. ``exclude_periods=[(start, end), …]``: periods whose start date lies in an inclusive
+range are left out of the fit (``in_fit = False``, ``excluded = True``) and kept in the outputs; a range may
+not cover an interruption's first period nor leave a segment with fewer than 3 points.
+``level_shifts={"covid": (start, end)}`` (or ``{"covid": start}``, open-ended) adds a dummy ``shift_covid``
+= 1 inside the range: an adjustment, not an intervention effect (the counterfactual keeps it).
+
+Staggered controlled designs
+----------------------------
+``interruptions={"RA1": "2021-04-01", "RB2": "2022-01-01"}`` with ``group=``: the keys are the treated
+series, each with its own first post-interruption period ``T_s``; every other series is a control with no
+interruption. This generalises the ``itsa`` multiple-group coding. With ``t`` the period index:
+
+* every series has its own line before its interruption: ``intercept``/``pre_slope`` describe the
+  **reference series** (the first control in sorted order); every other series ``s`` (the other controls,
+  then the treated series, each in sorted order) gets ``diff_intercept_<s>`` = 1 and ``diff_pre_slope_<s>``
+  = ``t`` in its own rows (0 elsewhere);
+* for each distinct go-live period ``D`` there are **common calendar terms**, in every series:
+  ``calendar_level_<D>`` = 1 from ``D`` on and ``calendar_slope_<D>`` = ``t - D`` from ``D`` on (0 before):
+  the secular change at ``D`` that the controls (and the not-yet-treated series) identify;
+* the **treatment terms** switch on at each treated series' own ``T_s``: ``diff_level_change`` = 1 and
+  ``diff_slope_change`` = ``t - T_s`` from ``T_s`` on in treated series ``s`` (0 in controls). Pooled
+  (``staggered_effects="pooled"``, the default and the headline): one pair, the average effect across the
+  treated series. ``staggered_effects="by_series"``: a pair ``diff_level_change_<s>``/
+  ``diff_slope_change_<s>`` per treated series instead.
+
+Worked example: series A (go-live ``t = 4``), B (``t = 6``) and control K (the reference), ``t = 1…8``;
+columns ``calendar_level_4`` (cl4), ``calendar_slope_4`` (cs4), ``calendar_level_6`` (cl6),
+``diff_intercept_A`` (dA), ``diff_level_change`` (dlc), ``diff_slope_change`` (dsc)::
+
+    series  t   cl4  cs4  cl6   dA   dlc  dsc
+    K       5    1    1    0    0    0    0
+    K       7    1    3    1    0    0    0
+    A       3    0    0    0    1    0    0
+    A       5    1    1    0    1    1    1
+    A       7    1    3    1    1    1    3
+    B       5    1    1    0    0    0    0
+    B       7    1    3    1    0    1    1
+
+(plus ``intercept``, ``pre_slope`` = ``t``, ``calendar_slope_6``, ``diff_intercept_B`` and the
+``diff_pre_slope_<s>`` columns.) The counterfactual of each treated series is its own fitted line without
+its own treatment terms (the calendar terms stay). With one treated and one control series the terms are
+exactly the ``itsa`` controlled design (``calendar_level_<D>``/``calendar_slope_<D>`` are its
+``level_change``/``slope_change``; ``diff_intercept``/``diff_pre_slope`` keep their names). With several
+controls the ``treated=`` design pools the controls into one line (as ``itsa``); the staggered coding gives
+each control its own intercept and pre-slope. With ``transition = k`` the ``k`` periods after every go-live
+date are left out of the fit in every series (``transition_shape="ramp"`` is not available).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,7 +107,17 @@ from evaltoolkit.data.parse import check_date_text, parse_date, strict_dates
 from evaltoolkit.its._types import COUNT_FAMILIES, Effect, Family, TransitionShape, check_literal
 from evaltoolkit.its.errors import ITSInputError
 
-__all__ = ["EPOC_MINIMUM", "RECOMMENDED_MINIMUM", "ITSDesign", "build_its_design", "describe_rows"]
+__all__ = [
+    "EPOC_MINIMUM",
+    "RECOMMENDED_MINIMUM",
+    "ITSDesign",
+    "StaggeredEffects",
+    "build_its_design",
+    "describe_rows",
+]
+
+StaggeredEffects = Literal["pooled", "by_series"]
+"""Treatment terms of a staggered design: one pooled pair, or one pair per treated series."""
 
 EPOC_MINIMUM = 3
 """Cochrane EPOC minimum number of points before and after an interruption."""
@@ -55,7 +126,17 @@ RECOMMENDED_MINIMUM = 8
 """Below this many points in a segment :func:`~evaltoolkit.its.fit_its` warns (``ShortSeriesWarning``)."""
 
 _MAX_ROWS = 5
-_RESERVED_PREFIXES = ("level_change", "slope_change", "diff_", "sin_", "cos_", "month_")
+_RESERVED_PREFIXES = (
+    "level_change",
+    "slope_change",
+    "diff_",
+    "sin_",
+    "cos_",
+    "month_",
+    "shift_",
+    "calendar_",
+)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _RESERVED = ("intercept", "pre_slope")
 
 MAX_ABS_OUTCOME = 1e15
@@ -128,7 +209,25 @@ class ITSDesign:
     period : float or None
         Seasonal period used for Fourier terms, if any.
     segment_points : tuple of int
-        Fitted points in each segment (pre, post 1, post 2, …) per series.
+        Fitted points in each segment (pre, post 1, post 2, …) per series (staggered designs: the fewest
+        over the treated series, before and after their own interruption).
+    interruptions_given : tuple
+        The interruption dates as given (``interruptions`` holds the first post-interruption periods used).
+    interruption_names : tuple of str
+        Names given with ``interruption_names=`` (empty otherwise).
+    interruption_suffixes : tuple of str
+        Suffix of each interruption's term names (``""``, ``"_2"``… or ``"_<name>"``).
+    exclude_periods : tuple of (str, start, end)
+        Excluded ranges: a label and the first and last excluded period.
+    level_shifts : tuple of (str, start, end)
+        Level shifts: name, first period, last period (``None`` when open-ended).
+    shift_terms : tuple of str
+        The ``shift_<name>`` terms.
+    staggered : pandas.DataFrame or None
+        Staggered designs: one row per treated series with ``group, interruption`` (as given),
+        ``first_post_period, t, post_start_t, pre_points, post_points``.
+    staggered_effects : str or None
+        ``"pooled"`` or ``"by_series"`` for staggered designs.
     """
 
     frame: pd.DataFrame
@@ -154,6 +253,19 @@ class ITSDesign:
     freq: str | None
     period: float | None
     segment_points: tuple[int, ...]
+    interruptions_given: tuple[Any, ...] = ()
+    interruption_names: tuple[str, ...] = ()
+    interruption_suffixes: tuple[str, ...] = ("",)
+    exclude_periods: tuple[tuple[str, Any, Any], ...] = ()
+    level_shifts: tuple[tuple[str, Any, Any], ...] = ()
+    shift_terms: tuple[str, ...] = ()
+    staggered: pd.DataFrame | None = None
+    staggered_effects: str | None = None
+
+    @property
+    def is_staggered(self) -> bool:
+        """True for a staggered controlled design (one go-live date per treated series)."""
+        return self.staggered is not None
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -282,31 +394,104 @@ def _date_index(parsed: pd.Series) -> tuple[np.ndarray, str, int]:
     )
 
 
-def _interruption_keys(
-    values: list[Any], kind: str, freq: str | None, parsed: pd.Series, name: str
-) -> list[tuple[Any, int]]:
-    """Map interruption values to (time value, raw key) on the time column's scale."""
-    out = []
+def _next_start(last: Any, freq: str | None, step: int, month_end: bool) -> Any:
+    """The period start after ``last`` (the start of the period just beyond the data)."""
+    if not isinstance(last, pd.Timestamp):
+        return int(last) + step
+    if freq in ("month", "quarter", "year"):
+        return last + (pd.offsets.MonthEnd(step) if month_end else pd.DateOffset(months=step))
+    return last + pd.Timedelta(days=step)
+
+
+def _as_time_value(v: Any, kind: str, name: str, what: str) -> Any:
+    """Parse a user-given date or period on the scale of the time column."""
+    if kind == "integer":
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            raise ITSInputError(f"{what} {v!r} is not a value of the integer time column {name!r}") from None
+        if not math.isfinite(fv) or fv != round(fv):
+            raise ITSInputError(f"{what} {v!r} must be a whole number (time column {name!r} is integer)")
+        return int(fv)
+    return parse_date(v, what=f"{what} (time column {name!r} holds dates)", error=ITSInputError)
+
+
+def _map_interruptions(
+    values: list[Any], kind: str, freq: str | None, step: int, starts: list[Any], name: str
+) -> tuple[list[Any], list[int]]:
+    """Map event dates to period indices: the first period starting on or after each date.
+
+    Returns the parsed values as given and the period index ``T`` (1-based) of each.
+    """
+    given: list[Any] = []
+    out: list[int] = []
+    keys = np.array(starts, dtype="datetime64[ns]" if kind == "date" else "int64")
+    month_end = kind == "date" and all(pd.Timestamp(s_).is_month_end for s_ in starts)
     for v in values:
-        if kind == "integer":
-            try:
-                fv = float(v)
-            except (TypeError, ValueError):
-                raise ITSInputError(
-                    f"interruption {v!r} is not a value of the integer time column {name!r}"
-                ) from None
-            if not math.isfinite(fv) or fv != round(fv):
-                raise ITSInputError(
-                    f"interruption {v!r} must be a whole number (time column {name!r} is integer)"
+        val = _as_time_value(v, kind, name, "interruption")
+        probe = np.datetime64(val, "ns") if kind == "date" else val
+        idx = int(np.searchsorted(keys, probe, side="left"))
+        if probe < keys[0] or idx >= len(starts):
+            nxt = ""
+            if idx >= len(starts) and probe <= keys[-1] + (keys[-1] - keys[-2] if len(keys) > 1 else 0):
+                nxt = (
+                    f"; the first period starting on or after it would be "
+                    f"{_fmt(_next_start(starts[-1], freq, step, month_end))}, after the last period"
                 )
-            out.append((int(fv), int(fv)))
-        else:
-            ts = parse_date(v, what=f"interruption (time column {name!r} holds dates)", error=ITSInputError)
-            if freq in ("month", "quarter", "year"):
-                key = ts.year * 12 + ts.month - 1
-            else:
-                key = int(np.datetime64(ts.normalize(), "D").astype("int64"))
-            out.append((ts, key))
+            raise ITSInputError(
+                f"interruption {v!r} is outside the data: time column {name!r} runs from "
+                f"{_fmt(starts[0])} to {_fmt(starts[-1])}{nxt}"
+            )
+        given.append(val)
+        out.append(idx + 1)
+    return given, out
+
+
+def _period_ranges(
+    ranges: Any,
+    kind: str,
+    freq: str | None,
+    step: int,
+    starts: list[Any],
+    name: str,
+    what: str,
+    *,
+    open_end: bool = False,
+) -> list[tuple[str, tuple[int, int]]]:
+    """Map (start, end) ranges, inclusive, to period indices ``(a, b)`` with a label for messages.
+
+    A period is in the range when its start date lies in ``[start, end]``; ``end=None`` (only with
+    ``open_end``) runs to the end of the data.
+    """
+    if ranges is None:
+        return []
+    items = list(ranges) if isinstance(ranges, (list, tuple)) else [ranges]
+    if len(items) == 2 and not any(isinstance(x, (list, tuple)) for x in items):
+        items = [tuple(items)]  # one (start, end) pair given without the enclosing list
+    keys = np.array(starts, dtype="datetime64[ns]" if kind == "date" else "int64")
+    out = []
+    for item in items:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ITSInputError(f"{what} must be a list of (start, end) pairs, got {item!r}")
+        lo, hi = item
+        if lo is None:
+            raise ITSInputError(f"{what}: the range {item!r} needs a start")
+        start = _as_time_value(lo, kind, name, f"{what} start")
+        end = None if hi is None else _as_time_value(hi, kind, name, f"{what} end")
+        if hi is None and not open_end:
+            raise ITSInputError(f"{what}: the range {item!r} needs an end (inclusive)")
+        label = f"{_fmt(start)} to {_fmt(end)}" if end is not None else f"from {_fmt(start)} (open-ended)"
+        if end is not None and end < start:
+            raise ITSInputError(f"{what}: range {label} ends before it starts")
+        conv = (lambda x: np.datetime64(x, "ns")) if kind == "date" else (lambda x: x)
+        a = int(np.searchsorted(keys, conv(start), side="left")) + 1
+        b = len(starts) if end is None else int(np.searchsorted(keys, conv(end), side="right"))
+        if a > b:
+            raise ITSInputError(
+                f"{what}: range {label} holds no period of time column {name!r} "
+                f"(which runs from {_fmt(starts[0])} to {_fmt(starts[-1])})"
+            )
+        out.append((label, (a, b)))
     return out
 
 
@@ -351,6 +536,10 @@ def build_its_design(
     transition_shape: TransitionShape = "exclude",
     group: str | None = None,
     treated: Any = None,
+    exclude_periods: Sequence[tuple[Any, Any]] | None = None,
+    level_shifts: Mapping[str, Any] | None = None,
+    interruption_names: Sequence[str] | None = None,
+    staggered_effects: StaggeredEffects = "pooled",
 ) -> ITSDesign:
     """Validate an ITS data frame and build its segmented-regression design (no fitting).
 
@@ -362,8 +551,10 @@ def build_its_design(
         Outcome column (numeric; non-negative counts for count families).
     time : str
         Period column: dates (monthly, quarterly, yearly, weekly or daily period starts) or integers.
-    interruptions : scalar or sequence
-        Value(s) of ``time`` at which each interruption's first post-interruption period starts.
+    interruptions : scalar, sequence or mapping
+        Value(s) of ``time`` at which each interruption's first post-interruption period starts; a date
+        inside a period means the first period starting on or after it. A mapping ``{series: date}`` (with
+        ``group``) is a staggered design: one interruption per treated series.
     family : {"gaussian", "poisson", "quasipoisson", "negbin", "gamma"}, default "gaussian"
         Used here only to validate the outcome and offset (``gamma``: positive outcome, no offset).
     offset : str, optional
@@ -387,7 +578,17 @@ def build_its_design(
     group : str, optional
         Group (series) column for a controlled design.
     treated : scalar or sequence, optional
-        Value(s) of ``group`` that are treated; every other group is a control.
+        Value(s) of ``group`` that are treated; every other group is a control. Leave it out when
+        ``interruptions`` is a mapping (its keys are the treated series).
+    exclude_periods : sequence of (start, end), optional
+        Inclusive ranges of periods left out of the fit (e.g. COVID-19 months); see the module docstring.
+    level_shifts : mapping of name to (start, end) or start, optional
+        Level-shift dummies ``shift_<name>`` (1 inside the range; open-ended with a start only).
+    interruption_names : sequence of str, optional
+        A name per interruption; the second and later interruptions' terms are named by it.
+    staggered_effects : {"pooled", "by_series"}, default "pooled"
+        Treatment terms of a staggered design (``interruptions`` a mapping): one pooled pair or one per
+        treated series.
 
     Returns
     -------
@@ -413,10 +614,17 @@ def build_its_design(
     check_literal(family, Family, "family")
     check_literal(effect, Effect, "effect")
     check_literal(transition_shape, TransitionShape, "transition_shape")
+    check_literal(staggered_effects, StaggeredEffects, "staggered_effects")
     if not isinstance(data, pd.DataFrame):
         raise ITSInputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     if data.empty:
         raise ITSInputError("data has no rows")
+    if isinstance(interruptions, Mapping) and group is None:
+        raise ITSInputError(
+            "interruptions given as a mapping {series: date} describe a staggered controlled design and "
+            "need group= (the column that identifies the series); for one series with several "
+            "interruptions pass a list of dates instead"
+        )
     covs = [covariates] if isinstance(covariates, str) else list(covariates)
     for name, value in (("outcome", outcome), ("time", time)):
         if not isinstance(value, str):
@@ -446,6 +654,15 @@ def build_its_design(
         treated_mask = np.ones(n, dtype=bool)
         treated_vals: tuple[Any, ...] = ()
     else:
+        if isinstance(interruptions, Mapping):
+            keys = list(interruptions)
+            if treated is not None and set(_as_list(treated)) != set(keys):
+                raise ITSInputError(
+                    f"treated={treated!r} does not match the treated series named by the interruptions "
+                    f"mapping {keys}; in a staggered design the mapping's keys are the treated series, "
+                    "so leave treated= out"
+                )
+            treated = keys
         if treated is None:
             raise ITSInputError("group= needs treated= (the treated group's value or values)")
         g = df[group]
@@ -522,58 +739,188 @@ def build_its_design(
     t_max = int(t_index.max())
 
     # --- interruptions -------------------------------------------------------------------------------
-    ivals = _as_list(interruptions)
-    if not ivals:
-        raise ITSInputError("interruptions must name at least one period")
-    mapped = _interruption_keys(ivals, kind, freq, parsed, time)
-    first_label, last_label = time_of_t[1], time_of_t[t_max]
-    i_t: list[int] = []
-    i_values: list[Any] = []
-    for (val, k), orig in zip(mapped, ivals, strict=True):
-        if k < kmin or k > kmin + (t_max - 1) * step:
+    starts = [time_of_t[t] for t in range(1, t_max + 1)]
+    staggered = isinstance(interruptions, Mapping)
+    if staggered:
+        if interruption_names is not None:
             raise ITSInputError(
-                f"interruption {orig!r} is outside the data: time column {time!r} runs from "
-                f"{_fmt(first_label)} to {_fmt(last_label)}"
+                "interruption_names= names the interruptions of a list; a staggered mapping is already "
+                "named by its series"
             )
-        on_grid = (k - kmin) % step == 0 and bool(np.any(t_key == k))
-        if kind == "date":
-            on_grid = on_grid and bool(np.any(parsed.to_numpy() == np.datetime64(val)))
-        if not on_grid:
-            near = (k - kmin) // step + 1
-            example = _fmt(time_of_t[near]) if near in time_of_t else _fmt(first_label)
+        if transition and transition_shape == "ramp":
             raise ITSInputError(
-                f"interruption {orig!r} is not one of the periods in time column {time!r}; give the first "
-                f"post-interruption period exactly as it appears there (e.g. {example})"
+                "transition_shape='ramp' is not available for staggered designs; "
+                "use transition_shape='exclude'"
             )
-        i_t.append(int((k - kmin) // step + 1))
-        i_values.append(val)
-    if any(b <= a for a, b in itertools.pairwise(i_t)):
-        raise ITSInputError(f"interruptions must be distinct and in increasing time order, got {ivals!r}")
-    post_t = [ti + transition for ti in i_t]
-    bounds = [*i_t[1:], t_max + 1]
-    for j, (p, nxt) in enumerate(zip(post_t, bounds, strict=True)):
-        if p >= nxt:
+        if not interruptions:
+            raise ITSInputError("interruptions must name at least one treated series and its date")
+        ivals = []
+        for key_s, v in interruptions.items():
+            if isinstance(v, (list, tuple, np.ndarray, pd.Series)):
+                raise ITSInputError(
+                    f"interruptions[{key_s!r}] must be one date (the series' first post-interruption "
+                    f"period), not {v!r}; a staggered design has one interruption per treated series"
+                )
+            ivals.append(v)
+    else:
+        ivals = _as_list(interruptions)
+        if not ivals:
+            raise ITSInputError("interruptions must name at least one period")
+    given_values, i_t = _map_interruptions(ivals, kind, freq, step, starts, time)
+    i_values = [starts[ti - 1] for ti in i_t]
+    if not staggered and any(b <= a for a, b in itertools.pairwise(i_t)):
+        raise ITSInputError(
+            f"interruptions must be distinct and in increasing time order, got {ivals!r}"
+            + (
+                f" (first post-interruption periods {', '.join(_fmt(v) for v in i_values)})"
+                if given_values != i_values
+                else ""
+            )
+        )
+    # --- staggered: one date per treated series; the distinct dates give the calendar terms ---------
+    if staggered:
+        assert group is not None
+        series_t = dict(zip(interruptions.keys(), i_t, strict=True))
+        series_given = dict(zip(interruptions.keys(), given_values, strict=True))
+        cal_t = sorted(set(i_t))
+        post_t = [ti + transition for ti in cal_t]
+        for ti, p in zip(cal_t, post_t, strict=True):
+            if p > t_max:
+                raise ITSInputError(
+                    f"the transition of {transition} periods after {_fmt(starts[ti - 1])} leaves no "
+                    "post-interruption periods before the end of the data"
+                )
+    else:
+        post_t = [ti + transition for ti in i_t]
+        bounds = [*i_t[1:], t_max + 1]
+        for j, (p, nxt) in enumerate(zip(post_t, bounds, strict=True)):
+            if p >= nxt:
+                raise ITSInputError(
+                    f"the transition of {transition} periods after interruption {_fmt(i_values[j])} "
+                    "leaves no post-interruption periods before the next interruption or the end of the data"
+                )
+        cal_t = list(i_t)
+
+    # --- interruption names --------------------------------------------------------------------------
+    if interruption_names is None:
+        suffixes = ["" if j == 0 else f"_{j + 1}" for j in range(len(i_t))]
+        inames: tuple[str, ...] = ()
+    elif not staggered:
+        inames = tuple(_as_list(interruption_names))
+        if len(inames) != len(i_t):
             raise ITSInputError(
-                f"the transition of {transition} periods after interruption {_fmt(i_values[j])} leaves no "
-                "post-interruption periods before the next interruption or the end of the data"
+                f"interruption_names has {len(inames)} name(s) for {len(i_t)} interruption(s); "
+                "give one name per interruption"
+            )
+        for nm in inames:
+            if not isinstance(nm, str) or not _NAME.fullmatch(nm):
+                raise ITSInputError(
+                    f"interruption name {nm!r} must start with a letter and hold only letters, digits "
+                    "and underscores (it becomes part of term names such as level_change_<name>)"
+                )
+        if len(set(inames)) != len(inames):
+            raise ITSInputError(f"interruption_names must be distinct, got {list(inames)}")
+        suffixes = [""] + [f"_{nm}" for nm in inames[1:]]
+
+    # --- excluded periods and level shifts -----------------------------------------------------------
+    excl_ranges = _period_ranges(exclude_periods, kind, freq, step, starts, time, "exclude_periods")
+    shift_ranges: dict[str, tuple[int, int]] = {}
+    if level_shifts:
+        if not isinstance(level_shifts, Mapping):
+            raise ITSInputError(
+                "level_shifts must be a mapping {name: (start, end)} or {name: start} (open-ended), "
+                f"not {type(level_shifts).__name__}"
+            )
+        for nm, rng in level_shifts.items():
+            if not isinstance(nm, str) or not _NAME.fullmatch(nm):
+                raise ITSInputError(
+                    f"level shift name {nm!r} must start with a letter and hold only letters, digits and "
+                    "underscores (the term is shift_<name>)"
+                )
+            pair = (rng, None) if not isinstance(rng, (list, tuple)) else tuple(rng)
+            if len(pair) != 2:
+                raise ITSInputError(
+                    f"level_shifts[{nm!r}] must be a start date or a (start, end) pair, not {rng!r}"
+                )
+            shift_ranges[nm] = _period_ranges(
+                [pair], kind, freq, step, starts, time, f"level_shifts[{nm!r}]", open_end=True
+            )[0][1]
+    excluded = np.zeros(n, dtype=bool)
+    for _label, (a, b) in excl_ranges:
+        excluded |= (t_index >= a) & (t_index <= b)
+    for label, (a, b) in excl_ranges:
+        hit = [starts[ti - 1] for ti in cal_t if a <= ti <= b]
+        if hit:
+            raise ITSInputError(
+                f"exclude_periods range {label} covers the first post-interruption period "
+                f"{_fmt(hit[0])}; an interruption's first period must be fitted (move the range or the "
+                "interruption)"
             )
 
     # --- segments ------------------------------------------------------------------------------------
     segment = np.zeros(n, dtype="int64")
     in_transition = np.zeros(n, dtype=bool)
-    for j, (ti, p) in enumerate(zip(i_t, post_t, strict=True), start=1):
-        segment[t_index >= ti] = j
-        in_transition |= (t_index >= ti) & (t_index < p)
-    in_fit = ~in_transition if transition_shape == "exclude" else np.ones(n, dtype=bool)
-    seg_points = [int(i_t[0] - 1)] + [int(b - p) for p, b in zip(post_t, bounds, strict=True)]
-    if transition_shape == "ramp":
-        seg_points = [int(i_t[0] - 1)] + [int(b - ti) for ti, b in zip(i_t, bounds, strict=True)]
-    names = ["before the first interruption"] + [f"after interruption {_fmt(v)}" for v in i_values]
-    for count, label in zip(seg_points, names, strict=True):
+    if staggered:
+        own_t = np.zeros(n, dtype="int64")
+        own_p = np.zeros(n, dtype="int64")
+        for sv, ti in series_t.items():
+            m = gvals == sv
+            own_t[m] = ti
+            own_p[m] = ti + transition
+            segment[m & (t_index >= ti)] = 1
+        for ti, p in zip(cal_t, post_t, strict=True):
+            in_transition |= (t_index >= ti) & (t_index < p)
+    else:
+        for j, (ti, p) in enumerate(zip(i_t, post_t, strict=True), start=1):
+            segment[t_index >= ti] = j
+            in_transition |= (t_index >= ti) & (t_index < p)
+    base_fit = ~in_transition if transition_shape == "exclude" else np.ones(n, dtype=bool)
+    in_fit = base_fit & ~excluded
+    if staggered:
+        rows_pts = []
+        for sv, ti in series_t.items():
+            m = gvals == sv
+            pre = int(np.sum(m & in_fit & (t_index < ti)))
+            post = int(np.sum(m & in_fit & (t_index >= ti + transition)))
+            pre0 = int(np.sum(m & base_fit & (t_index < ti)))
+            post0 = int(np.sum(m & base_fit & (t_index >= ti + transition)))
+            rows_pts.append((sv, pre, post, pre0, post0))
+        seg_points = [min(r[1] for r in rows_pts), min(r[2] for r in rows_pts)]
+        checks = []
+        for sv, pre, post, pre0, post0 in rows_pts:
+            checks.append((pre, pre0, f"before the interruption of series {sv!r}", t_index < series_t[sv]))
+            checks.append(
+                (
+                    post,
+                    post0,
+                    f"after the interruption of series {sv!r}",
+                    t_index >= series_t[sv] + transition,
+                )
+            )
+    else:
+        ref = treated_mask if group is not None else np.ones(n, dtype=bool)
+        seg_points = []
+        checks = []
+        names = ["before the first interruption"] + [f"after interruption {_fmt(v)}" for v in i_values]
+        for j in range(len(i_t) + 1):
+            seg_m = segment == j
+            if j >= 1:
+                seg_m = seg_m & (t_index >= post_t[j - 1]) if transition_shape == "exclude" else seg_m
+            cnt = np.unique(t_index[ref & in_fit & seg_m]).size
+            cnt0 = np.unique(t_index[ref & base_fit & seg_m]).size
+            seg_points.append(int(cnt))
+            checks.append((cnt, cnt0, names[j], seg_m))
+    for count, count0, label, seg_m in checks:
         if count < EPOC_MINIMUM:
+            culprit = [lab for lab, (a, b) in excl_ranges if np.any(seg_m & (t_index >= a) & (t_index <= b))]
+            why = (
+                f"; exclude_periods range {', '.join(culprit)} leaves {count} of {count0}"
+                if count0 >= EPOC_MINIMUM and culprit
+                else ""
+            )
             raise ITSInputError(
                 f"too few points {label}: {count} (at least {EPOC_MINIMUM} per segment, the Cochrane EPOC "
-                f"minimum; {RECOMMENDED_MINIMUM} or more are recommended)"
+                f"minimum; {RECOMMENDED_MINIMUM} or more are recommended){why}"
             )
 
     # --- outcome, offset, covariates -----------------------------------------------------------------
@@ -716,32 +1063,97 @@ def build_its_design(
     tf = t_index.astype("float64")
     cols: dict[str, np.ndarray] = {"intercept": np.ones(n), "pre_slope": tf}
     base_terms: list[list[str]] = []
-    for j, (ti, p) in enumerate(zip(i_t, post_t, strict=True)):
-        sfx = "" if j == 0 else f"_{j + 1}"
+    stagger_table: pd.DataFrame | None = None
+    if staggered:
+        # common calendar terms at each distinct go-live date (all series share them)
+        for ti, p in zip(cal_t, post_t, strict=True):
+            lab = _fmt(starts[ti - 1])
+            if effect in ("level", "level+slope"):
+                cols[f"calendar_level_{lab}"] = (tf >= p).astype("float64")
+            if effect in ("slope", "level+slope"):
+                cols[f"calendar_slope_{lab}"] = np.maximum(tf - p, 0.0)
+        # every series has its own line: the reference (first control) by intercept/pre_slope, every other
+        # series (controls, then treated, each in sorted order) by its differences from the reference
+        order_vals = [gvals[np.flatnonzero(gkey == k)[0]] for k in np.unique(gkey)]
+        tr_list = [v for v in order_vals if v in series_t]
+        pts_of = {r[0]: (r[1], r[2]) for r in rows_pts}
+        controls = [v for v in order_vals if v not in series_t]
+        others = controls[1:] + tr_list
+        single = len(others) == 1
+        for sv in others:
+            cols["diff_intercept" if single else f"diff_intercept_{sv}"] = (gvals == sv).astype("float64")
+        for sv in others:
+            cols["diff_pre_slope" if single else f"diff_pre_slope_{sv}"] = (gvals == sv) * tf
+        own_level = treated_mask * (tf >= own_p)
+        own_slope = treated_mask * np.maximum(tf - own_p, 0.0)
         these = []
-        if effect in ("level", "level+slope"):
-            if transition_shape == "ramp" and transition > 0:
-                level = np.clip((tf - ti + 1) / (transition + 1), 0.0, 1.0)
-            else:
-                level = (tf >= p).astype("float64")
-            cols[f"level_change{sfx}"] = level
-            these.append(f"level_change{sfx}")
-        if effect in ("slope", "level+slope"):
-            cols[f"slope_change{sfx}"] = np.maximum(tf - p, 0.0)
-            these.append(f"slope_change{sfx}")
-        base_terms.append(these)
-    slope_terms = ["pre_slope"] + [t for ts in base_terms for t in ts if t.startswith("slope_change")]
-    if group is not None:
-        z = treated_mask.astype("float64")
-        cols["diff_intercept"] = z
-        cols["diff_pre_slope"] = z * tf
-        for these in base_terms:
-            for term in these:
-                cols[f"diff_{term}"] = z * cols[term]
-        interruption_terms = tuple(tuple(f"diff_{t}" for t in ts) for ts in base_terms)
-        slope_terms = slope_terms + ["diff_pre_slope"] + [f"diff_{t}" for t in slope_terms[1:]]
+        if staggered_effects == "pooled" or len(tr_list) == 1:
+            if effect in ("level", "level+slope"):
+                cols["diff_level_change"] = own_level.astype("float64")
+                these.append("diff_level_change")
+            if effect in ("slope", "level+slope"):
+                cols["diff_slope_change"] = own_slope
+                these.append("diff_slope_change")
+        else:
+            for sv in tr_list:
+                zs = (gvals == sv).astype("float64")
+                if effect in ("level", "level+slope"):
+                    cols[f"diff_level_change_{sv}"] = zs * own_level
+                    these.append(f"diff_level_change_{sv}")
+                if effect in ("slope", "level+slope"):
+                    cols[f"diff_slope_change_{sv}"] = zs * own_slope
+                    these.append(f"diff_slope_change_{sv}")
+        interruption_terms: tuple[tuple[str, ...], ...] = (tuple(these),)
+        slope_terms = ["pre_slope"] + [c for c in cols if c.startswith("calendar_slope_")]
+        slope_terms += [c for c in cols if c.startswith("diff_pre_slope")]  # sum over series: see effects()
+        slope_terms += [t for t in these if t.startswith("diff_slope_change")]
+        stagger_table = pd.DataFrame(
+            {
+                "group": tr_list,
+                "interruption": [series_given[sv] for sv in tr_list],
+                "first_post_period": [starts[series_t[sv] - 1] for sv in tr_list],
+                "t": [series_t[sv] for sv in tr_list],
+                "post_start_t": [series_t[sv] + transition for sv in tr_list],
+                "pre_points": [pts_of[sv][0] for sv in tr_list],
+                "post_points": [pts_of[sv][1] for sv in tr_list],
+            }
+        )
+        first = min(series_t.values())
+        i_t, post_t = [first], [first + transition]
+        i_values = [starts[first - 1]]
+        given_values = [min(series_given.values())]
+        suffixes = [""]
     else:
-        interruption_terms = tuple(tuple(ts) for ts in base_terms)
+        for j, (ti, p) in enumerate(zip(i_t, post_t, strict=True)):
+            sfx = suffixes[j]
+            these = []
+            if effect in ("level", "level+slope"):
+                if transition_shape == "ramp" and transition > 0:
+                    level = np.clip((tf - ti + 1) / (transition + 1), 0.0, 1.0)
+                else:
+                    level = (tf >= p).astype("float64")
+                cols[f"level_change{sfx}"] = level
+                these.append(f"level_change{sfx}")
+            if effect in ("slope", "level+slope"):
+                cols[f"slope_change{sfx}"] = np.maximum(tf - p, 0.0)
+                these.append(f"slope_change{sfx}")
+            base_terms.append(these)
+        slope_terms = ["pre_slope"] + [t for ts in base_terms for t in ts if t.startswith("slope_change")]
+        if group is not None:
+            z = treated_mask.astype("float64")
+            cols["diff_intercept"] = z
+            cols["diff_pre_slope"] = z * tf
+            for these in base_terms:
+                for term in these:
+                    cols[f"diff_{term}"] = z * cols[term]
+            interruption_terms = tuple(tuple(f"diff_{t}" for t in ts) for ts in base_terms)
+            slope_terms = slope_terms + ["diff_pre_slope"] + [f"diff_{t}" for t in slope_terms[1:]]
+        else:
+            interruption_terms = tuple(tuple(ts) for ts in base_terms)
+    shift_terms = []
+    for nm, (a_t, b_t) in shift_ranges.items():
+        cols[f"shift_{nm}"] = ((tf >= a_t) & (tf <= b_t)).astype("float64")
+        shift_terms.append(f"shift_{nm}")
     effect_terms = tuple(t for ts in interruption_terms for t in ts)
     cols.update(season_cols)
     cols.update(cov_cols)
@@ -759,6 +1171,7 @@ def build_its_design(
             "segment": segment[order],
             "in_transition": in_transition[order],
             "in_fit": in_fit[order],
+            "excluded": excluded[order],
             "outcome": y[order],
             "offset": off[order],
         }
@@ -803,7 +1216,23 @@ def build_its_design(
         freq=freq,
         period=used_period,
         segment_points=tuple(seg_points),
+        interruptions_given=tuple(given_values),
+        interruption_names=inames,
+        interruption_suffixes=tuple(suffixes),
+        exclude_periods=tuple((label, starts[a_t - 1], starts[b_t - 1]) for label, (a_t, b_t) in excl_ranges),
+        level_shifts=tuple(
+            (nm, starts[a_t - 1], None if _open_ended(level_shifts, nm) else starts[b_t - 1])
+            for nm, (a_t, b_t) in shift_ranges.items()
+        ),
+        shift_terms=tuple(shift_terms),
+        staggered=stagger_table,
+        staggered_effects=staggered_effects if staggered else None,
     )
+
+
+def _open_ended(level_shifts: Any, name: str) -> bool:
+    rng = level_shifts[name]
+    return not isinstance(rng, (list, tuple)) or rng[1] is None
 
 
 def _fmt(value: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from evaltoolkit.its._types import (
     TransitionShape,
     check_literal,
 )
-from evaltoolkit.its.design import RECOMMENDED_MINIMUM, build_its_design
+from evaltoolkit.its.design import RECOMMENDED_MINIMUM, StaggeredEffects, build_its_design
 from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
 from evaltoolkit.its.results import ITSResult
 
@@ -69,6 +69,10 @@ def fit_its(
     transition_shape: TransitionShape = "exclude",
     group: str | None = None,
     treated: Any = None,
+    exclude_periods: Sequence[tuple[Any, Any]] | None = None,
+    level_shifts: Mapping[str, Any] | None = None,
+    interruption_names: Sequence[str] | None = None,
+    staggered_effects: StaggeredEffects = "pooled",
     conf_level: float = 0.95,
     use_t: bool | None = None,
     nw_adjust: bool = True,
@@ -84,8 +88,12 @@ def fit_its(
         Outcome column: a continuous measure or rate (``family="gaussian"``) or counts.
     time : str
         Period column: period-start dates (monthly, quarterly, yearly, weekly, daily) or integers.
-    interruptions : scalar or sequence
-        The first post-interruption period of each interruption, as it appears in ``time``.
+    interruptions : scalar, sequence or mapping
+        The first post-interruption period of each interruption. A date inside a period is allowed: the
+        first period **starting on or after** it is the first post-interruption period (``"1983-01-31"`` with
+        monthly periods → February 1983; the summary prints both). A mapping ``{series: date}`` with
+        ``group=`` is a **staggered controlled design**: its keys are the treated series, each with its own
+        go-live, and every other series is a control (see :mod:`evaltoolkit.its.design` for the coding).
     family : {"gaussian", "poisson", "quasipoisson", "negbin", "gamma"}, default "gaussian"
         ``"poisson"``: log-linear Poisson GLM. ``"quasipoisson"``: same estimates, SEs scaled by the
         Pearson χ²/(n-p) dispersion (R ``quasipoisson``, statsmodels ``scale="X2"``, Stata ``scale(x2)``).
@@ -135,7 +143,24 @@ def fit_its(
     group : str, optional
         Series column for a controlled ITS (Stata ``itsa`` multiple-group design).
     treated : scalar or sequence, optional
-        The treated group value(s); all other groups are controls.
+        The treated group value(s); all other groups are controls. Omit it when ``interruptions`` is a
+        mapping (or give exactly its keys).
+    exclude_periods : sequence of (start, end), optional
+        Inclusive ranges of periods dropped from the fit (e.g. ``[("2020-03-01", "2021-02-01")]`` for
+        COVID-19 months): a period is dropped when its start date lies in the range. The rows stay in
+        ``predictions()`` (``excluded`` = True, ``fitted`` NaN) and are shaded on ``plot()``. A range may not
+        cover an interruption's first period nor leave a segment with fewer than 3 points.
+    level_shifts : mapping, optional
+        ``{"covid": ("2020-03-01", "2021-02-01")}`` or ``{"covid": "2020-03-01"}`` (to the end): a dummy term
+        ``shift_covid`` = 1 inside the range, reported in ``coefficients()`` but not an effect (the
+        counterfactual keeps it), marked on ``plot()``.
+    interruption_names : sequence of str, optional
+        One name per interruption, e.g. ``["go_live", "expansion"]``: the first interruption's terms stay
+        ``level_change``/``slope_change``; later ones become ``level_change_<name>``/``slope_change_<name>``
+        (instead of ``level_change_2``…), and so do their rows in ``effects()``.
+    staggered_effects : {"pooled", "by_series"}, default "pooled"
+        Staggered designs: one pair ``diff_level_change``/``diff_slope_change`` (the average effect across
+        treated series, the headline) or a pair ``diff_level_change_<series>``… per treated series.
     conf_level : float, default 0.95
         Confidence level of every interval.
     use_t : bool, optional
@@ -175,9 +200,13 @@ def fit_its(
     post-interruption period ``T`` and ``slope_change = t - T`` is 0 there (Stata ``itsa``), so
     ``level_change`` is the change at ``T``. The tutorial coding of Lopez Bernal et al. (2017),
     ``I(time - T + 1):post``, counts ``T`` as 1 and its level change is ours minus ``slope_change``.
-    Later interruptions get terms ``level_change_2``, ``slope_change_2``, …; controlled designs add
-    ``diff_intercept``, ``diff_pre_slope``, ``diff_level_change``, ``diff_slope_change`` (treated minus
-    control). See :mod:`evaltoolkit.its.design`.
+    Later interruptions get terms ``level_change_2``, ``slope_change_2``, … (or ``_<name>``); controlled
+    designs add ``diff_intercept``, ``diff_pre_slope``, ``diff_level_change``, ``diff_slope_change`` (treated
+    minus control). Staggered designs add common ``calendar_level_<date>``/``calendar_slope_<date>`` terms
+    per go-live date, ``diff_intercept_<series>``/``diff_pre_slope_<series>`` per non-reference series and
+    the pooled ``diff_level_change``/``diff_slope_change``; they work with every method except ``arima``
+    and with the count families. Validated against R ``lm``, ``nlme::gls`` and ``glm`` in
+    ``tests/test_its_staggered.py``. See :mod:`evaltoolkit.its.design`.
 
     **Choosing a method** (pre-specify it: re-analysing 190 published series, Turner et al. 2021 found
     that significance at 5% disagreed in 4–25% of pairwise comparisons of methods, so report a
@@ -294,6 +323,10 @@ def fit_its(
         transition_shape=transition_shape,
         group=group,
         treated=treated,
+        exclude_periods=exclude_periods,
+        level_shifts=level_shifts,
+        interruption_names=interruption_names,
+        staggered_effects=staggered_effects,
     )
     if use_t is None:
         # t on the residual df where the scale is estimated (R lm, nlme, summary.glm for Gamma).
@@ -303,6 +336,11 @@ def fit_its(
     labels = ["before the first interruption"] + [
         f"after interruption {_fmt(v)}" for v in design.interruptions
     ]
+    if design.is_staggered:
+        labels = [
+            "before the interruption in the treated series with the fewest",
+            "after the interruption in the treated series with the fewest",
+        ]
     for count, label in zip(design.segment_points, labels, strict=True):
         if count < RECOMMENDED_MINIMUM:
             notes.append(

@@ -6,7 +6,7 @@ interruption, draw the fitted segments and the counterfactual (the pre-interrupt
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,17 @@ __all__ = ["plot_its"]
 _TREATED = "C0"
 _COUNTERFACTUAL = "C1"
 _CONTROL = "0.55"
+_STAGGERED = ("C0", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
+
+
+def _period_end(d: Any, start: Any) -> Any:
+    """The start of the period after ``start`` (so a shaded span covers the whole period)."""
+    t = int(d.frame.loc[d.frame["time"] == start, "t"].iloc[0])
+    t_max = int(d.frame["t"].max())
+    if t < t_max:
+        return d.time_of(t + 1)
+    prev = d.time_of(t - 1) if t > 1 else start
+    return start + (start - prev)
 
 
 def plot_its(
@@ -77,12 +88,17 @@ def plot_its(
         labelled.add(name)
         return name
 
+    treated_colours = iter(_STAGGERED)
     for _key, s in series:
         treated = bool(d.frame.loc[s.index, "treated"].all())
         colour = _TREATED if treated else _CONTROL
+        if treated and d.is_staggered:
+            colour = next(treated_colours, _TREATED)
         who = "" if not d.controlled else (" (treated)" if treated else " (control)")
         x = s["time"].to_numpy()
         inside = s["in_fit"].to_numpy()
+        if d.is_staggered and treated:
+            who = f" ({_key}, treated)"
         ax.plot(
             x[inside],
             s["observed"].to_numpy()[inside],
@@ -100,7 +116,7 @@ def plot_its(
                 ms=4,
                 mfc="none",
                 color=colour,
-                label=label("transition (not fitted)"),
+                label=label("excluded (not fitted)" if d.exclude_periods else "transition (not fitted)"),
             )
         for seg in np.unique(s["segment"].to_numpy()):
             m = (s["segment"].to_numpy() == seg) & inside
@@ -126,12 +142,38 @@ def plot_its(
                 color=_COUNTERFACTUAL,
                 label=label("counterfactual"),
             )
-    for j, value in enumerate(d.interruptions):
-        ax.axvline(value, color="k", ls=":", lw=1.2, label=label("interruption"))
-        if d.transition:
-            ax.axvspan(
-                value, d.time_of(d.post_start_t[j]), color="0.85", alpha=0.5, lw=0, label=label("transition")
-            )
+    if d.is_staggered:
+        assert d.staggered is not None
+        starts = sorted(set(d.staggered["t"].tolist()))
+        for ti in starts:
+            ax.axvline(d.time_of(ti), color="k", ls=":", lw=1.2, label=label("interruption"))
+            if d.transition:
+                ax.axvspan(
+                    d.time_of(ti),
+                    d.time_of(ti + d.transition),
+                    color="0.85",
+                    alpha=0.5,
+                    lw=0,
+                    label=label("transition"),
+                )
+    else:
+        for j, value in enumerate(d.interruptions):
+            ax.axvline(value, color="k", ls=":", lw=1.2, label=label("interruption"))
+            if d.transition:
+                ax.axvspan(
+                    value,
+                    d.time_of(d.post_start_t[j]),
+                    color="0.85",
+                    alpha=0.5,
+                    lw=0,
+                    label=label("transition"),
+                )
+    for _label, a, b in d.exclude_periods:
+        ax.axvspan(
+            a, _period_end(d, b), color="0.6", alpha=0.25, lw=0, hatch="//", label=label("excluded period")
+        )
+    for nm, a, _b in d.level_shifts:
+        ax.axvline(a, color="C4", ls="-.", lw=1.2, label=label(f"level shift: {nm}"))
     ax.set_xlabel(d.time)
     ax.set_ylabel(d.outcome if per is None else f"{d.outcome} per {per:g} {d.offset}")
     ax.legend(frameon=False, fontsize="small")

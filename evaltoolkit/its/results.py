@@ -33,6 +33,19 @@ COEFFICIENT_COLUMNS = ("term", "estimate", "std_error", "statistic", "df", "p_va
 RATE_RATIO_COLUMNS = ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper")
 """Extra columns for log-link families (counts, gamma): ``exp`` of the estimate and of its CI."""
 
+_CUMULATIVE_COLUMNS = (
+    *COEFFICIENT_COLUMNS,
+    "start",
+    "end",
+    "n_periods",
+    "observed_total",
+    "fitted_total",
+    "counterfactual_total",
+    "relative_change",
+    "relative_ci_lower",
+    "relative_ci_upper",
+)
+
 CODING_NOTE = (
     "level_change is the change at the first post-interruption period (time since interruption = 0 "
     "there, Stata itsa coding); the tutorial coding I(time - T + 1):post gives level_change - slope_change."
@@ -416,13 +429,15 @@ class ITSResult:
         Returns
         -------
         pandas.DataFrame
-            Columns ``time, group (controlled designs only), t, segment, in_transition, in_fit, observed,
-            fitted, fitted_ci_lower, fitted_ci_upper, counterfactual, counterfactual_ci_lower,
+            Columns ``time, group (controlled designs only), t, segment, in_transition, in_fit, excluded,
+            observed, fitted, fitted_ci_lower, fitted_ci_upper, counterfactual, counterfactual_ci_lower,
             counterfactual_ci_upper`` and, with an offset, ``offset``. Values are on the outcome scale
             (expected counts for count families; divide by ``offset`` for rates). ``counterfactual`` sets
             the intervention terms to zero: the pre-interruption trend continued (in controlled designs,
-            the treated series following the controls' changes; equal to ``fitted`` for control series).
-            ``fitted`` is NaN for excluded transition periods.
+            the treated series following the controls' changes; equal to ``fitted`` for control series;
+            in staggered designs each treated series without its own treatment terms). ``excluded`` marks
+            periods dropped by ``exclude_periods``; ``fitted`` is NaN for excluded and for excluded
+            transition periods (``in_fit`` False).
         """
         f = self.design.frame
         fit, fit_lo, fit_hi = self._response(self.design.X.to_numpy(dtype="float64"))
@@ -438,6 +453,7 @@ class ITSResult:
             segment=f["segment"].to_numpy(),
             in_transition=f["in_transition"].to_numpy(),
             in_fit=f["in_fit"].to_numpy(),
+            excluded=f["excluded"].to_numpy(),
             observed=f["outcome"].to_numpy(),
             fitted=fit,
             fitted_ci_lower=fit_lo,
@@ -551,6 +567,13 @@ class ITSResult:
             * ``relative_change``: fitted / counterfactual - 1 (for counts and gamma, the ratio minus 1 with a
               CI from the log scale, so it never reaches -100%).
 
+            Named interruptions (``interruption_names=``) suffix the later rows with ``_<name>``.
+            Staggered designs add a ``group`` column: ``control_post_slope`` (the reference control, at
+            the end of the data), ``post_slope`` and ``diff_post_slope`` per treated series, then at each
+            horizon (counted from each series' own first post period; default 0 and the last horizon every
+            treated series reaches) ``absolute_change``/``relative_change`` per treated series and combined
+            (``group`` missing: counts summed over the treated series, Gaussian values averaged).
+
         Examples
         --------
         >>> import numpy as np, pandas as pd
@@ -581,10 +604,12 @@ class ITSResult:
                     raise ITSInputError(
                         f"effects(at=...) takes horizons as non-negative whole numbers, not {h!r}"
                     )
+        if d.is_staggered:
+            return self._staggered_effects(horizons_given)
         records: list[dict[str, Any]] = []
         n_int = len(d.interruptions)
         for j in range(n_int):
-            sfx = "" if j == 0 else f"_{j + 1}"
+            sfx = d.interruption_suffixes[j]
 
             # post slopes
             def vec(names: list[str]) -> np.ndarray:
@@ -594,9 +619,7 @@ class ITSResult:
                         v[terms.index(nm)] = 1.0
                 return v
 
-            slope_base = ["pre_slope"] + [
-                f"slope_change{'' if i == 0 else f'_{i + 1}'}" for i in range(j + 1)
-            ]
+            slope_base = ["pre_slope"] + [f"slope_change{d.interruption_suffixes[i]}" for i in range(j + 1)]
             slope_rows: list[tuple[str, np.ndarray]]
             if d.controlled:
                 diff = ["diff_pre_slope"] + [f"diff_{s}" for s in slope_base[1:]]
@@ -654,6 +677,90 @@ class ITSResult:
         out["time"] = self._time_series(out["time"])
         return out
 
+    def _finish_effects(self, records: list[dict[str, Any]], extra: list[str]) -> pd.DataFrame:
+        out = pd.DataFrame.from_records(records)
+        cols = list(COEFFICIENT_COLUMNS)
+        out["df"] = self.df_inference
+        if self.is_count:
+            cols += list(RATE_RATIO_COLUMNS)
+            for c in RATE_RATIO_COLUMNS:
+                if c not in out:
+                    out[c] = np.nan
+        out = out[[*cols, "interruption", "horizon", "time", *extra]]
+        for c in cols[1:]:
+            out[c] = out[c].astype("float64")
+        out["horizon"] = out["horizon"].astype("Int64")
+        out["time"] = self._time_series(out["time"])
+        return out
+
+    def _slope_row(self, name: str, v: np.ndarray) -> dict[str, Any]:
+        est = float(v @ self.params)
+        se = self._vec_se(v)
+        row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se)}
+        if self.is_count:
+            row.update(
+                rate_ratio=math.exp(est),
+                rate_ratio_ci_lower=math.exp(row["ci_lower"]),
+                rate_ratio_ci_upper=math.exp(row["ci_upper"]),
+            )
+        return row
+
+    def _staggered_effects(self, horizons_given: list[int] | None) -> pd.DataFrame:
+        """Effects of a staggered design: per treated series at its own horizons, and combined."""
+        d = self.design
+        assert d.staggered is not None
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        t_max = int(t_all.max())
+        gv = f["group"].to_numpy(dtype=object)
+        terms = list(self.terms)
+        X = d.X.to_numpy(dtype="float64")
+        Xc = d.X_counterfactual.to_numpy(dtype="float64")
+        table = d.staggered
+
+        def vec(names: list[str]) -> np.ndarray:
+            v = np.zeros(len(terms))
+            for nm in names:
+                if nm in terms:
+                    v[terms.index(nm)] = 1.0
+            return v
+
+        calendar = ["pre_slope"] + [t for t in terms if t.startswith("calendar_slope_")]
+        records: list[dict[str, Any]] = []
+        base = {"interruption": 1, "horizon": pd.NA, "time": None}
+        records.append({**self._slope_row("control_post_slope", vec(calendar)), **base, "group": pd.NA})
+        for sv in table["group"]:
+            own = ["diff_pre_slope" if "diff_pre_slope" in terms else f"diff_pre_slope_{sv}"]
+            own += ["diff_slope_change" if d.staggered_effects == "pooled" else f"diff_slope_change_{sv}"]
+            records.append({**self._slope_row("post_slope", vec(calendar + own)), **base, "group": sv})
+            records.append({**self._slope_row("diff_post_slope", vec(own)), **base, "group": sv})
+        room = {sv: t_max - int(p) for sv, p in zip(table["group"], table["post_start_t"], strict=True)}
+        shortest = min(room, key=lambda k: room[k])
+        horizons = horizons_given if horizons_given is not None else sorted({0, room[shortest]})
+        for h in horizons:
+            if int(h) > room[shortest]:
+                raise ITSInputError(
+                    f"horizon {h} is beyond the data for treated series {shortest!r} (its last available "
+                    f"horizon is {room[shortest]}); the combined effect needs every treated series"
+                )
+            all_rows = []
+            for sv, p in zip(table["group"], table["post_start_t"], strict=True):
+                tt = int(p) + int(h)
+                rows = np.flatnonzero((gv == sv) & (t_all == tt))
+                all_rows.append(rows)
+                F, gF = self._aggregate(rows, X)
+                C, gC = self._aggregate(rows, Xc)
+                for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC):
+                    records.append(
+                        {**r, "interruption": 1, "horizon": int(h), "time": d.time_of(tt), "group": sv}
+                    )
+            rows = np.concatenate(all_rows)
+            F, gF = self._aggregate(rows, X)
+            C, gC = self._aggregate(rows, Xc)
+            for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC):
+                records.append({**r, "interruption": 1, "horizon": int(h), "time": None, "group": pd.NA})
+        return self._finish_effects(records, ["group"])
+
     def _time_series(self, values: pd.Series) -> pd.Series:
         if self.design.time_kind == "date":
             return pd.to_datetime(values)
@@ -669,8 +776,15 @@ class ITSResult:
         else:
             hit = f.loc[f["time"] == value, "t"]
         if hit.empty:
+            times = f["time"].drop_duplicates().sort_values()
+            probe = v if self.design.time_kind == "date" else value
+            try:
+                later = times[times > probe]
+            except TypeError:
+                later = times.iloc[:0]
+            hint = f" (the next period starts {_fmt(later.iloc[0])})" if len(later) else ""
             raise ITSInputError(
-                f"{what}={value!r} is not one of the periods of time column {self.design.time!r}"
+                f"{what}={value!r} is not one of the periods of time column {self.design.time!r}{hint}"
             )
         return int(hit.iloc[0])
 
@@ -695,7 +809,9 @@ class ITSResult:
             One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
             ci_lower, ci_upper`` (delta method), ``start, end, n_periods, observed_total, fitted_total,
             counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
-            counterfactual total - 1; log-scale CI for counts).
+            counterfactual total - 1; log-scale CI for counts). Staggered designs: a ``group`` column and
+            one row per treated series, each summed over its own post periods, after the first row, which
+            sums them over the treated series (``group`` missing; ``n_periods`` counts series-periods).
 
         Examples
         --------
@@ -716,6 +832,8 @@ class ITSResult:
         t1 = int(t_all.max()) if end is None else self._t_of(end, "end")
         if t1 < t0:
             raise ITSInputError("cumulative_effect: end is before start")
+        if d.is_staggered:
+            return self._staggered_cumulative(t0, t1)
         keep = f["treated"].to_numpy() & f["in_fit"].to_numpy() & (t_all >= t0) & (t_all <= t1)
         periods = np.unique(t_all[keep])
         X = d.X.to_numpy(dtype="float64")
@@ -750,20 +868,63 @@ class ITSResult:
             "relative_ci_upper": rel["ci_upper"],
         }
         frame = pd.DataFrame([out])
-        return frame[
-            [
-                *COEFFICIENT_COLUMNS,
-                "start",
-                "end",
-                "n_periods",
-                "observed_total",
-                "fitted_total",
-                "counterfactual_total",
-                "relative_change",
-                "relative_ci_lower",
-                "relative_ci_upper",
-            ]
-        ]
+        return frame[list(_CUMULATIVE_COLUMNS)]
+
+    def _cumulative_row(self, rows: np.ndarray, group: Any) -> dict[str, Any]:
+        d = self.design
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        X = d.X.to_numpy(dtype="float64")
+        Xc = d.X_counterfactual.to_numpy(dtype="float64")
+        y = f["outcome"].to_numpy(dtype="float64")
+        F = C = obs = 0.0
+        gF = np.zeros(len(self.terms))
+        gC = np.zeros(len(self.terms))
+        for r in rows:  # one row per series-period: the sum over each series' own post periods
+            a, ga = self._aggregate(np.array([r]), X)
+            b, gb = self._aggregate(np.array([r]), Xc)
+            F, C, obs = F + a, C + b, obs + float(y[r])
+            gF, gC = gF + ga, gC + gb
+        main, rel = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC)
+        ts = t_all[rows]
+        return {
+            **{
+                k: main[k]
+                for k in ("term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper")
+            },
+            "df": self.df_inference,
+            "start": d.time_of(int(ts.min())) if ts.size else None,
+            "end": d.time_of(int(ts.max())) if ts.size else None,
+            "n_periods": int(ts.size),
+            "observed_total": obs,
+            "fitted_total": F,
+            "counterfactual_total": C,
+            "relative_change": rel["estimate"],
+            "relative_ci_lower": rel["ci_lower"],
+            "relative_ci_upper": rel["ci_upper"],
+            "group": group,
+        }
+
+    def _staggered_cumulative(self, t0: int, t1: int) -> pd.DataFrame:
+        """Cumulative effect of a staggered design: summed over treated series, then each series."""
+        d = self.design
+        assert d.staggered is not None
+        f = d.frame
+        t_all = f["t"].to_numpy()
+        keep = (
+            f["treated"].to_numpy()
+            & f["in_fit"].to_numpy()
+            & (f["segment"].to_numpy() >= 1)
+            & (t_all >= t0)
+            & (t_all <= t1)
+        )
+        gv = f["group"].to_numpy(dtype=object)
+        out = [self._cumulative_row(np.flatnonzero(keep), pd.NA)]
+        out += [self._cumulative_row(np.flatnonzero(keep & (gv == sv)), sv) for sv in d.staggered["group"]]
+        frame = pd.DataFrame(out)
+        for c in ("start", "end"):
+            frame[c] = self._time_series(frame[c])
+        return frame[[*_CUMULATIVE_COLUMNS, "group"]]
 
     # -- tests --------------------------------------------------------------------------------------
     def wald_test(self, terms: str | list[str]) -> pd.DataFrame:
@@ -1001,15 +1162,51 @@ class ITSResult:
             ("Standard errors", self.se_description),
             ("Inference", f"t({self.df_resid})" if self.use_t else "normal (z)"),
             ("Periods", f"{_fmt(f['time'].min())} to {_fmt(f['time'].max())} ({self.n_obs} fitted)"),
-            ("Interruptions", ", ".join(_fmt(v) for v in d.interruptions)),
+            ("Interruptions", "; ".join(r["text"] for r in _interruption_rows(d))),
             ("Points per segment", ", ".join(str(p) for p in d.segment_points)),
             (
                 "Effect",
                 d.effect + (f"; transition {d.transition} ({d.transition_shape})" if d.transition else ""),
             ),
         ]
-        if d.controlled:
+        if d.is_staggered:
+            assert d.staggered is not None
+            controls = sorted({str(g) for g in d.frame.loc[~d.frame["treated"], "group"]})
+            info = [
+                ("Interruptions", "see staggered design") if k == "Interruptions" else (k, v) for k, v in info
+            ]
+            info.append(
+                (
+                    "Staggered design",
+                    f"group {d.group!r}; treated "
+                    + ", ".join(
+                        f"{g} {_fmt(v)}"
+                        for g, v in zip(d.staggered["group"], d.staggered["first_post_period"], strict=True)
+                    )
+                    + f"; controls {controls}; treatment terms {d.staggered_effects}",
+                )
+            )
+        elif d.controlled:
             info.append(("Controlled design", f"group {d.group!r}, treated {list(d.treated)}"))
+        if d.exclude_periods:
+            n_ex = int(d.frame.loc[d.frame["excluded"], "t"].nunique())
+            info.append(
+                (
+                    "Excluded periods",
+                    "; ".join(f"{_fmt(a)} to {_fmt(b)}" for _, a, b in d.exclude_periods)
+                    + f" ({n_ex} period{'s' if n_ex != 1 else ''} not fitted)",
+                )
+            )
+        if d.level_shifts:
+            info.append(
+                (
+                    "Level shifts",
+                    "; ".join(
+                        f"shift_{nm}: {_fmt(a)} to {_fmt(b) if b is not None else 'the end'}"
+                        for nm, a, b in d.level_shifts
+                    ),
+                )
+            )
         if d.seasonal_terms:
             info.append(("Seasonality", ", ".join(d.seasonal_terms)))
         if self.ar_params:
@@ -1040,7 +1237,15 @@ class ITSResult:
             ("Effects", self.effects()),
             ("Cumulative effect", self.cumulative_effect()),
         ]
-        notes = [CODING_NOTE, *(f"Warning: {w}" for w in self.warnings)]
+        notes = [CODING_NOTE]
+        moved = [r for r in _interruption_rows(self.design) if r["moved"]]
+        if moved:
+            notes.append(
+                "; ".join(r["text"] for r in moved)
+                + ": an event date inside a period starts the effect in the "
+                "first period starting on or after it"
+            )
+        notes += [f"Warning: {w}" for w in self.warnings]
         return ITSSummary(
             title=f"Interrupted time series: {self.design.outcome}",
             info=tuple(self._info()),
@@ -1076,6 +1281,25 @@ class ITSResult:
                 "outcome": d.outcome,
                 "time": d.time,
                 "interruptions": list(d.interruptions),
+                "interruption_table": [
+                    {k: r[k] for k in ("name", "given", "first_post_period")} for r in _interruption_rows(d)
+                ],
+                "interruption_names": list(d.interruption_names),
+                "exclude_periods": [
+                    {
+                        "start": a,
+                        "end": b,
+                        "n_periods": int(
+                            d.frame.loc[(d.frame["time"] >= a) & (d.frame["time"] <= b), "t"].nunique()
+                        ),
+                    }
+                    for _, a, b in d.exclude_periods
+                ],
+                "level_shifts": [
+                    {"name": nm, "term": f"shift_{nm}", "start": a, "end": b} for nm, a, b in d.level_shifts
+                ],
+                "staggered": None if d.staggered is None else _records(d.staggered),
+                "staggered_effects": d.staggered_effects,
                 "family": self.family,
                 "offset": d.offset,
                 "method": self.method,
@@ -1166,6 +1390,36 @@ def _fmt(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+def _period_label(value: Any, freq: str | None) -> str:
+    if isinstance(value, pd.Timestamp):
+        if freq == "month":
+            return value.strftime("%Y-%m")
+        if freq == "quarter":
+            return f"{value.year}-Q{value.quarter}"
+        if freq == "year":
+            return str(value.year)
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _interruption_rows(d: ITSDesign) -> list[dict[str, Any]]:
+    """Each interruption: its name, the date given, the first post-interruption period used, a text."""
+    given = d.interruptions_given or d.interruptions
+    rows = []
+    for j, (g, used) in enumerate(zip(given, d.interruptions, strict=True)):
+        name = d.interruption_names[j] if d.interruption_names else None
+        moved = bool(g != used)
+        text = (
+            f"interruption {_fmt(g)} → first post period {_period_label(used, d.freq)}"
+            if moved
+            else _fmt(used)
+        )
+        if name:
+            text = f"{name}: {text}"
+        rows.append({"name": name, "given": g, "first_post_period": used, "text": text, "moved": moved})
+    return rows
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:

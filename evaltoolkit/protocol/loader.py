@@ -307,6 +307,62 @@ def _check_sites(p: SimpleNamespace, out: list[Problem]) -> None:
             )
 
 
+def _check_design_periods(p: SimpleNamespace, out: list[Problem]) -> None:
+    """Excluded periods and level shifts: inside the window, sparing each go-live. Staggered: a control."""
+    design = p.design
+    if design is None:
+        return
+    sites = [s for s in (p.sites or []) if s is not None]
+    if design.staggered and not any(s.role == "control" for s in sites) and "sites" not in p.failed:
+        out.append(Problem("design.staggered", "needs at least one site with role: control"))
+    window = p.data.window if p.data is not None else None
+    for i, ex in enumerate(design.exclude_periods):
+        at = f"design.exclude_periods[{i}]"
+        if window is not None and (ex.end < window.start or ex.start >= window.extract_date):
+            out.append(
+                Problem(
+                    at,
+                    f"{ex.start} to {ex.end} lies outside data.window ({window.start} to "
+                    f"{window.extract_date}, end excluded)",
+                )
+            )
+        for s in sites:
+            if s.go_live is not None and ex.start <= s.go_live <= ex.end:
+                out.append(
+                    Problem(
+                        at,
+                        f"{ex.start} to {ex.end} covers the go-live of {s.code} ({s.go_live}); the first "
+                        "month after go-live must be fitted (move or split the range)",
+                    )
+                )
+            elif s.go_live is not None and window is not None and ex.end < s.go_live:
+                before = _months_between(window.start, s.go_live)
+                lo, hi = max(ex.start, window.start), min(ex.end, s.go_live)
+                dropped = _months_between(lo.replace(day=1), hi.replace(day=1)) + 1
+                if before - dropped < 3 <= before:
+                    out.append(
+                        Problem(
+                            at,
+                            f"leaves {max(before - dropped, 0)} month(s) before go-live at {s.code}; the "
+                            "Cochrane EPOC minimum is 3 points before and after",
+                        )
+                    )
+    names: dict[str, int] = {}
+    for i, sh in enumerate(design.level_shifts):
+        at = f"design.level_shifts[{i}]"
+        if sh.name in names:
+            out.append(Problem(f"{at}.name", f"duplicates design.level_shifts[{names[sh.name]}].name"))
+        names.setdefault(sh.name, i)
+        if window is not None and not window.start <= sh.start < window.extract_date:
+            out.append(
+                Problem(
+                    f"{at}.start",
+                    f"{sh.start} lies outside data.window ({window.start} to {window.extract_date}, "
+                    "end excluded)",
+                )
+            )
+
+
 def _escapes(path: Path, root: Path) -> bool:
     """True when ``path`` (relative: resolved against ``root``; or absolute) leads outside ``root``.
 
@@ -844,6 +900,7 @@ def _run_checks(
 ) -> list[Problem]:
     out: list[Problem] = []
     _check_sites(sections, out)
+    _check_design_periods(sections, out)
     _check_sources(sections, out, check_files, base_dir)
     _check_series(sections, out)
     _check_analysis(sections, out)

@@ -550,6 +550,35 @@ class AnalysisSpec(_Model):
     )
 
 
+class ExcludedPeriod(_Model):
+    """A pre-specified range of periods left out of every ITS fit (e.g. COVID-19 months)."""
+
+    start: IsoDate = Field(description="First day of the range: periods starting in the range are excluded.")
+    end: IsoDate = Field(description="Last day of the range, inclusive (e.g. the last month's first day).")
+    reason: Text = Field(description="Why these periods are excluded (printed in the report's methods).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExcludedPeriod:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class LevelShift(_Model):
+    """A pre-specified level-shift dummy ``shift_<name>`` in every ITS fit (an adjustment, not an effect)."""
+
+    name: Slug = Field(description="Name of the shift; the model term is shift_<name>.")
+    start: IsoDate = Field(description="First period of the shift.")
+    end: IsoDate | None = Field(None, description="Last day of the shift, inclusive; empty: to the end.")
+    reason: Text = Field(description="Why the level is expected to shift (printed in the report's methods).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LevelShift:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
 class DesignSpec(_Model):
     """The evaluation design: interruptions, phase-in, control series and before/after windows."""
 
@@ -563,6 +592,17 @@ class DesignSpec(_Model):
         1, validate_default=True, description="Fourier pairs (1–6), 'month', or empty for none."
     )
     effect: Effect = Field("level+slope", description="Change terms: level, slope or level+slope.")
+    exclude_periods: list[ExcludedPeriod] = Field(
+        default_factory=list, description="Periods left out of every ITS fit, each with a reason."
+    )
+    level_shifts: list[LevelShift] = Field(
+        default_factory=list, description="Level-shift dummies in every ITS fit, each with a reason."
+    )
+    staggered: bool = Field(
+        False,
+        description="Also fit one staggered controlled model across the intervention sites (each at its own "
+        "go-live) and the control sites; reported as a combined estimate beside the per-site ones.",
+    )
     before_after: MirrorSpec | None = Field(None, description="Per-patient before/after windows.")
 
 

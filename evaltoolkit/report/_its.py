@@ -34,10 +34,13 @@ __all__ = [
     "FitRecord",
     "check_horizon",
     "combine_sites",
+    "design_extras",
     "horizon_problems",
     "horizon_window",
     "interruption_period",
     "run_its",
+    "run_staggered",
+    "staggered_totals",
 ]
 
 _COUNT = ("poisson", "quasipoisson", "negbin")
@@ -67,6 +70,8 @@ class FitRecord:
     status: str = "ok"
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    windows: dict[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None
+    """Staggered fits: each intervention site's own horizon window (``site`` is ``"staggered"``)."""
 
     @property
     def primary(self) -> bool:
@@ -195,13 +200,38 @@ def _its_frame(
     return pd.concat([own, agg], ignore_index=True)
 
 
+def design_extras(protocol: Protocol) -> dict[str, Any]:
+    """``fit_its`` keywords for the protocol's excluded periods and level shifts (empty when none).
+
+    Examples
+    --------
+    >>> from evaltoolkit.protocol.schema import DesignSpec
+    >>> from types import SimpleNamespace
+    >>> d = DesignSpec(exclude_periods=[{"start": "2020-03-01", "end": "2021-02-01", "reason": "COVID-19"}],
+    ...                level_shifts=[{"name": "triage", "start": "2022-06-01", "reason": "new ED triage"}])
+    >>> design_extras(SimpleNamespace(design=d))
+    {'exclude_periods': [('2020-03-01', '2021-02-01')], 'level_shifts': {'triage': '2022-06-01'}}
+    """
+    d = protocol.design
+    out: dict[str, Any] = {}
+    if d.exclude_periods:
+        out["exclude_periods"] = [(e.start.isoformat(), e.end.isoformat()) for e in d.exclude_periods]
+    if d.level_shifts:
+        out["level_shifts"] = {
+            sh.name: sh.start.isoformat() if sh.end is None else (sh.start.isoformat(), sh.end.isoformat())
+            for sh in d.level_shifts
+        }
+    return out
+
+
 def _fit(
     frame: pd.DataFrame,
     opts: dict[str, Any],
     family: str,
-    interruption: pd.Timestamp,
-    site: str,
+    interruption: Any,
+    site: str | None,
     offset: bool,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[ITSResult | None, str, list[str]]:
     kwargs: dict[str, Any] = {
         "outcome": "value",
@@ -226,9 +256,14 @@ def _fit(
         kwargs["use_t"] = opts["use_t"]
     if offset:
         kwargs["offset"] = "population"
-    if opts["controlled"]:
+    if isinstance(
+        interruption, dict
+    ):  # staggered: one go-live per intervention site, every site its own series
+        kwargs["group"] = "group"
+    elif opts["controlled"]:
         kwargs["group"] = "group"
         kwargs["treated"] = site
+    kwargs.update(extra or {})
     result: ITSResult | None = None
     error = ""
     with record_warnings(_RECORDED) as caught:
@@ -263,6 +298,7 @@ def run_its(
     """
     assert protocol.analysis is not None  # checked by the protocol validation
     controls = [s.code for s in protocol.control_sites]
+    extra = design_extras(protocol)
     methods = protocol.methods()
     conf = protocol.analysis.conf_level
     records: list[FitRecord] = []
@@ -303,7 +339,7 @@ def run_its(
                     continue
                 seen.setdefault(key, index)
                 frame = _its_frame(table, site.code, controls, rec.controlled, spec.measure == "mean_los")
-                result, message, warns = _fit(frame, opts, family, t0, site.code, offset)
+                result, message, warns = _fit(frame, opts, family, t0, site.code, offset, extra)
                 rec.result, rec.warnings = result, warns
                 if result is None:
                     rec.status, rec.message = "failed", message
@@ -311,6 +347,81 @@ def run_its(
                     rec.status = "warning"
                 records.append(rec)
     return records
+
+
+def run_staggered(
+    protocol: Protocol,
+    tables: dict[str, pd.DataFrame],
+    progress: Callable[[str], None] | None = None,
+) -> list[FitRecord]:
+    """One staggered controlled fit per series × method (``design.staggered: true``; else empty).
+
+    Every intervention site is a series with its own go-live and every control site a series with none,
+    in one model (:func:`evaltoolkit.its.fit_its` with ``interruptions`` a mapping); the headline is the
+    cumulative effect over each site's own first ``horizon_months`` after go-live, summed over the sites.
+    """
+    assert protocol.analysis is not None
+    if not protocol.design.staggered:
+        return []
+    extra = design_extras(protocol)
+    conf = protocol.analysis.conf_level
+    records: list[FitRecord] = []
+    for spec in protocol.series:
+        if progress is not None:
+            progress(f"interrupted time series (staggered model): {spec.name}")
+        table = tables[spec.name]
+        last = pd.Timestamp(table["period"].max())
+        starts = {
+            s.code: interruption_period(pd.Timestamp(s.go_live), spec.frequency)
+            for s in protocol.intervention_sites
+            if s.go_live is not None
+        }
+        windows = {
+            code: horizon_window(t0, protocol.analysis.horizon_months, spec.frequency, last)
+            for code, t0 in starts.items()
+        }
+        keep = [*starts, *(s.code for s in protocol.control_sites)]
+        cols = ["period", "value", "n_events", *(["population"] if "population" in table else [])]
+        frame = table[table["site"].isin(keep)][["site", *cols]].rename(columns={"site": "group"})
+        frame = frame.reset_index(drop=True)
+        for index, (label, base) in enumerate(protocol.methods()):
+            opts = {**base, "conf_level": conf}
+            family = "gaussian" if spec.measure == "mean_los" else (spec.family or opts["family"])
+            offset = bool(opts["offset"]) and spec.denominator == "population" and family in _COUNT
+            rec = FitRecord(
+                series=spec.name,
+                site="staggered",
+                method_index=index,
+                label=label,
+                options={**opts, "family": family, "offset": offset, "staggered": True},
+                family=family,
+                controlled=True,
+                interruption=min(starts.values()),
+                horizon=(min(w[0] for w in windows.values()), max(w[1] for w in windows.values())),
+                windows=windows,
+            )
+            interruptions = {code: t0.strftime("%Y-%m-%d") for code, t0 in starts.items()}
+            result, message, warns = _fit(frame, opts, family, interruptions, None, offset, extra)
+            rec.result, rec.warnings = result, warns
+            if result is None:
+                rec.status, rec.message = "failed", message
+            elif warns:
+                rec.status = "warning"
+            records.append(rec)
+    return records
+
+
+def staggered_totals(
+    result: ITSResult, windows: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
+) -> dict[str, Any]:
+    """:func:`totals` of a staggered fit: each treated site over its own window, summed over the sites."""
+    f = result.design.frame
+    time = pd.to_datetime(f["time"]).to_numpy()
+    group = f["group"].to_numpy(dtype=object)
+    keep = np.zeros(len(f), dtype=bool)
+    for code, (a, b) in windows.items():
+        keep |= (group == code) & (time >= np.datetime64(a)) & (time <= np.datetime64(b))
+    return _totals_of(result, keep & f["in_fit"].to_numpy(dtype=bool) & f["treated"].to_numpy(dtype=bool))
 
 
 # -- numbers from a fit ----------------------------------------------------------------------------------
@@ -325,8 +436,7 @@ def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
     Counts: sums of expected counts. Gaussian and gamma: sums over periods of the (mean over treated series)
     fitted value. Excluded transition periods are not summed (as :meth:`ITSResult.cumulative_effect`).
     """
-    d = result.design
-    f = d.frame
+    f = result.design.frame
     time = pd.to_datetime(f["time"]).to_numpy()
     keep = (
         f["treated"].to_numpy(dtype=bool)
@@ -334,6 +444,12 @@ def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
         & (time >= np.datetime64(start))
         & (time <= np.datetime64(end))
     )
+    return _totals_of(result, keep)
+
+
+def _totals_of(result: ITSResult, keep: np.ndarray) -> dict[str, Any]:
+    d = result.design
+    f = d.frame
     X = d.X.to_numpy(dtype="float64")
     Xc = d.X_counterfactual.to_numpy(dtype="float64")
     b = np.asarray(result.params, dtype="float64")
@@ -360,6 +476,9 @@ def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
         C = float(mu_c[keep].sum())
         gF = (mu[keep][:, None] * X[keep]).sum(axis=0)
         gC = (mu_c[keep][:, None] * Xc[keep]).sum(axis=0)
+    elif d.is_staggered:  # each site-period counts once: sums over the sites' own windows
+        gF, gC = X[keep].sum(axis=0), Xc[keep].sum(axis=0)
+        F, C = float(gF @ b), float(gC @ b)
     else:
         F = C = 0.0
         gF = np.zeros(X.shape[1])
@@ -375,7 +494,7 @@ def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[st
         "gF": gF,
         "gC": gC,
         "cov": np.asarray(result.cov, dtype="float64"),
-        "n_periods": int(periods.size),
+        "n_periods": int(keep.sum()) if d.is_staggered else int(periods.size),  # staggered: site-periods
         "count": bool(result.is_count),
         "log_link": bool(result.log_link),
         "q": _quantile(result),
@@ -568,6 +687,7 @@ def plot_points(
                 "observed": observed,
                 "in_fit": bool(row.in_fit),
                 "in_transition": bool(row.in_transition),
+                "excluded": bool(row.excluded),
                 "fitted": row.fitted,
                 "fitted_ci_lower": row.fitted_ci_lower,
                 "fitted_ci_upper": row.fitted_ci_upper,

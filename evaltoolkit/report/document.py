@@ -119,6 +119,12 @@ def _pct(x: Any, digits: int = 0) -> str:
     return "–" if x is None else f"{x * 100:.{digits}f}%"
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop."""
+    text = str(text).strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _rel_ci(est: Any, lo: Any, hi: Any) -> str:
     if est is None or lo is None or hi is None:
         return "–"
@@ -330,6 +336,26 @@ def _sensitivity(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[B
             }
         )
     blocks.append(Table(pd.DataFrame(rows), "Every method, sites combined."))
+    stag = [
+        {
+            "outcome": labels[c["series"]],
+            "method": c["method"],
+            f"change vs trend ({conf} CI)": _rel_ci(
+                c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
+            ),
+            "difference": _num_ci(c.get("estimate"), c.get("ci_lower"), c.get("ci_upper"), 0),
+            "note": c.get("message") or c.get("interval", ""),
+        }
+        for c in its.get("staggered", [])
+    ]
+    if stag:
+        blocks.append(
+            Table(
+                pd.DataFrame(stag),
+                "Every method, one staggered model: the intervention sites (each at its own go-live) and the "
+                "control sites fitted together; each site summed over its own horizon.",
+            )
+        )
     return blocks
 
 
@@ -831,6 +857,26 @@ def _methods(results: dict[str, Any]) -> list[Block]:
             "control "
             "series the combined interval is conservative (it assumes perfect correlation)."
         )
+        for e in d.get("exclude_periods") or []:
+            items.append(
+                f"Periods from {e['start']} to {e['end']} (each period starting in that range) were left "
+                f"out of every time-series fit, as pre-specified: {_sentence(e['reason'])} They are shaded "
+                "on the charts."
+            )
+        for sh in d.get("level_shifts") or []:
+            span = f"from {sh['start']} to {sh['end']}" if sh.get("end") else f"from {sh['start']} on"
+            items.append(
+                f"A level-shift term (shift_{sh['name']}) {span} was added to every time-series fit, as "
+                f"pre-specified: {_sentence(sh['reason'])} It adjusts the trend; it is not counted as an "
+                "effect."
+            )
+        if d.get("staggered"):
+            items.append(
+                "Also pre-specified: one staggered controlled model of all intervention sites (each "
+                "interrupted at its own go-live) and the control sites, with common terms at each go-live "
+                "date for changes shared by all sites; its combined estimate is reported beside the "
+                "per-site fits."
+            )
         for s in results["series"]:
             what = {
                 "count": "events counted",

@@ -96,6 +96,23 @@ def _its_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
         ax.fill_between(t[post], lo[post], hi[post], color=_COUNTER, alpha=0.18, lw=0)
         ax.plot(t[post], cf[post], "--", lw=1.4, color=_COUNTER, label="pre-implementation trend continued")
         ax.axvline(go, color="0.3", lw=0.8, ls=":")
+        labelled = False
+        for k0, q in enumerate(pts):  # excluded periods (design.exclude_periods): one shaded span per run
+            if not q.get("excluded") or (k0 > 0 and pts[k0 - 1].get("excluded")):
+                continue
+            k1 = k0
+            while k1 + 1 < len(pts) and pts[k1 + 1].get("excluded"):
+                k1 += 1
+            ax.axvspan(
+                np.datetime64(pd.Timestamp(q["period"])),
+                np.datetime64(pd.Timestamp(pts[k1]["period"])),
+                color="0.6",
+                alpha=0.25,
+                lw=0,
+                hatch="//",
+                label=None if labelled else "excluded from the fit",
+            )
+            labelled = True
         trans = [q for q in pts if q["in_transition"]]
         if trans:
             ax.axvspan(

@@ -31,7 +31,8 @@ Top-level keys
                               ``series_checks``: checks on the outcome series before modelling
                               ``[{series, site, period, check, severity, n_periods, message}]``
 ``series``                    the outcome-series definitions of the protocol
-``its``                       ``null`` or ``{horizon_months, conf_level, methods, fits, combined, plots}``
+``its``                       ``null`` or ``{horizon_months, conf_level, methods, fits, combined, staggered,
+                              plots}`` (``staggered``: empty unless ``design.staggered``)
 ``costs``                     ``[{series, unit_cost, value, currency, price_year, unit, source, note,
                               estimate, ci_lower, ci_upper, method}]``
 ``cohort``                    ``null`` or the before/after cohort analysis
@@ -66,7 +67,10 @@ Top-level keys
     ci_lower, ci_upper, p_value, relative_change, relative_ci_lower, relative_ci_upper, fitted_total,
     counterfactual_total, n_periods, interval, status, message``). ``plots``: per series × site, the
     primary fit's ``points`` (``period, observed`` (published; ``null`` when suppressed), ``fitted*,
-    counterfactual*, in_fit, in_transition``).
+    counterfactual*, in_fit, in_transition, excluded``). ``staggered`` (``design.staggered: true``): one per
+    series × method, one model of every intervention site (at its own go-live) and the control sites, with
+    the fields of ``combined`` plus ``level_change``/``slope_change`` (the pooled ``diff_`` terms) and
+    ``warnings``.
 
 ``cohort``
     ``description, settings, groups`` (patients analysed per cohort), ``excluded_patients`` (all patients

@@ -44,7 +44,16 @@ from evaltoolkit.report._checks import (
 )
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
-from evaltoolkit.report._its import check_horizon, combine_sites, fit_summary, plot_points, run_its, totals
+from evaltoolkit.report._its import (
+    check_horizon,
+    combine_sites,
+    fit_summary,
+    plot_points,
+    run_its,
+    run_staggered,
+    staggered_totals,
+    totals,
+)
 from evaltoolkit.report._summary import limitations, summary_sentences
 from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 
@@ -245,6 +254,30 @@ def _its_block(
                     **combine_sites(parts, correlated=controlled),
                 )
             combined.append(row)
+    staggered = []
+    for r in run_staggered(protocol, tables, progress):
+        row = {
+            "series": r.series,
+            "method_id": f"m{r.method_index}",
+            "method": r.label,
+            "primary": r.primary,
+            "sites": sites,
+            "horizon_months": protocol.analysis.horizon_months,
+            "status": r.status if r.result is not None else "failed",
+            "message": r.message,
+            "warnings": list(r.warnings),
+        }
+        if r.result is not None:
+            assert r.windows is not None
+            summary = fit_summary(r, diagnostics=False)
+            row.update(
+                controlled=True,
+                level_change=summary["level_change"],
+                slope_change=summary["slope_change"],
+                **combine_sites([staggered_totals(r.result, r.windows)], correlated=False),
+            )
+            row["interval"] = "one staggered model: sites and controls fitted together"
+        staggered.append(row)
     plots = []
     for r in records:
         if r.primary and r.result is not None:
@@ -264,6 +297,7 @@ def _its_block(
         "methods": methods,
         "fits": fits,
         "combined": combined,
+        "staggered": staggered,
         "plots": plots,
     }
 
