@@ -12,6 +12,8 @@ a JSON-safe dictionary and a plot.
   Fourier or calendar-month seasonality, covariates, controlled ITS with ``diff_`` terms (Stata ``itsa``).
 * **Sensitivity to the method**: :func:`compare_methods` fits one design with several pre-specified methods
   and returns one table and a forest plot (:class:`MethodComparison`).
+* **Placebo and robustness checks**: :func:`robustness_checks` re-fits the analysis with an in-time
+  placebo, in-space placebos and leave-one-control-out (:class:`RobustnessChecks`: table, forest plot).
 * **Planning**: :func:`power` gives power, bias and CI coverage by simulation (vectorised), as Stata
   ``power itsa``.
 
@@ -34,17 +36,27 @@ from evaltoolkit.its.compare import (
 )
 from evaltoolkit.its.design import ITSDesign, build_its_design
 from evaltoolkit.its.diagnostics import ITSDiagnostics
-from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
+from evaltoolkit.its.errors import (
+    ARBoundaryWarning,
+    AutocorrelationWarning,
+    ExtrapolationWarning,
+    ITSInputError,
+    ITSWarning,
+    ShortSeriesWarning,
+)
 from evaltoolkit.its.fit import fit_its
 from evaltoolkit.its.power import SUPPORTED_ANALYSES, power
 from evaltoolkit.its.results import ITSResult, ITSSummary
+from evaltoolkit.its.robustness import RobustnessChecks, robustness_checks
 
 __all__ = [
     "DEFAULT_COUNT_METHODS",
     "DEFAULT_GAUSSIAN_METHODS",
     "SUPPORTED_ANALYSES",
     "ARBoundaryWarning",
+    "AutocorrelationWarning",
     "Effect",
+    "ExtrapolationWarning",
     "Family",
     "ITSDesign",
     "ITSDiagnostics",
@@ -55,6 +67,7 @@ __all__ = [
     "Method",
     "MethodComparison",
     "MethodSpec",
+    "RobustnessChecks",
     "SEType",
     "ShortSeriesWarning",
     "TransitionShape",
@@ -63,4 +76,5 @@ __all__ = [
     "fit_its",
     "parse_method",
     "power",
+    "robustness_checks",
 ]

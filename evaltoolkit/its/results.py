@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -186,6 +187,9 @@ class ITSResult:
     iterations: int | None
     method_description: str
     se_description: str
+    _fit_kwargs: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The :func:`~evaltoolkit.its.fit_its` keywords (a read-only mapping; ``data`` a private copy), for
+    :meth:`refit`; ``None`` for a result built by hand."""
 
     def __post_init__(self) -> None:
         for name in ("params", "cov", "residuals", "diagnostic_X"):
@@ -737,6 +741,10 @@ class ITSResult:
             "relative_ci_lower": rel["ci_lower"],
             "relative_ci_upper": rel["ci_upper"],
         }
+        if end is not None:  # a horizon other than the last period: its own extrapolation guards
+            from evaltoolkit.its._guards import warn_at_horizon
+
+            warn_at_horizon(self, t1)
         frame = pd.DataFrame([out])
         return frame[
             [
@@ -1148,6 +1156,102 @@ class ITSResult:
             f"ITSResult(outcome={self.design.outcome!r}, family={self.family!r}, method={self.method!r}, "
             f"se_type={self.se_type!r}, n_obs={self.n_obs}, terms={list(self.terms)})"
         )
+
+    # -- re-fitting and guards (robustness checks) ---------------------------------------------------------
+    def refit(self, **changes: Any) -> ITSResult:
+        """Fit the same analysis again with some :func:`~evaltoolkit.its.fit_its` keywords changed.
+
+        Used by :func:`evaltoolkit.its.robustness_checks` (placebo dates, other series, sites left out).
+        This result is unchanged; the stored keywords (with a private copy of the data) are reused.
+
+        Parameters
+        ----------
+        **changes
+            Any :func:`~evaltoolkit.its.fit_its` keyword, including ``data``. With none, the re-fit is
+            identical to this fit.
+
+        Returns
+        -------
+        ITSResult
+            The new fit (its own warnings are issued as usual).
+
+        Raises
+        ------
+        ITSInputError
+            This result was not made by :func:`~evaltoolkit.its.fit_its`, or a keyword is unknown.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 25)
+        >>> y = 50 + 0.5 * t - 6 * (t >= 13) + np.tile([0.4, -0.4, -0.4, 0.4], 6)
+        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> bool(np.array_equal(res.refit().params, res.params))
+        True
+        >>> res.refit(effect="level").terms
+        ('intercept', 'pre_slope', 'level_change')
+        """
+        import inspect
+
+        from evaltoolkit.its.fit import fit_its
+
+        if self._fit_kwargs is None:
+            raise ITSInputError("refit() needs a result made by fit_its (this one has no stored keywords)")
+        allowed = set(inspect.signature(fit_its).parameters)
+        unknown = sorted(k for k in changes if k not in allowed)
+        if unknown:
+            raise ITSInputError(f"refit(): unknown fit_its keyword(s) {unknown}; allowed: {sorted(allowed)}")
+        kwargs = {**self._fit_kwargs, **changes}
+        data = kwargs.pop("data")
+        return fit_its(data, **kwargs)
+
+    def guards(self, horizon: Any = None) -> pd.DataFrame:
+        """The fit's guards against far extrapolation and unmodelled autocorrelation.
+
+        Parameters
+        ----------
+        horizon : time value, optional
+            The period at which the counterfactual is checked (a value of the time column); default the
+            last period of the data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per guard that applies, columns ``guard, fired, value, threshold, category, message``:
+
+            * ``extrapolation``: ``value`` is how far the counterfactual at the horizon lies outside the
+              range ``[lo, hi]`` of the treated series' pre-period observed and fitted values (outcome
+              scale; rates per unit of offset with an offset), in units of the spread ``hi - lo``; it fires
+              above 1, i.e. outside ``[lo - spread, hi + spread]``.
+            * ``short_pre_period``: pre-period periods (``value``) fewer than the periods from the first
+              interruption to the horizon (``threshold``).
+            * ``autocorrelation``: independent-error methods (OLS or GLM with model SEs): lag-1 residual
+              autocorrelation ``value``; fires when it is positive and ``r1 ≥ 0.3`` or a Breusch–Godfrey
+              (order 1) p is below 0.05. AR methods: the AR persistence (sum of AR coefficients), firing
+              at ≥ 0.8, where AR estimates from short series are badly biased (Turner et al. 2021). Newey–West fits have none.
+
+            ``fit_its`` issues each guard that fired at the last period as an
+            :class:`~evaltoolkit.its.ExtrapolationWarning` or :class:`~evaltoolkit.its.AutocorrelationWarning`
+            (also in ``warnings``).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 25)
+        >>> y = 50 + 0.5 * t - 6 * (t >= 13) + np.tile([0.4, -0.4, -0.4, 0.4], 6)
+        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> res.guards()[["guard", "fired"]]
+                      guard  fired
+        0     extrapolation  False
+        1  short_pre_period  False
+        2   autocorrelation  False
+        """
+        from evaltoolkit.its._guards import guard_table
+
+        horizon_t = None if horizon is None else self._t_of(horizon, "horizon")
+        return guard_table(self, horizon_t)
 
 
 def _fmt(value: Any) -> str:
