@@ -149,7 +149,8 @@ def _short_pre(result: ITSResult, horizon_t: int) -> list[dict[str, Any]]:
         return []
     message = (
         f"the pre-period has {n_pre} periods but the horizon {_fmt(d.time_of(horizon_t))} is {n_post} "
-        "periods after the first interruption: the counterfactual is extrapolated further than the trend was observed"
+        "periods after the first interruption: the counterfactual is extrapolated further than the trend "
+        "was observed"
     )
     return [
         {

@@ -1229,7 +1229,8 @@ class ITSResult:
             * ``autocorrelation``: independent-error methods (OLS or GLM with model SEs): lag-1 residual
               autocorrelation ``value``; fires when it is positive and ``r1 ≥ 0.3`` or a Breusch–Godfrey
               (order 1) p is below 0.05. AR methods: the AR persistence (sum of AR coefficients), firing
-              at ≥ 0.8, where AR estimates from short series are badly biased (Turner et al. 2021). Newey–West fits have none.
+              at ≥ 0.8, where AR estimates from short series are badly biased (Turner et al. 2021).
+              Newey–West fits have none.
 
             ``fit_its`` issues each guard that fired at the last period as an
             :class:`~evaltoolkit.its.ExtrapolationWarning` or :class:`~evaltoolkit.its.AutocorrelationWarning`
