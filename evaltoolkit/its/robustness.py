@@ -195,10 +195,11 @@ class RobustnessChecks:
         t = self.table()
         out = []
         for row in t.itertuples(index=False):
-            if row.check in ("in_time_placebo", "in_space_placebo") and row.significant is True:
+            flagged = not pd.isna(row.significant) and bool(row.significant)
+            if row.check in ("in_time_placebo", "in_space_placebo") and flagged:
                 kind = "in-time" if row.check == "in_time_placebo" else "in-space"
                 out.append(
-                    f"{kind} placebo {row.label}: {row.term} {row.estimate:.4g} "
+                    f"{kind} placebo ({row.label}): {row.term} {row.estimate:.4g} "
                     f"({self.conf_level:.0%} CI {row.ci_lower:.4g} to {row.ci_upper:.4g}) excludes 0 — a "
                     "warning sign: a change where there was no intervention suggests a break in the "
                     "pre-period, a shared shock or a misfitting model"
