@@ -16,12 +16,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from evaltoolkit.its import (  # noqa: E402
+from evaltoolkit.its import (
     AutocorrelationWarning,
     ExtrapolationWarning,
     ITSInputError,
@@ -254,7 +254,7 @@ def test_plot_to_dict_and_repr():
     assert labels[0] == "original" and labels[-1] == "without control D"
     assert len(labels) == 1 + 1 + 3 + 3  # original, in-time placebo, 3 in-space, 3 left out
     plt.close(fig)
-    with pytest.raises(ITSInputError, match="plot\\(term=...\\) takes 'level_change' or 'slope_change'"):
+    with pytest.raises(ITSInputError, match=r"plot\(term=\.\.\.\) takes 'level_change' or 'slope_change'"):
         checks.plot(term="diff_level_change")
     d = checks.to_dict()
     json.dumps(d)
