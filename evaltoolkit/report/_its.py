@@ -490,7 +490,7 @@ def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
         warnings.simplefilter("ignore", ExtrapolationWarning)  # judged at the horizon: in rec.warnings
         guards = r.guards(horizon=rec.horizon[1])
     out["guards"] = [
-        {"guard": g.guard, "value": _clean(g.value), "threshold": _clean(g.threshold), "message": g.message}
+        {"guard": g.guard, "measured": _clean(g.value), "limit": _clean(g.threshold), "message": g.message}
         for g in guards.itertuples(index=False)
         if g.fired
     ]
@@ -580,7 +580,7 @@ ROBUSTNESS_KEYS = (
     "ci_lower",
     "ci_upper",
     "p_value",
-    "n",
+    "n_periods",
     "method",
     "significant",
     "status",
@@ -607,6 +607,7 @@ def _check_rows(table: pd.DataFrame, series: str, site: str, checks: tuple[str, 
     out = []
     for row in table[table["check"].isin(checks)].to_dict("records"):
         row.pop("interruption", None)
+        row["n_periods"] = row.pop("n", None)  # fitted periods (not people)
         out.append({"series": series, "site": site, **{k: _clean(v) for k, v in row.items()}})
     return out
 
@@ -626,7 +627,7 @@ def _fit_rows(
             **base,
             "term": term,
             **{k: _clean(c[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")},
-            "n": int(result.n_obs),
+            "n_periods": int(result.n_obs),
             "method": result.method if not result.is_count else result.family,
             "significant": bool(c["ci_lower"] > 0 or c["ci_upper"] < 0),
             "status": q,
@@ -741,7 +742,7 @@ def run_robustness(
                                 "relative_ci_upper",
                             )
                         },
-                        "n": int(comb["n_periods"]),
+                        "n_periods": int(comb["n_periods"]),
                         "method": ok[0].label,
                         "significant": bool(comb["ci_lower"] > 0 or comb["ci_upper"] < 0),
                         "status": "ok",
