@@ -125,7 +125,7 @@ class RobustnessChecks:
     """
 
     original: ITSResult
-    fits: tuple[_Fit, ...]
+    fits: tuple[Any, ...]
     conf_level: float
 
     def __getitem__(self, label: str) -> ITSResult | None:
