@@ -89,6 +89,14 @@ def test_refit_uses_a_private_copy_of_the_data():
     assert np.array_equal(res.refit().params, res.params)
 
 
+def test_results_stay_picklable_and_refit_after_unpickling():
+    import pickle
+
+    res = fit_its(line_series(12, 8), outcome="y", time="month", interruptions="2021-01-01")
+    again = pickle.loads(pickle.dumps(res))
+    assert np.array_equal(again.refit().params, res.params)
+
+
 def test_refit_rejects_unknown_keywords_and_results_not_from_fit_its():
     res = fit_its(line_series(12, 8), outcome="y", time="month", interruptions="2021-01-01")
     with pytest.raises(ITSInputError, match=r"refit\(\): unknown fit_its keyword\(s\) \['methd'\]"):

@@ -123,6 +123,12 @@ def test_report_section_table_figure_and_guards(default_run):
     assert any(
         "the pre-period has 21 periods but the horizon 2023-03-01 is 24 periods" in w for w in fit["warnings"]
     )
+    # the model-checks table lists the guard for that fit (never "none" when a guard fired)
+    checks_section = text.split("## Model checks")[1].split("\n## ")[0]
+    row = next(
+        line for line in checks_section.splitlines() if "RA1" in line and "the pre-period has 21" in line
+    )
+    assert "| none |" not in row
     ids = {x["id"] for x in default_run["limitations"]}
     assert "extrapolation" in ids
     lim = next(x for x in default_run["limitations"] if x["id"] == "extrapolation")

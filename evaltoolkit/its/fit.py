@@ -10,7 +10,6 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -346,12 +345,12 @@ def fit_its(
     return dataclasses.replace(result, warnings=tuple(m for _, m in notes), _fit_kwargs=_frozen_call(call))
 
 
-def _frozen_call(call: dict[str, Any]) -> MappingProxyType:
+def _frozen_call(call: dict[str, Any]) -> dict[str, Any]:
     """The keywords of a fit, for :meth:`ITSResult.refit`; the data are copied, so later edits of the
-    caller's frame cannot change a re-fit."""
+    caller's frame cannot change a re-fit (a plain dict, so results stay picklable; never modified)."""
     out = dict(call)
     out["data"] = call["data"].copy(deep=True)
-    return MappingProxyType(out)
+    return out
 
 
 def _fmt(value: Any) -> str:

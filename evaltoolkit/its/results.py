@@ -188,7 +188,7 @@ class ITSResult:
     method_description: str
     se_description: str
     _fit_kwargs: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
-    """The :func:`~evaltoolkit.its.fit_its` keywords (a read-only mapping; ``data`` a private copy), for
+    """The :func:`~evaltoolkit.its.fit_its` keywords (never modified; ``data`` a private copy), for
     :meth:`refit`; ``None`` for a result built by hand."""
 
     def __post_init__(self) -> None:
