@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from evaltoolkit.errors import EvalToolkitError
-from evaltoolkit.its import ITSInputError, ShortSeriesWarning, fit_its
+from evaltoolkit.its import ExtrapolationWarning, ITSInputError, ShortSeriesWarning, fit_its
 
 
 def series(n: int = 24, start: str = "2020-01-01") -> pd.DataFrame:
@@ -199,10 +199,18 @@ def test_collinear_covariate():
 
 
 def test_short_segments_warn_and_are_recorded():
-    with pytest.warns(ShortSeriesWarning) as record:
+    with pytest.warns((ShortSeriesWarning, ExtrapolationWarning)) as record:
         res = fit_its(series(12), outcome="count", time="t", interruptions=6)
-    assert [str(w.message)[:12] for w in record] == ["only 5 point", "only 7 point"]  # pre and post
-    assert len(res.warnings) == 2 and "only 5 points before the first interruption" in res.warnings[0]
+    short = [str(w.message)[:12] for w in record if w.category is ShortSeriesWarning]
+    assert short == ["only 5 point", "only 7 point"]  # pre and post
+    # 5 pre-period points for a 7-period post period: the short-pre-period guard fires too, and is recorded
+    guard = [str(w.message) for w in record if w.category is ExtrapolationWarning]
+    assert guard == [
+        "the pre-period has 5 periods but the horizon 12 is 7 periods after the first "
+        "interruption: the counterfactual is extrapolated further than the trend was observed"
+    ]
+    assert len(res.warnings) == 3 and "only 5 points before the first interruption" in res.warnings[0]
+    assert res.warnings[2] == guard[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit_its(series(16), outcome="count", time="t", interruptions=9)  # 8 and 8: no warning

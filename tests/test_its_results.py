@@ -90,6 +90,10 @@ def test_conf_level_scales_intervals_by_the_quantile_ratio():
     )
 
 
+# a numerical check on a trending series with a long post period: the extrapolation guard fires by
+# design (the guards are tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.ExtrapolationWarning")
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.AutocorrelationWarning")
 def test_multiple_interruptions_match_hand_built_design():
     df = gaussian_series(60, seed=5)
     res = fit_its(df, outcome="y", time="t", interruptions=[20, 41])
@@ -212,6 +216,9 @@ def test_poisson_newey_west_matches_statsmodels_glm_hac():
     np.testing.assert_allclose(np.sqrt(np.diag(res.cov)), glm.bse, rtol=1e-8)
 
 
+# a numerical check on a seasonal series fitted without AR errors: the autocorrelation guard fires by
+# design (the guards are tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.AutocorrelationWarning")
 def test_month_indicators_match_formula_dummies():
     df = gaussian_series(seed=11)
     df["y"] = df["y"] + 5 * np.sin(df["t"])
@@ -227,6 +234,9 @@ def test_month_indicators_match_formula_dummies():
 # --- AR error models --------------------------------------------------------------------------------
 
 
+# a numerical check on a trending series with a long post period: the extrapolation guard fires by
+# design (the guards are tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.ExtrapolationWarning")
 def test_gls_ml_with_a_gap_matches_a_dense_implementation():
     df = gaussian_series(60, seed=4, phi=0.5)
     res = fit_its(df, outcome="y", time="t", interruptions=25, transition=2, method="gls-ml")
@@ -251,6 +261,9 @@ def test_gls_ml_with_a_gap_matches_a_dense_implementation():
     np.testing.assert_allclose(res.params, b, rtol=1e-6)
 
 
+# a numerical check on a trending series with a long post period: the extrapolation guard fires by
+# design (the guards are tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.ExtrapolationWarning")
 def test_ar2_exact_likelihood_agrees_with_statsmodels_arima():
     df = gaussian_series(72, seed=9, phi=0.4)
     res = fit_its(df, outcome="y", time="t", interruptions=25, method="arima", ar_order=2)
@@ -279,6 +292,9 @@ def test_boundary_ar_estimate_warns_and_is_recorded():
     assert any("boundary" in w for w in res.diagnostics().warnings)
 
 
+# a numerical check on a trending series with a long post period: the extrapolation guard fires by
+# design (the guards are tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.ExtrapolationWarning")
 def test_prais_winsten_with_two_series_restarts_at_each_series():
     df = controlled_data(seed=6)
     res = fit_its(
@@ -300,6 +316,9 @@ def test_prais_winsten_with_two_series_restarts_at_each_series():
 # --- effects and cumulative effects ------------------------------------------------------------------
 
 
+# a numerical check on a trending series with a long post period: the extrapolation guard fires by
+# design (the guards are tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.ExtrapolationWarning")
 def test_gaussian_effects_by_hand():
     df = gaussian_series(seed=12)
     res = fit_its(df, outcome="y", time="t", interruptions=25)
@@ -394,6 +413,10 @@ def test_compare_nested_and_wald_test_match_statsmodels():
     )
 
 
+# diagnostics are checked on autocorrelated trending series: both guards fire by design (the guards are
+# tested in tests/test_its_robustness.py)
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.AutocorrelationWarning")
+@pytest.mark.filterwarnings("ignore::evaltoolkit.its.ExtrapolationWarning")
 def test_diagnostics_match_statsmodels_tests():
     df = gaussian_series(seed=15, phi=0.4)
     res = fit_its(df, outcome="y", time="month", interruptions="2020-01-01")

@@ -15,6 +15,8 @@ a JSON-safe dictionary and a plot.
   its own go-live, ``interruptions={series: date}``).
 * **Sensitivity to the method**: :func:`compare_methods` fits one design with several pre-specified methods
   and returns one table and a forest plot (:class:`MethodComparison`).
+* **Placebo and robustness checks**: :func:`robustness_checks` re-fits the analysis with an in-time
+  placebo, in-space placebos and leave-one-control-out (:class:`RobustnessChecks`: table, forest plot).
 * **Planning**: :func:`power` gives power, bias and CI coverage by simulation (vectorised), as Stata
   ``power itsa``.
 
@@ -38,10 +40,18 @@ from evaltoolkit.its.compare import (
 )
 from evaltoolkit.its.design import ITSDesign, build_its_design
 from evaltoolkit.its.diagnostics import ITSDiagnostics
-from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
+from evaltoolkit.its.errors import (
+    ARBoundaryWarning,
+    AutocorrelationWarning,
+    ExtrapolationWarning,
+    ITSInputError,
+    ITSWarning,
+    ShortSeriesWarning,
+)
 from evaltoolkit.its.fit import fit_its
 from evaltoolkit.its.power import SUPPORTED_ANALYSES, power
 from evaltoolkit.its.results import ITSResult, ITSSummary
+from evaltoolkit.its.robustness import RobustnessChecks, robustness_checks
 
 __all__ = [
     "DEFAULT_COUNT_METHODS",
@@ -49,7 +59,9 @@ __all__ = [
     "DEFAULT_GAUSSIAN_METHODS",
     "SUPPORTED_ANALYSES",
     "ARBoundaryWarning",
+    "AutocorrelationWarning",
     "Effect",
+    "ExtrapolationWarning",
     "Family",
     "ITSDesign",
     "ITSDiagnostics",
@@ -60,6 +72,7 @@ __all__ = [
     "Method",
     "MethodComparison",
     "MethodSpec",
+    "RobustnessChecks",
     "SEType",
     "ShortSeriesWarning",
     "TransitionShape",
@@ -68,4 +81,5 @@ __all__ = [
     "fit_its",
     "parse_method",
     "power",
+    "robustness_checks",
 ]

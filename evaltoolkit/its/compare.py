@@ -519,15 +519,12 @@ class MethodComparison:
         matplotlib.axes.Axes
             The axes drawn on. The plotted numbers are :meth:`table` rows.
         """
-        import matplotlib.pyplot as plt
-
         if term is None:
             default = self._default_terms()
             if not default:
                 raise ITSInputError("no method was fitted, so there is nothing to plot")
             term = default[0]
         t = self.table([term])
-        fitted = t["estimate"].notna()
         counts = {r.log_link for r in self.results if r is not None}
         if exponentiate is None:
             exponentiate = counts == {True}
@@ -541,44 +538,24 @@ class MethodComparison:
             )
         else:
             est, lo, hi = (t[c].to_numpy(dtype="float64") for c in ("estimate", "ci_lower", "ci_upper"))
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 0.45 * len(t) + 1.2))
-        y = np.arange(len(t))[::-1]
-        ref = 1.0 if exponentiate else 0.0
-        ax.axvline(ref, color="0.4", lw=1, ls="--", zorder=0)
         sig = t["significant"].fillna(False).to_numpy(dtype=bool)
-        labels = []
-        for k, row in enumerate(t.itertuples(index=False)):
+        labels, empty = [], []
+        for row in t.itertuples(index=False):
             suffix = {"failed": " (failed)", "warning": " (warning)"}.get(str(row.status), "")
             labels.append(f"{row.method}{suffix}")
-            if np.isfinite(est[k]):
-                ax.plot([lo[k], hi[k]], [y[k], y[k]], color="C0", lw=2, solid_capstyle="butt")
-                ax.plot(
-                    est[k],
-                    y[k],
-                    "o",
-                    ms=7,
-                    color="C0",
-                    mfc="C0" if sig[k] else "white",
-                    mew=1.5,
-                )
-            else:
-                text = "  failed" if row.status == "failed" else "  not in model"
-                ax.text(ref, y[k], text, va="center", ha="left", fontsize="small", color="0.3")
-        ax.set_yticks(y, labels)
-        if exponentiate:
-            ax.set_xscale("log")
-            ax.set_xlabel(f"rate ratio ({self.conf_level:.0%} CI)")
-        else:
-            ax.set_xlabel(f"estimate ({self.conf_level:.0%} CI)")
-        if fitted.any():
-            finite = np.r_[lo[np.isfinite(lo)], hi[np.isfinite(hi)], ref]
-            span = float(finite.max() - finite.min()) or 1.0
-            if not exponentiate:
-                ax.set_xlim(float(finite.min()) - 0.05 * span, float(finite.max()) + 0.05 * span)
-        ax.set_ylim(-0.7, len(t) - 0.3)
-        ax.set_title(f"{term}: filled = significant at {1 - self.conf_level:.2g}", fontsize="medium")
-        return ax
+            empty.append("  failed" if row.status == "failed" else "  not in model")
+        return forest_plot(
+            ax,
+            labels,
+            est,
+            lo,
+            hi,
+            sig,
+            exponentiate=bool(exponentiate),
+            conf_level=self.conf_level,
+            title=f"{term}: filled = significant at {1 - self.conf_level:.2g}",
+            empty_text=empty,
+        )
 
     def __repr__(self) -> str:
         states = ", ".join(f"{lab}: {self.status(i)}" for i, lab in enumerate(self.labels))
@@ -743,3 +720,57 @@ def compare_methods(
         design=MappingProxyType(dict(design)),
         conf_level=float(conf_level),
     )
+
+
+def forest_plot(
+    ax: Axes | None,
+    labels: Sequence[str],
+    est: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    significant: np.ndarray,
+    *,
+    exponentiate: bool,
+    conf_level: float,
+    title: str,
+    empty_text: Sequence[str],
+) -> Axes:
+    """Draw a forest plot (the house style of :meth:`MethodComparison.plot`): one row per label, top down,
+    estimate and CI, filled marker when significant, a dashed reference line at 0 (or 1 on a log axis for
+    rate ratios), and ``empty_text`` where a row has no estimate. Returns the axes; never shows."""
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * n + 1.2))
+    y = np.arange(n)[::-1]
+    ref = 1.0 if exponentiate else 0.0
+    ax.axvline(ref, color="0.4", lw=1, ls="--", zorder=0)
+    for k in range(n):
+        if np.isfinite(est[k]):
+            ax.plot([lo[k], hi[k]], [y[k], y[k]], color="C0", lw=2, solid_capstyle="butt")
+            ax.plot(
+                est[k],
+                y[k],
+                "o",
+                ms=7,
+                color="C0",
+                mfc="C0" if significant[k] else "white",
+                mew=1.5,
+            )
+        else:
+            ax.text(ref, y[k], empty_text[k], va="center", ha="left", fontsize="small", color="0.3")
+    ax.set_yticks(y, list(labels))
+    if exponentiate:
+        ax.set_xscale("log")
+        ax.set_xlabel(f"rate ratio ({conf_level:.0%} CI)")
+    else:
+        ax.set_xlabel(f"estimate ({conf_level:.0%} CI)")
+    if np.isfinite(est).any():
+        finite = np.r_[lo[np.isfinite(lo)], hi[np.isfinite(hi)], ref]
+        span = float(finite.max() - finite.min()) or 1.0
+        if not exponentiate:
+            ax.set_xlim(float(finite.min()) - 0.05 * span, float(finite.max()) + 0.05 * span)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_title(title, fontsize="medium")
+    return ax

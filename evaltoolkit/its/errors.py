@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from evaltoolkit.errors import EvalToolkitError
 
-__all__ = ["ARBoundaryWarning", "ITSInputError", "ITSWarning", "ShortSeriesWarning"]
+__all__ = [
+    "ARBoundaryWarning",
+    "AutocorrelationWarning",
+    "ExtrapolationWarning",
+    "ITSInputError",
+    "ITSWarning",
+    "ShortSeriesWarning",
+]
 
 
 class ITSInputError(EvalToolkitError):
@@ -27,3 +34,14 @@ class ARBoundaryWarning(ITSWarning):
 
 class ShortSeriesWarning(ITSWarning):
     """A segment has fewer than 8 points (the Cochrane EPOC minimum is 3; trends on so few are fragile)."""
+
+
+class ExtrapolationWarning(ITSWarning):
+    """The counterfactual is extrapolated far: at the horizon it lies outside the pre-period's range widened
+    by that range on each side, or the pre-period is shorter than the post-period horizon."""
+
+
+class AutocorrelationWarning(ITSWarning):
+    """The residual autocorrelation is high for the method: lag-1 autocorrelation of the residuals of an
+    independent-error method (positive, and ``≥ 0.3`` or significant), or an AR estimate ≥ 0.8 (short-series
+    bias)."""

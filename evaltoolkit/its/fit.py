@@ -6,6 +6,7 @@ this module only estimates. Every estimator is validated against R in ``tests/te
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from evaltoolkit.its._ar import (
     phi_interval_ar1,
     prais_winsten,
 )
+from evaltoolkit.its._guards import guard_notes
 from evaltoolkit.its._hac import newey_west
 from evaltoolkit.its._types import (
     AR_METHODS,
@@ -191,6 +193,13 @@ def fit_its(
         A segment has fewer than 8 points.
     ARBoundaryWarning
         An AR (partial) autocorrelation estimate has absolute value ≥ 0.99.
+    ExtrapolationWarning
+        The counterfactual at the last period lies outside the pre-period's range widened by that range on
+        each side, or the pre-period has fewer periods than the post period (see
+        :meth:`ITSResult.guards` for the exact rules).
+    AutocorrelationWarning
+        Independent-error fits (``method="ols"``, model SEs) whose lag-1 residual autocorrelation is
+        positive and ``≥ 0.3`` or significant (Breusch–Godfrey, 5%); AR fits with an AR estimate ≥ 0.8.
     ITSWarning
         Other fit problems (non-convergence; negative binomial without overdispersion).
 
@@ -268,6 +277,7 @@ def fit_its(
     2  level_change     -6.00      0.360
     3  slope_change      0.25      0.052
     """
+    call = dict(locals())  # every keyword as given (first statement), kept for ITSResult.refit()
     check_literal(family, Family, "family")
     check_literal(method, Method, "method")
     check_literal(se_type, SEType, "se_type")
@@ -373,10 +383,7 @@ def fit_its(
     else:
         out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
 
-    for category, message in notes:
-        warnings.warn(message, category, stacklevel=2)
-
-    return ITSResult(
+    result = ITSResult(
         design=design,
         family=family,
         method=method,
@@ -389,6 +396,19 @@ def fit_its(
         warnings=tuple(m for _, m in notes),
         **out,
     )
+    # guards (extrapolation, autocorrelation for the method): evaluated on the fitted result
+    notes += guard_notes(result)
+    for category, message in notes:
+        warnings.warn(message, category, stacklevel=2)
+    return dataclasses.replace(result, warnings=tuple(m for _, m in notes), _fit_kwargs=_frozen_call(call))
+
+
+def _frozen_call(call: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of a fit, for :meth:`ITSResult.refit`; the data are copied, so later edits of the
+    caller's frame cannot change a re-fit (a plain dict, so results stay picklable; never modified)."""
+    out = dict(call)
+    out["data"] = call["data"].copy(deep=True)
+    return out
 
 
 def _fmt(value: Any) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -199,6 +200,9 @@ class ITSResult:
     iterations: int | None
     method_description: str
     se_description: str
+    _fit_kwargs: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The :func:`~evaltoolkit.its.fit_its` keywords (never modified; ``data`` a private copy), for
+    :meth:`refit`; ``None`` for a result built by hand."""
 
     def __post_init__(self) -> None:
         for name in ("params", "cov", "residuals", "diagnostic_X"):
@@ -291,13 +295,13 @@ class ITSResult:
         --------
         >>> import pandas as pd
         >>> from evaltoolkit.its import fit_its
-        >>> df = pd.DataFrame({"t": range(1, 21), "n": [20, 22, 21, 24, 23, 25, 24, 27, 26, 28,
-        ...                                              22, 21, 23, 22, 24, 23, 25, 24, 26, 25]})
+        >>> df = pd.DataFrame({"t": range(1, 21), "n": [20, 22, 21, 24, 23, 22, 24, 23, 22, 24,
+        ...                                              18, 17, 19, 18, 20, 19, 21, 20, 22, 21]})
         >>> res = fit_its(df, outcome="n", time="t", interruptions=11, family="poisson")
         >>> list(res.coefficients().columns)[-3:]
         ['rate_ratio', 'rate_ratio_ci_lower', 'rate_ratio_ci_upper']
         >>> round(float(res.coefficients().set_index("term").loc["level_change", "rate_ratio"]), 3)
-        0.749
+        0.729
         """
         se = np.sqrt(np.clip(np.diag(self.cov), 0, None))
         return self._table(list(self.terms), np.asarray(self.params), se, log_scale=True)
@@ -867,6 +871,10 @@ class ITSResult:
             "relative_ci_lower": rel["ci_lower"],
             "relative_ci_upper": rel["ci_upper"],
         }
+        if end is not None:  # a horizon other than the last period: its own extrapolation guards
+            from evaltoolkit.its._guards import warn_at_horizon
+
+            warn_at_horizon(self, t1)
         frame = pd.DataFrame([out])
         return frame[list(_CUMULATIVE_COLUMNS)]
 
@@ -1269,8 +1277,8 @@ class ITSResult:
         >>> import json, numpy as np, pandas as pd
         >>> from evaltoolkit.its import fit_its
         >>> t = np.arange(1, 21)
-        >>> y = 10 + 0.5 * t - 3 * (t >= 11) + np.tile([0.1, -0.1], 10)
-        >>> d = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=11).to_dict()
+        >>> y = 10 + 0.5 * t - 3 * (t >= 13) + np.tile([0.1, -0.1], 10)
+        >>> d = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13).to_dict()
         >>> sorted(d)[:3], len(json.dumps(d)) > 0
         (['ar_parameters', 'coefficients', 'conventions'], True)
         """
@@ -1384,6 +1392,103 @@ class ITSResult:
             f"ITSResult(outcome={self.design.outcome!r}, family={self.family!r}, method={self.method!r}, "
             f"se_type={self.se_type!r}, n_obs={self.n_obs}, terms={list(self.terms)})"
         )
+
+    # -- re-fitting and guards (robustness checks) ---------------------------------------------------------
+    def refit(self, **changes: Any) -> ITSResult:
+        """Fit the same analysis again with some :func:`~evaltoolkit.its.fit_its` keywords changed.
+
+        Used by :func:`evaltoolkit.its.robustness_checks` (placebo dates, other series, sites left out).
+        This result is unchanged; the stored keywords (with a private copy of the data) are reused.
+
+        Parameters
+        ----------
+        **changes
+            Any :func:`~evaltoolkit.its.fit_its` keyword, including ``data``. With none, the re-fit is
+            identical to this fit.
+
+        Returns
+        -------
+        ITSResult
+            The new fit (its own warnings are issued as usual).
+
+        Raises
+        ------
+        ITSInputError
+            This result was not made by :func:`~evaltoolkit.its.fit_its`, or a keyword is unknown.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 25)
+        >>> y = 50 + 0.5 * t - 6 * (t >= 13) + np.tile([0.4, -0.4, -0.4, 0.4], 6)
+        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> bool(np.array_equal(res.refit().params, res.params))
+        True
+        >>> res.refit(effect="level").terms
+        ('intercept', 'pre_slope', 'level_change')
+        """
+        import inspect
+
+        from evaltoolkit.its.fit import fit_its
+
+        if self._fit_kwargs is None:
+            raise ITSInputError("refit() needs a result made by fit_its (this one has no stored keywords)")
+        allowed = set(inspect.signature(fit_its).parameters)
+        unknown = sorted(k for k in changes if k not in allowed)
+        if unknown:
+            raise ITSInputError(f"refit(): unknown fit_its keyword(s) {unknown}; allowed: {sorted(allowed)}")
+        kwargs = {**self._fit_kwargs, **changes}
+        data = kwargs.pop("data")
+        return fit_its(data, **kwargs)
+
+    def guards(self, horizon: Any = None) -> pd.DataFrame:
+        """The fit's guards against far extrapolation and unmodelled autocorrelation.
+
+        Parameters
+        ----------
+        horizon : time value, optional
+            The period at which the counterfactual is checked (a value of the time column); default the
+            last period of the data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per guard that applies, columns ``guard, fired, value, threshold, category, message``:
+
+            * ``extrapolation``: ``value`` is how far the counterfactual at the horizon lies outside the
+              range ``[lo, hi]`` of the treated series' pre-period observed and fitted values (outcome
+              scale; rates per unit of offset with an offset), in units of the spread ``hi - lo``; it fires
+              above 1, i.e. outside ``[lo - spread, hi + spread]``.
+            * ``short_pre_period``: pre-period periods (``value``) fewer than the periods from the first
+              interruption to the horizon (``threshold``).
+            * ``autocorrelation``: independent-error methods (OLS or GLM with model SEs): lag-1 residual
+              autocorrelation ``value``; fires when it is positive and ``r1 ≥ 0.3`` or a Breusch–Godfrey
+              (order 1) p is below 0.05. AR methods: the AR persistence (sum of AR coefficients), firing
+              at ≥ 0.8, where AR estimates from short series are badly biased (Turner et al. 2021).
+              Newey–West fits have none.
+
+            ``fit_its`` issues each guard that fired at the last period as an
+            :class:`~evaltoolkit.its.ExtrapolationWarning` or :class:`~evaltoolkit.its.AutocorrelationWarning`
+            (also in ``warnings``).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from evaltoolkit.its import fit_its
+        >>> t = np.arange(1, 25)
+        >>> y = 50 + 0.5 * t - 6 * (t >= 13) + np.tile([0.4, -0.4, -0.4, 0.4], 6)
+        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> res.guards()[["guard", "fired"]]
+                      guard  fired
+        0     extrapolation  False
+        1  short_pre_period  False
+        2   autocorrelation  False
+        """
+        from evaltoolkit.its._guards import guard_table
+
+        horizon_t = None if horizon is None else self._t_of(horizon, "horizon")
+        return guard_table(self, horizon_t)
 
 
 def _fmt(value: Any) -> str:

@@ -72,6 +72,7 @@ __all__ = [
     "PopulationSpec",
     "Protocol",
     "ReportSpec",
+    "RobustnessSpec",
     "SeriesSpec",
     "Site",
     "SuppressionSpec",
@@ -537,6 +538,32 @@ class FitOptions(_Model):
         return {k: v for k, v in dumped.items() if v is not None or k in self.model_fields_set}
 
 
+class RobustnessSpec(_Model):
+    """Placebo and robustness checks of the primary ITS analysis (:func:`evaltoolkit.its.robustness_checks`).
+
+    ``in_space`` and ``leave_one_out`` left empty run when the design allows: in-space placebos when there
+    are control sites, leave-one-site-out when there are two or more intervention sites.
+    """
+
+    in_time: bool = Field(
+        True, description="In-time placebo: a fake go-live in the pre-period, fitted on pre-period data only."
+    )
+    in_space: bool | None = Field(
+        None, description="In-space placebo: each control site analysed as if it went live (default: if any)."
+    )
+    leave_one_out: bool | None = Field(
+        None,
+        description="Leave each intervention site out of the combined estimate (default: with 2+ sites).",
+    )
+    placebo_dates: list[IsoDate] | None = Field(
+        None,
+        description=(
+            "Placebo go-live dates (YYYY-MM-DD) inside every site's pre-period; default the middle of each "
+            "site's pre-period."
+        ),
+    )
+
+
 class AnalysisSpec(_Model):
     """Primary method and pre-specified sensitivity methods for the outcome series."""
 
@@ -547,6 +574,17 @@ class AnalysisSpec(_Model):
     primary: FitOptions = Field(description="The primary method (pre-specified).")
     sensitivity: list[FitOptions] = Field(
         default_factory=list, description="Sensitivity methods; each lists only what differs from primary."
+    )
+    robustness: RobustnessSpec = Field(
+        default_factory=RobustnessSpec,
+        description="Placebo and robustness checks of the primary method (in-time placebo on by default).",
+    )
+    exclude_bed_day_warmup: bool = Field(
+        True,
+        description=(
+            "Leave the bed-day warm-up months (from the length-of-stay distribution) out of the ITS fits; "
+            "false keeps them in, and the report warns."
+        ),
     )
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "check_lines",
     "check_not_all_excluded",
     "its_tables",
+    "keep_warmup",
     "published_checks",
     "raise_for_errors",
     "series_checks",
@@ -264,12 +265,39 @@ def _warmup(
     )
 
 
-def its_tables(tables: Mapping[str, pd.DataFrame], checks: SeriesChecks) -> dict[str, pd.DataFrame]:
-    """The series to fit: bed-day series without their warm-up periods, weekly series without their partial
-    first and last weeks; the others unchanged."""
+KEPT_WARMUP = (
+    ". They are KEPT in the interrupted-time-series fits (the protocol sets "
+    "analysis.exclude_bed_day_warmup: false), so the early pre-period bed-days are too low and the "
+    "pre-period trend, and with it the counterfactual, is biased upwards"
+)
+"""Replaces the 'left out' sentence of a bed-day warm-up finding when the protocol keeps those months."""
+
+
+def keep_warmup(checks: SeriesChecks) -> SeriesChecks:
+    """The checks with each bed-day warm-up finding saying the months are kept in the fits (a new object)."""
+    findings = checks.findings.copy()
+    hit = findings["check"] == "bed_day_warmup"
+    findings.loc[hit, "message"] = (
+        findings.loc[hit, "message"]
+        .str.replace(
+            ". These months are left out of the interrupted-time-series fits", KEPT_WARMUP, regex=False
+        )
+        .str.replace(
+            ". These periods are left out of the interrupted-time-series fits", KEPT_WARMUP, regex=False
+        )
+    )
+    return SeriesChecks(findings=findings, warmup=dict(checks.warmup), partial=dict(checks.partial))
+
+
+def its_tables(
+    tables: Mapping[str, pd.DataFrame], checks: SeriesChecks, *, exclude_warmup: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The series to fit: bed-day series without their warm-up periods (unless ``exclude_warmup`` is
+    False: protocol key ``analysis.exclude_bed_day_warmup``), weekly series without their partial first and
+    last weeks; the others unchanged."""
     out = {}
     for name, table in tables.items():
-        drop = [*checks.warmup.get(name, []), *checks.partial.get(name, [])]
+        drop = [*(checks.warmup.get(name, []) if exclude_warmup else []), *checks.partial.get(name, [])]
         out[name] = table[~table["period"].isin(drop)].reset_index(drop=True) if drop else table
     return out
 

@@ -14,6 +14,7 @@ then uses the sum of the site standard errors (the worst case, perfect correlati
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from evaltoolkit.errors import ProtocolError
-from evaltoolkit.its import ITSResult, ITSWarning, fit_its
+from evaltoolkit.its import ExtrapolationWarning, ITSResult, ITSWarning, fit_its, robustness_checks
 from evaltoolkit.prepost._common import FIT_WARNINGS, record_warnings
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.protocol.schema import SeriesSpec
@@ -39,6 +40,7 @@ __all__ = [
     "horizon_window",
     "interruption_period",
     "run_its",
+    "run_robustness",
     "run_staggered",
     "staggered_totals",
 ]
@@ -232,6 +234,7 @@ def _fit(
     site: str | None,
     offset: bool,
     extra: dict[str, Any] | None = None,
+    horizon_end: pd.Timestamp | None = None,
 ) -> tuple[ITSResult | None, str, list[str]]:
     kwargs: dict[str, Any] = {
         "outcome": "value",
@@ -271,7 +274,21 @@ def _fit(
             result = fit_its(frame, **kwargs)
         except _CAUGHT as exc:
             error = f"{type(exc).__name__}: {exc}"
-    return result, error, sorted({str(w.message) for w in caught})
+    messages = {str(w.message) for w in caught}
+    if result is not None and horizon_end is not None:
+        messages = _guards_at_horizon(result, messages, horizon_end)
+    return result, error, sorted(messages)
+
+
+def _guards_at_horizon(result: ITSResult, messages: set[str], horizon_end: pd.Timestamp) -> set[str]:
+    """The fit's warnings with the extrapolation guards judged at the report's horizon (the end of the
+    cumulative-effect window) instead of at the last period of the data, which the report does not use."""
+    from evaltoolkit.its._guards import guard_notes
+
+    at_end = {m for c, m in guard_notes(result) if c is ExtrapolationWarning}
+    t_end = int(result.design.frame.loc[result.design.frame["time"] == horizon_end, "t"].iloc[0])
+    at_horizon = {m for c, m in guard_notes(result, t_end) if c is ExtrapolationWarning}
+    return (messages - at_end) | at_horizon
 
 
 def run_its(
@@ -339,7 +356,9 @@ def run_its(
                     continue
                 seen.setdefault(key, index)
                 frame = _its_frame(table, site.code, controls, rec.controlled, spec.measure == "mean_los")
-                result, message, warns = _fit(frame, opts, family, t0, site.code, offset, extra)
+                result, message, warns = _fit(
+                    frame, opts, family, t0, site.code, offset, extra, horizon_end=window[1]
+                )
                 rec.result, rec.warnings = result, warns
                 if result is None:
                     rec.status, rec.message = "failed", message
@@ -596,7 +615,10 @@ def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
     terms = d.interruption_terms[0]
     level = next((t for t in terms if "level_change" in t), None)
     slope = next((t for t in terms if "slope_change" in t), None)
-    ce = r.cumulative_effect(start=rec.horizon[0], end=rec.horizon[1]).iloc[0]
+    with warnings.catch_warnings():
+        # the guards at this horizon were judged when fitting and are in rec.warnings (see _fit)
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        ce = r.cumulative_effect(start=rec.horizon[0], end=rec.horizon[1]).iloc[0]
     per_period = 1.0 if r.is_count else 1.0 / max(int(ce["n_periods"]), 1)
     out.update(
         n_periods=int(r.n_obs),
@@ -624,6 +646,14 @@ def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
             "scale": "total over the horizon" if r.is_count else "mean difference per period",
         },
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)  # judged at the horizon: in rec.warnings
+        guards = r.guards(horizon=rec.horizon[1])
+    out["guards"] = [
+        {"guard": g.guard, "measured": _clean(g.value), "limit": _clean(g.threshold), "message": g.message}
+        for g in guards.itertuples(index=False)
+        if g.fired
+    ]
     if diagnostics:
         diag = r.diagnostics()
         tests = {
@@ -697,3 +727,200 @@ def plot_points(
             }
         )
     return rows
+
+
+# -- placebo and robustness checks -----------------------------------------------------------------------
+ROBUSTNESS_KEYS = (
+    "series",
+    "site",
+    "check",
+    "label",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "n_periods",
+    "method",
+    "significant",
+    "status",
+    "note",
+)
+"""Keys of every ``its.robustness.checks`` row of results.json (count fits add ``rate_ratio``,
+``rate_ratio_ci_lower``, ``rate_ratio_ci_upper``; leave-one-site-out rows add ``relative_change``,
+``relative_ci_lower``, ``relative_ci_upper``)."""
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if value is pd.NA or value is None:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+def _check_rows(table: pd.DataFrame, series: str, site: str, checks: tuple[str, ...]) -> list[dict[str, Any]]:
+    out = []
+    for row in table[table["check"].isin(checks)].to_dict("records"):
+        row.pop("interruption", None)
+        row["n_periods"] = row.pop("n", None)  # fitted periods (not people)
+        out.append({"series": series, "site": site, **{k: _clean(v) for k, v in row.items()}})
+    return out
+
+
+def _fit_rows(
+    result: ITSResult | None, check: str, label: str, series: str, site: str, error: str, warns: list[str]
+) -> list[dict[str, Any]]:
+    base = {"series": series, "site": site, "check": check, "label": label}
+    if result is None:
+        return [{**base, "term": None, "status": "failed", "note": error}]
+    coefs = result.coefficients().set_index("term")
+    rows = []
+    q = "ok" if not warns else "warning"
+    for term in result.design.interruption_terms[0]:
+        c = coefs.loc[term]
+        row = {
+            **base,
+            "term": term,
+            **{k: _clean(c[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")},
+            "n_periods": int(result.n_obs),
+            "method": result.method if not result.is_count else result.family,
+            "significant": bool(c["ci_lower"] > 0 or c["ci_upper"] < 0),
+            "status": q,
+            "note": "; ".join(warns),
+        }
+        if result.is_count:
+            row.update(
+                {k: _clean(c[k]) for k in ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper")}
+            )
+        rows.append(row)
+    return rows
+
+
+def run_robustness(
+    protocol: Protocol, tables: dict[str, pd.DataFrame], records: list[FitRecord]
+) -> dict[str, Any]:
+    """Placebo and robustness checks of the primary fits (``analysis.robustness`` of the protocol).
+
+    * in-time placebo (each series × intervention site): :func:`evaltoolkit.its.robustness_checks` on the
+      primary fit, a fake go-live in the pre-period (``placebo_dates`` or its middle), pre-period data only;
+    * in-space placebo (each series × intervention site × control site): the control site fitted with the
+      primary method as if it went live at the intervention site's go-live, against the other control
+      sites (controlled designs with two or more control sites) or as a single series;
+    * leave-one-site-out (two or more intervention sites): the combined cumulative effect over the
+      horizon without each site in turn (:func:`combine_sites`).
+
+    Returns
+    -------
+    dict
+        ``settings`` (what ran) and ``checks`` (rows with :data:`ROBUSTNESS_KEYS`).
+    """
+    assert protocol.analysis is not None
+    spec_r = protocol.analysis.robustness
+    controls = [s.code for s in protocol.control_sites]
+    sites = [s.code for s in protocol.intervention_sites]
+    in_space = bool(controls) if spec_r.in_space is None else bool(spec_r.in_space and controls)
+    loo = len(sites) >= 2 if spec_r.leave_one_out is None else bool(spec_r.leave_one_out and len(sites) >= 2)
+    rows: list[dict[str, Any]] = []
+    for spec in protocol.series:
+        primary = [r for r in records if r.series == spec.name and r.primary]
+        for rec in primary:
+            if rec.result is None:
+                continue
+            rows += _fit_rows(
+                rec.result, "original", "primary analysis", spec.name, rec.site, "", rec.warnings
+            )
+            if spec_r.in_time:
+                dates = (
+                    None
+                    if spec_r.placebo_dates is None
+                    else [interruption_period(pd.Timestamp(d), spec.frequency) for d in spec_r.placebo_dates]
+                )
+                try:
+                    checks = robustness_checks(
+                        rec.result, in_space=False, leave_one_out=False, placebo_dates=dates
+                    )
+                except ValueError as exc:
+                    rows.append(
+                        {
+                            "series": spec.name,
+                            "site": rec.site,
+                            "check": "in_time_placebo",
+                            "label": "placebo",
+                            "term": None,
+                            "status": "failed",
+                            "note": f"analysis.robustness.placebo_dates: {exc}",
+                        }
+                    )
+                else:
+                    rows += _check_rows(checks.table(), spec.name, rec.site, ("in_time_placebo",))
+            if in_space:
+                for c in controls:
+                    others = [x for x in controls if x != c]
+                    ctrl = bool(rec.controlled and others)
+                    frame = _its_frame(tables[spec.name], c, others, ctrl, spec.measure == "mean_los")
+                    opts = {**rec.options, "controlled": ctrl}
+                    result, error, warns = _fit(
+                        frame,
+                        opts,
+                        rec.family,
+                        rec.interruption,
+                        c,
+                        bool(rec.options["offset"]),
+                        horizon_end=rec.horizon[1],
+                    )
+                    how = "vs the other control sites" if ctrl else "single series"
+                    label = f"control site {c} as if live at {rec.site}'s go-live ({how})"
+                    rows += _fit_rows(result, "in_space_placebo", label, spec.name, rec.site, error, warns)
+        ok = [r for r in primary if r.result is not None]
+        if loo and len(ok) == len(primary) and len(ok) >= 2:
+            correlated = any(r.controlled for r in ok)
+            for s in sites:
+                parts = [totals(r.result, *r.horizon) for r in ok if r.site != s]  # type: ignore[arg-type]
+                comb = combine_sites(parts, correlated=correlated)
+                rows.append(
+                    {
+                        "series": spec.name,
+                        "site": None,
+                        "check": "leave_one_out",
+                        "label": f"without site {s}",
+                        "term": "cumulative_effect",
+                        **{
+                            k: _clean(comb[k])
+                            for k in (
+                                "estimate",
+                                "std_error",
+                                "ci_lower",
+                                "ci_upper",
+                                "p_value",
+                                "relative_change",
+                                "relative_ci_lower",
+                                "relative_ci_upper",
+                            )
+                        },
+                        "n_periods": int(comb["n_periods"]),
+                        "method": ok[0].label,
+                        "significant": bool(comb["ci_lower"] > 0 or comb["ci_upper"] < 0),
+                        "status": "ok",
+                        "note": comb["interval"],
+                    }
+                )
+    for row in rows:
+        for k in ROBUSTNESS_KEYS:
+            row.setdefault(k, None)
+    return {
+        "settings": {
+            "in_time": bool(spec_r.in_time),
+            "in_space": in_space,
+            "leave_one_out": loo,
+            "placebo_dates": None
+            if spec_r.placebo_dates is None
+            else [pd.Timestamp(d) for d in spec_r.placebo_dates],
+        },
+        "checks": rows,
+    }

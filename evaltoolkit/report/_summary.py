@@ -369,6 +369,76 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             + ", ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in over)
             + "; its intervals are too narrow (see the quasi-Poisson or negative binomial analyses).",
         )
+    far = [
+        f"{lower_first(labels.get(f['series'], f['series']))} at {f['site']}"
+        for f in prim
+        if any(g.get("guard") in ("extrapolation", "short_pre_period") for g in f.get("guards") or [])
+    ]
+    if far:
+        add(
+            "extrapolation",
+            "Counterfactual extrapolated far",
+            "For "
+            + "; ".join(far)
+            + " the pre-implementation trend is projected further than it was observed: the pre-period is "
+            "shorter than the horizon, or the trend continued to the end of the horizon leaves the range "
+            "seen before go-live by more than that range itself. The estimated change then rests on the "
+            "straight-line assumption more than on the data; read it with the placebo checks.",
+        )
+    guarded = sorted(
+        {
+            (f["series"], f["site"])
+            for f in prim
+            if any(g.get("guard") == "autocorrelation" for g in f.get("guards") or [])
+        }
+    )
+    if guarded:
+        add(
+            "autocorrelation_for_method",
+            "Autocorrelation the primary method does not allow for",
+            "The primary model's errors are more autocorrelated than its method allows for (a positive "
+            "lag-1 residual autocorrelation of 0.3 or more, or a significant one, for a method that assumes "
+            "independent errors; or an AR estimate of 0.8 or more, where short series bias it) for "
+            + "; ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in guarded)
+            + ". Its intervals are likely too narrow (Turner et al. 2021).",
+        )
+    rob = ((results.get("its") or {}).get("robustness") or {}).get("checks") or []
+    flagged = [
+        r
+        for r in rob
+        if r.get("check") in ("in_time_placebo", "in_space_placebo")
+        and r.get("significant")
+        and r.get("term") in ("level_change", "diff_level_change", "slope_change", "diff_slope_change")
+    ]
+    if flagged:
+        add(
+            "placebo",
+            "Placebo checks found a change where there was no intervention",
+            "The interval of a placebo analysis excludes no change for "
+            + "; ".join(
+                dict.fromkeys(
+                    f"{lower_first(labels.get(r['series'], r['series']))} ({r['label']}, {r['term']})"
+                    for r in flagged
+                )
+            )
+            + ". A change at a fake go-live, or at a site without the service, suggests a break in the "
+            "pre-period, a shared shock or a model that does not fit; the estimated effect may not be the "
+            "service's.",
+        )
+    warm = (results.get("its") or {}).get("bed_day_warmup") or {}
+    kept = (
+        {k: v for k, v in (warm.get("periods") or {}).items() if v} if warm.get("excluded") is False else {}
+    )
+    if kept:
+        add(
+            "bed_day_warmup_kept",
+            "Bed-day warm-up months kept in the fits",
+            "The protocol keeps the bed-day warm-up months in the models (analysis.exclude_bed_day_warmup: "
+            "false): "
+            + "; ".join(f"{lower_first(labels.get(s, s))}: the first {n} months" for s, n in kept.items())
+            + ". Their bed-days are too low because spells admitted before the window are missing, which "
+            "inflates the pre-period trend and the estimated change.",
+        )
     failed = [f for f in _fits(results, None) if f.get("status") == "failed"]
     if failed:
         add(

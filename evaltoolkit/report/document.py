@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from evaltoolkit.report._checks import WARMUP_THRESHOLD
 from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
 from evaltoolkit.report._summary import lower_first
 from evaltoolkit.report.figures import FigureSpec, figure_specs, style
@@ -44,6 +45,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("counterfactual", "What would have happened without the service"),
     ("effects", "Effects by site"),
     ("sensitivity", "Sensitivity analyses"),
+    ("robustness", "Placebo and robustness checks"),
     ("cohort", "People selected at a crisis: before and after"),
     ("measures", "Outcome measures"),
     ("diagnostics", "Model checks"),
@@ -356,6 +358,82 @@ def _sensitivity(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[B
                 "control sites fitted together; each site summed over its own horizon.",
             )
         )
+    return blocks
+
+
+_CHECK_NAMES = {
+    "original": "primary analysis",
+    "in_time_placebo": "in-time placebo",
+    "in_space_placebo": "in-space placebo",
+    "leave_one_out": "leave one site out",
+}
+
+
+def _robustness(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    rob = results["its"]["robustness"]
+    st = rob.get("settings") or {}
+    labels = _labels(results)
+    conf = f"{results['conf_level'] * 100:g}%"
+    what = []
+    if st.get("in_time"):
+        what.append(
+            "an **in-time placebo**: a fake go-live in the middle of each site's pre-implementation period"
+            if not st.get("placebo_dates")
+            else "an **in-time placebo** at the protocol's placebo dates"
+        )
+    if st.get("in_space"):
+        what.append("an **in-space placebo**: each control site analysed as if it had gone live")
+    if st.get("leave_one_out"):
+        what.append("**leave one site out**: the combined estimate without each intervention site in turn")
+    blocks: list[Block] = [
+        Para(
+            "The primary analysis was repeated where no effect should appear: "
+            + "; ".join(what)
+            + ". Placebo analyses use the primary method; an in-time placebo is fitted to the "
+            "pre-implementation data only. A placebo interval that excludes no change is a warning sign (a "
+            "break before go-live, a shared shock, or a model that does not fit)."
+        )
+    ]
+    spec = figs.get("robustness")
+    if spec is not None:
+        blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    rows = []
+    for r in rob.get("checks") or []:
+        if r.get("term") not in (None, "level_change", "diff_level_change", "cumulative_effect"):
+            continue  # slope terms are in results.json; the table shows the level change
+        if r.get("check") == "leave_one_out":
+            value = _rel_ci(r.get("relative_change"), r.get("relative_ci_lower"), r.get("relative_ci_upper"))
+            quantity = "change vs trend over the horizon, sites combined"
+        elif r.get("term") is None:
+            value, quantity = "–", "–"
+        else:
+            value = (
+                _rr_ci(r)
+                if "rate_ratio" in r and r.get("rate_ratio") is not None
+                else _num_ci(r.get("estimate"), r.get("ci_lower"), r.get("ci_upper"), 2)
+            )
+            quantity = "level change" + (" (rate ratio)" if r.get("rate_ratio") is not None else "")
+        flag = (
+            "yes"
+            if r.get("significant") and r.get("check") in ("in_time_placebo", "in_space_placebo")
+            else ""
+        )
+        rows.append(
+            {
+                "outcome": labels.get(r["series"], r["series"]),
+                "site": r.get("site") or "all",
+                "check": _CHECK_NAMES.get(r.get("check"), r.get("check")),
+                "analysis": r.get("label"),
+                "quantity": quantity,
+                f"estimate ({conf} CI)": value,
+                "warning sign": flag,
+                "note": r.get("note") or "" if r.get("status") != "ok" else "",
+            }
+        )
+    if rows:
+        blocks.append(Table(pd.DataFrame(rows), "Placebo and robustness checks of the primary analysis."))
+    else:
+        blocks.append(Para("No check could be run (the primary analysis was not fitted)."))
     return blocks
 
 
@@ -962,6 +1040,21 @@ def _data_quality(results: dict[str, Any]) -> list[Block]:
     ]
 
 
+def _warmup_text(results: dict[str, Any]) -> str:
+    """How the bed-day warm-up was handled: the number of months (from the length-of-stay distribution)."""
+    warm = (results.get("its") or {}).get("bed_day_warmup") or {}
+    periods = {k: v for k, v in (warm.get("periods") or {}).items() if v}
+    labels = _labels(results)
+    counts = "; ".join(f"{labels.get(k, k)}: the first {v} months" for k, v in periods.items())
+    how = "the number of months is where the share of bed-days expected missing, from the length-of-stay "
+    how += f"distribution of the spells admitted in the window, falls below {WARMUP_THRESHOLD:.0%}"
+    if warm.get("excluded") is False:
+        return f"those months are KEPT in the fits, as the protocol asks; {how}" + (
+            f": {counts}" if counts else ""
+        )
+    return f"those months are left out of the fits; {how}" + (f": {counts}" if counts else "")
+
+
 def _series_checks(results: dict[str, Any]) -> list[Block]:
     if not results.get("series"):
         return []
@@ -970,8 +1063,9 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
         "**Checks on the series before modelling.** Every outcome series was checked for months far from "
         "their neighbours (a likely gap in the extract, or duplicated records), for first or last periods "
         "that are only partly covered by the data, and, for occupied bed-days, for the warm-up months whose "
-        "bed-days are too low because spells admitted before the window are not in the extract (those "
-        "months are left out of the fits). A series with no events, mostly missing, or with empty months "
+        "bed-days are too low because spells admitted before the window are not in the extract ("
+        + _warmup_text(results)
+        + "). A series with no events, mostly missing, or with empty months "
         "before the data start or after the data end would have stopped the analysis."
     )
     if not checks:
@@ -1003,6 +1097,9 @@ def build_report(results: dict[str, Any]) -> Report:
         "counterfactual": lambda: _counterfactual(results, figs) if results.get("its") else None,
         "effects": lambda: _effects(results) if results.get("its") else None,
         "sensitivity": lambda: _sensitivity(results, figs) if results.get("its") else None,
+        "robustness": lambda: (
+            _robustness(results, figs) if (results.get("its") or {}).get("robustness") else None
+        ),
         "cohort": lambda: _cohort(results, figs) if results.get("cohort") else None,
         "measures": lambda: _measures(results, figs) if results.get("outcome_measures") else None,
         "diagnostics": lambda: _diagnostics(results) if results.get("its") else None,

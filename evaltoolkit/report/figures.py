@@ -170,6 +170,53 @@ def _sensitivity_figure(results: dict[str, Any]) -> Figure:
     return fig
 
 
+def _robustness_rows(results: dict[str, Any], series: str) -> list[dict[str, Any]]:
+    """Level-change rows (primary analysis and placebos) of one series with an estimate."""
+    return [
+        r
+        for r in (results["its"].get("robustness") or {}).get("checks") or []
+        if r["series"] == series
+        and r.get("term") in ("level_change", "diff_level_change")
+        and r.get("estimate") is not None
+    ]
+
+
+def _robustness_figure(results: dict[str, Any]) -> Figure:
+    from evaltoolkit.its.compare import forest_plot
+
+    blocks = [(s, _robustness_rows(results, s["name"])) for s in results["series"]]
+    blocks = [(s, r) for s, r in blocks if r]
+    height = sum(0.36 * len(r) + 0.9 for _, r in blocks) + 0.6
+    fig = Figure(figsize=(9.0, max(height, 2.0)), layout="constrained")
+    axes = fig.subplots(len(blocks), 1, squeeze=False, height_ratios=[len(r) + 1 for _, r in blocks])
+    conf = results.get("conf_level", 0.95)
+    for ax, (s, rows) in zip(axes[:, 0], blocks, strict=True):
+        ratio = all(r.get("rate_ratio") is not None for r in rows)
+        keys = (
+            ("rate_ratio", "rate_ratio_ci_lower", "rate_ratio_ci_upper")
+            if ratio
+            else ("estimate", "ci_lower", "ci_upper")
+        )
+        est, lo, hi = (np.array([float(r[k]) for r in rows]) for k in keys)
+        sig = np.array([bool(r.get("significant")) for r in rows])
+        names = [textwrap.fill(f"{r['site']}: {r['label']}", 44) for r in rows]
+        forest_plot(
+            ax,
+            names,
+            est,
+            lo,
+            hi,
+            sig,
+            exponentiate=ratio,
+            conf_level=conf,
+            title=(s.get("short_label") or s["label"])
+            + " — level change (filled: interval excludes no change)",
+            empty_text=[""] * len(rows),
+        )
+        ax.grid(axis="y", visible=False)
+    return fig
+
+
 def _cohort_figure(results: dict[str, Any]) -> Figure:
     cohort = results["cohort"]
     outcomes = cohort["settings"]["outcomes"]
@@ -330,6 +377,21 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
                     ),
                     draw=lambda: _sensitivity_figure(results),
                     alt="Forest plot of the estimated change under each method",
+                )
+            )
+        if any(_robustness_rows(results, s["name"]) for s in results["series"]):
+            specs.append(
+                FigureSpec(
+                    name="robustness",
+                    section="robustness",
+                    caption=(
+                        "Level change at go-live in the primary analysis and in each placebo analysis (a "
+                        "fake go-live in the pre-implementation period, or a control site as if it had gone "
+                        f"live), with {conf} confidence intervals. Placebo estimates should be near no "
+                        "change."
+                    ),
+                    draw=lambda: _robustness_figure(results),
+                    alt="Forest plot of the level change in the primary analysis and the placebo analyses",
                 )
             )
     cohort = results.get("cohort")

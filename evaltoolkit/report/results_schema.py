@@ -67,10 +67,19 @@ Top-level keys
     ci_lower, ci_upper, p_value, relative_change, relative_ci_lower, relative_ci_upper, fitted_total,
     counterfactual_total, n_periods, interval, status, message``). ``plots``: per series × site, the
     primary fit's ``points`` (``period, observed`` (published; ``null`` when suppressed), ``fitted*,
-    counterfactual*, in_fit, in_transition, excluded``). ``staggered`` (``design.staggered: true``): one per
-    series × method, one model of every intervention site (at its own go-live) and the control sites, with
-    the fields of ``combined`` plus ``level_change``/``slope_change`` (the pooled ``diff_`` terms) and
-    ``warnings``.
+    counterfactual*, in_fit, in_transition, excluded``). Each fit also has ``guards``: the fit guards that
+    fired at the report's horizon (``{guard, measured, limit, message}``; ``guard`` is ``extrapolation``,
+    ``short_pre_period`` or ``autocorrelation``, see :meth:`evaltoolkit.its.ITSResult.guards`).
+    ``robustness`` (optional, schema 2.0 addition): ``settings`` (``in_time, in_space, leave_one_out,
+    placebo_dates``) and ``checks``, one row per series × site × check × term with ``series, site, check``
+    (``original``, ``in_time_placebo``, ``in_space_placebo``, ``leave_one_out``), ``label, term, estimate,
+    std_error, ci_lower, ci_upper, p_value, n_periods`` (fitted periods, not people), ``method,
+    significant, status, note``, plus ``rate_ratio*`` for counts and ``relative_*`` for leave-one-site-out
+    rows (``site`` null, ``term`` ``cumulative_effect``). ``bed_day_warmup`` (optional): ``{excluded,
+    periods: {series: number of warm-up periods}}`` (protocol key ``analysis.exclude_bed_day_warmup``).
+    ``staggered`` (``design.staggered: true``): one per series × method, one model of every intervention
+    site (at its own go-live) and the control sites, with the fields of ``combined`` plus
+    ``level_change``/``slope_change`` (the pooled ``diff_`` terms) and ``warnings``.
 
 ``cohort``
     ``description, settings, groups`` (patients analysed per cohort), ``excluded_patients`` (all patients

@@ -36,6 +36,7 @@ from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
 from evaltoolkit.report._checks import (
     its_tables,
+    keep_warmup,
     occasion_problems,
     published_checks,
     raise_for_errors,
@@ -50,6 +51,7 @@ from evaltoolkit.report._its import (
     fit_summary,
     plot_points,
     run_its,
+    run_robustness,
     run_staggered,
     staggered_totals,
     totals,
@@ -291,6 +293,8 @@ def _its_block(
                     "points": plot_points(r, tables[r.series], specs[r.series], rule),
                 }
             )
+    if progress is not None:
+        progress("placebo and robustness checks")
     return {
         "horizon_months": protocol.analysis.horizon_months,
         "conf_level": protocol.analysis.conf_level,
@@ -299,6 +303,7 @@ def _its_block(
         "combined": combined,
         "staggered": staggered,
         "plots": plots,
+        "robustness": run_robustness(protocol, tables, records),
     }
 
 
@@ -654,9 +659,16 @@ def run_protocol(
         checks = series_checks(protocol, data, series_tables, count_format=_published_count(rule))
         if len(checks.errors):
             raise_for_errors(series_checks(protocol, data, series_tables))  # exact figures for the analyst
+        exclude = protocol.analysis is None or protocol.analysis.exclude_bed_day_warmup
+        if not exclude:
+            checks = keep_warmup(checks)
         results["data"]["series_checks"] = published_checks(checks)
         step("series")
-        results["its"] = _its_block(protocol, its_tables(series_tables, checks), say)
+        results["its"] = _its_block(protocol, its_tables(series_tables, checks, exclude_warmup=exclude), say)
+        results["its"]["bed_day_warmup"] = {
+            "excluded": bool(exclude),
+            "periods": {name: len(p) for name, p in checks.warmup.items()},
+        }
         results["costs"] = _costs(protocol, results["its"])
         step("its")
     if protocol.cohort is not None:
