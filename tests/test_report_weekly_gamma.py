@@ -55,7 +55,7 @@ def test_weekly_series_fit_whole_weeks_only(run):
     fits = [f for f in results["its"]["fits"] if f["series"] == "ed_attendances_weekly"]
     n_weeks = (LAST_WHOLE_WEEK - FIRST_WHOLE_WEEK).days // 7 + 1
     assert n_weeks == 308
-    assert fits and all(f["status"] == "ok" and f["n_periods"] == n_weeks for f in fits)
+    assert fits and all(f["status"] in ("ok", "warning") and f["n_periods"] == n_weeks for f in fits)
     for plot in results["its"]["plots"]:
         if plot["series"] != "ed_attendances_weekly":
             continue

@@ -357,7 +357,7 @@ class MethodComparison:
 
     @property
     def has_counts(self) -> bool:
-        """True if any fitted method is a log-link model: a count family or gamma (the table then has
+        """Whether any fitted method is a log-link model, i.e. a count family or gamma (the table then has
         rate-ratio columns: ratios of means for gamma)."""
         return any(r is not None and r.log_link for r in self.results)
 

@@ -217,9 +217,9 @@ class ITSDesign:
         Names given with ``interruption_names=`` (empty otherwise).
     interruption_suffixes : tuple of str
         Suffix of each interruption's term names (``""``, ``"_2"``… or ``"_<name>"``).
-    exclude_periods : tuple of (str, start, end)
+    exclude_periods : tuple of tuple
         Excluded ranges: a label and the first and last excluded period.
-    level_shifts : tuple of (str, start, end)
+    level_shifts : tuple of tuple
         Level shifts: name, first period, last period (``None`` when open-ended).
     shift_terms : tuple of str
         The ``shift_<name>`` terms.
