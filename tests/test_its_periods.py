@@ -19,7 +19,7 @@ from evaltoolkit.its import ITSInputError
 from evaltoolkit.its import fit_its as _fit_its
 
 # These tests check designs and R parity on short made-up series whose horizons extrapolate the pre-period
-# trend, and some OLS fits of series with autocorrelated noise; the guards are tested in test_its_robustness.py.
+# trend, and OLS fits of series with autocorrelated noise; the guards are tested in test_its_robustness.py.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::evaltoolkit.its.errors.ExtrapolationWarning"),
     pytest.mark.filterwarnings("ignore::evaltoolkit.its.errors.AutocorrelationWarning"),
