@@ -40,6 +40,7 @@ import importlib
 import json
 import math
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +48,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaltoolkit.its import AutocorrelationWarning, ExtrapolationWarning, fit_its
+from evaltoolkit.its import AutocorrelationWarning, ExtrapolationWarning
+from evaltoolkit.its import fit_its as _fit_its
 from evaltoolkit.pipeline import build_series
 from evaltoolkit.synth import SynthConfig
 from evaltoolkit.synth._common import make_grid
 from evaltoolkit.synth._events import effect_log, make_population, site_month_counts
+
+# expected values here are the classical OLS/GLM fits (R lm/glm), whatever the default method
+fit_its = partial(_fit_its, method="ols")
 
 # The bundled series have 24 pre- and 48 post-months, so the short-pre-period guard (ExtrapolationWarning)
 # fires on every fit by design; this file checks estimates and coverage, the guards are tested in

@@ -28,7 +28,7 @@ there, as Stata ``itsa``); see :mod:`evaltoolkit.its.design` for the coding and 
 convention of Lopez Bernal et al. (2017).
 """
 
-from evaltoolkit.its._types import Effect, Family, Method, SEType, TransitionShape
+from evaltoolkit.its._types import CIMethod, Effect, Family, Method, SEType, TransitionShape
 from evaltoolkit.its.compare import (
     DEFAULT_COUNT_METHODS,
     DEFAULT_GAMMA_METHODS,
@@ -48,7 +48,7 @@ from evaltoolkit.its.errors import (
     ITSWarning,
     ShortSeriesWarning,
 )
-from evaltoolkit.its.fit import fit_its
+from evaltoolkit.its.fit import DEFAULT_MIN_POINTS, default_method, fit_its
 from evaltoolkit.its.power import SUPPORTED_ANALYSES, power
 from evaltoolkit.its.results import ITSResult, ITSSummary
 from evaltoolkit.its.robustness import RobustnessChecks, robustness_checks
@@ -57,9 +57,11 @@ __all__ = [
     "DEFAULT_COUNT_METHODS",
     "DEFAULT_GAMMA_METHODS",
     "DEFAULT_GAUSSIAN_METHODS",
+    "DEFAULT_MIN_POINTS",
     "SUPPORTED_ANALYSES",
     "ARBoundaryWarning",
     "AutocorrelationWarning",
+    "CIMethod",
     "Effect",
     "ExtrapolationWarning",
     "Family",
@@ -78,6 +80,7 @@ __all__ = [
     "TransitionShape",
     "build_its_design",
     "compare_methods",
+    "default_method",
     "fit_its",
     "parse_method",
     "power",

@@ -175,6 +175,12 @@ def _autocorrelation(result: ITSResult) -> list[dict[str, Any]]:
             "from short series are biased towards 0, more so the higher the true value, so the intervals are "
             "likely too narrow (Turner et al. 2021)"
         )
+        if result.calibration is not None:
+            message = (
+                f"{result.method}: the AR(1) estimate is {persistence:.3f} (≥ {AR_HIGH}); the calibrated "
+                "intervals are checked to cover for true autocorrelations up to 0.6 and may be too narrow "
+                "if the true value is higher (the toolkit's coverage study; Turner et al. 2021)"
+            )
         return [
             {
                 "guard": "autocorrelation",

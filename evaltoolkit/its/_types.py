@@ -9,11 +9,12 @@ from typing import Any, Literal, get_args
 
 from evaltoolkit.its.errors import ITSInputError
 
-__all__ = ["Effect", "Family", "Method", "SEType", "TransitionShape", "check_literal"]
+__all__ = ["CIMethod", "Effect", "Family", "Method", "SEType", "TransitionShape", "check_literal"]
 
 Family = Literal["gaussian", "poisson", "quasipoisson", "negbin", "gamma"]
 Method = Literal["ols", "gls-reml", "gls-ml", "prais-winsten", "arima"]
 SEType = Literal["model", "newey-west"]
+CIMethod = Literal["wald", "calibrated"]
 Effect = Literal["level", "slope", "level+slope"]
 TransitionShape = Literal["exclude", "ramp"]
 
@@ -21,6 +22,8 @@ COUNT_FAMILIES: tuple[str, ...] = ("poisson", "quasipoisson", "negbin")
 LOG_LINK_FAMILIES: tuple[str, ...] = (*COUNT_FAMILIES, "gamma")
 """Families fitted as GLMs with a log link: effects are ratios (percent changes) of the mean."""
 AR_METHODS: tuple[str, ...] = ("gls-reml", "gls-ml", "prais-winsten", "arima")
+GLS_FAMILIES: tuple[str, ...] = ("gaussian", "poisson", "quasipoisson")
+"""Families that ``gls-reml``/``gls-ml`` fit (counts by quasi-likelihood GLS on the log scale)."""
 
 
 def check_literal(value: Any, options: Any, name: str) -> str:

@@ -23,16 +23,21 @@ from evaltoolkit.its._ar import (
     ARData,
     concentrated_loglik,
     fit_ar_profile,
+    gls_at,
     numerical_hessian,
     pacf_from_ar,
     phi_interval_ar1,
     prais_winsten,
 )
+from evaltoolkit.its._calibrate import calibrate
 from evaltoolkit.its._guards import guard_notes
 from evaltoolkit.its._hac import newey_west
 from evaltoolkit.its._types import (
     AR_METHODS,
+    COUNT_FAMILIES,
+    GLS_FAMILIES,
     LOG_LINK_FAMILIES,
+    CIMethod,
     Effect,
     Family,
     Method,
@@ -44,7 +49,52 @@ from evaltoolkit.its.design import RECOMMENDED_MINIMUM, StaggeredEffects, build_
 from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError, ITSWarning, ShortSeriesWarning
 from evaltoolkit.its.results import ITSResult
 
-__all__ = ["fit_its"]
+__all__ = ["DEFAULT_MIN_POINTS", "default_method", "fit_its"]
+
+DEFAULT_MIN_POINTS = 12
+"""With fewer fitted points than this in a series, the default method is ``"ols"`` (Turner et al. 2021:
+AR estimates from very short series are unreliable)."""
+
+
+def default_method(family: str = "gaussian", *, se_type: str = "model") -> tuple[str, str]:
+    """The ``(method, ci_method)`` :func:`fit_its` uses when ``method`` is not given.
+
+    Chosen by the coverage study in ``benchmarks/coverage`` (book chapter "Do the intervals keep their
+    promise?"): GLS with AR(1) errors by REML with simulation-calibrated intervals for Gaussian outcomes
+    and for Poisson/quasi-Poisson counts (quasi-likelihood GLS on the log scale); the GLM with model SEs
+    for ``negbin`` and ``gamma`` (no AR model is offered for them: check ``guards()`` and consider
+    ``family="quasipoisson"`` for autocorrelated counts); OLS/GLM when Newey–West SEs are asked for.
+    Series shorter than :data:`DEFAULT_MIN_POINTS` fitted points fall back to ``"ols"``.
+
+    Parameters
+    ----------
+    family : str, default "gaussian"
+        The ``family`` given to :func:`fit_its`.
+    se_type : str, default "model"
+        The ``se_type`` given to :func:`fit_its`.
+
+    Returns
+    -------
+    tuple of str
+        ``(method, ci_method)``.
+
+    Examples
+    --------
+    >>> default_method("gaussian")
+    ('gls-reml', 'calibrated')
+    >>> default_method("quasipoisson")
+    ('gls-reml', 'calibrated')
+    >>> default_method("negbin")
+    ('ols', 'wald')
+    >>> default_method("gaussian", se_type="newey-west")
+    ('ols', 'wald')
+    """
+    check_literal(family, Family, "family")
+    check_literal(se_type, SEType, "se_type")
+    if se_type == "newey-west" or family not in GLS_FAMILIES:
+        return ("ols", "wald")
+    return ("gls-reml", "calibrated")
+
 
 _GLM_TOL = 1e-12
 """IRLS convergence: relative change in deviance (as R ``glm.control``'s ``|Δdev| / (|dev| + 0.1)``)."""
@@ -59,7 +109,7 @@ def fit_its(
     interruptions: Any,
     family: Family = "gaussian",
     offset: str | None = None,
-    method: Method = "ols",
+    method: Method | None = None,
     ar_order: int = 1,
     se_type: SEType = "model",
     lags: int | None = None,
@@ -78,6 +128,7 @@ def fit_its(
     conf_level: float = 0.95,
     use_t: bool | None = None,
     nw_adjust: bool = True,
+    ci_method: CIMethod | None = None,
 ) -> ITSResult:
     """Fit a segmented regression (interrupted time series) model.
 
@@ -108,7 +159,11 @@ def fit_its(
     offset : str, optional
         Exposure column (population, cohort size, bed base) entered as ``log(offset)``; count families only
         (a mean such as a length of stay has no exposure, so ``family="gamma"`` refuses it).
-    method : {"ols", "gls-reml", "gls-ml", "prais-winsten", "arima"}, default "ols"
+    method : {"ols", "gls-reml", "gls-ml", "prais-winsten", "arima"}, optional
+        Default (``None``): chosen by family from the toolkit's coverage study, see :func:`default_method`:
+        ``"gls-reml"`` with calibrated intervals for Gaussian, Poisson and quasi-Poisson outcomes (``"ols"``
+        below :data:`DEFAULT_MIN_POINTS` fitted points per series), ``"ols"`` (the GLM) for ``negbin`` and
+        ``gamma`` and with Newey–West SEs. Give ``method="ols"`` for the classical segmented regression.
         ``"ols"``: least squares (maximum likelihood GLM for count families), independent errors.
         ``"gls-reml"`` / ``"gls-ml"``: generalised least squares with AR(``ar_order``) errors, correlation
         by REML or ML (R ``nlme::gls(correlation = corAR1())``); Turner et al. (2021) found REML least biased
@@ -116,7 +171,11 @@ def fit_its(
         iterated AR(1) feasible GLS (Stata ``prais``). ``"arima"``: regression with ARIMA(``ar_order``,0,0)
         errors by exact ML (R ``stats::arima(method = "ML")``): the same estimates as ``"gls-ml"`` with SEs
         from the observed information (which includes the AR uncertainty) and normal-quantile inference.
-        AR methods are for Gaussian outcomes only (for counts and ``gamma``, use ``"ols"``, i.e. the GLM,
+        ``"gls-reml"``/``"gls-ml"`` also fit Poisson and quasi-Poisson counts: quasi-likelihood GLS on the
+        log scale (iterated working-response GLS with weights ``μ``, AR(1) errors on the standardised scale
+        and the dispersion estimated, so ``"poisson"`` then allows overdispersion too), validated against
+        the same iteration with ``nlme::gls(weights = varFixed(~1/μ), correlation = corAR1())``. The other
+        AR methods are for Gaussian outcomes only (for ``negbin`` and ``gamma`` use ``"ols"``, i.e. the GLM,
         with ``se_type="newey-west"``).
     ar_order : int, default 1
         Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only).
@@ -173,6 +232,13 @@ def fit_its(
         and ``arima`` (as R).
     nw_adjust : bool, default True
         Newey–West small-sample factor ``n/(n-k)`` (Stata ``newey``; sandwich ``adjust = TRUE``).
+    ci_method : {"wald", "calibrated"}, optional
+        ``"wald"``: estimate ± quantile × SE (t or normal, see ``use_t``). ``"calibrated"``: critical
+        values and p-values calibrated by simulating the fitted design under AR(1) errors, conditional on
+        the estimated autocorrelation, so that the intervals cover at ``conf_level`` for true
+        autocorrelations from 0 to 0.6 (see :mod:`evaltoolkit.its._calibrate` and the book chapter on
+        coverage); for ``gls-reml``/``gls-ml`` with ``ar_order=1``. Default: ``"calibrated"`` when the
+        method is chosen by default, else ``"wald"``. Seeded: the same data give the same intervals.
 
     Returns
     -------
@@ -269,7 +335,7 @@ def fit_its(
     >>> noise = np.tile([0.4, -0.4, -0.4, 0.4], 6)  # orthogonal to each segment's line
     >>> y = 50 + 0.5 * t - 6 * (t >= 13) + 0.25 * np.maximum(t - 13, 0) + noise
     >>> df = pd.DataFrame({"month": pd.date_range("2020-01-01", periods=24, freq="MS"), "visits": y})
-    >>> res = fit_its(df, outcome="visits", time="month", interruptions="2021-01-01")
+    >>> res = fit_its(df, outcome="visits", time="month", interruptions="2021-01-01", method="ols")
     >>> res.coefficients()[["term", "estimate", "std_error"]].round(3)
                term  estimate  std_error
     0     intercept     50.00      0.270
@@ -279,8 +345,23 @@ def fit_its(
     """
     call = dict(locals())  # every keyword as given (first statement), kept for ITSResult.refit()
     check_literal(family, Family, "family")
-    check_literal(method, Method, "method")
     check_literal(se_type, SEType, "se_type")
+    if ci_method is not None:
+        check_literal(ci_method, CIMethod, "ci_method")
+    by_default = method is None
+    if method is None:
+        method, default_ci = default_method(family, se_type=se_type)
+        if ar_order != 1 and default_ci == "calibrated":
+            default_ci = "wald"
+        ci_method = ci_method or default_ci
+    else:
+        check_literal(method, Method, "method")
+        ci_method = ci_method or "wald"
+    if ci_method == "calibrated" and (method not in ("gls-reml", "gls-ml") or ar_order != 1):
+        raise ITSInputError(
+            f"ci_method='calibrated' calibrates GLS with AR(1) errors: it needs method='gls-reml' or "
+            f"'gls-ml' with ar_order=1, not method={method!r}, ar_order={ar_order!r}"
+        )
     if isinstance(ar_order, bool) or not isinstance(ar_order, (int, np.integer)) or ar_order < 1:
         raise ITSInputError(f"ar_order must be a positive whole number, not {ar_order!r}")
     ar_order = int(ar_order)
@@ -288,10 +369,15 @@ def fit_its(
         raise ITSInputError(f"conf_level must be strictly between 0 and 1, not {conf_level!r}")
     if use_t is not None and not isinstance(use_t, bool):
         raise ITSInputError(f"use_t must be True, False or None, not {use_t!r}")
-    if method in AR_METHODS and family != "gaussian":
+    if (
+        method in AR_METHODS
+        and family != "gaussian"
+        and (method not in ("gls-reml", "gls-ml") or family not in GLS_FAMILIES)
+    ):
         raise ITSInputError(
-            f"method={method!r} models AR errors for Gaussian outcomes; for family={family!r} use "
-            "method='ols' (a GLM) with se_type='newey-west' to allow for autocorrelation"
+            f"method={method!r} models AR errors for Gaussian outcomes (gls-reml and gls-ml also for "
+            f"poisson and quasipoisson counts); for family={family!r} use method='ols' (a GLM) with "
+            "se_type='newey-west' to allow for autocorrelation"
         )
     if method == "prais-winsten" and ar_order != 1:
         raise ITSInputError(
@@ -376,12 +462,33 @@ def fit_its(
     groups = design.frame["series"].to_numpy()[mask]
     ar = ARData.from_groups(design.frame["t"].to_numpy()[mask], groups)
 
+    fallback = ""
+    if by_default and method != "ols":
+        lengths = design.frame.loc[mask, "series"].value_counts()
+        if int(lengths.min()) < DEFAULT_MIN_POINTS:
+            method, ci_method = "ols", "wald"
+            fallback = (
+                f"; the default method is OLS/GLM here because a series has {int(lengths.min())} fitted "
+                f"points (fewer than {DEFAULT_MIN_POINTS}: AR estimates would be unreliable)"
+            )
     if family == "gaussian" and method == "ols":
         out = _fit_ols(X, y, ar, se_type, lags, nw_adjust)
+    elif family in COUNT_FAMILIES and method in ("gls-reml", "gls-ml"):
+        out = _fit_count_gls(X, y, log_off, family, ar, method == "gls-reml", notes)
     elif family in LOG_LINK_FAMILIES:
         out = _fit_glm(X, y, log_off, family, ar, se_type, lags, nw_adjust, notes)
     else:
         out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
+    cal_X = out.pop("calibration_X", X)
+    calibration = None
+    if ci_method == "calibrated":
+        calibration = calibrate(cal_X, ar, out["ar_params"][0], reml=method == "gls-reml")
+        out["se_description"] += (
+            f"; intervals and p-values calibrated by simulation ({calibration.n_draws} null AR(1) series "
+            "of this design, conditional on the estimated autocorrelation)"
+        )
+    if by_default:
+        out["method_description"] += " (the default for this family)" + fallback
 
     result = ITSResult(
         design=design,
@@ -394,6 +501,8 @@ def fit_its(
         conf_level=float(conf_level),
         use_t=use_t,
         warnings=tuple(m for _, m in notes),
+        ci_method=ci_method,
+        calibration=calibration,
         **out,
     )
     # guards (extrapolation, autocorrelation for the method): evaluated on the fitted result
@@ -642,6 +751,107 @@ def _fit_glm(
         "iterations": iterations,
         "method_description": names[family] + (" with log offset" if log_off is not None else ""),
         "se_description": se_desc,
+    }
+
+
+_COUNT_GLS_MAXITER = 200
+_MAX_ETA_STEP = 1.0
+"""Largest change of the linear predictor in one quasi-likelihood GLS step (steps are damped to it)."""
+
+
+def _fit_count_gls(
+    X: np.ndarray,
+    y: np.ndarray,
+    log_off: np.ndarray | None,
+    family: str,
+    ar: ARData,
+    reml: bool,
+    notes: list[tuple[type[Warning], str]],
+) -> dict[str, Any]:
+    """Quasi-likelihood GLS for counts: log link, variance ``σ² μ``, AR(1) correlation (standardised scale).
+
+    Iterates GLS on the working response ``z = η + (y - μ)/μ`` with weights ``μ`` (the variance function)
+    and an AR(1) correlation estimated by REML/ML at each step, until the coefficients settle; the same
+    iteration as repeated ``nlme::gls(z ~ X - 1, weights = varFixed(~1/μ), correlation = corAR1())``.
+    The dispersion ``σ²`` is estimated (the residual variance of the weighted, whitened fit).
+    """
+    n, k = X.shape
+    off = np.zeros(n) if log_off is None else log_off
+    if np.any(y < 0):
+        raise ITSInputError("count outcomes must be non-negative")
+    glm = _glm_fit(X, y, log_off, sm.families.Poisson(), None)
+    beta = np.asarray(glm.params, dtype="float64")
+    converged = False
+    prof = None
+    iterations = 0
+    while iterations < _COUNT_GLS_MAXITER:
+        iterations += 1
+        eta = X @ beta + off
+        mu = np.exp(eta)
+        z = eta - off + (y - mu) / mu
+        sw = np.sqrt(mu)
+        prof, ok = fit_ar_profile(X * sw[:, None], z * sw, ar, 1, reml)
+        step = prof.beta - beta
+        big = float(np.max(np.abs(X @ step)))
+        if big > _MAX_ETA_STEP:
+            step *= _MAX_ETA_STEP / big
+        beta = beta + step
+        if float(np.max(np.abs(step) / (1.0 + np.abs(beta)))) < 1e-10:
+            converged = ok
+            break
+    assert prof is not None
+    eta = X @ beta + off
+    mu = np.exp(eta)
+    z = eta - off + (y - mu) / mu
+    sw = np.sqrt(mu)
+    Xw = X * sw[:, None]
+    prof = gls_at(prof.phi, Xw, z * sw, ar)
+    if not converged:
+        notes.append(
+            (
+                ITSWarning,
+                f"quasi-likelihood GLS did not converge in {iterations} iterations; treat with caution",
+            )
+        )
+    pacf = pacf_from_ar(prof.phi)
+    if np.any(np.abs(pacf) >= BOUNDARY):
+        notes.append(
+            (
+                ARBoundaryWarning,
+                f"gls: the AR(1) estimate {float(prof.phi[0]):.4f} is at the boundary of stationarity; the "
+                "errors may be non-stationary or the trend misspecified, and the SEs are unreliable",
+            )
+        )
+    dispersion = prof.rss / (n - k)
+    pearson = float(np.sum((y - mu) ** 2 / mu))
+    deviance = float(2 * np.sum(special.xlogy(y, y / mu) - (y - mu)))
+    label = "Poisson" if family == "poisson" else "quasi-Poisson"
+    return {
+        "params": prof.beta,
+        "cov": prof.cov(),
+        "df_resid": n - k,
+        "dispersion": float(dispersion),
+        "sigma": None,
+        "loglik": None,
+        "aic": None,
+        "deviance": deviance,
+        "pearson_chi2": pearson,
+        "ar_params": (float(prof.phi[0]),),
+        "ar_std_errors": (math.nan,),
+        "ar_conf_int": ((math.nan, math.nan),),
+        "theta": None,
+        "theta_std_error": None,
+        "residuals": prof.whitened_resid / math.sqrt(prof.rss / n),
+        "residual_kind": "normalised (whitened, Pearson scale)",
+        "diagnostic_X": prof.whitened_X,
+        "converged": converged,
+        "iterations": iterations,
+        "method_description": (
+            f"{label} quasi-likelihood GLS (log link, variance σ²μ with σ² estimated), AR(1) errors, "
+            f"{'REML' if reml else 'ML'}" + (" with log offset" if log_off is not None else "")
+        ),
+        "se_description": "model-based (quasi-likelihood GLS)",
+        "calibration_X": Xw,
     }
 
 

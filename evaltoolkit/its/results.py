@@ -18,6 +18,7 @@ from scipy import optimize, stats
 
 from evaltoolkit._deprecate import renamed_kwargs, warn_renamed
 from evaltoolkit.its._ar import ARData
+from evaltoolkit.its._calibrate import Calibration
 from evaltoolkit.its._types import COUNT_FAMILIES, LOG_LINK_FAMILIES
 from evaltoolkit.its.design import EPOC_MINIMUM, RECOMMENDED_MINIMUM, ITSDesign
 from evaltoolkit.its.diagnostics import ITSDiagnostics, acf_pacf, breusch_godfrey, durbin_watson, ljung_box
@@ -200,6 +201,11 @@ class ITSResult:
     iterations: int | None
     method_description: str
     se_description: str
+    ci_method: str = "wald"
+    """``"wald"`` (t or normal quantiles) or ``"calibrated"`` (simulation-calibrated critical values and
+    p-values for GLS with AR(1) errors; see :mod:`evaltoolkit.its._calibrate`)."""
+    calibration: Calibration | None = field(default=None, repr=False, compare=False)
+    """The calibration behind ``ci_method="calibrated"`` intervals (``None`` for Wald intervals)."""
     _fit_kwargs: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     """The :func:`~evaltoolkit.its.fit_its` keywords (never modified; ``data`` a private copy), for
     :meth:`refit`; ``None`` for a result built by hand."""
@@ -244,23 +250,53 @@ class ITSResult:
         p = 0.5 + self.conf_level / 2
         return float(stats.t.ppf(p, self.df_resid) if self.use_t else stats.norm.ppf(p))
 
-    def _wald(self, est: np.ndarray, se: np.ndarray) -> dict[str, np.ndarray]:
+    def _crit(self, g: np.ndarray | None) -> float:
+        """Critical value for ``|t|`` of the contrast ``g'β`` (``g=None``: the prediction-band value)."""
+        if self.calibration is None:
+            return self._quantile()
+        if g is None:
+            return self._band_quantile()
+        return self.calibration.critical(np.asarray(g, dtype="float64"), self.conf_level)
+
+    def _band_quantile(self) -> float:
+        """Calibrated critical value used for fitted/counterfactual bands: that of the first change term."""
+        assert self.calibration is not None
+        name = self.design.interruption_terms[0][0]
+        if self.design.controlled and f"diff_{name}" in self.terms:
+            name = f"diff_{name}"
+        g = np.zeros(len(self.terms))
+        g[self.terms.index(name)] = 1.0
+        return self.calibration.critical(g, self.conf_level)
+
+    def _p_value(self, stat: float, g: np.ndarray | None) -> float:
+        if self.calibration is not None and g is not None:
+            return self.calibration.p_value(np.asarray(g, dtype="float64"), stat, self.conf_level)
+        dist = stats.t(self.df_resid) if self.use_t else stats.norm()
+        return float(2 * dist.sf(abs(stat)))
+
+    def _wald(self, est: np.ndarray, se: np.ndarray, G: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Statistics, p-values and intervals; ``G`` (one contrast per row) is needed for calibrated ones."""
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = est / se
-        dist = stats.t(self.df_resid) if self.use_t else stats.norm()
-        q = self._quantile()
-        return {
-            "statistic": stat,
-            "p_value": 2 * dist.sf(np.abs(stat)),
-            "ci_lower": est - q * se,
-            "ci_upper": est + q * se,
-        }
+        if self.calibration is None or G is None:
+            dist = stats.t(self.df_resid) if self.use_t else stats.norm()
+            q = self._quantile()
+            return {
+                "statistic": stat,
+                "p_value": 2 * dist.sf(np.abs(stat)),
+                "ci_lower": est - q * se,
+                "ci_upper": est + q * se,
+            }
+        G = np.atleast_2d(G)
+        q = np.array([self._crit(g) for g in G])
+        p = np.array([self._p_value(float(s), g) for s, g in zip(stat, G, strict=True)])
+        return {"statistic": stat, "p_value": p, "ci_lower": est - q * se, "ci_upper": est + q * se}
 
     def _vec_se(self, g: np.ndarray) -> float:
         return float(np.sqrt(max(float(g @ self.cov @ g), 0.0)))
 
     def _table(self, names: list[str], est: np.ndarray, se: np.ndarray, log_scale: bool) -> pd.DataFrame:
-        w = self._wald(est, se)
+        w = self._wald(est, se, np.eye(len(names)))
         out = pd.DataFrame(
             {
                 "term": names,
@@ -297,7 +333,7 @@ class ITSResult:
         >>> from evaltoolkit.its import fit_its
         >>> df = pd.DataFrame({"t": range(1, 21), "n": [20, 22, 21, 24, 23, 22, 24, 23, 22, 24,
         ...                                              18, 17, 19, 18, 20, 19, 21, 20, 22, 21]})
-        >>> res = fit_its(df, outcome="n", time="t", interruptions=11, family="poisson")
+        >>> res = fit_its(df, outcome="n", time="t", interruptions=11, family="poisson", method="ols")
         >>> list(res.coefficients().columns)[-3:]
         ['rate_ratio', 'rate_ratio_ci_lower', 'rate_ratio_ci_upper']
         >>> round(float(res.coefficients().set_index("term").loc["level_change", "rate_ratio"]), 3)
@@ -422,7 +458,7 @@ class ITSResult:
 
     def _response(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         eta, se = self._linear(X)
-        q = self._quantile()
+        q = self._crit(None)
         if self.log_link:
             return np.exp(eta), np.exp(eta - q * se), np.exp(eta + q * se)
         return eta, eta - q * se, eta + q * se
@@ -497,17 +533,16 @@ class ITSResult:
     def _ratio_rows(
         self, name_abs: str, name_rel: str, F: float, gF: np.ndarray, C: float, gC: np.ndarray
     ) -> list[dict[str, Any]]:
-        q = self._quantile()
-        dist = stats.t(self.df_resid) if self.use_t else stats.norm()
         rows = []
         g = gF - gC
         se = self._vec_se(g)
-        rows.append({"term": name_abs, "estimate": F - C, "std_error": se, **self._wald_scalar(F - C, se)})
+        rows.append({"term": name_abs, "estimate": F - C, "std_error": se, **self._wald_scalar(F - C, se, g)})
         if self.log_link:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_r = math.log(F / C) if F > 0 and C > 0 else math.nan
                 gl = gF / F - gC / C
             se_l = self._vec_se(gl)
+            q = self._crit(gl)
             rr = math.exp(log_r)
             stat = log_r / se_l if se_l > 0 else math.nan
             rows.append(
@@ -516,7 +551,7 @@ class ITSResult:
                     "estimate": rr - 1,
                     "std_error": rr * se_l,
                     "statistic": stat,
-                    "p_value": float(2 * dist.sf(abs(stat))),
+                    "p_value": self._p_value(stat, gl),
                     "ci_lower": math.exp(log_r - q * se_l) - 1,
                     "ci_upper": math.exp(log_r + q * se_l) - 1,
                     "rate_ratio": rr,
@@ -527,16 +562,17 @@ class ITSResult:
         else:
             if C != 0:
                 rel = F / C - 1
-                se_r = self._vec_se(gF / C - F * gC / C**2)
+                g_rel = gF / C - F * gC / C**2
+                se_r = self._vec_se(g_rel)
             else:
-                rel, se_r = math.nan, math.nan
+                rel, se_r, g_rel = math.nan, math.nan, None
             rows.append(
-                {"term": name_rel, "estimate": rel, "std_error": se_r, **self._wald_scalar(rel, se_r)}
+                {"term": name_rel, "estimate": rel, "std_error": se_r, **self._wald_scalar(rel, se_r, g_rel)}
             )
         return rows
 
-    def _wald_scalar(self, est: float, se: float) -> dict[str, float]:
-        w = self._wald(np.array([est]), np.array([se]))
+    def _wald_scalar(self, est: float, se: float, g: np.ndarray | None = None) -> dict[str, float]:
+        w = self._wald(np.array([est]), np.array([se]), None if g is None else np.atleast_2d(g))
         return {k: float(v[0]) for k, v in w.items()}
 
     def _later_terms(self, j: int) -> list[str]:
@@ -585,7 +621,8 @@ class ITSResult:
         >>> t = np.arange(1, 25)
         >>> noise = np.tile([0.4, -0.4, -0.4, 0.4], 6)
         >>> y = 50 + 0.5 * t - 6 * (t >= 13) + 0.25 * np.maximum(t - 13, 0) + noise
-        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> df = pd.DataFrame({"t": t, "y": y})
+        >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
         >>> res.effects(at=[0, 4])[["term", "horizon", "estimate", "ci_lower", "ci_upper"]].round(3)
                       term  horizon  estimate  ci_lower  ci_upper
         0       post_slope     <NA>     0.750     0.674     0.826
@@ -637,7 +674,7 @@ class ITSResult:
             for name, v in slope_rows:
                 est = float(v @ self.params)
                 se = self._vec_se(v)
-                row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se)}
+                row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se, v)}
                 if self.log_link:
                     row.update(
                         rate_ratio=math.exp(est),
@@ -700,7 +737,7 @@ class ITSResult:
     def _slope_row(self, name: str, v: np.ndarray) -> dict[str, Any]:
         est = float(v @ self.params)
         se = self._vec_se(v)
-        row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se)}
+        row = {"term": name, "estimate": est, "std_error": se, **self._wald_scalar(est, se, v)}
         if self.is_count:
             row.update(
                 rate_ratio=math.exp(est),
@@ -824,7 +861,8 @@ class ITSResult:
         >>> t = np.arange(1, 25)
         >>> noise = np.tile([0.4, -0.4, -0.4, 0.4], 6)
         >>> y = 50 + 0.5 * t - 6 * (t >= 13) + 0.25 * np.maximum(t - 13, 0) + noise
-        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> df = pd.DataFrame({"t": t, "y": y})
+        >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
         >>> res.cumulative_effect()[["estimate", "ci_lower", "ci_upper", "n_periods"]].round(2)
            estimate  ci_lower  ci_upper  n_periods
         0     -55.5    -67.38    -43.62         12
@@ -1160,6 +1198,15 @@ class ITSResult:
         )
 
     # -- reporting ----------------------------------------------------------------------------------
+    def _inference_text(self) -> str:
+        if self.calibration is not None:
+            c = self.calibration
+            return (
+                f"simulation-calibrated critical values ({c.n_draws} null AR(1) series refitted; "
+                f"conditioned on φ̂ = {c.phi_hat:.3f}, {c.effective_draws:.0f} effective draws)"
+            )
+        return f"t({self.df_resid})" if self.use_t else "normal (z)"
+
     def _info(self) -> list[tuple[str, str]]:
         d = self.design
         f = d.frame
@@ -1168,7 +1215,7 @@ class ITSResult:
             ("Family", self.family),
             ("Method", self.method_description),
             ("Standard errors", self.se_description),
-            ("Inference", f"t({self.df_resid})" if self.use_t else "normal (z)"),
+            ("Inference", self._inference_text()),
             ("Periods", f"{_fmt(f['time'].min())} to {_fmt(f['time'].max())} ({self.n_obs} fitted)"),
             ("Interruptions", "; ".join(r["text"] for r in _interruption_rows(d))),
             ("Points per segment", ", ".join(str(p) for p in d.segment_points)),
@@ -1278,7 +1325,9 @@ class ITSResult:
         >>> from evaltoolkit.its import fit_its
         >>> t = np.arange(1, 21)
         >>> y = 10 + 0.5 * t - 3 * (t >= 13) + np.tile([0.1, -0.1], 10)
-        >>> d = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13).to_dict()
+        >>> df = pd.DataFrame({"t": t, "y": y})
+        >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
+        >>> d = res.to_dict()
         >>> sorted(d)[:3], len(json.dumps(d)) > 0
         (['ar_parameters', 'coefficients', 'conventions'], True)
         """
@@ -1422,7 +1471,8 @@ class ITSResult:
         >>> from evaltoolkit.its import fit_its
         >>> t = np.arange(1, 25)
         >>> y = 50 + 0.5 * t - 6 * (t >= 13) + np.tile([0.4, -0.4, -0.4, 0.4], 6)
-        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> df = pd.DataFrame({"t": t, "y": y})
+        >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
         >>> bool(np.array_equal(res.refit().params, res.params))
         True
         >>> res.refit(effect="level").terms
@@ -1478,7 +1528,8 @@ class ITSResult:
         >>> from evaltoolkit.its import fit_its
         >>> t = np.arange(1, 25)
         >>> y = 50 + 0.5 * t - 6 * (t >= 13) + np.tile([0.4, -0.4, -0.4, 0.4], 6)
-        >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=13)
+        >>> df = pd.DataFrame({"t": t, "y": y})
+        >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
         >>> res.guards()[["guard", "fired"]]
                       guard  fired
         0     extrapolation  False

@@ -386,7 +386,7 @@ def robustness_checks(
     >>> from evaltoolkit.its import fit_its, robustness_checks
     >>> t = np.arange(1, 37)
     >>> y = 50 + 0.5 * t - 6 * (t >= 25) + np.tile([0.4, -0.4, -0.4, 0.4], 9)
-    >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=25)
+    >>> res = fit_its(pd.DataFrame({"t": t, "y": y}), outcome="y", time="t", interruptions=25, method="ols")
     >>> checks = robustness_checks(res)
     >>> table = checks.table()
     >>> table.assign(estimate=table["estimate"].round(3) + 0.0)[["check", "label", "term", "estimate", "n"]]
