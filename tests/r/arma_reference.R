@@ -1,0 +1,112 @@
+# Reference numbers for regression with ARMA(p, q) errors (tests/test_its_arma.py).
+#
+# Run from the repository root: Rscript tests/r/arma_reference.R   (R 4.2, stats::arima, nlme)
+# Writes tests/r/arma_reference.json (base R only: the JSON is written by hand, no jsonlite).
+#
+# Design matrices are built here from the written coding of evaltoolkit.its.design (Stata itsa):
+#   t = 1..n, T = first post-interruption period,
+#   intercept = 1, pre_slope = t, level_change = 1{t >= T}, slope_change = max(t - T, 0);
+#   controlled: plus diff_intercept = 1{treated}, diff_pre_slope = 1{treated} t,
+#               diff_level_change = 1{treated} 1{t >= T}, diff_slope_change = 1{treated} max(t - T, 0).
+# Single series: stats::arima(y, order = c(p, 0, q), xreg = X, include.mean = FALSE, method = "ML") with
+# its default optimiser settings except a tighter BFGS tolerance (reltol = 1e-12; R's default 1e-8 stops
+# ~1e-5 short of the optimum) so that the optimum itself is compared; SEs are R's (inverse of optim's
+# finite-difference Hessian, ndeps = 1e-3). Controlled: nlme::gls(corARMA(p, q, form = ~ t | series),
+# method = "ML"), whose likelihood is the same exact Gaussian likelihood summed over series.
+
+suppressPackageStartupMessages(library(nlme))
+
+design <- function(n, T) {
+  t <- seq_len(n)
+  cbind(intercept = 1, pre_slope = t, level_change = as.numeric(t >= T), slope_change = pmax(t - T, 0))
+}
+
+fit_arima <- function(y, X, p, q) {
+  fit <- arima(y, order = c(p, 0, q), xreg = X, include.mean = FALSE, method = "ML",
+               optim.control = list(reltol = 1e-12, maxit = 1000))
+  se <- sqrt(diag(fit$var.coef))
+  list(
+    n = length(y), p = p, q = q, y = as.numeric(y),
+    coef_names = names(coef(fit)), coef = unname(coef(fit)), se = unname(se),
+    sigma2 = fit$sigma2, loglik = fit$loglik, aic = fit$aic
+  )
+}
+
+# ---- case 1: Sicily smoking ban (rate = aces / stdpop * 1e5, ban from time 37), ARMA(1,1) and MA(1) ----
+sic <- read.csv("/work/shared/reference/sicily.csv")
+rate <- sic$aces / sic$stdpop * 1e5
+Xs <- design(nrow(sic), 37)
+cases <- list()
+cases$sicily_arma11 <- c(fit_arima(rate, Xs, 1, 1), list(T = 37))
+cases$sicily_ma1 <- c(fit_arima(rate, Xs, 0, 1), list(T = 37))
+
+# ---- simulated series: level + slope change, ARMA errors ----
+sim <- function(seed, n, T, ar, ma, sd = 1) {
+  set.seed(seed)
+  e <- arima.sim(list(ar = ar, ma = ma), n = n, sd = sd)
+  X <- design(n, T)
+  y <- as.numeric(X %*% c(10, 0.2, -3, 0.15) + e)
+  list(y = y, X = X)
+}
+s1 <- sim(101, 120, 61, ar = 0.5, ma = 0.4)
+cases$sim_arma11 <- c(fit_arima(s1$y, s1$X, 1, 1), list(T = 61))
+s2 <- sim(202, 80, 41, ar = numeric(0), ma = 0.6)
+cases$sim_ma1 <- c(fit_arima(s2$y, s2$X, 0, 1), list(T = 41))
+s3 <- sim(303, 150, 91, ar = c(0.5, -0.3), ma = 0.5)
+cases$sim_ar2ma1 <- c(fit_arima(s3$y, s3$X, 2, 1), list(T = 91))
+
+# ---- controlled: two series (control, treated), ARMA(1,1) errors with shared parameters ----
+set.seed(404)
+n <- 72
+T <- 43
+t <- seq_len(n)
+rows <- list()
+for (s in c("control", "treated")) {
+  tr <- as.numeric(s == "treated")
+  e <- arima.sim(list(ar = 0.6, ma = 0.3), n = n, sd = 1.5)
+  mu <- 30 + 0.1 * t + tr * (2 + 0.05 * t) + tr * (-4 * (t >= T) + 0.1 * pmax(t - T, 0)) + 1 * (t >= T)
+  rows[[s]] <- data.frame(series = s, t = t, y = as.numeric(mu + e), tr = tr)
+}
+d <- do.call(rbind, rows)
+d$post <- as.numeric(d$t >= T)
+d$since <- pmax(d$t - T, 0)
+g <- gls(y ~ t + post + since + tr + I(tr * t) + I(tr * post) + I(tr * since), data = d,
+         correlation = corARMA(p = 1, q = 1, form = ~ t | series), method = "ML",
+         control = glsControl(tolerance = 1e-10, msTol = 1e-10, msMaxIter = 500, maxIter = 500))
+cs <- coef(g$modelStruct$corStruct, unconstrained = FALSE)
+cases$controlled_arma11 <- list(
+  n = n, T = T, p = 1, q = 1, series = d$series, y = d$y,
+  coef_names = c("intercept", "pre_slope", "level_change", "slope_change", "diff_intercept",
+                 "diff_pre_slope", "diff_level_change", "diff_slope_change"),
+  coef = unname(coef(g)), se_gls = unname(sqrt(diag(vcov(g)))),
+  arma = unname(cs), sigma = g$sigma, loglik = as.numeric(logLik(g)), aic = AIC(g)
+)
+# Same likelihood on one series: nlme corARMA ML and stats::arima ML agree (sign convention check).
+g1 <- gls(y ~ t + post + since, data = d[d$series == "control", ],
+          correlation = corARMA(p = 1, q = 1, form = ~ t), method = "ML",
+          control = glsControl(tolerance = 1e-10, msTol = 1e-10, msMaxIter = 500, maxIter = 500))
+cases$controlled_arma11$check_single_gls <- list(
+  coef = unname(coef(g1)), arma = unname(coef(g1$modelStruct$corStruct, unconstrained = FALSE)),
+  loglik = as.numeric(logLik(g1))
+)
+
+# ---- hand-written JSON ----
+num <- function(x) {
+  s <- ifelse(is.finite(x), sprintf("%.17g", x), "null")
+  if (length(x) == 1) s else paste0("[", paste(s, collapse = ", "), "]")
+}
+to_json <- function(x, indent = "") {
+  inner <- paste0(indent, "  ")
+  if (is.list(x)) {
+    items <- vapply(names(x), function(k) paste0(inner, "\"", k, "\": ", to_json(x[[k]], inner)), "")
+    return(paste0("{\n", paste(items, collapse = ",\n"), "\n", indent, "}"))
+  }
+  if (is.character(x)) return(paste0("[", paste0("\"", x, "\"", collapse = ", "), "]"))
+  if (length(x) > 1 || !is.null(names(x))) return(paste0("[", paste(sprintf("%.17g", x), collapse = ", "), "]"))
+  num(x)
+}
+meta <- sprintf("  \"r_version\": \"%s\",\n  \"nlme_version\": \"%s\",\n", R.version.string, packageVersion("nlme"))
+body <- to_json(list(cases = cases))
+body <- sub("^\\{\n", paste0("{\n", meta), body)
+writeLines(body, "tests/r/arma_reference.json")
+cat("wrote tests/r/arma_reference.json\n")
