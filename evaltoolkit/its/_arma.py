@@ -99,6 +99,9 @@ class ARMAFit:
     whitened_resid: np.ndarray
     whitened_X: np.ndarray
     converged: bool
+    conditional: bool = False
+    """True when the Hessian could not be taken in the ARMA parameters (an estimate on the edge): the β
+    covariance is then conditional on the ARMA estimates."""
 
 
 def _profile(
@@ -208,8 +211,15 @@ def _fit_arma(X: np.ndarray, y: np.ndarray, ar: ARData, p: int, q: int) -> ARMAF
     steps = np.r_[1e-3 * se0, np.full(p + q, 1e-3 * math.sqrt(max(margin, 1e-6) / n))]
     par = np.r_[beta, phi, theta]
     H = numerical_hessian(lambda th: _full_loglik(th, X, y, ar, p, q), par, steps)
+    full = np.full(H.shape, np.nan)
+    conditional = not np.all(np.isfinite(H))
     with np.errstate(invalid="ignore"):
-        full = np.linalg.inv(-H) if np.all(np.isfinite(H)) else np.full(H.shape, np.nan)
+        if not conditional:
+            full = np.linalg.inv(-H)
+        elif np.all(np.isfinite(H[:k, :k])):
+            # ARMA estimates on the edge of the parameter space (no two-sided differences there): the β SEs
+            # treat the ARMA parameters as known and theirs are NaN.
+            full[:k, :k] = np.linalg.inv(-H[:k, :k])
     sd = np.array([math.sqrt(v) if v > 0 else math.nan for v in np.diag(full)])
     return ARMAFit(
         phi=phi,
@@ -223,6 +233,7 @@ def _fit_arma(X: np.ndarray, y: np.ndarray, ar: ARData, p: int, q: int) -> ARMAF
         whitened_resid=r,
         whitened_X=Xw,
         converged=converged,
+        conditional=conditional,
     )
 
 
@@ -307,5 +318,10 @@ def arma_result_fields(
         + (
             f", {len(ar.blocks)} independent series sharing the ARMA parameters" if len(ar.blocks) > 1 else ""
         ),
-        "se_description": "observed information (numerical Hessian of the exact likelihood)",
+        "se_description": "observed information (numerical Hessian of the exact likelihood)"
+        + (
+            "; ARMA estimates on the boundary: coefficient SEs conditional on them, ARMA SEs not available"
+            if fit.conditional
+            else ""
+        ),
     }

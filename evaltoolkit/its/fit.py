@@ -208,7 +208,8 @@ def fit_its(
     ShortSeriesWarning
         A segment has fewer than 8 points.
     ARBoundaryWarning
-        An AR (partial) autocorrelation estimate has absolute value ≥ 0.99.
+        An AR (partial) autocorrelation estimate has absolute value ≥ 0.99, or (``ma_order > 0``) an MA
+        root lies within a factor 0.99 of the unit circle (the message names the parameters).
     ExtrapolationWarning
         The counterfactual at the last period lies outside the pre-period's range widened by that range on
         each side, or the pre-period has fewer periods than the post period (see
