@@ -29,7 +29,7 @@ from evaltoolkit.its import fit_its
 from evaltoolkit.its._arma import arma_acvf
 from evaltoolkit.its.compare import parse_method
 from evaltoolkit.its.errors import ARBoundaryWarning, ITSInputError
-from evaltoolkit.protocol.schema import FitOptions
+from evaltoolkit.protocol.schema import AnalysisSpec, DesignSpec, FitOptions, resolve_methods
 
 HERE = Path(__file__).resolve().parent
 REF = json.loads((HERE / "r" / "arma_reference.json").read_text())["cases"]
@@ -38,7 +38,7 @@ SINGLE = ["sicily_arma11", "sicily_ma1", "sim_arma11", "sim_ma1", "sim_ar2ma1"]
 
 
 def close(got, want, rtol: float, atol: np.ndarray) -> None:
-    """Elementwise ``|got - want| <= rtol |want| + atol`` (``atol`` per element, e.g. a fraction of the SE)."""
+    """Elementwise ``|got - want| <= rtol |want| + atol`` (``atol`` per element: a fraction of the SE)."""
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     bad = np.abs(got - want) > rtol * np.abs(want) + atol
     assert not bad.any(), f"got {got[bad]}, want {want[bad]} (rtol {rtol}, atol {np.asarray(atol)[bad]})"
@@ -271,3 +271,15 @@ def test_method_specs_and_protocol_keys():
         "ma_order": 1,
     }
     assert FitOptions(label="b", method="arima", ma_order=2).set_keys() == {"method": "arima", "ma_order": 2}
+
+
+def test_protocol_sensitivity_drops_the_primary_ma_order_with_another_method():
+    analysis = AnalysisSpec(
+        primary=FitOptions(label="ARMA", family="gaussian", method="arima(1,1)"),
+        sensitivity=[FitOptions(label="REML", method="gls-reml"), FitOptions(label="MA2", ma_order=2)],
+    )
+    got = [
+        (label, o["method"], o["ar_order"], o["ma_order"])
+        for label, o in resolve_methods(DesignSpec(), analysis)
+    ]
+    assert got == [("ARMA", "arima", 1, 1), ("REML", "gls-reml", 1, 0), ("MA2", "arima", 1, 2)]
