@@ -317,17 +317,17 @@ def test_failed_method_is_reported_not_dropped():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ITSWarning)
         cmp = compare_methods(df, outcome="y", time="t", interruptions=11, group="g", treated="A",
-                              methods=["ols", "arima"])  # fmt: skip
+                              methods=["ols", "prais-winsten(ar_order=2)"])  # fmt: skip
     t = cmp.table()
-    assert t["method"].tolist() == ["ols", "ols", "arima", "arima"]
-    failed = t[t["method"] == "arima"]
+    assert t["method"].tolist() == ["ols", "ols", "prais-winsten(ar_order=2)", "prais-winsten(ar_order=2)"]
+    failed = t[t["method"] == "prais-winsten(ar_order=2)"]
     assert (failed["status"] == "failed").all()
     assert failed["estimate"].isna().all() and failed["significant"].isna().all()
-    assert failed["note"].str.contains("ITSInputError: method='arima' fits a single series").all()
+    assert failed["note"].str.contains("ITSInputError: method='prais-winsten' is AR\\(1\\) only").all()
     assert cmp.results[1] is None and cmp.errors[1] is not None
     with pytest.raises(KeyError, match="failed"):
-        cmp["arima"]
-    assert "arima: failed" in repr(cmp)
+        cmp["prais-winsten(ar_order=2)"]
+    assert "prais-winsten(ar_order=2): failed" in repr(cmp)
     # the agreement summary counts only fitted methods
     assert cmp.agreement()["n_methods"].tolist() == [1, 1]
 

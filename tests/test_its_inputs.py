@@ -187,8 +187,8 @@ def test_controlled_design_errors():
     short = pd.concat([a, b.iloc[:-1]], ignore_index=True)
     with pytest.raises(ITSInputError, match=r"cover different periods"):
         fit_its(short, outcome="count", time="t", interruptions=13, group="site", treated="B")
-    with pytest.raises(ITSInputError, match=r"method='arima' fits a single series"):
-        fit_its(both, outcome="count", time="t", interruptions=13, group="site", treated="B", method="arima")
+    with pytest.raises(ITSInputError, match=r"ma_order=1 \(MA errors\) needs method='arima'"):
+        fit_its(both, outcome="count", time="t", interruptions=13, group="site", treated="B", ma_order=1)
     # the same period twice within a group is a duplicate, across groups it is not
     dup = pd.concat([both, b.iloc[[0]]], ignore_index=True)
     with pytest.raises(

@@ -54,8 +54,8 @@ DEFAULT_GAUSSIAN_METHODS: tuple[str, ...] = (
     "arima",
 )
 """Default methods for a Gaussian outcome: the methods compared by Turner et al. (2021) that
-:func:`~evaltoolkit.its.fit_its` offers (``arima`` is left out of controlled designs, where it does not
-apply)."""
+:func:`~evaltoolkit.its.fit_its` offers (``arima`` is left out of the default for controlled designs;
+name it to include it)."""
 
 DEFAULT_COUNT_METHODS: tuple[str, ...] = (
     "poisson",
@@ -83,7 +83,7 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 model), ``ar1``, ``significant``, ``status`` and ``note``."""
 
 # Options that a method spec sets; everything else passed to compare_methods describes the design.
-_METHOD_KEYS = ("family", "method", "se_type", "lags", "ar_order", "nw_adjust", "use_t")
+_METHOD_KEYS = ("family", "method", "se_type", "lags", "ar_order", "ma_order", "nw_adjust", "use_t")
 _FIT_KEYS = tuple(p for p in inspect.signature(fit_its).parameters if p != "data")
 _FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "gamma")
 _METHODS = ("ols", "gls-reml", "gls-ml", "prais-winsten", "arima")
@@ -170,6 +170,19 @@ def _parse_args(text: str | None, allowed: tuple[str, ...], where: str) -> dict[
     return out
 
 
+def _arima_orders(name: str, args: str | None, where: str) -> tuple[int, int] | None:
+    """``(p, q)`` for the positional form ``arima(p, q)`` (``arima(p)``: ``q = 0``); ``None`` otherwise."""
+    if name != "arima" or args is None or "=" in args or not args.strip():
+        return None
+    items = [a.strip() for a in args.split(",")]
+    if len(items) > 2 or not all(re.fullmatch(r"\d+", a) for a in items):
+        raise ITSInputError(
+            f"method spec {where!r}: write ARMA orders as arima(p, q) with whole numbers, e.g. 'arima(1,1)'"
+        )
+    orders = [int(a) for a in items] + [0] * (2 - len(items))
+    return orders[0], orders[1]
+
+
 def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     """Turn a method spec (a string or a dict) into a :class:`MethodSpec`.
 
@@ -177,7 +190,8 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     ``+newey-west(lags=L)``:
 
     * ``"ols"``, ``"gls-reml"``, ``"gls-ml"``, ``"prais-winsten"``, ``"arima"`` set ``method``
-      (``"gls-reml(ar_order=2)"`` sets the AR order too);
+      (``"gls-reml(ar_order=2)"`` sets the AR order too; ``"arima(ma_order=1)"`` or ``"arima(1,1)"``, i.e.
+      ``arima(ar_order, ma_order)``, sets ARMA errors);
     * ``"poisson"``, ``"quasipoisson"``, ``"negbin"`` (and ``"gaussian"``) set ``family`` with
       ``method="ols"`` (a GLM for count families);
     * ``"+newey-west(lags=L)"`` (or ``"+nw(lags=L)"``) adds Newey–West SEs with ``L`` lags
@@ -206,6 +220,8 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     --------
     >>> parse_method("ols + newey-west(lags=2)")
     MethodSpec(label='ols+newey-west(lags=2)', options={'method': 'ols', 'se_type': 'newey-west', 'lags': 2})
+    >>> parse_method("arima(1,1)")
+    MethodSpec(label='arima(1,1)', options={'method': 'arima', 'ar_order': 1, 'ma_order': 1})
     >>> parse_method("quasipoisson").options["family"]
     'quasipoisson'
     >>> parse_method({"label": "REML AR(2)", "method": "gls-reml", "ar_order": 2}).label
@@ -249,10 +265,16 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
         if m is None:
             raise ITSInputError(f"cannot read {part.strip()!r} in method spec {spec!r}")
         name, args = m.group(1), m.group(2)
+        positional = _arima_orders(name, args, spec) if i == 0 else None
+        if positional is not None:  # arima(p, q): ARMA(p, q) errors
+            options.update(method="arima", ar_order=positional[0], ma_order=positional[1])
+            labels.append(f"arima({positional[0]},{positional[1]})")
+            continue
         if i == 0:
             if name in _METHODS:
                 options["method"] = name
-                extra = _parse_args(args, ("ar_order", "use_t"), spec)
+                keys = ("ar_order", "ma_order", "use_t") if name == "arima" else ("ar_order", "use_t")
+                extra = _parse_args(args, keys, spec)
             elif name in _FAMILIES:
                 options["family"] = name
                 options["method"] = "ols"
@@ -280,7 +302,7 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
             raise ITSInputError(
                 f"method spec {spec!r}: after '+' only 'newey-west(lags=L)' is allowed, not {name!r}"
             )
-        shown = {k: v for k, v in _parse_args(args, ("ar_order", "use_t", "lags", "adjust"), spec).items()}
+        shown = _parse_args(args, ("ar_order", "ma_order", "use_t", "lags", "adjust"), spec)
         labels.append(name + (f"({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else ""))
     return MethodSpec(label="+".join(labels), options=options)
 
@@ -610,7 +632,7 @@ def compare_methods(
     Notes
     -----
     A method that cannot be fitted (an option combination :func:`~evaltoolkit.its.fit_its` rejects, such
-    as ``arima`` in a controlled design, or a numerical failure) is kept in the table with ``status``
+    as ``prais-winsten(ar_order=2)``, or a numerical failure) is kept in the table with ``status``
     ``"failed"`` and the error message; it is never dropped. Pre-specify the primary method (Turner et al.
     2021: REML-type AR methods for series of more than about 12 points, OLS for shorter ones) and report the
     comparison as a sensitivity analysis.

@@ -29,7 +29,8 @@ class ITSWarning(UserWarning):
 
 
 class ARBoundaryWarning(ITSWarning):
-    """An AR error estimate is at the boundary of stationarity (a partial autocorrelation of size ≥ 0.99)."""
+    """An AR error estimate is at the boundary of stationarity (a partial autocorrelation of size ≥ 0.99),
+    or an MA estimate at the boundary of invertibility (an MA root on or next to the unit circle)."""
 
 
 class ShortSeriesWarning(ITSWarning):

@@ -29,6 +29,7 @@ from evaltoolkit.its._ar import (
     phi_interval_ar1,
     prais_winsten,
 )
+from evaltoolkit.its._arma import arma_result_fields
 from evaltoolkit.its._calibrate import calibrate
 from evaltoolkit.its._guards import guard_notes
 from evaltoolkit.its._hac import newey_west
@@ -111,6 +112,7 @@ def fit_its(
     offset: str | None = None,
     method: Method | None = None,
     ar_order: int = 1,
+    ma_order: int = 0,
     se_type: SEType = "model",
     lags: int | None = None,
     seasonality: int | str | None = None,
@@ -168,9 +170,14 @@ def fit_its(
         ``"gls-reml"`` / ``"gls-ml"``: generalised least squares with AR(``ar_order``) errors, correlation
         by REML or ML (R ``nlme::gls(correlation = corAR1())``); Turner et al. (2021) found REML least biased
         and recommend it for series longer than about 12 points (OLS below that). ``"prais-winsten"``:
-        iterated AR(1) feasible GLS (Stata ``prais``). ``"arima"``: regression with ARIMA(``ar_order``,0,0)
-        errors by exact ML (R ``stats::arima(method = "ML")``): the same estimates as ``"gls-ml"`` with SEs
-        from the observed information (which includes the AR uncertainty) and normal-quantile inference.
+        iterated AR(1) feasible GLS (Stata ``prais``). ``"arima"``: regression with
+        ARIMA(``ar_order``,0,``ma_order``) errors by exact ML (R ``stats::arima(method = "ML")``): with
+        ``ma_order=0`` the same estimates as ``"gls-ml"``, with SEs from the observed information (which
+        includes the ARMA uncertainty) and normal-quantile inference. In a controlled design (``group=``)
+        the series are independent and share the ARMA parameters and innovation variance, the likelihood
+        being the sum over series (R ``nlme::gls(correlation = corARMA(p, q, form = ~ t | series), method =
+        "ML")``); the SEs are still from the numerical Hessian of that exact likelihood (not ``nlme``'s
+        GLS covariance).
         ``"gls-reml"``/``"gls-ml"`` also fit Poisson and quasi-Poisson counts: quasi-likelihood GLS on the
         log scale (iterated working-response GLS with weights ``μ``, AR(1) errors on the standardised scale
         and the dispersion estimated, so ``"poisson"`` then allows overdispersion too), validated against
@@ -178,7 +185,16 @@ def fit_its(
         AR methods are for Gaussian outcomes only (for ``negbin`` and ``gamma`` use ``"ols"``, i.e. the GLM,
         with ``se_type="newey-west"``).
     ar_order : int, default 1
-        Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only).
+        Order of the AR error process for ``gls-*`` and ``arima`` (Prais–Winsten is AR(1) only). With
+        ``method="arima"`` and ``ma_order >= 1`` it may be 0 (pure MA errors).
+    ma_order : int, default 0
+        Order of the MA part of ARMA(``ar_order``, ``ma_order``) errors; ``method="arima"`` only.
+        ``e_t = φ_1 e_{t-1} + … + a_t + θ_1 a_{t-1} + …`` (the sign convention of R ``stats::arima``), fitted
+        by exact Gaussian ML on a stationary and invertible parameterisation, as R ``arima(y, order =
+        c(ar_order, 0, ma_order), xreg = X, include.mean = FALSE, method = "ML")``; SEs from the numerical
+        Hessian of the exact likelihood. ``result.ma_params``/``ma_std_errors`` hold ``θ``; the rows
+        ``ma1, …`` follow ``ar1, …`` in :meth:`ITSResult.ar_parameters`. An MA root on or next to the unit
+        circle raises ``ARBoundaryWarning``. Validated in ``tests/test_its_arma.py``.
     se_type : {"model", "newey-west"}, default "model"
         The kind of standard error (formerly ``se=``, deprecated).
         ``"newey-west"``: Bartlett-kernel HAC SEs with ``lags`` lags and no prewhitening, equal to Stata
@@ -258,7 +274,8 @@ def fit_its(
     ShortSeriesWarning
         A segment has fewer than 8 points.
     ARBoundaryWarning
-        An AR (partial) autocorrelation estimate has absolute value ≥ 0.99.
+        An AR (partial) autocorrelation estimate has absolute value ≥ 0.99, or (``ma_order > 0``) an MA
+        root lies within a factor 0.99 of the unit circle (the message names the parameters).
     ExtrapolationWarning
         The counterfactual at the last period lies outside the pre-period's range widened by that range on
         each side, or the pre-period has fewer periods than the post period (see
@@ -279,8 +296,8 @@ def fit_its(
     designs add ``diff_intercept``, ``diff_pre_slope``, ``diff_level_change``, ``diff_slope_change`` (treated
     minus control). Staggered designs add common ``calendar_level_<date>``/``calendar_slope_<date>`` terms
     per go-live date, ``diff_intercept_<series>``/``diff_pre_slope_<series>`` per non-reference series and
-    the pooled ``diff_level_change``/``diff_slope_change``; they work with every method except ``arima``
-    and with the count families. Validated against R ``lm``, ``nlme::gls`` and ``glm`` in
+    the pooled ``diff_level_change``/``diff_slope_change``; they work with every method and with the
+    count families. Validated against R ``lm``, ``nlme::gls`` and ``glm`` in
     ``tests/test_its_staggered.py``. See :mod:`evaltoolkit.its.design`.
 
     **Choosing a method** (pre-specify it: re-analysing 190 published series, Turner et al. 2021 found
@@ -362,8 +379,19 @@ def fit_its(
             f"ci_method='calibrated' calibrates GLS with AR(1) errors: it needs method='gls-reml' or "
             f"'gls-ml' with ar_order=1, not method={method!r}, ar_order={ar_order!r}"
         )
-    if isinstance(ar_order, bool) or not isinstance(ar_order, (int, np.integer)) or ar_order < 1:
-        raise ITSInputError(f"ar_order must be a positive whole number, not {ar_order!r}")
+    if isinstance(ma_order, bool) or not isinstance(ma_order, (int, np.integer)) or ma_order < 0:
+        raise ITSInputError(f"ma_order must be a non-negative whole number, not {ma_order!r}")
+    ma_order = int(ma_order)
+    if ma_order > 0 and method != "arima":
+        raise ITSInputError(
+            f"ma_order={ma_order} (MA errors) needs method='arima'; method={method!r} models AR errors only"
+        )
+    min_ar = 0 if ma_order > 0 else 1  # ARMA(0, q) = pure MA errors
+    if isinstance(ar_order, bool) or not isinstance(ar_order, (int, np.integer)) or ar_order < min_ar:
+        raise ITSInputError(
+            f"ar_order must be a {'non-negative' if min_ar == 0 else 'positive'} whole number, "
+            f"not {ar_order!r}"
+        )
     ar_order = int(ar_order)
     if not isinstance(conf_level, (int, float)) or isinstance(conf_level, bool) or not 0 < conf_level < 1:
         raise ITSInputError(f"conf_level must be strictly between 0 and 1, not {conf_level!r}")
@@ -398,11 +426,6 @@ def fit_its(
         lags = int(lags)
     elif lags is not None:
         raise ITSInputError("lags= is only used with se_type='newey-west'")
-    if method == "arima" and group is not None:
-        raise ITSInputError(
-            "method='arima' fits a single series; for a controlled design use gls-reml, gls-ml, "
-            "prais-winsten or ols with se_type='newey-west'"
-        )
 
     design = build_its_design(
         data,
@@ -477,6 +500,8 @@ def fit_its(
         out = _fit_count_gls(X, y, log_off, family, ar, method == "gls-reml", notes)
     elif family in LOG_LINK_FAMILIES:
         out = _fit_glm(X, y, log_off, family, ar, se_type, lags, nw_adjust, notes)
+    elif method == "arima" and ma_order > 0:
+        out = arma_result_fields(X, y, ar, ar_order, ma_order, notes)
     else:
         out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
     cal_X = out.pop("calibration_X", X)
@@ -498,6 +523,7 @@ def fit_its(
         lags=lags,
         nw_adjust=bool(nw_adjust) if se_type == "newey-west" else False,
         ar_order=ar_order if method in AR_METHODS else None,
+        ma_order=ma_order if method == "arima" else None,
         conf_level=float(conf_level),
         use_t=use_t,
         warnings=tuple(m for _, m in notes),

@@ -168,6 +168,10 @@ class ITSResult:
         Iterations of iterative estimators (Prais–Winsten, negative binomial θ).
     method_description, se_description : str
         Plain-English estimator descriptions, printed in the summary.
+    ma_order : int or None
+        MA order of ARMA errors (``method="arima"``; 0 for pure AR errors), else None.
+    ma_params, ma_std_errors : tuple
+        MA error coefficients ``θ`` (``stats::arima`` sign convention) and their SEs; empty without MA errors.
     """
 
     design: ITSDesign
@@ -201,6 +205,9 @@ class ITSResult:
     iterations: int | None
     method_description: str
     se_description: str
+    ma_order: int | None = None
+    ma_params: tuple[float, ...] = ()
+    ma_std_errors: tuple[float, ...] = ()
     ci_method: str = "wald"
     """``"wald"`` (t or normal quantiles) or ``"calibrated"`` (simulation-calibrated critical values and
     p-values for GLS with AR(1) errors; see :mod:`evaltoolkit.its._calibrate`)."""
@@ -343,16 +350,18 @@ class ITSResult:
         return self._table(list(self.terms), np.asarray(self.params), se, log_scale=True)
 
     def ar_parameters(self) -> pd.DataFrame:
-        """AR coefficients of the error model.
+        """AR (and MA) coefficients of the error model.
 
-        Columns ``term`` (``ar1``, ``ar2``…), ``estimate, std_error, ci_lower, ci_upper``.
+        Columns ``term`` (``ar1``, ``ar2``…, then ``ma1``, ``ma2``… for ARMA errors), ``estimate, std_error,
+        ci_lower, ci_upper``.
 
         SEs come from the observed information for ``arima``; ``gls-*`` AR(1) CIs are Wald intervals on
         ``log((1+φ)/(1-φ))`` as ``nlme::intervals``; otherwise NaN. Empty for methods without AR errors.
         """
-        k = len(self.ar_params)
-        est = np.asarray(self.ar_params, dtype="float64")
-        se = np.asarray(self.ar_std_errors, dtype="float64") if self.ar_std_errors else np.full(k, np.nan)
+        k = len(self.ar_params) + len(self.ma_params)
+        est = np.asarray(self.ar_params + self.ma_params, dtype="float64")
+        se_all = self.ar_std_errors + self.ma_std_errors
+        se = np.asarray(se_all, dtype="float64") if se_all else np.full(k, np.nan)
         if self.method == "arima":
             q = float(stats.norm.ppf(0.5 + self.conf_level / 2))
             lo, hi = est - q * se, est + q * se
@@ -363,7 +372,8 @@ class ITSResult:
             lo = hi = np.full(k, np.nan)
         return pd.DataFrame(
             {
-                "term": [f"ar{i + 1}" for i in range(k)],
+                "term": [f"ar{i + 1}" for i in range(len(self.ar_params))]
+                + [f"ma{i + 1}" for i in range(len(self.ma_params))],
                 "estimate": est,
                 "std_error": se,
                 "ci_lower": lo,
@@ -1266,6 +1276,8 @@ class ITSResult:
             info.append(("Seasonality", ", ".join(d.seasonal_terms)))
         if self.ar_params:
             info.append(("AR coefficients", ", ".join(f"{v:.4f}" for v in self.ar_params)))
+        if self.ma_params:
+            info.append(("MA coefficients", ", ".join(f"{v:.4f}" for v in self.ma_params)))
         if self.theta is not None:
             info.append(("Negative binomial theta", f"{self.theta:.4g}"))
         if self.family in ("quasipoisson", "gamma"):
@@ -1361,6 +1373,7 @@ class ITSResult:
                 "offset": d.offset,
                 "method": self.method,
                 "ar_order": self.ar_order,
+                "ma_order": self.ma_order,
                 "se_type": self.se_type,
                 "lags": self.lags,
                 "nw_adjust": self.nw_adjust,
@@ -1389,6 +1402,7 @@ class ITSResult:
                 "theta": self.theta,
                 "theta_std_error": self.theta_std_error,
                 "ar_params": list(self.ar_params),
+                "ma_params": list(self.ma_params),
                 "converged": self.converged,
                 "iterations": self.iterations,
             },

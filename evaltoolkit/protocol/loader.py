@@ -725,9 +725,12 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                 )
         if opts["method"] == "prais-winsten" and opts["ar_order"] != 1:
             out.append(Problem(f"{at}.ar_order", "must be 1 with method: prais-winsten"))
-        if opts["method"] == "arima" and opts["controlled"]:
+        ma_order = opts.get("ma_order") or 0
+        if ma_order > 0 and opts["method"] != "arima":
+            out.append(Problem(f"{at}.ma_order", f"MA errors need method: arima, not {opts['method']!r}"))
+        if opts["ar_order"] == 0 and not (opts["method"] == "arima" and ma_order > 0):
             out.append(
-                Problem(f"{at}.method", "arima fits a single series; it cannot be used with controlled: true")
+                Problem(f"{at}.ar_order", "0 (no AR part) needs method: arima with ma_order of 1 or more")
             )
         if opts["se_type"] == "newey-west" and opts["method"] != "ols":
             out.append(Problem(f"{at}.se_type", f"newey-west applies to method: ols, not {opts['method']!r}"))

@@ -512,7 +512,10 @@ class FitOptions(_Model):
     label: Text = Field(description="Name of the method in tables and the report.")
     family: Family | None = None
     method: Method | None = None
-    ar_order: int | None = Field(None, ge=1, le=4)
+    ar_order: int | None = Field(None, ge=0, le=4, description="AR order of the error model (0: pure MA).")
+    ma_order: int | None = Field(
+        None, ge=0, le=4, description="MA order of ARMA errors (method: arima only; default 0)."
+    )
     se_type: SEType | None = Field(None, description="Kind of standard error: model or newey-west.")
     lags: int | None = Field(None, ge=0, le=24)
     seasonality: Seasonality = Field(None, validate_default=True)
@@ -523,6 +526,24 @@ class FitOptions(_Model):
     offset: bool | None = Field(None, description="Model counts as rates with a log(denominator) offset.")
     use_t: bool | None = None
     nw_adjust: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arima_orders(cls, data: Any) -> Any:
+        # method: "arima(p, q)" is shorthand for method: arima, ar_order: p, ma_order: q
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            m = re.fullmatch(r"\s*arima\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)\s*", data["method"])
+            if m is not None:
+                for key, value in (("ar_order", int(m.group(1))), ("ma_order", int(m.group(2) or 0))):
+                    if key in data and data[key] != value:
+                        raise ValueError(f"method {data['method']!r} and {key}: {data[key]} disagree")
+                data = {
+                    **data,
+                    "method": "arima",
+                    "ar_order": int(m.group(1)),
+                    "ma_order": int(m.group(2) or 0),
+                }
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -821,13 +842,15 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
     Options start from the design (``seasonality``, ``effect``, ``transition``, ``transition_shape``,
     ``controlled``) and the defaults ``family="quasipoisson", method="ols", se_type="model"``, are overlaid
     with the primary's settings, then (for a sensitivity method) with its own. ``lags`` is dropped when the
-    resulting ``se_type`` is not ``newey-west``. Keys: ``family, method, ar_order, se_type, lags,
-    seasonality, effect, transition, transition_shape, controlled, offset, use_t, nw_adjust``.
+    resulting ``se_type`` is not ``newey-west``, and ``ma_order`` is reset to 0 when a sensitivity method
+    changes ``method`` away from ``arima`` without setting it. Keys: ``family, method, ar_order, ma_order,
+    se_type, lags, seasonality, effect, transition, transition_shape, controlled, offset, use_t, nw_adjust``.
     """
     base: dict[str, Any] = {
         "family": "quasipoisson",
         "method": "ols",
         "ar_order": 1,
+        "ma_order": 0,
         "se_type": "model",
         "lags": None,
         "seasonality": design.seasonality,
@@ -845,5 +868,7 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
         opts = {**primary, **s.set_keys()}
         if opts.get("se_type") != "newey-west" and "lags" not in s.set_keys():
             opts["lags"] = None
+        if opts.get("method") != "arima" and "ma_order" not in s.set_keys():
+            opts["ma_order"] = 0
         out.append((s.label, opts))
     return out

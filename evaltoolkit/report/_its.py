@@ -255,6 +255,8 @@ def _fit(
         kwargs["period"] = WEEKLY_PERIOD  # Fourier terms of the mean year, not 52 weeks
     if opts["method"] in ("gls-reml", "gls-ml", "arima"):
         kwargs["ar_order"] = opts["ar_order"]
+    if opts["method"] == "arima" and opts.get("ma_order"):
+        kwargs["ma_order"] = opts["ma_order"]
     if opts["use_t"] is not None:
         kwargs["use_t"] = opts["use_t"]
     if offset:

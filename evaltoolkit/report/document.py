@@ -447,7 +447,8 @@ def _describe_method(o: dict[str, Any]) -> str:
     }[o["family"]]
     parts = [f"{fam} segmented regression"]
     if o["method"] != "ols":
-        parts.append(f"errors modelled by {o['method']} (AR order {o['ar_order']})")
+        orders = f"AR order {o['ar_order']}" + (f", MA order {o['ma_order']}" if o.get("ma_order") else "")
+        parts.append(f"errors modelled by {o['method']} ({orders})")
     if o["se_type"] == "newey-west":
         parts.append(f"Newey–West standard errors with {o['lags']} lag(s)")
     if o.get("seasonality") is None:
