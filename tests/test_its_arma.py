@@ -180,7 +180,7 @@ def test_refit_keeps_ma_order(fits):
         ({"method": "arima", "ma_order": True}, r"ma_order must be a non-negative whole number, not True"),
         ({"method": "arima", "ma_order": 1.0}, r"ma_order must be a non-negative whole number, not 1\.0"),
         ({"method": "arima", "ma_order": "1"}, r"ma_order must be a non-negative whole number, not '1'"),
-        ({"ma_order": 1}, r"ma_order=1 \(MA errors\) needs method='arima'; method='ols'"),
+        ({"ma_order": 1}, r"ma_order=1 \(MA errors\) needs method='arima'; method='gls-reml'"),
         ({"method": "gls-reml", "ma_order": 1}, r"needs method='arima'; method='gls-reml'"),
         ({"method": "gls-ml", "ma_order": 2}, r"needs method='arima'; method='gls-ml'"),
         ({"method": "prais-winsten", "ma_order": 1}, r"needs method='arima'; method='prais-winsten'"),

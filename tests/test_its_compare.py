@@ -416,13 +416,13 @@ def test_forest_plot_counts_on_rate_ratio_scale_and_failed_rows(sicily):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ITSWarning)
         cmp = compare_methods(sicily, outcome="aces", time="time", interruptions=37, offset="stdpop",
-                              family="quasipoisson", methods=["poisson", "quasipoisson", "gls-reml"])  # fmt: skip
-    assert cmp.table()["status"].tolist()[-1] == "failed"  # gls-reml is Gaussian only
+                              family="quasipoisson", methods=["poisson", "quasipoisson", "prais-winsten"])  # fmt: skip
+    assert cmp.table()["status"].tolist()[-1] == "failed"  # prais-winsten is Gaussian only
     ax = cmp.plot()
     assert ax.get_xscale() == "log"
     ref = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
     assert list(ref[0].get_xdata()) == [1, 1]
-    assert [tl.get_text() for tl in ax.get_yticklabels()][-1] == "gls-reml (failed)"
+    assert [tl.get_text() for tl in ax.get_yticklabels()][-1] == "prais-winsten (failed)"
     assert any("failed" in txt.get_text() for txt in ax.texts)
     with pytest.raises(ITSInputError, match="count models"):
         compare_methods(sicily, outcome="rate", time="time", interruptions=37, methods=["ols"]).plot(

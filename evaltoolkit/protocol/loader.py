@@ -693,10 +693,13 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                     )
                 )
         if opts["method"] in _AR_METHODS:
+            gls = opts["method"] in ("gls-reml", "gls-ml")  # also fit Poisson/quasi-Poisson counts
             count_series = [
                 s.name
                 for s in series
-                if s.measure != "mean_los" and (s.family or opts["family"]) in _COUNT_FAMILIES
+                if s.measure != "mean_los"
+                and (s.family or opts["family"]) in _COUNT_FAMILIES
+                and not (gls and (s.family or opts["family"]) in ("poisson", "quasipoisson"))
             ]
             gamma_series = [s.name for s in series if s.measure == "mean_los" and s.family in (None, "gamma")]
             if count_series or gamma_series:
@@ -709,7 +712,8 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
                     Problem(
                         f"{at}.method",
                         f"{opts['method']!r} models AR errors for Gaussian outcomes, but "
-                        f"{' and '.join(uses)}; for counts and gamma use method: ols with se_type: newey-west"
+                        f"{' and '.join(uses)}; for these use method: ols (a GLM), with se_type: newey-west "
+                        "for autocorrelation, or family: quasipoisson with method: gls-reml"
                         + (" (or set family: gaussian on a mean_los series)" if gamma_series else ""),
                     )
                 )
@@ -732,7 +736,17 @@ def _check_analysis(p: SimpleNamespace, out: list[Problem]) -> None:
             out.append(
                 Problem(f"{at}.ar_order", "0 (no AR part) needs method: arima with ma_order of 1 or more")
             )
-        if opts["se_type"] == "newey-west" and opts["method"] != "ols":
+        if opts.get("ci_method") == "calibrated" and (
+            opts["method"] not in (None, "gls-reml", "gls-ml") or opts["ar_order"] != 1
+        ):
+            out.append(
+                Problem(
+                    f"{at}.ci_method",
+                    f"calibrated intervals need method: gls-reml or gls-ml with ar_order: 1, not "
+                    f"{opts['method']!r} with ar_order: {opts['ar_order']}",
+                )
+            )
+        if opts["se_type"] == "newey-west" and opts["method"] not in (None, "ols"):
             out.append(Problem(f"{at}.se_type", f"newey-west applies to method: ols, not {opts['method']!r}"))
         if opts["controlled"] and not has_control:
             key = f"{at}.controlled" if "controlled" in set_keys else "design.controlled"

@@ -91,6 +91,7 @@ _SOURCE_KINDS = ("attendances", "spells", "population", "cohort", "rom_responses
 Family = Literal["gaussian", "poisson", "quasipoisson", "negbin", "gamma"]
 Method = Literal["ols", "gls-reml", "gls-ml", "prais-winsten", "arima"]
 SEType = Literal["model", "newey-west"]
+CIMethod = Literal["wald", "calibrated"]
 Effect = Literal["level", "slope", "level+slope"]
 TransitionShape = Literal["exclude", "ramp"]
 Frequency = Literal["MS", "QS", "W-MON"]
@@ -511,7 +512,17 @@ class FitOptions(_Model):
 
     label: Text = Field(description="Name of the method in tables and the report.")
     family: Family | None = None
-    method: Method | None = None
+    method: Method | None = Field(
+        None,
+        description=(
+            "Estimator; left empty, the toolkit's default for the family (GLS with AR(1) errors and calibrated "
+            "intervals for Gaussian and Poisson/quasi-Poisson series, the GLM for negbin and gamma)."
+        ),
+    )
+    ci_method: CIMethod | None = Field(
+        None,
+        description="wald or calibrated intervals; left empty, calibrated for the default method, else wald.",
+    )
     ar_order: int | None = Field(None, ge=0, le=4, description="AR order of the error model (0: pure MA).")
     ma_order: int | None = Field(
         None, ge=0, le=4, description="MA order of ARMA errors (method: arima only; default 0)."
@@ -840,7 +851,8 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
     """The ITS methods of a protocol as ``(label, options)``: the primary first, then each sensitivity method.
 
     Options start from the design (``seasonality``, ``effect``, ``transition``, ``transition_shape``,
-    ``controlled``) and the defaults ``family="quasipoisson", method="ols", se_type="model"``, are overlaid
+    ``controlled``) and the defaults ``family="quasipoisson", method=None`` (the toolkit's default for each
+    series' family, see :func:`evaltoolkit.its.default_method`), ``se_type="model"``, are overlaid
     with the primary's settings, then (for a sensitivity method) with its own. ``lags`` is dropped when the
     resulting ``se_type`` is not ``newey-west``, and ``ma_order`` is reset to 0 when a sensitivity method
     changes ``method`` away from ``arima`` without setting it. Keys: ``family, method, ar_order, ma_order,
@@ -848,7 +860,8 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
     """
     base: dict[str, Any] = {
         "family": "quasipoisson",
-        "method": "ols",
+        "method": None,
+        "ci_method": None,
         "ar_order": 1,
         "ma_order": 0,
         "se_type": "model",
@@ -870,5 +883,7 @@ def resolve_methods(design: DesignSpec, analysis: AnalysisSpec) -> list[tuple[st
             opts["lags"] = None
         if opts.get("method") != "arima" and "ma_order" not in s.set_keys():
             opts["ma_order"] = 0
+        if "method" in s.set_keys() and "ci_method" not in s.set_keys():
+            opts["ci_method"] = None  # a sensitivity method's own default intervals
         out.append((s.label, opts))
     return out

@@ -253,12 +253,14 @@ def _fit(
     }
     if isinstance(opts["seasonality"], int) and _weekly(frame["period"]):
         kwargs["period"] = WEEKLY_PERIOD  # Fourier terms of the mean year, not 52 weeks
-    if opts["method"] in ("gls-reml", "gls-ml", "arima"):
+    if opts["method"] in (None, "gls-reml", "gls-ml", "arima"):
         kwargs["ar_order"] = opts["ar_order"]
     if opts["method"] == "arima" and opts.get("ma_order"):
         kwargs["ma_order"] = opts["ma_order"]
     if opts["use_t"] is not None:
         kwargs["use_t"] = opts["use_t"]
+    if opts.get("ci_method") is not None:
+        kwargs["ci_method"] = opts["ci_method"]
     if offset:
         kwargs["offset"] = "population"
     if isinstance(
