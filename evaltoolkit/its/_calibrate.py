@@ -282,13 +282,17 @@ class Calibration:
     _draws: _Draws = field(repr=False)
     _w_obs: np.ndarray = field(repr=False)
 
-    def _level(self, g: np.ndarray, conf: float) -> tuple[float, np.ndarray]:
-        key = (
-            "level",
-            round(self.bandwidth, 12),
-            np.round(g / (np.max(np.abs(g)) or 1.0), 12).tobytes(),
-            round(conf, 12),
-        )
+    def _eval_weights(self) -> np.ndarray:
+        """Kernel weights of every draw at each point of the evaluation grid (cached per bandwidth)."""
+        memo = self._draws.memo
+        key = ("weights", round(self.bandwidth, 12))
+        if key not in memo:
+            memo[key] = _weights(self._draws.phi, _EVAL_GRID, self.bandwidth)
+        return memo[key]
+
+    def _level(self, g: np.ndarray, conf: float) -> tuple[float, np.ndarray, np.ndarray]:
+        scale = float(np.max(np.abs(g))) or 1.0
+        key = ("level", round(self.bandwidth, 12), np.round(g / scale, 12).tobytes(), round(conf, 12))
         memo = self._draws.memo
         if key in memo:
             return memo[key]
@@ -296,26 +300,25 @@ class Calibration:
         t = dr.t_abs(g)
         order = np.argsort(t, kind="stable")
         ts = t[order]
-        W = _weights(dr.phi[order], _EVAL_GRID, self.bandwidth)
-        cw = np.cumsum(W, axis=1)
+        cw = np.cumsum(self._eval_weights()[:, order], axis=1)
         cw /= cw[:, -1:]
+        levels = np.minimum(conf + np.asarray(_LEVEL_STEPS), 0.999)
+        # first sorted draw whose cumulative weight reaches each level, at each evaluation point
+        idx = np.stack([np.searchsorted(row, levels, side="left") for row in cw])
+        crit_grid = ts[np.minimum(idx, ts.size - 1)]
         check = (dr.rho >= 0) & (dr.rho <= GUARANTEE_RHO + 1e-9)
-        rhos = np.unique(dr.rho[check])
-        level = min(conf + _LEVEL_STEPS[-1], 0.999)
-        for step in _LEVEL_STEPS:
-            q = min(conf + step, 0.999)
-            idx = np.minimum((cw < q).sum(axis=1), ts.size - 1)
-            crit_grid = ts[idx]
-            crit = np.interp(dr.phi, _EVAL_GRID, crit_grid)
-            inside = t <= crit
-            cov = np.array([inside[dr.rho == r].mean() for r in rhos])
-            m = np.array([(dr.rho == r).sum() for r in rhos])
-            tol = 1.645 * np.sqrt(conf * (1 - conf) / m)
+        rhos, which = np.unique(dr.rho[check], return_inverse=True)
+        m = np.bincount(which, minlength=rhos.size)
+        tol = 1.645 * np.sqrt(conf * (1 - conf) / m)
+        level = float(levels[-1])
+        for j, q in enumerate(levels):
+            crit = np.interp(dr.phi[check], _EVAL_GRID, crit_grid[:, j])
+            cov = np.bincount(which, weights=(t[check] <= crit).astype(float), minlength=rhos.size) / m
             if np.all(cov >= conf - tol) and cov.mean() >= conf:
-                level = q
+                level = float(q)
                 break
-        memo[key] = (level, t)
-        return level, t
+        memo[key] = (level, t, order)
+        return memo[key]
 
     def level(self, g: np.ndarray, conf: float) -> float:
         """The raised quantile level that makes the procedure cover at ``conf`` for contrast ``g``."""
@@ -323,8 +326,7 @@ class Calibration:
 
     def critical(self, g: np.ndarray, conf: float) -> float:
         """Critical value for ``|t|`` of contrast ``g`` at confidence ``conf``."""
-        level, t = self._level(np.asarray(g, dtype="float64"), conf)
-        order = np.argsort(t, kind="stable")
+        level, t, order = self._level(np.asarray(g, dtype="float64"), conf)
         cw = np.cumsum(self._w_obs[order])
         cw /= cw[-1]
         idx = min(int((cw < level).sum()), t.size - 1)
@@ -334,7 +336,7 @@ class Calibration:
         """Two-sided p-value of ``|stat|`` for contrast ``g``, consistent with :meth:`critical`."""
         if not np.isfinite(stat):
             return math.nan
-        level, t = self._level(np.asarray(g, dtype="float64"), conf)
+        level, t, _ = self._level(np.asarray(g, dtype="float64"), conf)
         w = self._w_obs
         tail = 1.0 - float(w[t < abs(stat)].sum() / w.sum())  # > 1 - level exactly when |stat| <= critical
         tail = max(tail, 0.5 / self.effective_draws)

@@ -504,10 +504,11 @@ def fit_its(
         out = arma_result_fields(X, y, ar, ar_order, ma_order, notes)
     else:
         out = _fit_ar(X, y, ar, method, ar_order, conf_level, notes)
-    cal_X = out.pop("calibration_X", X)
     calibration = None
     if ci_method == "calibrated":
-        calibration = calibrate(cal_X, ar, out["ar_params"][0], reml=method == "gls-reml")
+        # Counts: the design without the variance weights μ (which change slowly over a series), so that
+        # outcomes and refits sharing a design share one set of null draws.
+        calibration = calibrate(X, ar, out["ar_params"][0], reml=method == "gls-reml")
         out["se_description"] += (
             f"; intervals and p-values calibrated by simulation ({calibration.n_draws} null AR(1) series "
             "of this design, conditional on the estimated autocorrelation)"
@@ -785,6 +786,21 @@ _MAX_ETA_STEP = 1.0
 """Largest change of the linear predictor in one quasi-likelihood GLS step (steps are damped to it)."""
 
 
+def _ar1_near(X: np.ndarray, y: np.ndarray, ar: ARData, reml: bool, phi0: float) -> tuple[Any, bool]:
+    """REML/ML AR(1) fit searched near ``phi0`` (full grid search when the optimum is at the bracket edge)."""
+
+    def negll(r: float) -> float:
+        prof = gls_at(np.array([r]), X, y, ar)
+        return -(prof.loglik_reml if reml else prof.loglik_ml)
+
+    lo, hi = max(-0.99, phi0 - 0.05), min(0.99, phi0 + 0.05)
+    res = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-11})
+    r = float(res.x)
+    if (r - lo < 1e-6 and lo > -0.99) or (hi - r < 1e-6 and hi < 0.99):
+        return fit_ar_profile(X, y, ar, 1, reml)
+    return gls_at(np.array([r]), X, y, ar), bool(res.success)
+
+
 def _fit_count_gls(
     X: np.ndarray,
     y: np.ndarray,
@@ -816,13 +832,16 @@ def _fit_count_gls(
         mu = np.exp(eta)
         z = eta - off + (y - mu) / mu
         sw = np.sqrt(mu)
-        prof, ok = fit_ar_profile(X * sw[:, None], z * sw, ar, 1, reml)
+        if prof is None:
+            prof, ok = fit_ar_profile(X * sw[:, None], z * sw, ar, 1, reml)
+        else:  # warm start: the AR coefficient moves little between iterations
+            prof, ok = _ar1_near(X * sw[:, None], z * sw, ar, reml, float(prof.phi[0]))
         step = prof.beta - beta
         big = float(np.max(np.abs(X @ step)))
         if big > _MAX_ETA_STEP:
             step *= _MAX_ETA_STEP / big
         beta = beta + step
-        if float(np.max(np.abs(step) / (1.0 + np.abs(beta)))) < 1e-10:
+        if float(np.max(np.abs(step) / (1.0 + np.abs(beta)))) < 1e-9:
             converged = ok
             break
     assert prof is not None
@@ -877,7 +896,6 @@ def _fit_count_gls(
             f"{'REML' if reml else 'ML'}" + (" with log offset" if log_off is not None else "")
         ),
         "se_description": "model-based (quasi-likelihood GLS)",
-        "calibration_X": Xw,
     }
 
 
