@@ -131,7 +131,7 @@ def test_cross_section_rules():
     raw["data"]["folder"] = str(ROOT / "synthetic_data")
     raw["sites"] = [s for s in raw["sites"] if s["role"] == "intervention"]  # no control site left
     raw["sites"][1]["go_live"] = "2022-01-15"  # not a month start
-    raw["analysis"]["primary"]["method"] = "gls-reml"  # AR errors for counts
+    raw["analysis"]["primary"]["method"] = "prais-winsten"  # AR errors for counts (only gls-* fit counts)
     raw["analysis"]["horizon_months"] = 36  # RC3 has only 30 months after go-live
     raw["series"][3]["denominator"] = "population"  # a mean has no denominator
     raw["series"][0]["where"] = {"colour": "red"}
@@ -163,19 +163,23 @@ def test_suppression_rule_nhs_is_fixed_and_custom_is_checked():
 def test_sensitivity_methods_override_only_what_they_set():
     protocol = load_protocol(PROTOCOLS / "project_air.yaml")
     methods = dict(protocol.methods())
-    primary = methods["Segmented regression per site (quasi-Poisson for counts)"]
+    primary = methods["Segmented regression per site, AR(1) errors, calibrated intervals"]
     assert (primary["family"], primary["se_type"], primary["lags"], primary["controlled"]) == (
         "quasipoisson",
         "model",
         None,
         False,
     )
+    # method left empty: the toolkit's default per family (calibrated AR(1) GLS for counts)
+    assert primary["method"] is None and primary["ci_method"] is None
     assert primary["seasonality"] == 1 and primary["transition"] == 0  # from design
     nw = methods["Newey–West standard errors (2 lags)"]
     assert (nw["family"], nw["se_type"], nw["lags"]) == ("quasipoisson", "newey-west", 2)
     assert methods["Negative binomial"] == {**primary, "family": "negbin"}
     assert methods["Controlled ITS (control site RD4)"] == {**primary, "controlled": True}
     assert methods["Three-month phase-in excluded"] == {**primary, "transition": 3}
+    classical = methods["Quasi-Poisson GLM, independent errors (classical)"]
+    assert classical == {**primary, "method": "ols"}
 
 
 def test_explicit_null_seasonality_in_a_sensitivity_method_means_none():

@@ -257,6 +257,30 @@ class ITSResult:
         p = 0.5 + self.conf_level / 2
         return float(stats.t.ppf(p, self.df_resid) if self.use_t else stats.norm.ppf(p))
 
+    def critical_value(self, contrast: np.ndarray | None = None) -> float:
+        """The multiplier of the standard error in this fit's intervals for the contrast ``contrast'β``.
+
+        Wald intervals: the t or normal quantile at ``conf_level`` (the same for every contrast). Calibrated
+        intervals: the simulation-calibrated critical value for that contrast (``None``: the one used for
+        the fitted and counterfactual bands of :meth:`predictions`).
+
+        Parameters
+        ----------
+        contrast : array_like, optional
+            One weight per term (in the order of :attr:`terms`), e.g. the gradient of a derived total.
+
+        Returns
+        -------
+        float
+        """
+        if contrast is not None:
+            contrast = np.asarray(contrast, dtype="float64")
+            if contrast.shape != (len(self.terms),):
+                raise ITSInputError(
+                    f"contrast needs one weight per term ({len(self.terms)}), not {contrast.shape}"
+                )
+        return self._crit(contrast)
+
     def _crit(self, g: np.ndarray | None) -> float:
         """Critical value for ``|t|`` of the contrast ``g'β`` (``g=None``: the prediction-band value)."""
         if self.calibration is None:

@@ -515,8 +515,8 @@ class FitOptions(_Model):
     method: Method | None = Field(
         None,
         description=(
-            "Estimator; left empty, the toolkit's default for the family (GLS with AR(1) errors and calibrated "
-            "intervals for Gaussian and Poisson/quasi-Poisson series, the GLM for negbin and gamma)."
+            "Estimator; left empty, the toolkit's default for the family (GLS with AR(1) errors and "
+            "calibrated intervals for Gaussian and Poisson/quasi-Poisson series; the GLM for negbin, gamma)."
         ),
     )
     ci_method: CIMethod | None = Field(

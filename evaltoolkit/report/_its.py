@@ -520,7 +520,15 @@ def _totals_of(result: ITSResult, keep: np.ndarray) -> dict[str, Any]:
         "n_periods": int(keep.sum()) if d.is_staggered else int(periods.size),  # staggered: site-periods
         "count": bool(result.is_count),
         "log_link": bool(result.log_link),
+        "conf_level": float(result.conf_level),
         "q": _quantile(result),
+        # the fit's own critical values for the two derived totals (calibrated fits differ by contrast)
+        "q_abs": result.critical_value(gF - gC),
+        "q_rel": result.critical_value(
+            gF / F - gC / C
+            if result.log_link and F > 0 and C > 0
+            else (gF / C - F * gC / C**2 if C else None)
+        ),
     }
 
 
@@ -537,7 +545,8 @@ def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str,
     count = all(p["count"] for p in parts)
     log_link = all(p.get("log_link", p["count"]) for p in parts)
     n = sum(p["n_periods"] for p in parts)
-    q = max(p["q"] for p in parts)
+    q_abs = max(p.get("q_abs", p["q"]) for p in parts)  # several sites: the largest (conservative)
+    q_rel = max(p.get("q_rel", p["q"]) for p in parts)
     abs_sd, rel_sd = [], []
     for p in parts:
         g = p["gF"] - p["gC"]
@@ -554,8 +563,8 @@ def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str,
     out = {
         "estimate": absolute,
         "std_error": se_abs * scale,
-        "ci_lower": absolute - q * se_abs * scale,
-        "ci_upper": absolute + q * se_abs * scale,
+        "ci_lower": absolute - q_abs * se_abs * scale,
+        "ci_upper": absolute + q_abs * se_abs * scale,
         "fitted_total": F,
         "counterfactual_total": C,
         "n_periods": n,
@@ -565,18 +574,24 @@ def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str,
         log_r = math.log(F / C)
         out.update(
             relative_change=math.exp(log_r) - 1,
-            relative_ci_lower=math.exp(log_r - q * se_rel) - 1,
-            relative_ci_upper=math.exp(log_r + q * se_rel) - 1,
+            relative_ci_lower=math.exp(log_r - q_rel * se_rel) - 1,
+            relative_ci_upper=math.exp(log_r + q_rel * se_rel) - 1,
         )
     elif not log_link and C != 0:
         rel = F / C - 1
         out.update(
-            relative_change=rel, relative_ci_lower=rel - q * se_rel, relative_ci_upper=rel + q * se_rel
+            relative_change=rel,
+            relative_ci_lower=rel - q_rel * se_rel,
+            relative_ci_upper=rel + q_rel * se_rel,
         )
     else:
         out.update(relative_change=math.nan, relative_ci_lower=math.nan, relative_ci_upper=math.nan)
     z = out["estimate"] / out["std_error"] if out["std_error"] > 0 else math.nan
-    out["p_value"] = float(2 * stats.norm.sf(abs(z))) if math.isfinite(z) else math.nan
+    # normal p-value on z rescaled by the interval's critical value: p < 1 - conf exactly when the interval
+    # of the absolute difference excludes zero
+    conf = parts[0].get("conf_level", 0.95)
+    z_crit = float(stats.norm.ppf(0.5 + conf / 2))
+    out["p_value"] = float(2 * stats.norm.sf(abs(z) * z_crit / q_abs)) if math.isfinite(z) else math.nan
     return out
 
 
