@@ -18,9 +18,14 @@ coefficient ``ρ`` (it is free of ``β`` and ``σ``). So:
 2. The critical value for the observed fit is the quantile of ``|t*|`` among draws whose ``φ̂*`` is close to
    the observed ``φ̂`` (a Gaussian kernel in ``φ̂``; bandwidth ``max(0.025, 0.35/√n)``, widened until at least
    ``MIN_EFFECTIVE`` draws carry the weight). This conditions on what the data say about ``ρ``.
-3. Because ``φ̂`` is itself noisy, the quantile level is raised in small steps until the whole procedure covers
-   at the nominal level at every simulated ``0 ≤ ρ ≤ GUARANTEE_RHO`` (within 1.645 Monte-Carlo SEs, and on
-   average at least nominal). The level used is recorded.
+3. Because ``φ̂`` is itself noisy, the quantile level is raised in small steps until, among the null draws
+   that look like the data (the same kernel weights), the procedure covers at the nominal level in every
+   simulated cell ``0 ≤ ρ ≤ GUARANTEE_RHO`` that produces such draws (within 1.645 Monte-Carlo SEs of the
+   cell's effective number of draws, and on average at least nominal).
+
+Count models (quasi-likelihood GLS) are calibrated over AR(1)-plus-white-noise errors as well
+(``COUNT_NOISE_SHARES`` of the variance white): latent AR(1) shocks plus Poisson noise have that structure on
+the standardised scale, and an AR(1) working model fitted to it under-estimates the persistence.
 
 p-values are made consistent with the intervals: ``p = tail^γ`` with ``tail`` the kernel-weighted share of
 ``|t*|`` at or beyond the observed ``|t|`` and ``γ = log(α) / log(1 - level)``, so that ``p < α`` exactly when
@@ -56,9 +61,17 @@ SEED = 20261204
 RHO_GRID = np.round(np.arange(-0.5, 0.9001, 0.05), 2)
 """True AR(1) coefficients simulated (29 values)."""
 DRAWS_PER_RHO = 200
-"""Null series simulated at each ``ρ`` of ``RHO_GRID``."""
+"""Null series simulated at each ``ρ`` of ``RHO_GRID`` (pure AR(1) errors)."""
+NOISE_STEP = 0.05
+"""A white-noise share given as one number is rounded to this step (so that designs share draws)."""
+NOISE_MAX = 0.9
+COUNT_NOISE_SHARES = (0.0, 0.25, 0.5)
+"""Count models: white-noise shares simulated together (latent AR(1) shocks plus Poisson noise)."""
+DRAWS_PER_CELL_MIXED = 150
 GUARANTEE_RHO = 0.6
 """Coverage is calibrated to be nominal for every simulated ``0 ≤ ρ ≤ GUARANTEE_RHO``."""
+MIN_CELL_EFFECTIVE = 20.0
+"""True-ρ cells with fewer effective kernel-weighted draws than this near the observed φ̂ are not checked."""
 MIN_EFFECTIVE = 150.0
 """The kernel bandwidth is widened until the effective number of weighted draws reaches this."""
 _LEVEL_STEPS = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03, 0.035, 0.04)
@@ -137,8 +150,11 @@ def _logdet_r(st: _Structure, phi: np.ndarray) -> np.ndarray:
     return out
 
 
-def _simulate(st: _Structure, rho: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Stationary AR(1) null errors (unit marginal variance), one column per entry of ``rho``."""
+def _simulate(
+    st: _Structure, rho: np.ndarray, rng: np.random.Generator, noise: np.ndarray | None = None
+) -> np.ndarray:
+    """Stationary AR(1) null errors (unit marginal variance), one column per entry of ``rho``; with
+    ``noise``, that share of the variance is white noise added to the AR(1) part."""
     z = rng.standard_normal((st.n, rho.size))
     e = np.empty_like(z)
     for i in range(st.n):
@@ -147,6 +163,8 @@ def _simulate(st: _Structure, rho: np.ndarray, rng: np.random.Generator) -> np.n
         else:
             r = rho ** int(st.step[i])
             e[i] = r * e[i - 1] + np.sqrt(1.0 - r * r) * z[i]
+    if noise is not None:
+        e = np.sqrt(1.0 - noise) * e + np.sqrt(noise) * rng.standard_normal((st.n, rho.size))
     return e
 
 
@@ -157,6 +175,7 @@ class _Draws:
     n: int
     p: int
     rho: np.ndarray
+    noise: np.ndarray
     phi: np.ndarray
     beta: np.ndarray
     s2: np.ndarray
@@ -169,18 +188,19 @@ class _Draws:
         return np.abs(num) / np.sqrt(np.maximum(var, 1e-300))
 
 
-def _key(X: np.ndarray, ar: ARData, reml: bool) -> str:
+def _key(X: np.ndarray, ar: ARData, reml: bool, noise: float | tuple[float, ...]) -> str:
     h = hashlib.sha1()
     h.update(np.ascontiguousarray(X, dtype="float64").tobytes())
     h.update(str(X.shape).encode())
     h.update(np.ascontiguousarray(ar.positions).tobytes())
     h.update(repr(ar.blocks).encode())
     h.update(b"reml" if reml else b"ml")
+    h.update(f"noise={noise!r}".encode())
     return h.hexdigest()
 
 
-def _null_draws(X: np.ndarray, ar: ARData, reml: bool) -> _Draws:
-    key = _key(X, ar, reml)
+def _null_draws(X: np.ndarray, ar: ARData, reml: bool, noise: float | tuple[float, ...] = 0.0) -> _Draws:
+    key = _key(X, ar, reml, noise)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
@@ -190,9 +210,12 @@ def _null_draws(X: np.ndarray, ar: ARData, reml: bool) -> _Draws:
     scale[scale == 0] = 1.0
     Xs = X / scale
     st = _Structure.from_ar(ar)
-    rho = np.repeat(RHO_GRID, DRAWS_PER_RHO)
+    shares = (float(noise),) if np.isscalar(noise) else tuple(float(v) for v in noise)
+    per = DRAWS_PER_RHO if len(shares) == 1 else DRAWS_PER_CELL_MIXED
+    rho = np.tile(np.repeat(RHO_GRID, per), len(shares))
+    noise_v = np.repeat(shares, RHO_GRID.size * per)
     rng = np.random.default_rng(SEED)
-    E = _simulate(st, rho, rng)
+    E = _simulate(st, rho, rng, noise_v if max(shares) > 0 else None)
     fxx, pxx = st.cross(Xs, Xs)
     fxe, pxe = st.cross(Xs, E)
     fee = np.einsum("in,in->n", E[st.first], E[st.first])
@@ -248,7 +271,7 @@ def _null_draws(X: np.ndarray, ar: ARData, reml: bool) -> _Draws:
     # back to the unscaled parameterisation: β = β_s / scale, (X'R⁻¹X)⁻¹ = D⁻¹ A_s⁻¹ D⁻¹
     beta = beta / scale
     ainv = ainv / np.outer(scale, scale)
-    draws = _Draws(n=n, p=p, rho=rho, phi=phi, beta=beta, s2=s2, ainv=ainv)
+    draws = _Draws(n=n, p=p, rho=rho, noise=noise_v, phi=phi, beta=beta, s2=s2, ainv=ainv)
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = draws
@@ -292,7 +315,13 @@ class Calibration:
 
     def _level(self, g: np.ndarray, conf: float) -> tuple[float, np.ndarray, np.ndarray]:
         scale = float(np.max(np.abs(g))) or 1.0
-        key = ("level", round(self.bandwidth, 12), np.round(g / scale, 12).tobytes(), round(conf, 12))
+        key = (
+            "level",
+            round(self.bandwidth, 12),
+            round(self.phi_hat, 12),
+            np.round(g / scale, 12).tobytes(),
+            round(conf, 12),
+        )
         memo = self._draws.memo
         if key in memo:
             return memo[key]
@@ -306,15 +335,25 @@ class Calibration:
         # first sorted draw whose cumulative weight reaches each level, at each evaluation point
         idx = np.stack([np.searchsorted(row, levels, side="left") for row in cw])
         crit_grid = ts[np.minimum(idx, ts.size - 1)]
+        # Local check: among null draws that look like the data (kernel weight at the observed φ̂), the
+        # interval must cover in every true-ρ cell from 0 to GUARANTEE_RHO that produces such draws.
         check = (dr.rho >= 0) & (dr.rho <= GUARANTEE_RHO + 1e-9)
-        rhos, which = np.unique(dr.rho[check], return_inverse=True)
-        m = np.bincount(which, minlength=rhos.size)
-        tol = 1.645 * np.sqrt(conf * (1 - conf) / m)
+        w = self._w_obs[check]
+        cell = np.round(dr.rho[check] * 1000) + np.round(dr.noise[check] * 1000) * 1e4
+        rhos, which = np.unique(cell, return_inverse=True)
+        w_cell = np.bincount(which, weights=w, minlength=rhos.size)
+        w2_cell = np.bincount(which, weights=w * w, minlength=rhos.size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eff = np.where(w2_cell > 0, w_cell**2 / w2_cell, 0.0)
+        use = eff >= MIN_CELL_EFFECTIVE
+        tol = 1.645 * np.sqrt(conf * (1 - conf) / np.maximum(eff, 1.0))
         level = float(levels[-1])
         for j, q in enumerate(levels):
             crit = np.interp(dr.phi[check], _EVAL_GRID, crit_grid[:, j])
-            cov = np.bincount(which, weights=(t[check] <= crit).astype(float), minlength=rhos.size) / m
-            if np.all(cov >= conf - tol) and cov.mean() >= conf:
+            inside = (t[check] <= crit).astype(float)
+            cov = np.bincount(which, weights=w * inside, minlength=rhos.size) / np.maximum(w_cell, 1e-300)
+            overall = float((w * inside).sum() / max(w.sum(), 1e-300))
+            if np.all(cov[use] >= conf - tol[use]) and overall >= conf:
                 level = float(q)
                 break
         memo[key] = (level, t, order)
@@ -345,7 +384,14 @@ class Calibration:
         return float(min(1.0, tail**gamma))
 
 
-def calibrate(X: np.ndarray, ar: ARData, phi_hat: float, *, reml: bool = True) -> Calibration:
+def calibrate(
+    X: np.ndarray,
+    ar: ARData,
+    phi_hat: float,
+    *,
+    reml: bool = True,
+    noise: float | tuple[float, ...] = 0.0,
+) -> Calibration:
     """Calibration of GLS-AR(1) intervals for design ``X`` (fitted rows) at the fitted ``phi_hat``.
 
     Parameters
@@ -358,12 +404,18 @@ def calibrate(X: np.ndarray, ar: ARData, phi_hat: float, *, reml: bool = True) -
         Fitted AR(1) coefficient.
     reml : bool, default True
         Refit the null draws by REML (else ML), as the fit being calibrated.
+    noise : float, default 0
+        Share of white noise in the error variance (rounded to ``NOISE_STEP``, at most ``NOISE_MAX``): the
+        null errors are AR(1) plus white noise. Counts with latent AR(1) shocks have this structure on the
+        standardised scale, the Poisson part being the white noise: its share is ``1 / dispersion``.
 
     Returns
     -------
     Calibration
     """
-    draws = _null_draws(np.asarray(X, dtype="float64"), ar, reml)
+    if np.isscalar(noise):
+        noise = min(NOISE_MAX, max(0.0, round(float(noise) / NOISE_STEP) * NOISE_STEP))
+    draws = _null_draws(np.asarray(X, dtype="float64"), ar, reml, noise)
     n = draws.n
     h = max(0.025, 0.35 / math.sqrt(n))
     at = np.array([float(phi_hat)])

@@ -30,7 +30,7 @@ from evaltoolkit.its._ar import (
     prais_winsten,
 )
 from evaltoolkit.its._arma import arma_result_fields
-from evaltoolkit.its._calibrate import calibrate
+from evaltoolkit.its._calibrate import COUNT_NOISE_SHARES, calibrate
 from evaltoolkit.its._guards import guard_notes
 from evaltoolkit.its._hac import newey_west
 from evaltoolkit.its._types import (
@@ -508,7 +508,14 @@ def fit_its(
     if ci_method == "calibrated":
         # Counts: the design without the variance weights μ (which change slowly over a series), so that
         # outcomes and refits sharing a design share one set of null draws.
-        calibration = calibrate(X, ar, out["ar_params"][0], reml=method == "gls-reml")
+        calibration = calibrate(
+            X,
+            ar,
+            out["ar_params"][0],
+            reml=method == "gls-reml",
+            # counts: Poisson noise is white on the standardised scale, a share 1/dispersion of the variance
+            noise=COUNT_NOISE_SHARES if family in COUNT_FAMILIES else 0.0,
+        )
         out["se_description"] += (
             f"; intervals and p-values calibrated by simulation ({calibration.n_draws} null AR(1) series "
             "of this design, conditional on the estimated autocorrelation)"
