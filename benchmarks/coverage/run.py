@@ -149,7 +149,9 @@ def _one_fit(df: pd.DataFrame, base: dict[str, Any], spec: dict[str, Any], truth
     return rec
 
 
-def _mcse_summary(sc: Scenario, name: str, fits: list[dict], reps: int) -> list[dict[str, Any]]:
+def _mcse_summary(
+    sc: Scenario, name: str, spec: dict[str, Any], fits: list[dict], reps: int
+) -> list[dict[str, Any]]:
     rows = []
     ok = [f for f in fits if f["ok"]]
     warn_counts: Counter[str] = Counter(w for f in fits for w in f["warnings"])
@@ -196,13 +198,15 @@ def _mcse_summary(sc: Scenario, name: str, fits: list[dict], reps: int) -> list[
             method_used=first.get("method_used", ""),
             se_type_used=first.get("se_type_used", ""),
             ci_method_used=first.get("ci_method_used", ""),
-            spec=";".join(f"{k}={v}" for k, v in methods_for(sc)[name].items()),
+            spec=";".join(f"{k}={v}" for k, v in spec.items()),
         )
         rows.append(row)
     return rows
 
 
-def run_scenario(sc: Scenario, reps: int, only: list[str] | None = None) -> pd.DataFrame:
+def run_scenario(
+    sc: Scenario, reps: int, only: list[str] | None = None, specs: dict[str, dict[str, Any]] | None = None
+) -> pd.DataFrame:
     """Simulate ``reps`` replicates of ``sc``, fit every applicable method to each, and summarise.
 
     Parameters
@@ -214,13 +218,15 @@ def run_scenario(sc: Scenario, reps: int, only: list[str] | None = None) -> pd.D
         100 replicates of a 1,000-replicate run are the 100 of a 100-replicate run).
     only : list of str, optional
         Method names to run (default: all for the scenario's kind).
+    specs : dict, optional
+        Method specs ``{name: fit_its keywords}`` to use instead of :func:`methods_for`'s.
 
     Returns
     -------
     pandas.DataFrame
         One row per (method, estimand).
     """
-    specs = methods_for(sc, only)
+    specs = methods_for(sc, only) if specs is None else specs
     base = sc.fit_kwargs()
     truths = sc.truths()
     fits: dict[str, list[dict]] = {m: [] for m in specs}
@@ -228,7 +234,7 @@ def run_scenario(sc: Scenario, reps: int, only: list[str] | None = None) -> pd.D
         df = simulate(sc, rep_rng(sc, r))
         for m, spec in specs.items():
             fits[m].append(_one_fit(df, base, spec, truths))
-    rows = [row for m in specs for row in _mcse_summary(sc, m, fits[m], reps)]
+    rows = [row for m, spec in specs.items() for row in _mcse_summary(sc, m, spec, fits[m], reps)]
     return pd.DataFrame(rows)
 
 
