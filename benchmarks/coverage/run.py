@@ -64,6 +64,8 @@ COUNT_METHODS: dict[str, dict[str, Any]] = {
 def methods_for(sc: Scenario, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """The method specs that apply to a scenario's kind, optionally restricted to the names in ``only``."""
     specs = COUNT_METHODS if sc.kind == "count" else GAUSSIAN_METHODS
+    if sc.kind == "controlled":  # fit_its's arima fits one series only
+        specs = {k: v for k, v in specs.items() if k != "arima"}
     if only:
         specs = {k: v for k, v in specs.items() if k in only}
     return specs
