@@ -28,6 +28,7 @@ def built_book(tmp_path_factory) -> Path:
     # Pages read ../../synthetic_data relative to their own folder; mirror the repository layout.
     (work / "synthetic_data").symlink_to(ROOT / "synthetic_data")
     (work / "protocols").symlink_to(ROOT / "protocols")  # report pages run the protocols
+    (work / "benchmarks").symlink_to(ROOT / "benchmarks")  # its/coverage reads the committed study CSVs
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     done = subprocess.run(
         [str(jb), "build", str(book), "-W", "-n", "--keep-going"],
