@@ -240,12 +240,16 @@ def run_scenario(
     return pd.DataFrame(rows)
 
 
-def _task(args: tuple[Scenario, int, list[str] | None, str]) -> tuple[str, float]:
-    sc, reps, only, out = args
+def _task(args: tuple[Scenario, int, list[str] | None, str, bool]) -> tuple[str, float]:
+    sc, reps, only, out, update = args
     t0 = time.perf_counter()
     table = run_scenario(sc, reps, only)
     table["scenario_seconds"] = round(time.perf_counter() - t0, 1)
     path = Path(out) / f"{sc.name}.csv"
+    if update and path.exists():  # replace only the re-run methods' rows, keep the others
+        old = pd.read_csv(path)
+        old = old[~old["method"].isin(table["method"].unique())]
+        table = pd.concat([old, table], ignore_index=True)
     tmp = path.with_suffix(".csv.tmp")
     table.to_csv(tmp, index=False, float_format="%.6g")
     os.replace(tmp, path)
@@ -261,13 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="skip scenarios whose CSV exists in --out")
     ap.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
     ap.add_argument("--methods", nargs="+", default=None, help="method names to run (default all)")
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="re-run --methods in scenarios whose CSV exists and replace only their rows",
+    )
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     tasks = []
     for sc, reps in grid(a.grid):
-        if a.resume and (a.out / f"{sc.name}.csv").exists():
+        if a.resume and not a.update and (a.out / f"{sc.name}.csv").exists():
             continue
-        tasks.append((sc, a.reps or reps, a.methods, str(a.out)))
+        tasks.append((sc, a.reps or reps, a.methods, str(a.out), a.update))
     print(f"{len(tasks)} scenarios to run ({a.grid} grid) -> {a.out}", flush=True)
     t0 = time.perf_counter()
     if a.workers > 1:
