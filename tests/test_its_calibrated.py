@@ -201,3 +201,22 @@ def test_calibrated_intervals_cover_by_simulation():
         hit += c["ci_lower"] <= 0 <= c["ci_upper"]
     cover = hit / reps
     assert 0.925 <= cover <= 0.985, cover
+
+
+def test_method_specs_name_the_default_and_calibrated_intervals():
+    from evaltoolkit.its import compare_methods, parse_method
+
+    assert parse_method("default").options == {}
+    assert parse_method("gls-reml(ci_method=calibrated)").options == {
+        "method": "gls-reml",
+        "ci_method": "calibrated",
+    }
+    df = _frame(36, 0.3, 30)
+    cmp = compare_methods(
+        df, outcome="y", time="month", interruptions="2019-07-01", methods=["ols", "default"]
+    )
+    table = cmp.table().set_index(["method", "term"])
+    ref = fit_its(df, outcome="y", time="month", interruptions="2019-07-01").coefficients().set_index("term")
+    got = table.loc[("default", "level_change")]
+    assert got["ci_lower"] == pytest.approx(ref.loc["level_change", "ci_lower"], rel=1e-12)
+    assert got["p_value"] == pytest.approx(ref.loc["level_change", "p_value"], rel=1e-12)

@@ -144,6 +144,8 @@ def _parse_value(text: str, where: str) -> Any:
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
+    if low in ("wald", "calibrated"):  # ci_method
+        return low
     if re.fullmatch(r"[+-]?\d+", text):
         return int(text)
     try:
@@ -192,6 +194,8 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     * ``"ols"``, ``"gls-reml"``, ``"gls-ml"``, ``"prais-winsten"``, ``"arima"`` set ``method``
       (``"gls-reml(ar_order=2)"`` sets the AR order too; ``"arima(ma_order=1)"`` or ``"arima(1,1)"``, i.e.
       ``arima(ar_order, ma_order)``, sets ARMA errors);
+    * ``"gls-reml(ci_method=calibrated)"`` asks for simulation-calibrated intervals, and ``"default"``
+      leaves the method to :func:`~evaltoolkit.its.fit_its` (:func:`~evaltoolkit.its.default_method`);
     * ``"poisson"``, ``"quasipoisson"``, ``"negbin"`` (and ``"gaussian"``) set ``family`` with
       ``method="ols"`` (a GLM for count families);
     * ``"+newey-west(lags=L)"`` (or ``"+nw(lags=L)"``) adds Newey–West SEs with ``L`` lags
@@ -222,6 +226,8 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     MethodSpec(label='ols+newey-west(lags=2)', options={'method': 'ols', 'se_type': 'newey-west', 'lags': 2})
     >>> parse_method("arima(1,1)")
     MethodSpec(label='arima(1,1)', options={'method': 'arima', 'ar_order': 1, 'ma_order': 1})
+    >>> parse_method("gls-reml(ci_method=calibrated)").options
+    {'method': 'gls-reml', 'ci_method': 'calibrated'}
     >>> parse_method("quasipoisson").options["family"]
     'quasipoisson'
     >>> parse_method({"label": "REML AR(2)", "method": "gls-reml", "ar_order": 2}).label
@@ -271,9 +277,16 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
             labels.append(f"arima({positional[0]},{positional[1]})")
             continue
         if i == 0:
+            if name == "default" and len(parts) == 1:  # fit_its's own default for the family
+                _parse_args(args, (), spec)
+                return MethodSpec(label="default", options={})
             if name in _METHODS:
                 options["method"] = name
-                keys = ("ar_order", "ma_order", "use_t") if name == "arima" else ("ar_order", "use_t")
+                keys: tuple[str, ...] = ("ar_order", "use_t")
+                if name == "arima":
+                    keys = ("ar_order", "ma_order", "use_t")
+                elif name in ("gls-reml", "gls-ml"):
+                    keys = ("ar_order", "use_t", "ci_method")
                 extra = _parse_args(args, keys, spec)
             elif name in _FAMILIES:
                 options["family"] = name
@@ -302,7 +315,7 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
             raise ITSInputError(
                 f"method spec {spec!r}: after '+' only 'newey-west(lags=L)' is allowed, not {name!r}"
             )
-        shown = _parse_args(args, ("ar_order", "ma_order", "use_t", "lags", "adjust"), spec)
+        shown = _parse_args(args, ("ar_order", "ma_order", "use_t", "lags", "adjust", "ci_method"), spec)
         labels.append(name + (f"({', '.join(f'{k}={v}' for k, v in shown.items())})" if shown else ""))
     return MethodSpec(label="+".join(labels), options=options)
 
