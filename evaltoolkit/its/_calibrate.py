@@ -70,6 +70,12 @@ COUNT_NOISE_SHARES = (0.0, 0.25, 0.5)
 DRAWS_PER_CELL_MIXED = 150
 GUARANTEE_RHO = 0.6
 """Coverage is calibrated to be nominal for every simulated ``0 ≤ ρ ≤ GUARANTEE_RHO``."""
+_LOCAL_CHECK = True
+"""Check coverage among the null draws near the observed ``φ̂`` (kernel-weighted; ``False``: all draws). The
+local check gave 94% for the slope change at n = 24, ρ = 0.6 where the global one gave 92%, at the price of
+over-coverage (97–99%) in 24-point series with weak autocorrelation."""
+_TOL_SE = 1.645
+"""Per-cell tolerance of the coverage check, in Monte-Carlo SEs of the cell's effective number of draws."""
 MIN_CELL_EFFECTIVE = 20.0
 """True-ρ cells with fewer effective kernel-weighted draws than this near the observed φ̂ are not checked."""
 MIN_EFFECTIVE = 150.0
@@ -338,7 +344,7 @@ class Calibration:
         # Local check: among null draws that look like the data (kernel weight at the observed φ̂), the
         # interval must cover in every true-ρ cell from 0 to GUARANTEE_RHO that produces such draws.
         check = (dr.rho >= 0) & (dr.rho <= GUARANTEE_RHO + 1e-9)
-        w = self._w_obs[check]
+        w = self._w_obs[check] if _LOCAL_CHECK else np.ones(int(check.sum()))
         cell = np.round(dr.rho[check] * 1000) + np.round(dr.noise[check] * 1000) * 1e4
         rhos, which = np.unique(cell, return_inverse=True)
         w_cell = np.bincount(which, weights=w, minlength=rhos.size)
@@ -346,7 +352,7 @@ class Calibration:
         with np.errstate(divide="ignore", invalid="ignore"):
             eff = np.where(w2_cell > 0, w_cell**2 / w2_cell, 0.0)
         use = eff >= MIN_CELL_EFFECTIVE
-        tol = 1.645 * np.sqrt(conf * (1 - conf) / np.maximum(eff, 1.0))
+        tol = _TOL_SE * np.sqrt(conf * (1 - conf) / np.maximum(eff, 1.0))
         level = float(levels[-1])
         for j, q in enumerate(levels):
             crit = np.interp(dr.phi[check], _EVAL_GRID, crit_grid[:, j])
