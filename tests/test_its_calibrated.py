@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaltoolkit.its import DEFAULT_MIN_POINTS, ITSInputError, default_method, fit_its
+from evaltoolkit.its import DEFAULT_MIN_POINTS, ITSInputError, ITSWarning, default_method, fit_its
 from evaltoolkit.its import _calibrate as cal
 from evaltoolkit.its._ar import ARData, fit_ar_profile
 
@@ -220,3 +220,32 @@ def test_method_specs_name_the_default_and_calibrated_intervals():
     got = table.loc[("default", "level_change")]
     assert got["ci_lower"] == pytest.approx(ref.loc["level_change", "ci_lower"], rel=1e-12)
     assert got["p_value"] == pytest.approx(ref.loc["level_change", "p_value"], rel=1e-12)
+
+
+def test_a_count_gls_that_cannot_be_fitted_is_detected(monkeypatch):
+    """A 21-month bed-day series (six terms, AR(1) near 0.84, from a protocol test run) on which the
+    quasi-likelihood GLS iteration diverges: detected, not returned as estimates of 1e20."""
+    from evaltoolkit.its import fit as fit_module
+
+    d = pd.read_csv(FIX / "diverging.csv")
+    X = d.filter(like="x_").to_numpy(float)
+    ar = ARData.from_groups(d["t"].to_numpy(), np.zeros(len(d)))
+    with pytest.raises(fit_module._CountGLSFailed, match=r"diverged|did not converge"):
+        fit_module._fit_count_gls(
+            X, d["y"].to_numpy(float), d["log_offset"].to_numpy(), "quasipoisson", ar, True, []
+        )
+
+    # fit_its: the default falls back to the GLM and says so; an explicit gls-reml refuses
+    def fail(*args, **kwargs):
+        raise fit_module._CountGLSFailed("the quasi-likelihood GLS iteration diverged (test)")
+
+    monkeypatch.setattr(fit_module, "_fit_count_gls", fail)
+    df = pd.read_csv(FIX / "single.csv")
+    with pytest.warns(ITSWarning, match="fell back to the GLM"):
+        res = fit_its(df, outcome="y", time="t", family="quasipoisson", **CASES["single"])
+    assert (res.method, res.ci_method) == ("ols", "wald")
+    assert "could not be fitted" in res.method_description
+    glm = fit_its(df, outcome="y", time="t", family="quasipoisson", method="ols", **CASES["single"])
+    np.testing.assert_allclose(res.params, glm.params, rtol=1e-12)
+    with pytest.raises(ITSInputError, match="diverged"):
+        fit_its(df, outcome="y", time="t", family="quasipoisson", method="gls-reml", **CASES["single"])

@@ -28,6 +28,7 @@ there, as Stata ``itsa``); see :mod:`evaltoolkit.its.design` for the coding and 
 convention of Lopez Bernal et al. (2017).
 """
 
+from evaltoolkit.its._calibrate import Calibration
 from evaltoolkit.its._types import CIMethod, Effect, Family, Method, SEType, TransitionShape
 from evaltoolkit.its.compare import (
     DEFAULT_COUNT_METHODS,
@@ -62,6 +63,7 @@ __all__ = [
     "ARBoundaryWarning",
     "AutocorrelationWarning",
     "CIMethod",
+    "Calibration",
     "Effect",
     "ExtrapolationWarning",
     "Family",
@@ -86,3 +88,5 @@ __all__ = [
     "power",
     "robustness_checks",
 ]
+
+Calibration.__module__ = __name__  # documented (and shown in results) as evaltoolkit.its.Calibration

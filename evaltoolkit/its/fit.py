@@ -65,7 +65,7 @@ def default_method(family: str = "gaussian", *, se_type: str = "model") -> tuple
     and for Poisson/quasi-Poisson counts (quasi-likelihood GLS on the log scale); the GLM with model SEs
     for ``negbin`` and ``gamma`` (no AR model is offered for them: check ``guards()`` and consider
     ``family="quasipoisson"`` for autocorrelated counts); OLS/GLM when Newey–West SEs are asked for.
-    Series shorter than :data:`DEFAULT_MIN_POINTS` fitted points fall back to ``"ols"``.
+    Series shorter than :data:`~evaltoolkit.its.DEFAULT_MIN_POINTS` fitted points fall back to ``"ols"``.
 
     Parameters
     ----------
@@ -162,10 +162,10 @@ def fit_its(
         Exposure column (population, cohort size, bed base) entered as ``log(offset)``; count families only
         (a mean such as a length of stay has no exposure, so ``family="gamma"`` refuses it).
     method : {"ols", "gls-reml", "gls-ml", "prais-winsten", "arima"}, optional
-        Default (``None``): chosen by family from the toolkit's coverage study, see :func:`default_method`:
-        ``"gls-reml"`` with calibrated intervals for Gaussian, Poisson and quasi-Poisson outcomes (``"ols"``
-        below :data:`DEFAULT_MIN_POINTS` fitted points per series), ``"ols"`` (the GLM) for ``negbin`` and
-        ``gamma`` and with Newey–West SEs. Give ``method="ols"`` for the classical segmented regression.
+        Default (``None``): chosen by family from the toolkit's coverage study, see
+        :func:`~evaltoolkit.its.default_method`: ``"gls-reml"`` with calibrated intervals for Gaussian, Poisson
+        and quasi-Poisson outcomes (``"ols"`` below :data:`~evaltoolkit.its.DEFAULT_MIN_POINTS` fitted points
+        per series), ``"ols"`` (the GLM) for ``negbin`` and ``gamma`` and with Newey–West SEs. Give ``method="ols"`` for the classical segmented regression.
         ``"ols"``: least squares (maximum likelihood GLM for count families), independent errors.
         ``"gls-reml"`` / ``"gls-ml"``: generalised least squares with AR(``ar_order``) errors, correlation
         by REML or ML (R ``nlme::gls(correlation = corAR1())``); Turner et al. (2021) found REML least biased
@@ -252,7 +252,7 @@ def fit_its(
         ``"wald"``: estimate ± quantile × SE (t or normal, see ``use_t``). ``"calibrated"``: critical
         values and p-values calibrated by simulating the fitted design under AR(1) errors, conditional on
         the estimated autocorrelation, so that the intervals cover at ``conf_level`` for true
-        autocorrelations from 0 to 0.6 (see :mod:`evaltoolkit.its._calibrate` and the book chapter on
+        autocorrelations from 0 to 0.6 (see :class:`~evaltoolkit.its.Calibration` and the book chapter on
         coverage); for ``gls-reml``/``gls-ml`` with ``ar_order=1``. Default: ``"calibrated"`` when the
         method is chosen by default, else ``"wald"``. Seeded: the same data give the same intervals.
 
@@ -497,7 +497,19 @@ def fit_its(
     if family == "gaussian" and method == "ols":
         out = _fit_ols(X, y, ar, se_type, lags, nw_adjust)
     elif family in COUNT_FAMILIES and method in ("gls-reml", "gls-ml"):
-        out = _fit_count_gls(X, y, log_off, family, ar, method == "gls-reml", notes)
+        try:
+            out = _fit_count_gls(X, y, log_off, family, ar, method == "gls-reml", notes)
+        except _CountGLSFailed as exc:
+            if not by_default:
+                raise ITSInputError(
+                    f"method={method!r} for family={family!r}: {exc}; use method='ols' (the GLM), with "
+                    "se_type='newey-west' for autocorrelation"
+                ) from None
+            # the default falls back to the GLM, and says so
+            method, ci_method = "ols", "wald"
+            fallback = f"; the default AR(1) model could not be fitted ({exc}), so this is the GLM"
+            notes.append((ITSWarning, f"default method: {exc}; fell back to the GLM with independent errors"))
+            out = _fit_glm(X, y, log_off, family, ar, se_type, lags, nw_adjust, notes)
     elif family in LOG_LINK_FAMILIES:
         out = _fit_glm(X, y, log_off, family, ar, se_type, lags, nw_adjust, notes)
     elif method == "arima" and ma_order > 0:
@@ -789,6 +801,14 @@ def _fit_glm(
 
 
 _COUNT_GLS_MAXITER = 200
+_COUNT_GLS_DIVERGED = 8.0
+"""The iteration has diverged when a fitted log mean moves this far from the independent-errors GLM's."""
+
+
+class _CountGLSFailed(Exception):
+    """The quasi-likelihood GLS for counts did not converge (handled by :func:`fit_its`)."""
+
+
 _MAX_ETA_STEP = 1.0
 """Largest change of the linear predictor in one quasi-likelihood GLS step (steps are damped to it)."""
 
@@ -830,6 +850,7 @@ def _fit_count_gls(
         raise ITSInputError("count outcomes must be non-negative")
     glm = _glm_fit(X, y, log_off, sm.families.Poisson(), None)
     beta = np.asarray(glm.params, dtype="float64")
+    eta_glm = X @ beta
     converged = False
     prof = None
     iterations = 0
@@ -848,23 +869,26 @@ def _fit_count_gls(
         if big > _MAX_ETA_STEP:
             step *= _MAX_ETA_STEP / big
         beta = beta + step
+        if float(np.max(np.abs(X @ beta - eta_glm))) > _COUNT_GLS_DIVERGED:
+            raise _CountGLSFailed(
+                f"the quasi-likelihood GLS iteration diverged (fitted values moved more than a factor "
+                f"e^{_COUNT_GLS_DIVERGED:g} from the GLM's; AR(1) estimate {float(prof.phi[0]):.3f}, "
+                f"{n} points, {k} terms)"
+            )
         if float(np.max(np.abs(step) / (1.0 + np.abs(beta)))) < 1e-9:
             converged = ok
             break
     assert prof is not None
+    if not converged:
+        raise _CountGLSFailed(
+            f"the quasi-likelihood GLS iteration did not converge in {iterations} iterations"
+        )
     eta = X @ beta + off
     mu = np.exp(eta)
     z = eta - off + (y - mu) / mu
     sw = np.sqrt(mu)
     Xw = X * sw[:, None]
     prof = gls_at(prof.phi, Xw, z * sw, ar)
-    if not converged:
-        notes.append(
-            (
-                ITSWarning,
-                f"quasi-likelihood GLS did not converge in {iterations} iterations; treat with caution",
-            )
-        )
     pacf = pacf_from_ar(prof.phi)
     if np.any(np.abs(pacf) >= BOUNDARY):
         notes.append(

@@ -210,7 +210,7 @@ class ITSResult:
     ma_std_errors: tuple[float, ...] = ()
     ci_method: str = "wald"
     """``"wald"`` (t or normal quantiles) or ``"calibrated"`` (simulation-calibrated critical values and
-    p-values for GLS with AR(1) errors; see :mod:`evaltoolkit.its._calibrate`)."""
+    p-values for GLS with AR(1) errors; see :class:`~evaltoolkit.its.Calibration`)."""
     calibration: Calibration | None = field(default=None, repr=False, compare=False)
     """The calibration behind ``ci_method="calibrated"`` intervals (``None`` for Wald intervals)."""
     _fit_kwargs: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
