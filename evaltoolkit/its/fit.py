@@ -163,9 +163,10 @@ def fit_its(
         (a mean such as a length of stay has no exposure, so ``family="gamma"`` refuses it).
     method : {"ols", "gls-reml", "gls-ml", "prais-winsten", "arima"}, optional
         Default (``None``): chosen by family from the toolkit's coverage study, see
-        :func:`~evaltoolkit.its.default_method`: ``"gls-reml"`` with calibrated intervals for Gaussian, Poisson
-        and quasi-Poisson outcomes (``"ols"`` below :data:`~evaltoolkit.its.DEFAULT_MIN_POINTS` fitted points
-        per series), ``"ols"`` (the GLM) for ``negbin`` and ``gamma`` and with Newey–West SEs. Give ``method="ols"`` for the classical segmented regression.
+        :func:`~evaltoolkit.its.default_method`: ``"gls-reml"`` with calibrated intervals for Gaussian,
+        Poisson and quasi-Poisson outcomes (``"ols"`` below :data:`~evaltoolkit.its.DEFAULT_MIN_POINTS`
+        fitted points per series), ``"ols"`` (the GLM) for ``negbin`` and ``gamma`` and with Newey–West SEs.
+        Give ``method="ols"`` for the classical segmented regression.
         ``"ols"``: least squares (maximum likelihood GLM for count families), independent errors.
         ``"gls-reml"`` / ``"gls-ml"``: generalised least squares with AR(``ar_order``) errors, correlation
         by REML or ML (R ``nlme::gls(correlation = corAR1())``); Turner et al. (2021) found REML least biased
