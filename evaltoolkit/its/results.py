@@ -1396,6 +1396,7 @@ class ITSResult:
                 "family": self.family,
                 "offset": d.offset,
                 "method": self.method,
+                "ci_method": self.ci_method,
                 "ar_order": self.ar_order,
                 "ma_order": self.ma_order,
                 "se_type": self.se_type,
