@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -308,7 +309,7 @@ class Calibration:
     n_draws: int
     bandwidth: float
     effective_draws: float
-    _draws: _Draws = field(repr=False)
+    _draws: Any = field(repr=False)  # _Draws (private: kept out of the documented signature)
     _w_obs: np.ndarray = field(repr=False)
 
     def _eval_weights(self) -> np.ndarray:
