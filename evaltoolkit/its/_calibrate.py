@@ -366,27 +366,27 @@ class Calibration:
         memo[key] = (level, t, order)
         return memo[key]
 
-    def level(self, g: np.ndarray, conf: float) -> float:
-        """The raised quantile level that makes the procedure cover at ``conf`` for contrast ``g``."""
-        return self._level(np.asarray(g, dtype="float64"), conf)[0]
+    def level(self, g: np.ndarray, conf_level: float) -> float:
+        """The raised quantile level that makes the procedure cover at ``conf_level`` for contrast ``g``."""
+        return self._level(np.asarray(g, dtype="float64"), conf_level)[0]
 
-    def critical(self, g: np.ndarray, conf: float) -> float:
-        """Critical value for ``|t|`` of contrast ``g`` at confidence ``conf``."""
-        level, t, order = self._level(np.asarray(g, dtype="float64"), conf)
+    def critical(self, g: np.ndarray, conf_level: float) -> float:
+        """Critical value for ``|t|`` of contrast ``g`` at confidence ``conf_level``."""
+        level, t, order = self._level(np.asarray(g, dtype="float64"), conf_level)
         cw = np.cumsum(self._w_obs[order])
         cw /= cw[-1]
         idx = min(int((cw < level).sum()), t.size - 1)
         return float(t[order][idx])
 
-    def p_value(self, g: np.ndarray, stat: float, conf: float) -> float:
+    def p_value(self, g: np.ndarray, stat: float, conf_level: float) -> float:
         """Two-sided p-value of ``|stat|`` for contrast ``g``, consistent with :meth:`critical`."""
         if not np.isfinite(stat):
             return math.nan
-        level, t, _ = self._level(np.asarray(g, dtype="float64"), conf)
+        level, t, _ = self._level(np.asarray(g, dtype="float64"), conf_level)
         w = self._w_obs
         tail = 1.0 - float(w[t < abs(stat)].sum() / w.sum())  # > 1 - level exactly when |stat| <= critical
         tail = max(tail, 0.5 / self.effective_draws)
-        alpha, beyond = 1.0 - conf, 1.0 - level
+        alpha, beyond = 1.0 - conf_level, 1.0 - level
         gamma = math.log(alpha) / math.log(beyond)
         return float(min(1.0, tail**gamma))
 

@@ -226,7 +226,7 @@ def parse_method(spec: str | Mapping[str, Any] | MethodSpec) -> MethodSpec:
     MethodSpec(label='ols+newey-west(lags=2)', options={'method': 'ols', 'se_type': 'newey-west', 'lags': 2})
     >>> parse_method("arima(1,1)")
     MethodSpec(label='arima(1,1)', options={'method': 'arima', 'ar_order': 1, 'ma_order': 1})
-    >>> parse_method("gls-reml(ci_method=calibrated)").options
+    >>> dict(parse_method("gls-reml(ci_method=calibrated)").options)
     {'method': 'gls-reml', 'ci_method': 'calibrated'}
     >>> parse_method("quasipoisson").options["family"]
     'quasipoisson'
