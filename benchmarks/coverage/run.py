@@ -9,7 +9,7 @@ warnings (by warning class), of non-converged fits, the mean AR(1) estimate and 
 Usage (from the repository root)::
 
     nice .venv/bin/python benchmarks/coverage/run.py --grid reduced --workers 1      # the committed study
-    .venv/bin/python benchmarks/coverage/run.py --grid full --reps 2000 --workers 2 --out /tmp/cov
+    .venv/bin/python benchmarks/coverage/run.py --grid full --reps 2000 --workers 2 --out coverage_full
     .venv/bin/python benchmarks/coverage/run.py --grid reduced --methods ols gls-reml default --reps 200
 
 ``--resume`` skips scenarios whose CSV already exists in ``--out`` (files are written atomically when a
