@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 from scipy import linalg, optimize
 
-from evaltoolkit.its._ar import BOUNDARY, ARData, ar_from_pacf, numerical_hessian, pacf_from_ar
+from evaltoolkit.its._ar import (
+    BOUNDARY,
+    ARData,
+    _start_pacf,
+    ar_from_pacf,
+    numerical_hessian,
+    pacf_from_ar,
+)
 from evaltoolkit.its.errors import ARBoundaryWarning, ITSWarning
 
 __all__ = ["ARMAFit", "arma_acvf", "arma_result_fields", "fit_arma", "ma_at_boundary", "ma_boundary"]
@@ -131,31 +138,6 @@ def _full_loglik(par: np.ndarray, X: np.ndarray, y: np.ndarray, ar: ARData, p: i
     return float(-n / 2 * (math.log(2 * math.pi * (w @ w) / n) + 1) - logdet / 2)
 
 
-def _start(X: np.ndarray, y: np.ndarray, ar: ARData, p: int) -> np.ndarray:
-    """Starting AR PACF: sample PACF of the OLS residuals (pooled over series), clipped to ±0.9."""
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    e = y - X @ beta
-    acf = np.ones(p + 1)
-    den = float(e @ e)
-    for lag in range(1, p + 1):
-        num = 0.0
-        for a, b in ar.blocks:
-            pos, eb = ar.positions[a:b], e[a:b]
-            idx = {int(v): i for i, v in enumerate(pos)}
-            num += sum(eb[i] * eb[idx[int(v) + lag]] for i, v in enumerate(pos) if int(v) + lag in idx)
-        acf[lag] = num / den if den > 0 else 0.0
-    out = np.zeros(p)
-    phi = np.zeros(0)
-    v = 1.0
-    for lag in range(1, p + 1):
-        r = (acf[lag] - phi @ acf[lag - 1 : 0 : -1]) / v if lag > 1 else acf[1]
-        r = float(np.clip(r, -0.9, 0.9))
-        out[lag - 1] = r
-        phi = np.r_[phi - r * phi[::-1], r]
-        v *= 1 - r * r
-    return out
-
-
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
     """Thousands of small Cholesky factorisations: BLAS threads only add contention (10× slower on a busy
@@ -186,7 +168,7 @@ def _fit_arma(X: np.ndarray, y: np.ndarray, ar: ARData, p: int, q: int) -> ARMAF
         except (linalg.LinAlgError, np.linalg.LinAlgError, ValueError):
             return math.inf
 
-    ar0 = np.arctanh(_start(X, y, ar, p))
+    ar0 = np.arctanh(_start_pacf(X, y, ar, p))  # sample PACF of OLS residuals, clipped to ±0.9
     best: optimize.OptimizeResult | None = None
     converged = False
     for ma0 in (0.0, 0.5, -0.5):  # a few MA starts: ARMA likelihoods can be multimodal
