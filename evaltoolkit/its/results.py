@@ -20,6 +20,9 @@ from evaltoolkit._deprecate import renamed_kwargs, warn_renamed
 from evaltoolkit.its._ar import ARData
 from evaltoolkit.its._calibrate import Calibration
 from evaltoolkit.its._types import COUNT_FAMILIES, LOG_LINK_FAMILIES
+from evaltoolkit.its.derived import DEFAULT_DRAWS, CoefficientDraws, draw_coefficients, summarise_draws
+from evaltoolkit.its.derived import derived_effects as _derived_effects
+from evaltoolkit.its.derived import totals as _sim_totals
 from evaltoolkit.its.design import EPOC_MINIMUM, RECOMMENDED_MINIMUM, ITSDesign
 from evaltoolkit.its.diagnostics import ITSDiagnostics, acf_pacf, breusch_godfrey, durbin_watson, ljung_box
 from evaltoolkit.its.errors import ITSInputError
@@ -565,6 +568,51 @@ class ITSResult:
         return float((Xr @ self.params).mean()), Xr.mean(axis=0)
 
     def _ratio_rows(
+        self,
+        name_abs: str,
+        name_rel: str,
+        F: float,
+        gF: np.ndarray,
+        C: float,
+        gC: np.ndarray,
+        sim: tuple[CoefficientDraws, np.ndarray, np.ndarray, np.ndarray, bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Absolute and relative rows: delta method, or (``sim``: draws, row mask, X, X counterfactual,
+        mean per period) percentile intervals from the draws."""
+        rows = self._delta_ratio_rows(name_abs, name_rel, F, gF, C, gC)
+        if sim is None:
+            return rows
+        draws, mask, X, Xc, per_period = sim
+        tot = _sim_totals(draws, mask, X, Xc)
+        est, d = tot.absolute(per_period)
+        rel, rd = tot.relative()
+        for row, (value, values) in zip(rows, ((est, d), (rel, rd)), strict=True):
+            s = summarise_draws(row["term"], value, values, self.conf_level)
+            sd = s["std_error"]
+            row.update(
+                estimate=s["estimate"],
+                std_error=sd,
+                statistic=s["estimate"] / sd if sd and sd > 0 else math.nan,
+                p_value=s["p_value"],
+                ci_lower=s["ci_lower"],
+                ci_upper=s["ci_upper"],
+            )
+            if "rate_ratio" in row:
+                row.update(
+                    rate_ratio=s["estimate"] + 1,
+                    rate_ratio_ci_lower=s["ci_lower"] + 1,
+                    rate_ratio_ci_upper=s["ci_upper"] + 1,
+                )
+        return rows
+
+    def _draws(self, interval: str, n_draws: int, seed: int) -> CoefficientDraws | None:
+        if interval == "delta":
+            return None
+        if interval != "simulation":
+            raise ITSInputError(f"interval must be 'simulation' or 'delta', not {interval!r}")
+        return draw_coefficients(self, n_draws=n_draws, seed=seed)[0]
+
+    def _delta_ratio_rows(
         self, name_abs: str, name_rel: str, F: float, gF: np.ndarray, C: float, gC: np.ndarray
     ) -> list[dict[str, Any]]:
         rows = []
@@ -615,7 +663,14 @@ class ITSResult:
             later += [t.removeprefix("diff_") for t in later]
         return later
 
-    def effects(self, at: int | list[int] | tuple[int, ...] | None = None) -> pd.DataFrame:
+    def effects(
+        self,
+        at: int | list[int] | tuple[int, ...] | None = None,
+        *,
+        interval: str = "simulation",
+        n_draws: int = DEFAULT_DRAWS,
+        seed: int = 0,
+    ) -> pd.DataFrame:
         """Post-interruption slopes and the fitted-minus-counterfactual difference at chosen horizons.
 
         Parameters
@@ -624,6 +679,13 @@ class ITSResult:
             Horizons in periods after each post segment starts (0 = first post-interruption period).
             Default: 0 and the last period of the segment. Horizons past a later interruption give the
             extrapolated effect of this interruption alone.
+        interval : {"simulation", "delta"}, default "simulation"
+            Intervals of ``absolute_change`` and ``relative_change``: percentile intervals from one set of
+            ``n_draws`` draws of the coefficients (:mod:`evaltoolkit.its.derived`), so the two always
+            agree on direction and on excluding no change; or the delta method (each its own Wald
+            interval; they can disagree). Slopes are linear: always Wald.
+        n_draws, seed : int
+            Number of draws and seed of the simulation (default 10,000 and 0).
 
         Returns
         -------
@@ -660,10 +722,10 @@ class ITSResult:
         >>> res.effects(at=[0, 4])[["term", "horizon", "estimate", "ci_lower", "ci_upper"]].round(3)
                       term  horizon  estimate  ci_lower  ci_upper
         0       post_slope     <NA>     0.750     0.674     0.826
-        1  absolute_change        0    -6.000    -6.750    -5.250
-        2  relative_change        0    -0.106    -0.119    -0.094
-        3  absolute_change        4    -5.000    -5.892    -4.108
-        4  relative_change        4    -0.085    -0.100    -0.071
+        1  absolute_change        0    -6.000    -6.769    -5.244
+        2  relative_change        0    -0.106    -0.119    -0.093
+        3  absolute_change        4    -5.000    -5.899    -4.104
+        4  relative_change        4    -0.085    -0.099    -0.071
         """
         d = self.design
         f = d.frame
@@ -679,8 +741,9 @@ class ITSResult:
                     raise ITSInputError(
                         f"effects(at=...) takes horizons as non-negative whole numbers, not {h!r}"
                     )
+        draws = self._draws(interval, n_draws, seed)
         if d.is_staggered:
-            return self._staggered_effects(horizons_given)
+            return self._staggered_effects(horizons_given, draws)
         records: list[dict[str, Any]] = []
         n_int = len(d.interruptions)
         for j in range(n_int):
@@ -735,7 +798,10 @@ class ITSResult:
                 rows = np.flatnonzero(treated & (t_all == tt))
                 F, gF = self._aggregate(rows, Xf)
                 C, gC = self._aggregate(rows, Xc)
-                for r in self._ratio_rows(f"absolute_change{sfx}", f"relative_change{sfx}", F, gF, C, gC):
+                sim = None if draws is None else (draws, treated & (t_all == tt), Xf, Xc, True)
+                for r in self._ratio_rows(
+                    f"absolute_change{sfx}", f"relative_change{sfx}", F, gF, C, gC, sim
+                ):
                     records.append({**r, "interruption": j + 1, "horizon": int(h), "time": d.time_of(tt)})
         out = pd.DataFrame.from_records(records)
         cols = list(COEFFICIENT_COLUMNS)
@@ -780,7 +846,9 @@ class ITSResult:
             )
         return row
 
-    def _staggered_effects(self, horizons_given: list[int] | None) -> pd.DataFrame:
+    def _staggered_effects(
+        self, horizons_given: list[int] | None, draws: CoefficientDraws | None = None
+    ) -> pd.DataFrame:
         """Effects of a staggered design: per treated series at its own horizons, and combined."""
         d = self.design
         assert d.staggered is not None
@@ -825,14 +893,16 @@ class ITSResult:
                 all_rows.append(rows)
                 F, gF = self._aggregate(rows, X)
                 C, gC = self._aggregate(rows, Xc)
-                for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC):
+                sim = None if draws is None else (draws, _mask(len(f), rows), X, Xc, True)
+                for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC, sim):
                     records.append(
                         {**r, "interruption": 1, "horizon": int(h), "time": d.time_of(tt), "group": sv}
                     )
             rows = np.concatenate(all_rows)
             F, gF = self._aggregate(rows, X)
             C, gC = self._aggregate(rows, Xc)
-            for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC):
+            sim = None if draws is None else (draws, _mask(len(f), rows), X, Xc, True)
+            for r in self._ratio_rows("absolute_change", "relative_change", F, gF, C, gC, sim):
                 records.append({**r, "interruption": 1, "horizon": int(h), "time": None, "group": pd.NA})
         return self._finish_effects(records, ["group"])
 
@@ -863,7 +933,15 @@ class ITSResult:
             )
         return int(hit.iloc[0])
 
-    def cumulative_effect(self, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+    def cumulative_effect(
+        self,
+        *,
+        start: Any = None,
+        end: Any = None,
+        interval: str = "simulation",
+        n_draws: int = DEFAULT_DRAWS,
+        seed: int = 0,
+    ) -> pd.DataFrame:
         """Total fitted-minus-counterfactual difference over post-interruption periods, with a CI.
 
         For counts this is the number of events caused (negative: averted) relative to the continued
@@ -877,12 +955,19 @@ class ITSResult:
         start, end : time value, optional
             First and last period summed (values of the time column). Default: the first interruption's
             first post-interruption period to the last period.
+        interval : {"simulation", "delta"}, default "simulation"
+            Percentile intervals of the absolute and relative change from one set of ``n_draws`` draws of
+            the coefficients (:mod:`evaltoolkit.its.derived`; ``std_error`` is the SD of the draws and the
+            p-value a Monte-Carlo p-value), so the two always agree on direction and on excluding no
+            change; or delta-method Wald intervals (``"delta"``; they can disagree for counts).
+        n_draws, seed : int
+            Number of draws and seed of the simulation (default 10,000 and 0).
 
         Returns
         -------
         pandas.DataFrame
             One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
-            ci_lower, ci_upper`` (delta method), ``start, end, n_periods, observed_total, fitted_total,
+            ci_lower, ci_upper`` (see ``interval``), ``start, end, n_periods, observed_total, fitted_total,
             counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
             counterfactual total - 1; log-scale CI for counts). Staggered designs: a ``group`` column and
             one row per treated series, each summed over its own post periods, after the first row, which
@@ -899,7 +984,10 @@ class ITSResult:
         >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
         >>> res.cumulative_effect()[["estimate", "ci_lower", "ci_upper", "n_periods"]].round(2)
            estimate  ci_lower  ci_upper  n_periods
-        0     -55.5    -67.38    -43.62         12
+        0     -55.5    -67.27    -43.54         12
+        >>> res.cumulative_effect(interval="delta")[["estimate", "ci_lower", "ci_upper"]].round(2)
+           estimate  ci_lower  ci_upper
+        0     -55.5    -67.38    -43.62
         """
         d = self.design
         f = d.frame
@@ -908,8 +996,9 @@ class ITSResult:
         t1 = int(t_all.max()) if end is None else self._t_of(end, "end")
         if t1 < t0:
             raise ITSInputError("cumulative_effect: end is before start")
+        draws = self._draws(interval, n_draws, seed)
         if d.is_staggered:
-            return self._staggered_cumulative(t0, t1)
+            return self._staggered_cumulative(t0, t1, draws)
         keep = f["treated"].to_numpy() & f["in_fit"].to_numpy() & (t_all >= t0) & (t_all <= t1)
         periods = np.unique(t_all[keep])
         X = d.X.to_numpy(dtype="float64")
@@ -925,8 +1014,8 @@ class ITSResult:
             F, C = F + a, C + b
             gF, gC = gF + ga, gC + gb
             obs += float(y[rows].sum() if self.is_count else y[rows].mean())
-        rows_out = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC)
-        main, rel = rows_out
+        sim = None if draws is None else (draws, keep, X, Xc, False)
+        main, rel = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC, sim)
         out = {
             **{
                 k: main[k]
@@ -950,7 +1039,9 @@ class ITSResult:
         frame = pd.DataFrame([out])
         return frame[list(_CUMULATIVE_COLUMNS)]
 
-    def _cumulative_row(self, rows: np.ndarray, group: Any) -> dict[str, Any]:
+    def _cumulative_row(
+        self, rows: np.ndarray, group: Any, draws: CoefficientDraws | None = None
+    ) -> dict[str, Any]:
         d = self.design
         f = d.frame
         t_all = f["t"].to_numpy()
@@ -965,7 +1056,8 @@ class ITSResult:
             b, gb = self._aggregate(np.array([r]), Xc)
             F, C, obs = F + a, C + b, obs + float(y[r])
             gF, gC = gF + ga, gC + gb
-        main, rel = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC)
+        sim = None if draws is None else (draws, _mask(len(f), rows), X, Xc, False)
+        main, rel = self._ratio_rows("cumulative_effect", "relative", F, gF, C, gC, sim)
         ts = t_all[rows]
         return {
             **{
@@ -985,7 +1077,7 @@ class ITSResult:
             "group": group,
         }
 
-    def _staggered_cumulative(self, t0: int, t1: int) -> pd.DataFrame:
+    def _staggered_cumulative(self, t0: int, t1: int, draws: CoefficientDraws | None = None) -> pd.DataFrame:
         """Cumulative effect of a staggered design: summed over treated series, then each series."""
         d = self.design
         assert d.staggered is not None
@@ -999,12 +1091,39 @@ class ITSResult:
             & (t_all <= t1)
         )
         gv = f["group"].to_numpy(dtype=object)
-        out = [self._cumulative_row(np.flatnonzero(keep), pd.NA)]
-        out += [self._cumulative_row(np.flatnonzero(keep & (gv == sv)), sv) for sv in d.staggered["group"]]
+        out = [self._cumulative_row(np.flatnonzero(keep), pd.NA, draws)]
+        out += [
+            self._cumulative_row(np.flatnonzero(keep & (gv == sv)), sv, draws) for sv in d.staggered["group"]
+        ]
         frame = pd.DataFrame(out)
         for c in ("start", "end"):
             frame[c] = self._time_series(frame[c])
         return frame[[*_CUMULATIVE_COLUMNS, "group"]]
+
+    def derived_effects(
+        self,
+        *,
+        start: Any = None,
+        end: Any = None,
+        unit_cost: float | None = None,
+        per_period: bool = False,
+        n_draws: int = DEFAULT_DRAWS,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """Absolute and relative change, totals and cost over a window, from one set of draws.
+
+        :func:`evaltoolkit.its.derived.derived_effects` for this fit: the same draws give every row, so
+        they agree on direction and on excluding no change. See that function for the parameters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows ``absolute_change, relative_change, fitted_total, counterfactual_total`` (and ``cost``),
+            columns :data:`~evaltoolkit.its.derived.DERIVED_COLUMNS`.
+        """
+        return _derived_effects(
+            self, start=start, end=end, unit_cost=unit_cost, per_period=per_period, n_draws=n_draws, seed=seed
+        )
 
     # -- tests --------------------------------------------------------------------------------------
     def wald_test(self, terms: str | list[str]) -> pd.DataFrame:
@@ -1579,6 +1698,12 @@ class ITSResult:
 
         horizon_t = None if horizon is None else self._t_of(horizon, "horizon")
         return guard_table(self, horizon_t)
+
+
+def _mask(n: int, rows: np.ndarray) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[rows] = True
+    return m
 
 
 def _fmt(value: Any) -> str:
