@@ -294,16 +294,18 @@ def test_compare_methods_defaults_for_gamma():
 
 
 def test_report_totals_of_a_gamma_fit_are_sums_of_mean_stays():
-    from evaltoolkit.report._its import combine_sites, totals
+    from evaltoolkit.its.derived import draw_coefficients, totals
+    from evaltoolkit.report._effects import change
 
     b0, b1, b2, b3 = R_GAMMA["a1"]["coef"]
     t = np.arange(17, 21)  # 2019-01-01 to 2019-10-01: the first four post quarters
     fitted = np.exp(b0 + b1 * t + b2 + b3 * (t - 17)).sum()
     counterfactual = np.exp(b0 + b1 * t).sum()
     res = fit_case("a1")
-    out = combine_sites(
-        [totals(res, pd.Timestamp("2019-01-01"), pd.Timestamp("2019-10-01"))], correlated=False
-    )
+    time = pd.to_datetime(res.design.frame["time"])
+    mask = ((time >= "2019-01-01") & (time <= "2019-10-01")).to_numpy()
+    (draws,) = draw_coefficients(res, n_draws=2_000, seed=1)
+    out = change([totals(draws, mask)], 0.95, text="")
     assert out["n_periods"] == 4
     assert out["relative_change"] == pytest.approx(fitted / counterfactual - 1, rel=RTOL)
     # the absolute change is the mean difference per quarter, in days

@@ -17,12 +17,14 @@ from statsmodels.stats.proportion import proportion_confint
 from evaltoolkit.data import CleanExtract
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import fit_its
+from evaltoolkit.its.derived import derived_effects, draw_coefficients, total_contrast, totals
 from evaltoolkit.protocol import load_protocol
 from evaltoolkit.protocol.schema import SeriesSpec
 from evaltoolkit.report import build_report, render_markdown, run_protocol
 from evaltoolkit.report._data import LoadedData, build_series_table, published_series
+from evaltoolkit.report._effects import change
 from evaltoolkit.report._format import publish_count, publish_text_counts
-from evaltoolkit.report._its import combine_sites, horizon_window, interruption_period, totals
+from evaltoolkit.report._its import horizon_window, interruption_period
 from evaltoolkit.report._summary import limitations
 
 RULE = {"low": 1, "high": 7, "round_to": 5}
@@ -48,33 +50,48 @@ def _fit(frame: pd.DataFrame):
     )
 
 
-def test_one_site_combination_equals_the_library_cumulative_effect():
+def _window(res, start, end):
+    f = res.design.frame
+    time = pd.to_datetime(f["time"])
+    return f["treated"].to_numpy(bool) & ((time >= start) & (time <= end)).to_numpy()
+
+
+def test_one_site_change_equals_the_library_derived_effects():
+    """The report's derived-effects stage gives the same numbers as the analyst's derived_effects() with
+    the same draws (same seed and key)."""
     res = _fit(_site(1, -0.2))
     start, end = pd.Timestamp("2021-01-01"), pd.Timestamp("2022-12-01")
-    lib = res.cumulative_effect(start=start, end=end).iloc[0]
-    mine = combine_sites([totals(res, start, end)], correlated=False)
-    assert mine["estimate"] == pytest.approx(lib["estimate"], rel=1e-9)
-    assert mine["ci_lower"] == pytest.approx(lib["ci_lower"], rel=1e-9)
-    assert mine["relative_change"] == pytest.approx(lib["relative_change"], rel=1e-9)
-    assert mine["relative_ci_lower"] == pytest.approx(lib["relative_ci_lower"], rel=1e-9)
-    assert mine["relative_ci_upper"] == pytest.approx(lib["relative_ci_upper"], rel=1e-9)
+    mask = _window(res, start, end)
+    (d,) = draw_coefficients(res, n_draws=5_000, seed=4, key="k", contrasts=[total_contrast(res, mask)])
+    mine = change([totals(d, mask)], 0.95, text="")
+    lib = derived_effects(res, start=start, end=end, n_draws=5_000, seed=4, key="k").set_index("term")
+    assert mine["estimate"] == pytest.approx(lib.loc["absolute_change", "estimate"], rel=1e-12)
+    assert mine["ci_lower"] == pytest.approx(lib.loc["absolute_change", "ci_lower"], rel=1e-12)
+    assert mine["relative_ci_upper"] == pytest.approx(lib.loc["relative_change", "ci_upper"], rel=1e-12)
+    # and the delta method (kept as a check) is close
+    delta = res.cumulative_effect(start=start, end=end, interval="delta").iloc[0]
+    assert mine["estimate"] == pytest.approx(delta["estimate"], rel=1e-12)
+    assert mine["relative_change"] == pytest.approx(delta["relative_change"], rel=1e-12)
+    half = (delta["ci_upper"] - delta["ci_lower"]) / 2
+    assert abs(mine["ci_lower"] - delta["ci_lower"]) < 0.15 * half  # the draws' interval is skewed
 
 
-def test_two_sites_add_variances_when_independent_and_sds_when_correlated():
+def test_two_independent_sites_add_in_every_draw():
     a, b = _fit(_site(2, -0.2)), _fit(_site(3, -0.1))
     start, end = pd.Timestamp("2021-01-01"), pd.Timestamp("2022-12-01")
-    ca = a.cumulative_effect(start=start, end=end).iloc[0]
-    cb = b.cumulative_effect(start=start, end=end).iloc[0]
-    parts = [totals(a, start, end), totals(b, start, end)]
-    ind = combine_sites(parts, correlated=False)
-    cor = combine_sites(parts, correlated=True)
-    assert ind["estimate"] == pytest.approx(ca["estimate"] + cb["estimate"])
-    assert ind["std_error"] == pytest.approx(math.hypot(ca["std_error"], cb["std_error"]))
-    assert cor["std_error"] == pytest.approx(ca["std_error"] + cb["std_error"])
+    ca = a.cumulative_effect(start=start, end=end, interval="delta").iloc[0]
+    cb = b.cumulative_effect(start=start, end=end, interval="delta").iloc[0]
+    da, db = draw_coefficients([a, b], n_draws=20_000, seed=1)
+    ta, tb = totals(da, _window(a, start, end)), totals(db, _window(b, start, end))
+    both = change([ta, tb], 0.95, text="")
+    assert both["estimate"] == pytest.approx(ca["estimate"] + cb["estimate"])
+    # independent fits: the SD of the sum is the root sum of squares of the (widened) delta SEs, to
+    # Monte-Carlo and delta-method error
+    sd = math.hypot(da.scale * ca["std_error"], db.scale * cb["std_error"])
+    assert both["std_error"] == pytest.approx(sd, rel=0.05)
     total_f = ca["fitted_total"] + cb["fitted_total"]
     total_c = ca["counterfactual_total"] + cb["counterfactual_total"]
-    assert ind["relative_change"] == pytest.approx(total_f / total_c - 1)
-    assert cor["relative_ci_lower"] < ind["relative_ci_lower"] < ind["relative_change"]
+    assert both["relative_change"] == pytest.approx(total_f / total_c - 1)
 
 
 def test_interruption_and_horizon():

@@ -63,6 +63,9 @@ __all__ = [
     "derived_effects",
     "draw_coefficients",
     "summarise_draws",
+    "total_contrast",
+    "totals",
+    "window_mask",
 ]
 
 DEFAULT_DRAWS = 10_000
@@ -375,6 +378,14 @@ def _totals_at(
     return F, C, gF, gC
 
 
+def total_contrast(result: ITSResult, keep: np.ndarray) -> np.ndarray:
+    """Gradient of the fitted-minus-counterfactual total over the rows ``keep`` at the estimates: the
+    contrast whose critical value sets the widening of the draws for that total."""
+    keep = np.asarray(keep, dtype=bool) & result.design.fit_mask
+    _, _, gF, gC = _totals_at(result, np.asarray(result.params, dtype="float64")[None, :], keep)
+    return gF - gC
+
+
 def totals(
     draws: CoefficientDraws, keep: np.ndarray, X: np.ndarray | None = None, Xc: np.ndarray | None = None
 ) -> Totals:
@@ -544,10 +555,7 @@ def derived_effects(
     masks = [
         window_mask(r, *(windows[i] if windows is not None else (start, end))) for i, r in enumerate(fits)
     ]
-    contrasts = []
-    for r, m in zip(fits, masks, strict=True):
-        _, _, gF, gC = _totals_at(r, np.asarray(r.params, dtype="float64")[None, :], m & r.design.fit_mask)
-        contrasts.append(gF - gC)
+    contrasts = [total_contrast(r, m) for r, m in zip(fits, masks, strict=True)]
     draws = draw_coefficients(fits, n_draws=n_draws, seed=seed, key=key, contrasts=contrasts)
     return derived_table(
         [totals(d, m) for d, m in zip(draws, masks, strict=True)],

@@ -1,27 +1,22 @@
 """Interrupted time series for a protocol: every series × intervention site × pre-specified method.
 
 Each intervention site is analysed at its own go-live (staggered implementation). The headline quantity is
-the **cumulative effect over the first ``horizon_months`` after go-live**: observed-model fitted total minus
-the counterfactual (pre-implementation trend continued) total, and their ratio, with delta-method
-intervals from :meth:`evaltoolkit.its.ITSResult.cumulative_effect`.
-
-Sites are combined by summing the fitted and counterfactual totals over sites (:func:`combine_sites`).
-Without a control series the sites' data are disjoint, so the site fits are independent and the variances
-add. With a shared control series the fits are positively correlated by an unknown amount; the interval
-then uses the sum of the site standard errors (the worst case, perfect correlation), so it is conservative.
+the **cumulative effect over the first ``horizon_months`` after go-live**: model-fitted total minus the
+counterfactual (pre-implementation trend continued) total, and their ratio. Those derived figures, and
+their sums over sites, are computed in the next stage from one set of joint draws
+(:mod:`evaltoolkit.report._effects`); this module fits and summarises the fits.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import ExtrapolationWarning, ITSResult, ITSWarning, fit_its, robustness_checks
@@ -34,7 +29,6 @@ __all__ = [
     "WEEKLY_PERIOD",
     "FitRecord",
     "check_horizon",
-    "combine_sites",
     "design_extras",
     "horizon_problems",
     "horizon_window",
@@ -42,7 +36,6 @@ __all__ = [
     "run_its",
     "run_robustness",
     "run_staggered",
-    "staggered_totals",
 ]
 
 _COUNT = ("poisson", "quasipoisson", "negbin")
@@ -434,167 +427,7 @@ def run_staggered(
     return records
 
 
-def staggered_totals(
-    result: ITSResult, windows: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
-) -> dict[str, Any]:
-    """:func:`totals` of a staggered fit: each treated site over its own window, summed over the sites."""
-    f = result.design.frame
-    time = pd.to_datetime(f["time"]).to_numpy()
-    group = f["group"].to_numpy(dtype=object)
-    keep = np.zeros(len(f), dtype=bool)
-    for code, (a, b) in windows.items():
-        keep |= (group == code) & (time >= np.datetime64(a)) & (time <= np.datetime64(b))
-    return _totals_of(result, keep & f["in_fit"].to_numpy(dtype=bool) & f["treated"].to_numpy(dtype=bool))
-
-
 # -- numbers from a fit ----------------------------------------------------------------------------------
-def _quantile(result: ITSResult) -> float:
-    p = 0.5 + result.conf_level / 2
-    return float(stats.t.ppf(p, result.df_resid) if result.use_t else stats.norm.ppf(p))
-
-
-def totals(result: ITSResult, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
-    """Fitted and counterfactual totals of the treated series over ``[start, end]`` and their gradients.
-
-    Counts: sums of expected counts. Gaussian and gamma: sums over periods of the (mean over treated series)
-    fitted value. Excluded transition periods are not summed (as :meth:`ITSResult.cumulative_effect`).
-    """
-    f = result.design.frame
-    time = pd.to_datetime(f["time"]).to_numpy()
-    keep = (
-        f["treated"].to_numpy(dtype=bool)
-        & f["in_fit"].to_numpy(dtype=bool)
-        & (time >= np.datetime64(start))
-        & (time <= np.datetime64(end))
-    )
-    return _totals_of(result, keep)
-
-
-def _totals_of(result: ITSResult, keep: np.ndarray) -> dict[str, Any]:
-    d = result.design
-    f = d.frame
-    X = d.X.to_numpy(dtype="float64")
-    Xc = d.X_counterfactual.to_numpy(dtype="float64")
-    b = np.asarray(result.params, dtype="float64")
-    t = f["t"].to_numpy()
-    periods = np.unique(t[keep])
-    if result.log_link and not result.is_count:  # gamma: per-period mean over treated series of exp(eta)
-        F = C = 0.0
-        gF = np.zeros(X.shape[1])
-        gC = np.zeros(X.shape[1])
-        mu, mu_c = np.exp(X @ b), np.exp(Xc @ b)
-        for tt in periods:
-            rows = keep & (t == tt)
-            F += float(mu[rows].mean())
-            C += float(mu_c[rows].mean())
-            gF += (mu[rows][:, None] * X[rows]).mean(axis=0)
-            gC += (mu_c[rows][:, None] * Xc[rows]).mean(axis=0)
-    elif result.is_count:
-        off = f["offset"].to_numpy(dtype="float64")
-        log_off = np.where(np.isfinite(off), np.log(np.where(off > 0, off, 1.0)), 0.0) if d.offset else 0.0
-        eta = X @ b + log_off
-        eta_c = Xc @ b + log_off
-        mu, mu_c = np.exp(eta), np.exp(eta_c)
-        F = float(mu[keep].sum())
-        C = float(mu_c[keep].sum())
-        gF = (mu[keep][:, None] * X[keep]).sum(axis=0)
-        gC = (mu_c[keep][:, None] * Xc[keep]).sum(axis=0)
-    elif d.is_staggered:  # each site-period counts once: sums over the sites' own windows
-        gF, gC = X[keep].sum(axis=0), Xc[keep].sum(axis=0)
-        F, C = float(gF @ b), float(gC @ b)
-    else:
-        F = C = 0.0
-        gF = np.zeros(X.shape[1])
-        gC = np.zeros(X.shape[1])
-        for tt in periods:
-            rows = keep & (t == tt)
-            gF += X[rows].mean(axis=0)
-            gC += Xc[rows].mean(axis=0)
-        F, C = float(gF @ b), float(gC @ b)
-    return {
-        "F": F,
-        "C": C,
-        "gF": gF,
-        "gC": gC,
-        "cov": np.asarray(result.cov, dtype="float64"),
-        "n_periods": int(keep.sum()) if d.is_staggered else int(periods.size),  # staggered: site-periods
-        "count": bool(result.is_count),
-        "log_link": bool(result.log_link),
-        "conf_level": float(result.conf_level),
-        "q": _quantile(result),
-        # the fit's own critical values for the two derived totals (calibrated fits differ by contrast)
-        "q_abs": result.critical_value(gF - gC),
-        "q_rel": result.critical_value(
-            gF / F - gC / C
-            if result.log_link and F > 0 and C > 0
-            else (gF / C - F * gC / C**2 if C else None)
-        ),
-    }
-
-
-def combine_sites(parts: list[dict[str, Any]], *, correlated: bool) -> dict[str, Any]:
-    """Combine site totals (from :func:`totals`) into one cumulative effect with intervals.
-
-    ``absolute`` is Σ fitted − Σ counterfactual (for Gaussian outcomes divided by the number of
-    site-periods: the mean difference per period); ``relative`` is Σ fitted / Σ counterfactual − 1 with a
-    log-scale interval for log-link fits (counts, gamma). ``correlated=True`` (a shared control series)
-    adds standard errors (perfect correlation: conservative); otherwise variances add (independent sites).
-    """
-    F = sum(p["F"] for p in parts)
-    C = sum(p["C"] for p in parts)
-    count = all(p["count"] for p in parts)
-    log_link = all(p.get("log_link", p["count"]) for p in parts)
-    n = sum(p["n_periods"] for p in parts)
-    q_abs = max(p.get("q_abs", p["q"]) for p in parts)  # several sites: the largest (conservative)
-    q_rel = max(p.get("q_rel", p["q"]) for p in parts)
-    abs_sd, rel_sd = [], []
-    for p in parts:
-        g = p["gF"] - p["gC"]
-        abs_sd.append(math.sqrt(max(float(g @ p["cov"] @ g), 0.0)))
-        gl = p["gF"] / F - p["gC"] / C if log_link else p["gF"] / C - F * p["gC"] / C**2
-        rel_sd.append(math.sqrt(max(float(gl @ p["cov"] @ gl), 0.0)))
-
-    def pool(sds: list[float]) -> float:
-        return float(sum(sds)) if correlated else float(math.sqrt(sum(s * s for s in sds)))
-
-    se_abs, se_rel = pool(abs_sd), pool(rel_sd)
-    scale = 1.0 if count else 1.0 / n if n else math.nan
-    absolute = (F - C) * scale
-    out = {
-        "estimate": absolute,
-        "std_error": se_abs * scale,
-        "ci_lower": absolute - q_abs * se_abs * scale,
-        "ci_upper": absolute + q_abs * se_abs * scale,
-        "fitted_total": F,
-        "counterfactual_total": C,
-        "n_periods": n,
-        "interval": "conservative (sites share the control series)" if correlated else "sites independent",
-    }
-    if log_link and F > 0 and C > 0:
-        log_r = math.log(F / C)
-        out.update(
-            relative_change=math.exp(log_r) - 1,
-            relative_ci_lower=math.exp(log_r - q_rel * se_rel) - 1,
-            relative_ci_upper=math.exp(log_r + q_rel * se_rel) - 1,
-        )
-    elif not log_link and C != 0:
-        rel = F / C - 1
-        out.update(
-            relative_change=rel,
-            relative_ci_lower=rel - q_rel * se_rel,
-            relative_ci_upper=rel + q_rel * se_rel,
-        )
-    else:
-        out.update(relative_change=math.nan, relative_ci_lower=math.nan, relative_ci_upper=math.nan)
-    z = out["estimate"] / out["std_error"] if out["std_error"] > 0 else math.nan
-    # normal p-value on z rescaled by the interval's critical value: p < 1 - conf exactly when the interval
-    # of the absolute difference excludes zero
-    conf = parts[0].get("conf_level", 0.95)
-    z_crit = float(stats.norm.ppf(0.5 + conf / 2))
-    out["p_value"] = float(2 * stats.norm.sf(abs(z) * z_crit / q_abs)) if math.isfinite(z) else math.nan
-    return out
-
-
 def _term(result: ITSResult, name: str) -> dict[str, Any]:
     coefs = result.coefficients().set_index("term")
     if name not in coefs.index:
@@ -609,8 +442,13 @@ def _term(result: ITSResult, name: str) -> dict[str, Any]:
     return out
 
 
-def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
-    """JSON-ready summary of one fit: options, status, level/slope change, cumulative effect, diagnostics."""
+def fit_summary(
+    rec: FitRecord, *, diagnostics: bool, cumulative: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """JSON-ready summary of one fit: options, status, level/slope change, cumulative effect, diagnostics.
+
+    ``cumulative`` is the fit's change over its horizon from the derived-effects stage
+    (:mod:`evaltoolkit.report._effects`), whose draws every derived figure shares."""
     out: dict[str, Any] = {
         "series": rec.series,
         "site": rec.site,
@@ -634,11 +472,15 @@ def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
     terms = d.interruption_terms[0]
     level = next((t for t in terms if "level_change" in t), None)
     slope = next((t for t in terms if "slope_change" in t), None)
-    with warnings.catch_warnings():
-        # the guards at this horizon were judged when fitting and are in rec.warnings (see _fit)
-        warnings.simplefilter("ignore", ExtrapolationWarning)
-        ce = r.cumulative_effect(start=rec.horizon[0], end=rec.horizon[1]).iloc[0]
-    per_period = 1.0 if r.is_count else 1.0 / max(int(ce["n_periods"]), 1)
+    f = d.frame
+    time = pd.to_datetime(f["time"])
+    in_window = (
+        f["treated"].to_numpy(dtype=bool)
+        & d.fit_mask
+        & (time >= rec.horizon[0]).to_numpy()
+        & (time <= rec.horizon[1]).to_numpy()
+    )
+    window = time[in_window]
     out.update(
         n_periods=int(r.n_obs),
         pre_points=int(d.segment_points[0]),
@@ -649,19 +491,11 @@ def fit_summary(rec: FitRecord, *, diagnostics: bool) -> dict[str, Any]:
         level_change=_term(r, level) if level else {},
         slope_change=_term(r, slope) if slope else {},
         cumulative={
-            "start": ce["start"],
-            "end": ce["end"],
-            "n_periods": int(ce["n_periods"]),
-            "estimate": float(ce["estimate"]) * per_period,
-            "std_error": float(ce["std_error"]) * per_period,
-            "ci_lower": float(ce["ci_lower"]) * per_period,
-            "ci_upper": float(ce["ci_upper"]) * per_period,
-            "p_value": float(ce["p_value"]),
-            "fitted_total": float(ce["fitted_total"]),
-            "counterfactual_total": float(ce["counterfactual_total"]),
-            "relative_change": float(ce["relative_change"]),
-            "relative_ci_lower": float(ce["relative_ci_lower"]),
-            "relative_ci_upper": float(ce["relative_ci_upper"]),
+            "start": window.min() if len(window) else None,
+            "end": window.max() if len(window) else None,
+            **{k: v for k, v in (cumulative or {}).items() if k not in ("interval",)},
+            "n_periods": int((cumulative or {}).get("n_periods", window.nunique())),
+            "interval": (cumulative or {}).get("interval"),
             "scale": "total over the horizon" if r.is_count else "mean difference per period",
         },
     )
@@ -822,7 +656,10 @@ def _fit_rows(
 
 
 def run_robustness(
-    protocol: Protocol, tables: dict[str, pd.DataFrame], records: list[FitRecord]
+    protocol: Protocol,
+    tables: dict[str, pd.DataFrame],
+    records: list[FitRecord],
+    effects: Mapping[tuple[str, int], Any] | None = None,
 ) -> dict[str, Any]:
     """Placebo and robustness checks of the primary fits (``analysis.robustness`` of the protocol).
 
@@ -897,11 +734,10 @@ def run_robustness(
                     label = f"control site {c} as if live at {rec.site}'s go-live ({how})"
                     rows += _fit_rows(result, "in_space_placebo", label, spec.name, rec.site, error, warns)
         ok = [r for r in primary if r.result is not None]
-        if loo and len(ok) == len(primary) and len(ok) >= 2:
-            correlated = any(r.controlled for r in ok)
+        eff = None if effects is None else effects.get((spec.name, 0))
+        if loo and eff is not None and len(ok) == len(primary) and len(ok) >= 2:
             for s in sites:
-                parts = [totals(r.result, *r.horizon) for r in ok if r.site != s]  # type: ignore[arg-type]
-                comb = combine_sites(parts, correlated=correlated)
+                comb = eff.combined([x for x in eff.sites if x != s])
                 rows.append(
                     {
                         "series": spec.name,

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from evaltoolkit.report._format import change_phrase, fmt_num, money, money_exact, relative_phrase
+from evaltoolkit.report._synthesis import findings, model_checks, sensitivity_facts
 
 __all__ = ["change_words", "limitations", "lower_first", "summary_sentences"]
 
@@ -49,10 +50,50 @@ def _excludes_zero(lo: float | None, hi: float | None) -> bool:
     return lo is not None and hi is not None and (lo > 0 or hi < 0)
 
 
-def _its_sentence(results: dict[str, Any], s: dict[str, Any]) -> str | None:
-    c = _combined(results, s["name"])
-    if c is None or c.get("status") != "ok":
-        return None
+def _site_phrase(x: dict[str, Any]) -> str:
+    rel, lo, hi = x.get("relative_change"), x.get("relative_ci_lower"), x.get("relative_ci_upper")
+    if rel is None or lo is None or hi is None:
+        return f"{x['site']} not estimated"
+    return f"{x['site']} {relative_phrase(rel, lo, hi).replace('95% CI ', '')}"
+
+
+def _sensitivity_text(f: dict[str, Any]) -> str:
+    sens = f["sensitivity"]
+    if not sens:
+        return ""
+    agree = [s for s in sens if s["agrees"]]
+    bad = [s for s in sens if not s["agrees"]]
+    p_ex = f["excludes_no_change"]
+    if not bad:
+        what = "excluded no change" if p_ex else "included no change"
+        return (
+            f" All {len(sens)} pre-specified sensitivity analyses agreed: same direction, and each interval "
+            f"{what}."
+        )
+    parts = []
+    for s in bad:
+        phrase = relative_phrase(s["relative_change"], s["relative_ci_lower"], s["relative_ci_upper"])
+        head = f"{s['method']}: {phrase}"
+        if not s["same_direction"]:
+            parts.append(f"{head}, the other direction")
+        elif p_ex and not s["excludes_no_change"]:
+            parts.append(f"{head}, which cannot exclude no change")
+        else:
+            parts.append(f"{head}, which excludes no change")
+    text = (
+        f" Of {len(sens)} pre-specified sensitivity analyses, {len(agree)} agreed; " + "; ".join(parts) + "."
+    )
+    if any(s["controlled"] for s in bad):
+        text += (
+            " The controlled analysis compares with a site without the service, so it allows for changes "
+            "that affected every site (such as other services starting at the same time); where it cannot "
+            "exclude no change, the uncontrolled estimate may include such changes."
+        )
+    return text
+
+
+def _its_sentence(results: dict[str, Any], f: dict[str, Any], s: dict[str, Any]) -> str | None:
+    c = f["primary"]
     conf = results.get("conf_level", 0.95)
     horizon = results["its"]["horizon_months"]
     sites = ", ".join(c["sites"])
@@ -74,28 +115,32 @@ def _its_sentence(results: dict[str, Any], s: dict[str, Any]) -> str | None:
         "predicted "
         f"over the first {horizon} months after go-live (sites {sites} combined): {tail}."
     )
-    if not _excludes_zero(lo, hi):
+    if not f["excludes_no_change"]:
         text += " The interval includes no change, so the data are also consistent with no effect."
-    sens = [
-        x
-        for x in results["its"]["combined"]
-        if x["series"] == s["name"] and x["method_id"] != "m0" and x.get("status") == "ok"
-    ]
-    if sens:
-        same_dir = [
-            x
-            for x in sens
-            if x.get("relative_change") is not None and (x["relative_change"] < 0) == (rel < 0)
-        ]
-        if len(same_dir) == len(sens):
-            text += " Every pre-specified sensitivity analysis gave an estimate in the same direction."
-        else:
+    if len(f["sites"]) > 1:
+        text += " By site: " + "; ".join(_site_phrase(x) for x in f["sites"]) + "."
+        h = f.get("heterogeneity")
+        if f.get("sites_disagree") and h:
             text += (
-                f" Of the pre-specified sensitivity analyses, {len(sens) - len(same_dir)} of {len(sens)} "
-                "gave an "
-                "estimate in the opposite direction."
+                f" The sites differ more than chance would explain (I² = {h['i2']:.0f}%, Q-test p = "
+                f"{h['q_p_value']:.2f}): the combined figure hides real differences between sites."
             )
+        elif h and h.get("i2") is not None:
+            text += f" The site estimates are consistent with one another (I² = {h['i2']:.0f}%)."
+    text += _sensitivity_text(f)
+    cert = f["certainty"]
+    concerns = [d["domain"] for d in cert["domains"] if d["serious"]]
+    text += f" Certainty: {cert['rating']}" + (
+        f" (starting from {cert['start']}; serious concerns about {_and(concerns)}; see 'How sure are we')."
+        if concerns
+        else f" ({cert['start_reason']}; no serious concern)."
+    )
     return text
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _cost_sentences(results: dict[str, Any]) -> list[str]:
@@ -251,8 +296,9 @@ def summary_sentences(results: dict[str, Any]) -> list[str]:
     """The plain-language summary, one sentence (or short paragraph) per finding, headline first."""
     out: list[str] = []
     if results.get("its"):
-        for s in _headline_series(results):
-            sentence = _its_sentence(results, s)
+        specs = {s["name"]: s for s in _series(results)}
+        for f in (results.get("synthesis") or {}).get("findings") or findings(results):
+            sentence = _its_sentence(results, f, specs[f["series"]])
             if sentence:
                 out.append(sentence)
         out += _cost_sentences(results)
@@ -296,54 +342,47 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
         out.append({"id": id_, "title": title, "text": text})
 
     labels = {s["name"]: s["label"] for s in _series(results)}
-    prim = [f for f in _fits(results) if f.get("status") in ("ok", "warning")]
     freq = {s["name"]: s.get("frequency", "MS") for s in _series(results)}
-    few = []
-    for f in prim:
-        code = freq.get(f["series"], "MS")
-        per = {"MS": 1.0, "W-MON": 12 / (365.25 / 7)}.get(code, 3.0)  # months per period
-        if f.get("pre_points") is not None and f["pre_points"] * per < min_pre:
-            unit = {"MS": "months", "W-MON": "weeks"}.get(code, "quarters")
-            few.append(
-                f"{lower_first(labels.get(f['series'], f['series']))} at {f['site']} ({f['pre_points']} "
-                f"{unit})"
-            )
+    prim = [f for f in _fits(results) if f.get("status") in ("ok", "warning")]
+    # the same checks, thresholds and flags as the model-checks table (evaltoolkit.report._synthesis)
+    checks = (results.get("synthesis") or {}).get("model_checks") or model_checks(results)
+
+    def flagged(check: str) -> list[dict[str, Any]]:
+        return [c for c in checks if c["check"] == check and c["flagged"]]
+
+    def where(rows: list[dict[str, Any]]) -> str:
+        return "; ".join(f"{lower_first(labels.get(c['series'], c['series']))} at {c['site']}" for c in rows)
+
+    few = flagged("points")
     if few:
         add(
             "few_pre_points",
             "Few points before go-live",
             "The pre-implementation trend rests on less than "
             + f"{min_pre} months of data for "
-            + "; ".join(few)
+            + "; ".join(
+                f"{lower_first(labels.get(c['series'], c['series']))} at {c['site']} "
+                f"({c['measured'].split(' / ')[0]} "
+                f"{ {'MS': 'months', 'W-MON': 'weeks'}.get(freq.get(c['series'], 'MS'), 'quarters') })"
+                for c in few
+            )
             + ". Trends estimated from short baselines are fragile, and the counterfactual extrapolates "
             "them; treat "
             "these estimates with caution.",
         )
-    auto = sorted(
-        {
-            (f["series"], f["site"])
-            for f in prim
-            if (f.get("diagnostics") or {}).get("autocorrelation_p") is not None
-            and f["diagnostics"]["autocorrelation_p"] < 0.05
-        }
-    )
+    auto = flagged("residual_autocorrelation")
     if auto:
-        methods = (results.get("its") or {}).get("methods", [])
-        nw = [
-            m["label"]
-            for m in methods
-            if m["options"].get("se_type") == "newey-west" or m["options"].get("method") != "ols"
-        ]
+        after_ar = [c for c in auto if "after the AR error model" in c["label"]]
         add(
             "autocorrelation",
             "Autocorrelation",
-            "The residuals of the primary model show autocorrelation (p < 0.05) for "
-            + "; ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in auto)
-            + ". Autocorrelated errors make model-based intervals too narrow"
+            "The residuals of the primary model show autocorrelation (p < 0.05; the model-checks table) for "
+            + where(auto)
             + (
-                f"; the sensitivity analysis '{nw[0]}' allows for it."
-                if nw
-                else "; no sensitivity analysis allows for it."
+                ". For the analyses whose primary method models AR(1) errors this is autocorrelation left "
+                "after that model (a longer memory or seasonality); their intervals may be too narrow."
+                if after_ar
+                else ". Autocorrelated errors make model-based intervals too narrow."
             ),
         )
     if prim and not any((f.get("diagnostics") or {}).get("seasonal_terms") for f in prim):
@@ -354,44 +393,28 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             "go-live in a "
             "high or low season can be mistaken for an effect.",
         )
-    over = sorted(
-        {
-            (f["series"], f["site"])
-            for f in prim
-            if f.get("family") == "poisson" and (f.get("dispersion") or 0) > 1.5
-        }
-    )
+    over = flagged("overdispersion")
     if over:
         add(
             "overdispersion",
             "Overdispersion",
             "The Poisson model's dispersion exceeds 1.5 for "
-            + ", ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in over)
+            + where(over)
             + "; its intervals are too narrow (see the quasi-Poisson or negative binomial analyses).",
         )
-    far = [
-        f"{lower_first(labels.get(f['series'], f['series']))} at {f['site']}"
-        for f in prim
-        if any(g.get("guard") in ("extrapolation", "short_pre_period") for g in f.get("guards") or [])
-    ]
+    far = flagged("extrapolation")
     if far:
         add(
             "extrapolation",
             "Counterfactual extrapolated far",
             "For "
-            + "; ".join(far)
+            + where(far)
             + " the pre-implementation trend is projected further than it was observed: the pre-period is "
             "shorter than the horizon, or the trend continued to the end of the horizon leaves the range "
             "seen before go-live by more than that range itself. The estimated change then rests on the "
             "straight-line assumption more than on the data; read it with the placebo checks.",
         )
-    guarded = sorted(
-        {
-            (f["series"], f["site"])
-            for f in prim
-            if any(g.get("guard") == "autocorrelation" for g in f.get("guards") or [])
-        }
-    )
+    guarded = flagged("autocorrelation_for_method")
     if guarded:
         add(
             "autocorrelation_for_method",
@@ -399,18 +422,20 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             "The primary model's errors are more autocorrelated than its method allows for (a positive "
             "lag-1 residual autocorrelation of 0.3 or more, or a significant one, for a method that assumes "
             "independent errors; or an AR estimate of 0.8 or more, where short series bias it) for "
-            + "; ".join(f"{lower_first(labels.get(s, s))} at {site}" for s, site in guarded)
+            + where(guarded)
             + ". Its intervals are likely too narrow (Turner et al. 2021).",
         )
     rob = ((results.get("its") or {}).get("robustness") or {}).get("checks") or []
-    flagged = [
+    placebo_fits = {(c["series"], c["site"]) for c in flagged("placebo")}
+    flagged_rows = [
         r
         for r in rob
-        if r.get("check") in ("in_time_placebo", "in_space_placebo")
+        if (r.get("series"), r.get("site")) in placebo_fits
+        and r.get("check") in ("in_time_placebo", "in_space_placebo")
         and r.get("significant")
         and r.get("term") in ("level_change", "diff_level_change", "slope_change", "diff_slope_change")
     ]
-    if flagged:
+    if flagged_rows:
         add(
             "placebo",
             "Placebo checks found a change where there was no intervention",
@@ -418,7 +443,7 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             + "; ".join(
                 dict.fromkeys(
                     f"{lower_first(labels.get(r['series'], r['series']))} ({r['label']}, {r['term']})"
-                    for r in flagged
+                    for r in flagged_rows
                 )
             )
             + ". A change at a fake go-live, or at a site without the service, suggests a break in the "
@@ -450,25 +475,20 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
                 for f in failed
             ),
         )
-    its = results.get("its") or {}
     disagree = []
     for s in _series(results):
-        base = _combined(results, s["name"])
-        if base is None or base.get("status") != "ok" or base.get("relative_change") is None:
+        facts = sensitivity_facts(results, s["name"])
+        if facts is None:
             continue
-        sig = _excludes_zero(base.get("relative_ci_lower"), base.get("relative_ci_upper"))
-        for c in its.get("combined", []):
-            if c["series"] != s["name"] or c["method_id"] == "m0" or c.get("status") != "ok":
-                continue
-            c_sig = _excludes_zero(c.get("relative_ci_lower"), c.get("relative_ci_upper"))
-            flip = ((c.get("relative_change") or 0) < 0) != (base["relative_change"] < 0)
-            if c_sig != sig or flip:
+        for c in facts["sensitivity"]:
+            if not c["agrees"]:
                 disagree.append(f"{lower_first(s['label'])} ({c['method']})")
     if disagree:
         add(
             "method_sensitivity",
             "Conclusions depend on the method",
-            "Whether the interval excludes no change differs from the primary analysis under: "
+            "The direction, or whether the interval excludes no change, differs from the primary analysis "
+            "under: "
             + "; ".join(disagree)
             + ". Turner et al. (2021) found such disagreement between methods in 4–25% of published "
             "series; the "

@@ -44,6 +44,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
     ("counterfactual", "What would have happened without the service"),
     ("effects", "Effects by site"),
+    ("certainty", "How sure are we"),
     ("sensitivity", "Sensitivity analyses"),
     ("robustness", "Placebo and robustness checks"),
     ("cohort", "People selected at a crisis: before and after"),
@@ -847,43 +848,114 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
     return blocks
 
 
-def _diagnostics(results: dict[str, Any]) -> list[Block]:
-    its = results["its"]
+def _certainty(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    syn = results.get("synthesis") or {}
     labels = _labels(results)
+    blocks: list[Block] = [
+        Para(
+            "Each primary outcome gets a plain-language **certainty rating** (high, moderate, low, very "
+            "low), reached by fixed rules adapted from GRADE and the Cochrane EPOC risk-of-bias items for "
+            "interrupted time series: the design sets the starting level (a controlled series with at "
+            "least 8 points before and after starts high; an uncontrolled one moderate; fewer points low), "
+            "and each domain with a serious concern lowers it by one level. It is a transparent rule, not "
+            "a formal GRADE assessment; the rules are in the book's guide."
+        )
+    ]
+    for f in syn.get("findings") or []:
+        c = f["certainty"]
+        blocks.append(
+            Para(
+                f"**{labels.get(f['series'], f['label'])}: {c['rating']} certainty.** Starting level "
+                f"{c['start']} ({c['start_reason']})."
+            )
+        )
+        blocks.append(
+            Table(
+                pd.DataFrame(
+                    [
+                        {
+                            "domain": d["domain"],
+                            "serious concern": "yes: one level down" if d["serious"] else "no",
+                            "reason": d["reason"],
+                        }
+                        for d in c["domains"]
+                    ]
+                ),
+                f"How the rating of {labels.get(f['series'], f['label'])} was reached.",
+            )
+        )
+        h = f.get("heterogeneity")
+        if h:
+            blocks.append(Para(h["text"]))
+        spec = figs.get(f"forest_{f['series']}")
+        if spec is not None:
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    first = (syn.get("findings") or [None])[0]
+    if first is not None:
+        blocks.append(
+            Table(
+                pd.DataFrame(
+                    [
+                        {"EPOC item": e["question"], "risk of bias": e["risk"], "why": e["reason"]}
+                        for e in first["certainty"]["epoc"]
+                    ]
+                ),
+                "Risk of bias of the interrupted time series (Cochrane EPOC items), answered from the "
+                "protocol and the data (the same for every outcome except the last item).",
+            )
+        )
+    m = syn.get("multiplicity")
+    if m:
+        conf = results["conf_level"]
+        holm = "; ".join(
+            f"{labels.get(r['outcome'], r['outcome'])} p = {r['p_value']:.3f} (Holm {r['p_holm']:.3f})"
+            for r in m["confirmatory"]
+            if r.get("p_value") is not None and r.get("p_holm") is not None
+        )
+        blocks.append(
+            Para(
+                f"**Multiplicity.** The confirmatory estimates are the {m['n_confirmatory']} primary "
+                "outcome(s) under the primary method, sites combined"
+                + (f" (Monte-Carlo p-values, Holm-adjusted across them: {holm})" if holm else "")
+                + f". The report gives {m['n_other']} further estimates (each site, each sensitivity "
+                "analysis, secondary outcomes, placebo checks): they describe and test the confirmatory "
+                f"ones and are not adjusted. At {conf * 100:g}% confidence about "
+                f"{m['expected_false_positives']:g} of them would exclude no change by chance alone even "
+                "if nothing had changed."
+            )
+        )
+    return blocks
+
+
+def _diagnostics(results: dict[str, Any]) -> list[Block]:
+    labels = _labels(results)
+    checks = (results.get("synthesis") or {}).get("model_checks") or []
     rows = []
-    for f in its["fits"]:
-        if not f["primary"] or f["status"] not in ("ok", "warning"):
-            continue
-        d = f.get("diagnostics") or {}
-        tests = {t["test"]: t for t in d.get("tests", [])}
-        dw = tests.get("durbin_watson", {})
-        lb = next((t for k, t in tests.items() if k.startswith("ljung_box")), {})
+    for c in checks:
+        m = c.get("measured")
+        if isinstance(m, float):
+            m = fmt_p(m).removeprefix("p = ") if c["check"] == "residual_autocorrelation" else fmt_num(m, 2)
+        elif m is None:
+            m = "–"
         rows.append(
             {
-                "outcome": labels[f["series"]],
-                "site": f["site"],
-                "points before / after": f"{f.get('pre_points')} / {f.get('post_points')}",
-                "dispersion": fmt_num(f.get("dispersion"), 2) if f.get("dispersion") is not None else "–",
-                "Durbin–Watson": f"{fmt_num(dw.get('statistic'), 2)} ({fmt_p(dw.get('p_value'))})"
-                if dw
-                else "–",
-                "Ljung–Box": f"{fmt_num(lb.get('statistic'), 1)} ({fmt_p(lb.get('p_value'))})" if lb else "–",
-                "lag-1 autocorrelation": fmt_num(d.get("acf_lag1"), 2),
-                "seasonal terms": ", ".join(d.get("seasonal_terms") or []) or "none",
-                "warnings": "; ".join(f.get("warnings") or []) or "none",
+                "outcome": labels.get(c["series"], c["series"]),
+                "site": c["site"],
+                "check": c["label"],
+                "measured": str(m),
+                "flag when": c["threshold"],
+                "flagged": "yes" if c["flagged"] else "no",
             }
         )
     return [
         Para(
-            "Checks of the primary model at each site: points per segment (the Cochrane EPOC minimum is 3 "
-            "before and "
-            "after; 8 or more are recommended), overdispersion of counts (above 1: more variable than "
-            "Poisson, "
-            "which the quasi-Poisson model allows for), and residual autocorrelation (Durbin–Watson near 2 "
-            "and large "
-            "Ljung–Box p-values mean little autocorrelation)."
+            "Checks of the primary model at each site, with the thresholds that flag them; a flagged check "
+            "appears in the limitations and lowers the certainty rating (model checks). Points per segment: "
+            "the Cochrane EPOC minimum is 3 before and after, 8 or more are recommended. Residual "
+            "autocorrelation: the smallest p-value of the Breusch–Godfrey and Ljung–Box tests on the "
+            "model's residuals (normalised residuals for AR error models: what the AR model leaves)."
         ),
-        Table(pd.DataFrame(rows), "Diagnostics of the primary model."),
+        Table(pd.DataFrame(rows), "Checks of the primary model."),
     ]
 
 
@@ -1111,6 +1183,9 @@ def build_report(results: dict[str, Any]) -> Report:
         ),
         "cohort": lambda: _cohort(results, figs) if results.get("cohort") else None,
         "measures": lambda: _measures(results, figs) if results.get("outcome_measures") else None,
+        "certainty": lambda: (
+            _certainty(results, figs) if (results.get("synthesis") or {}).get("findings") else None
+        ),
         "diagnostics": lambda: _diagnostics(results) if results.get("its") else None,
         "limitations": lambda: _limitations(results),
         "methods": lambda: _methods(results),

@@ -10,7 +10,9 @@ Version history: ``2.0`` (evaltoolkit 0.2.0) renamed the method option ``se`` to
 ``protocol.analysis``, ``its.methods[].options`` and ``its.fits[].options``: it is the kind of standard
 error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
 ``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1), and added
-``data.series_checks``; ``1.0`` was the first.
+``data.series_checks``; ``1.0`` was the first. Compatible additions since 2.0: ``its.draws``, the
+``mc_error``/``n_draws``/``interval`` of ``cumulative`` and ``combined``, ``its.heterogeneity``,
+``costs[].p_value`` and the top-level ``synthesis`` (evaltoolkit 0.3).
 
 Top-level keys
 --------------
@@ -38,6 +40,7 @@ Top-level keys
 ``cohort``                    ``null`` or the before/after cohort analysis
 ``outcome_measures``          ``null`` or the questionnaire analyses
 ``estimates``                 every estimate as one flat record (below)
+``synthesis``                 (ITS protocols) ``{model_checks, findings, multiplicity}``: below
 ``summary``                   the plain-language summary, one string per finding
 ``limitations``               ``[{id, title, text}]`` flagged automatically
 ============================  ===========================================================================
@@ -80,6 +83,27 @@ Top-level keys
     ``staggered`` (``design.staggered: true``): one per series × method, one model of every intervention
     site (at its own go-live) and the control sites, with the fields of ``combined`` plus
     ``level_change``/``slope_change`` (the pooled ``diff_`` terms) and ``warnings``.
+
+``its.draws`` and the derived figures
+    Every derived figure of one series × method (each site's ``cumulative`` change, the ``combined``
+    change, leave-one-site-out rows, ``costs``) comes from one set of ``its.draws.n_draws`` draws of the
+    site fits' coefficients, drawn jointly with the protocol's seed (:mod:`evaltoolkit.its.derived`):
+    percentile intervals, ``std_error`` the SD of the draws, Monte-Carlo ``p_value``, ``mc_error`` the
+    Monte-Carlo SE of the interval bounds, ``interval`` a description. The relative and absolute
+    changes (and costs) therefore agree on direction and on excluding no change.
+    ``its.heterogeneity``: per series (primary method) the sites' log ratios pooled by a random-effects
+    model: ``{series, sites: [{site, estimate, std_error}], tau2, i2, q, q_df, q_p_value, pooled,
+    prediction, text}``.
+
+``synthesis``
+    ``model_checks``: one row per primary fit × check ``{series, site, check, label, measured,
+    threshold, flagged}`` (what the model-checks table shows and the limitations cite).
+    ``findings``: per primary series ``{series, label, primary, excludes_no_change, sensitivity: [{method_id,
+    method, controlled, relative_change, relative_ci_lower, relative_ci_upper, excludes_no_change,
+    same_direction, agrees}], sites, heterogeneity, sites_disagree, certainty: {rating, start,
+    start_reason, domains: [{domain, serious, reason}], epoc: [{item, question, risk, reason}]}}``
+    (rules: :mod:`evaltoolkit.report._synthesis`). ``multiplicity``: ``{n_confirmatory, n_other,
+    confirmatory: [{id, outcome, p_value, p_holm}], expected_false_positives}``.
 
 ``cohort``
     ``description, settings, groups`` (patients analysed per cohort), ``excluded_patients`` (all patients

@@ -44,19 +44,19 @@ from evaltoolkit.report._checks import (
     sites_without_rows,
 )
 from evaltoolkit.report._data import build_series_table, load_data, published_series
+from evaltoolkit.report._effects import derive_effects
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
 from evaltoolkit.report._its import (
+    FitRecord,
     check_horizon,
-    combine_sites,
     fit_summary,
     plot_points,
     run_its,
     run_robustness,
     run_staggered,
-    staggered_totals,
-    totals,
 )
 from evaltoolkit.report._summary import limitations, summary_sentences
+from evaltoolkit.report._synthesis import findings, model_checks, multiplicity
 from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
@@ -216,11 +216,24 @@ def _published_count(rule: dict[str, int] | None) -> Callable[[float], str]:
 def _its_block(
     protocol: Protocol, tables: dict[str, pd.DataFrame], progress: Progress | None
 ) -> dict[str, Any]:
+    """Analyses (every fit), then derived effects (one set of draws per outcome × method), then the
+    published ITS block of results.json."""
     assert protocol.analysis is not None
     rule = protocol.suppression_args()
     records = run_its(protocol, tables, progress)
+    stag_records = run_staggered(protocol, tables, progress)
+    if progress is not None:
+        progress("derived effects (joint draws per outcome and method)")
+    n_draws = protocol.analysis.draws
+    effects = derive_effects(records, seed=protocol.seed, n_draws=n_draws)
+    stag_effects = derive_effects(stag_records, seed=protocol.seed, n_draws=n_draws)
     specs = {s.name: s for s in protocol.series}
-    fits = [fit_summary(r, diagnostics=r.primary) for r in records]
+
+    def site_change(r: FitRecord) -> dict[str, Any] | None:
+        e = effects.get((r.series, r.method_index))
+        return None if e is None else e.site_changes.get(r.site)
+
+    fits = [fit_summary(r, diagnostics=r.primary, cumulative=site_change(r)) for r in records]
     methods = [
         {"id": f"m{i}", "label": label, "primary": i == 0, "options": opts}
         for i, (label, opts) in enumerate(protocol.methods())
@@ -247,17 +260,15 @@ def _its_block(
                 bad = [f"{r.site}: {r.message}" for r in recs if r.result is None]
                 row.update(status="failed", message="; ".join(bad))
             else:
-                parts = [totals(r.result, *r.horizon) for r in recs]  # type: ignore[arg-type]
-                controlled = any(r.controlled for r in recs)
                 row.update(
                     status="ok",
                     message="",
-                    controlled=controlled,
-                    **combine_sites(parts, correlated=controlled),
+                    controlled=any(r.controlled for r in recs),
+                    **effects[(spec.name, index)].combined(),
                 )
             combined.append(row)
     staggered = []
-    for r in run_staggered(protocol, tables, progress):
+    for r in stag_records:
         row = {
             "series": r.series,
             "method_id": f"m{r.method_index}",
@@ -276,9 +287,9 @@ def _its_block(
                 controlled=True,
                 level_change=summary["level_change"],
                 slope_change=summary["slope_change"],
-                **combine_sites([staggered_totals(r.result, r.windows)], correlated=False),
+                **stag_effects[(r.series, r.method_index)].combined(),
             )
-            row["interval"] = "one staggered model: sites and controls fitted together"
+            row["interval"] = "one staggered model: sites and controls fitted together; " + row["interval"]
         staggered.append(row)
     plots = []
     for r in records:
@@ -298,16 +309,28 @@ def _its_block(
     return {
         "horizon_months": protocol.analysis.horizon_months,
         "conf_level": protocol.analysis.conf_level,
+        "draws": {
+            "n_draws": n_draws,
+            "seed": protocol.seed,
+            "method": (
+                "every derived figure of one outcome and method (site and combined changes, relative and "
+                f"absolute, costs) comes from one set of {n_draws:,} draws of the site fits' coefficients, "
+                "drawn jointly (sites sharing the control series are correlated as their estimates are); "
+                "percentile intervals, Monte-Carlo p-values"
+            ),
+        },
         "methods": methods,
         "fits": fits,
         "combined": combined,
         "staggered": staggered,
         "plots": plots,
-        "robustness": run_robustness(protocol, tables, records),
+        "robustness": run_robustness(protocol, tables, records, effects),
+        "_effects": effects,
     }
 
 
 def _costs(protocol: Protocol, its: dict[str, Any]) -> list[dict[str, Any]]:
+    effects = its["_effects"]
     out = []
     for spec in protocol.series:
         if spec.unit_cost is None:
@@ -315,6 +338,7 @@ def _costs(protocol: Protocol, its: dict[str, Any]) -> list[dict[str, Any]]:
         uc = protocol.unit_costs[spec.unit_cost]
         c = next((x for x in its["combined"] if x["series"] == spec.name and x["method_id"] == "m0"), None)
         ok = c is not None and c.get("status") == "ok"
+        cost = effects[(spec.name, 0)].cost(uc.value) if ok else {}
         out.append(
             {
                 "series": spec.name,
@@ -326,10 +350,14 @@ def _costs(protocol: Protocol, its: dict[str, Any]) -> list[dict[str, Any]]:
                 "unit": uc.unit,
                 "source": uc.source,
                 "note": uc.note,
-                "estimate": c["estimate"] * uc.value if ok else None,
-                "ci_lower": c["ci_lower"] * uc.value if ok else None,
-                "ci_upper": c["ci_upper"] * uc.value if ok else None,
-                "method": "primary method, sites combined, cumulative over the horizon × unit cost",
+                "estimate": cost.get("estimate"),
+                "ci_lower": cost.get("ci_lower"),
+                "ci_upper": cost.get("ci_upper"),
+                "p_value": cost.get("p_value"),
+                "method": (
+                    "primary method, sites combined, cumulative over the horizon × unit cost; the same "
+                    "draws as the change in the outcome"
+                ),
             }
         )
     return out
@@ -670,6 +698,7 @@ def run_protocol(
             "periods": {name: len(p) for name, p in checks.warmup.items()},
         }
         results["costs"] = _costs(protocol, results["its"])
+        del results["its"]["_effects"]  # the draws stay in this run; results.json holds their summaries
         step("its")
     if protocol.cohort is not None:
         from evaltoolkit.report._cohort import run_cohort
@@ -694,6 +723,14 @@ def run_protocol(
         step("outcome_measures")
     results = jsonable(results)
     results["estimates"] = jsonable(_estimates(results))
+    if results.get("its"):
+        results["synthesis"] = jsonable(
+            {
+                "model_checks": model_checks(results),
+                "findings": findings(results),
+                "multiplicity": multiplicity(results),
+            }
+        )
     results["summary"] = summary_sentences(results)
     results["limitations"] = limitations(results)
     tables = _tables(protocol, results, _series_table(protocol, series_tables))

@@ -1,0 +1,463 @@
+"""The synthesis: what the analyses say together, per primary outcome, with how sure we can be.
+
+A pure function of the exact results (after the derived-effects stage, before disclosure control). It
+builds, once, the facts that the summary, the effects tables, the model-checks table and the limitations
+all read, so they cannot contradict each other:
+
+* :func:`model_checks`: every check of every primary fit (measured value, threshold, flag), the same
+  rows the diagnostics table shows and the limitations cite;
+* :func:`findings`: per primary outcome, the primary combined estimate, each site's estimate, the site
+  heterogeneity, every sensitivity analysis by name (direction; whether it excludes no change), and a
+  **certainty rating** with the reasons;
+* :func:`multiplicity`: how many estimates, which are confirmatory, and Holm-adjusted p-values of the
+  confirmatory ones.
+
+Certainty rating (documented in the book's guide, "How sure are we?")
+    Adapted from GRADE (Guyatt et al. 2011) with the risk-of-bias items for interrupted time series of the
+    Cochrane EPOC group (EPOC 2017); it is a transparent rule, not a formal GRADE assessment.
+
+    1. **Starting level** from the design of the primary analysis: ``high`` for a controlled interrupted
+       time series with at least 8 points before and after go-live at every site (the EPOC
+       recommendation); ``moderate`` for an uncontrolled one with at least 8 points; ``low`` with fewer
+       (at least 3, the EPOC minimum).
+    2. **One level down** for each domain with a serious concern (never below ``very low``):
+
+       * *risk of bias*: any EPOC item at high risk (e.g. co-interventions declared in the protocol and
+         a primary analysis without a control series);
+       * *imprecision*: the interval includes no change, or its bound nearest to no change is less than a
+         quarter of the estimate (the data barely exclude a trivial effect);
+       * *inconsistency*: a pre-specified sensitivity analysis disagrees on the direction or on whether
+         the interval excludes no change, or the sites differ more than chance would explain
+         (heterogeneity Q-test p < 0.10, or site estimates on both sides of no change with I² ≥ 50%);
+       * *model checks*: a flag of the primary model at any site (residual autocorrelation the method
+         does not remove, extrapolation beyond the range observed, a placebo check finding a change, too
+         few points before go-live).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CERTAINTY_LEVELS",
+    "EPOC_ITEMS",
+    "findings",
+    "model_checks",
+    "multiplicity",
+    "sensitivity_facts",
+]
+
+CERTAINTY_LEVELS: tuple[str, ...] = ("very low", "low", "moderate", "high")
+"""Certainty ratings, lowest first."""
+
+EPOC_ITEMS: tuple[tuple[str, str], ...] = (
+    ("independent_of_other_changes", "Was the intervention independent of other changes?"),
+    ("shape_prespecified", "Was the shape of the intervention effect pre-specified?"),
+    ("data_collection_unaffected", "Was the intervention unlikely to affect data collection?"),
+    ("allocation_concealed", "Was knowledge of the allocated interventions adequately prevented?"),
+    ("incomplete_data_addressed", "Were incomplete outcome data adequately addressed?"),
+    ("no_selective_reporting", "Was the study free from selective outcome reporting?"),
+    ("no_other_bias", "Was the study free from other risks of bias?"),
+)
+"""The Cochrane EPOC risk-of-bias items for interrupted time series (EPOC 2017), key and question."""
+
+RECOMMENDED_POINTS = 8
+MINIMUM_POINTS = 3
+AUTOCORRELATION_ALPHA = 0.05
+OVERDISPERSION_LIMIT = 1.5
+HETEROGENEITY_ALPHA = 0.10
+IMPRECISION_FRACTION = 0.25
+
+
+def _excludes(lo: Any, hi: Any) -> bool:
+    return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def _sign(x: Any) -> int:
+    return 0 if x is None or x == 0 else (1 if x > 0 else -1)
+
+
+def _labels(results: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s["label"] for s in results.get("series") or []}
+
+
+def _months_per_period(code: str) -> float:
+    return {"MS": 1.0, "W-MON": 12 / (365.25 / 7)}.get(code, 3.0)
+
+
+# -- model checks ---------------------------------------------------------------------------------------
+def model_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every check of every primary fit: ``{series, site, check, label, measured, threshold, flagged,
+    text}``. The diagnostics table shows these rows and the limitations cite the flagged ones."""
+    its = results.get("its") or {}
+    opts = (results.get("protocol") or {}).get("report") or {}
+    min_pre = int(opts.get("min_pre_months", 12))
+    freq = {s["name"]: s.get("frequency", "MS") for s in results.get("series") or []}
+    rob = (its.get("robustness") or {}).get("checks") or []
+    out: list[dict[str, Any]] = []
+    for f in its.get("fits", []):
+        if not f["primary"] or f.get("status") not in ("ok", "warning"):
+            continue
+        base = {"series": f["series"], "site": f["site"]}
+        pre, post = f.get("pre_points"), f.get("post_points")
+        months = (pre or 0) * _months_per_period(freq.get(f["series"], "MS"))
+        out.append(
+            {
+                **base,
+                "check": "points",
+                "label": "points before / after go-live",
+                "measured": f"{pre} / {post}",
+                "threshold": f"at least {min_pre} months before; EPOC minimum {MINIMUM_POINTS} each side, "
+                f"{RECOMMENDED_POINTS} recommended",
+                "flagged": pre is not None and months < min_pre,
+            }
+        )
+        diag = f.get("diagnostics") or {}
+        p = diag.get("autocorrelation_p")
+        models_ar = (f.get("options") or {}).get("method") != "ols" or (f.get("options") or {}).get(
+            "se_type"
+        ) == "newey-west"
+        out.append(
+            {
+                **base,
+                "check": "residual_autocorrelation",
+                "label": "residual autocorrelation (Breusch–Godfrey / Ljung–Box, smallest p)"
+                + (" after the AR error model" if models_ar else ""),
+                "measured": p,
+                "threshold": f"p < {AUTOCORRELATION_ALPHA}",
+                "flagged": p is not None and p < AUTOCORRELATION_ALPHA,
+                "lag1": diag.get("acf_lag1"),
+            }
+        )
+        guards = {g.get("guard"): g for g in f.get("guards") or []}
+        g = guards.get("autocorrelation")
+        out.append(
+            {
+                **base,
+                "check": "autocorrelation_for_method",
+                "label": "autocorrelation the method does not allow for",
+                "measured": None if g is None else g.get("measured"),
+                "threshold": "lag-1 residual autocorrelation ≥ 0.3 (independent-error methods) or AR ≥ 0.8",
+                "flagged": g is not None,
+            }
+        )
+        g = guards.get("extrapolation") or guards.get("short_pre_period")
+        out.append(
+            {
+                **base,
+                "check": "extrapolation",
+                "label": "counterfactual within the range seen before go-live",
+                "measured": None if g is None else g.get("measured"),
+                "threshold": "horizon value inside the pre-period range widened by that range",
+                "flagged": g is not None,
+            }
+        )
+        if f.get("family") == "poisson":
+            d = f.get("dispersion")
+            out.append(
+                {
+                    **base,
+                    "check": "overdispersion",
+                    "label": "Poisson dispersion",
+                    "measured": d,
+                    "threshold": f"> {OVERDISPERSION_LIMIT}",
+                    "flagged": d is not None and d > OVERDISPERSION_LIMIT,
+                }
+            )
+        seasonal = diag.get("seasonal_terms") or []
+        out.append(
+            {
+                **base,
+                "check": "seasonality",
+                "label": "seasonal terms",
+                "measured": ", ".join(seasonal) or "none",
+                "threshold": "modelled when the protocol asks for it",
+                "flagged": False,
+            }
+        )
+        placebo = [
+            r
+            for r in rob
+            if r.get("series") == f["series"]
+            and r.get("site") == f["site"]
+            and r.get("check") in ("in_time_placebo", "in_space_placebo")
+            and r.get("significant")
+            and r.get("term") in ("level_change", "diff_level_change", "slope_change", "diff_slope_change")
+        ]
+        out.append(
+            {
+                **base,
+                "check": "placebo",
+                "label": "placebo checks (fake go-live, control sites)",
+                "measured": f"{len(placebo)} found a change" if placebo else "none found a change",
+                "threshold": "interval excludes no change",
+                "flagged": bool(placebo),
+            }
+        )
+    return out
+
+
+# -- sensitivity ----------------------------------------------------------------------------------------
+def sensitivity_facts(results: dict[str, Any], series: str) -> dict[str, Any] | None:
+    """The primary combined estimate of one outcome and every sensitivity analysis compared with it."""
+    its = results.get("its") or {}
+    rows = [c for c in its.get("combined", []) if c["series"] == series]
+    primary = next((c for c in rows if c["method_id"] == "m0"), None)
+    if primary is None or primary.get("status") != "ok" or primary.get("relative_change") is None:
+        return None
+    p_ex = _excludes(primary.get("relative_ci_lower"), primary.get("relative_ci_upper"))
+    sens = []
+    for c in rows:
+        if c["method_id"] == "m0" or c.get("status") != "ok" or c.get("relative_change") is None:
+            continue
+        ex = _excludes(c.get("relative_ci_lower"), c.get("relative_ci_upper"))
+        same = _sign(c["relative_change"]) == _sign(primary["relative_change"])
+        sens.append(
+            {
+                "method_id": c["method_id"],
+                "method": c["method"],
+                "controlled": bool(c.get("controlled")),
+                "relative_change": c["relative_change"],
+                "relative_ci_lower": c.get("relative_ci_lower"),
+                "relative_ci_upper": c.get("relative_ci_upper"),
+                "excludes_no_change": ex,
+                "same_direction": same,
+                "agrees": same and ex == p_ex,
+            }
+        )
+    return {"primary": primary, "excludes_no_change": p_ex, "sensitivity": sens}
+
+
+# -- risk of bias and certainty -------------------------------------------------------------------------
+def _epoc(results: dict[str, Any], controlled: bool, series_flags: list[str]) -> list[dict[str, str]]:
+    co = (results.get("intervention") or {}).get("co_interventions") or []
+    protocol = results.get("protocol") or {}
+    inputs = (results.get("data") or {}).get("inputs") or []
+    heavy = [
+        i["kind"]
+        for i in inputs
+        if isinstance(i.get("rows_read"), int)
+        and isinstance(i.get("rows_excluded"), int)
+        and i["rows_read"] > 0
+        and i["rows_excluded"] / i["rows_read"] > 0.01
+    ]
+    if not co:
+        ind = ("low", "no other change declared in the protocol")
+    elif controlled:
+        ind = ("unclear", "other changes declared; the primary analysis has a control series")
+    else:
+        ind = ("high", "other changes declared in the protocol: " + "; ".join(x.rstrip(".") for x in co))
+    answers = {
+        "independent_of_other_changes": ind,
+        "shape_prespecified": ("low", "level and slope change and the horizon fixed in the protocol"),
+        "data_collection_unaffected": ("low", "routine records from the same source before and after"),
+        "allocation_concealed": ("low", "objective routine outcomes (attendances, admissions, bed-days)"),
+        "incomplete_data_addressed": (
+            ("unclear", "more than 1% of rows excluded from " + ", ".join(heavy))
+            if heavy
+            else ("low", "every exclusion counted; under 1% of rows")
+        ),
+        "no_selective_reporting": (
+            ("low", f"pre-specified protocol, registered as {protocol.get('registration')}")
+            if protocol.get("registration")
+            else ("unclear", "pre-specified protocol, not registered")
+        ),
+        "no_other_bias": (
+            ("unclear", "; ".join(series_flags)) if series_flags else ("low", "no model check flagged")
+        ),
+    }
+    return [
+        {"item": key, "question": q, "risk": answers[key][0], "reason": answers[key][1]}
+        for key, q in EPOC_ITEMS
+    ]
+
+
+def _heterogeneity(results: dict[str, Any], series: str) -> dict[str, Any] | None:
+    for h in (results.get("its") or {}).get("heterogeneity") or []:
+        if h.get("series") == series:
+            return h
+    return None
+
+
+def _sites_disagree(h: dict[str, Any] | None) -> bool:
+    if not h or h.get("q_p_value") is None:
+        return False
+    sides = {_sign(s.get("estimate")) for s in h.get("sites", []) if s.get("estimate") is not None}
+    return bool(h["q_p_value"] < HETEROGENEITY_ALPHA or (len(sides) > 1 and (h.get("i2") or 0) >= 50))
+
+
+def _rate(
+    results: dict[str, Any], series: str, facts: dict[str, Any], checks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    labels = {
+        "points": "too few points before go-live",
+        "residual_autocorrelation": "residual autocorrelation",
+        "autocorrelation_for_method": "autocorrelation the method does not allow for",
+        "extrapolation": "counterfactual extrapolated beyond the range observed",
+        "overdispersion": "overdispersion",
+        "placebo": "a placebo check found a change",
+    }
+    its = results.get("its") or {}
+    fits = [f for f in its.get("fits", []) if f["series"] == series and f["primary"]]
+    controlled = bool(fits) and all(f.get("controlled") for f in fits)
+    points = [min(f.get("pre_points") or 0, f.get("post_points") or 0) for f in fits]
+    enough = bool(points) and min(points) >= RECOMMENDED_POINTS
+    if controlled and enough:
+        start, why = "high", "controlled interrupted time series, at least 8 points before and after"
+    elif enough:
+        start, why = (
+            "moderate",
+            "interrupted time series without a control series, at least 8 points each side",
+        )
+    else:
+        start, why = "low", "interrupted time series with fewer than 8 points on one side at some site"
+    flags = sorted(
+        {
+            f"{labels.get(c['check'], c['check'])} at {c['site']}"
+            for c in checks
+            if c["series"] == series and c["flagged"] and c["check"] in labels
+        }
+    )
+    epoc = _epoc(results, controlled, flags)
+    domains = []
+    high_risk = [e for e in epoc if e["risk"] == "high"]
+    domains.append(
+        {
+            "domain": "risk of bias",
+            "serious": bool(high_risk),
+            "reason": "; ".join(f"{e['question']} High risk: {e['reason']}" for e in high_risk)
+            or "no EPOC item at high risk",
+        }
+    )
+    p = facts["primary"]
+    est, lo, hi = p["relative_change"], p.get("relative_ci_lower"), p.get("relative_ci_upper")
+    if not facts["excludes_no_change"]:
+        imp = (True, "the interval includes no change")
+    else:
+        near = min(abs(lo), abs(hi)) if lo is not None and hi is not None else 0.0
+        if est and near < IMPRECISION_FRACTION * abs(est):
+            imp = (True, "the interval's bound nearest to no change is under a quarter of the estimate")
+        else:
+            imp = (False, "the interval excludes no change and trivial effects")
+    domains.append({"domain": "imprecision", "serious": imp[0], "reason": imp[1]})
+    bad = [s for s in facts["sensitivity"] if not s["agrees"]]
+    h = _heterogeneity(results, series)
+    reasons = []
+    if bad:
+        reasons.append(
+            "sensitivity analyses that disagree with the primary analysis: "
+            + "; ".join(
+                s["method"]
+                + (" (opposite direction)" if not s["same_direction"] else "")
+                + (
+                    " (cannot exclude no change)"
+                    if facts["excludes_no_change"] and not s["excludes_no_change"]
+                    else (
+                        " (excludes no change)"
+                        if s["excludes_no_change"] and not facts["excludes_no_change"]
+                        else ""
+                    )
+                )
+                for s in bad
+            )
+        )
+    if _sites_disagree(h):
+        assert h is not None
+        reasons.append(f"sites differ (I² = {h['i2']:.0f}%, Q-test p = {h['q_p_value']:.2f})")
+    domains.append(
+        {
+            "domain": "inconsistency",
+            "serious": bool(reasons),
+            "reason": "; ".join(reasons) or "sensitivity analyses and sites agree",
+        }
+    )
+    domains.append(
+        {
+            "domain": "model checks",
+            "serious": bool(flags),
+            "reason": "; ".join(flags) or "no check of the primary model flagged",
+        }
+    )
+    level = CERTAINTY_LEVELS.index(start) - sum(d["serious"] for d in domains)
+    rating = CERTAINTY_LEVELS[max(level, 0)]
+    return {"rating": rating, "start": start, "start_reason": why, "domains": domains, "epoc": epoc}
+
+
+def findings(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per primary outcome: the primary combined estimate, the sites, heterogeneity, every sensitivity
+    analysis compared with the primary one, and the certainty rating with its reasons."""
+    series = results.get("series") or []
+    headline = [s for s in series if s.get("primary")] or series[:1]
+    checks = model_checks(results)
+    its = results.get("its") or {}
+    out = []
+    for s in headline:
+        facts = sensitivity_facts(results, s["name"])
+        if facts is None:
+            continue
+        sites = [
+            {
+                "site": f["site"],
+                "relative_change": (f.get("cumulative") or {}).get("relative_change"),
+                "relative_ci_lower": (f.get("cumulative") or {}).get("relative_ci_lower"),
+                "relative_ci_upper": (f.get("cumulative") or {}).get("relative_ci_upper"),
+                "excludes_no_change": _excludes(
+                    (f.get("cumulative") or {}).get("relative_ci_lower"),
+                    (f.get("cumulative") or {}).get("relative_ci_upper"),
+                ),
+            }
+            for f in its.get("fits", [])
+            if f["series"] == s["name"] and f["primary"] and f.get("cumulative")
+        ]
+        h = _heterogeneity(results, s["name"])
+        out.append(
+            {
+                "series": s["name"],
+                "label": s["label"],
+                **facts,
+                "sites": sites,
+                "heterogeneity": h,
+                "sites_disagree": _sites_disagree(h),
+                "certainty": _rate(results, s["name"], facts, checks),
+            }
+        )
+    return out
+
+
+def multiplicity(results: dict[str, Any]) -> dict[str, Any]:
+    """How many estimates the report gives, which are confirmatory, and Holm-adjusted p-values of the
+    confirmatory ones (the primary method, all sites combined, for each primary outcome)."""
+    estimates = results.get("estimates") or []
+    primary_series = {s["name"] for s in results.get("series") or [] if s.get("primary")}
+    confirmatory = [
+        e
+        for e in estimates
+        if e.get("analysis") == "its_combined"
+        and e.get("primary")
+        and e.get("term") == "relative_change"
+        and (e.get("outcome") in primary_series or not primary_series)
+    ]
+    ids = {e["id"] for e in confirmatory}
+    # p-values of the confirmatory estimates: those of their absolute change (same draws, same p)
+    p = {
+        e["id"].rsplit("/", 1)[0]: e.get("p_value")
+        for e in estimates
+        if e.get("analysis") == "its_combined" and e.get("term") == "absolute_change"
+    }
+    rows = [
+        {"id": e["id"], "outcome": e["outcome"], "p_value": p.get(e["id"].rsplit("/", 1)[0])}
+        for e in confirmatory
+    ]
+    valid = sorted((r for r in rows if r["p_value"] is not None), key=lambda r: r["p_value"])
+    m = len(valid)
+    running = 0.0
+    for i, r in enumerate(valid):
+        running = max(running, min(1.0, (m - i) * r["p_value"]))
+        r["p_holm"] = running
+    n_other = sum(1 for e in estimates if e["id"] not in ids)
+    return {
+        "n_confirmatory": len(confirmatory),
+        "n_other": n_other,
+        "confirmatory": rows,
+        "expected_false_positives": round(n_other * (1 - float(results.get("conf_level", 0.95))), 1),
+    }
