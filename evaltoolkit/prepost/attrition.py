@@ -16,8 +16,8 @@ from evaltoolkit.prepost._common import (
     welch,
     z_crit,
 )
-from evaltoolkit.prepost.paired import _check_long, paired_scores
 from evaltoolkit.prepost.errors import PrePostInputError
+from evaltoolkit.prepost.paired import _check_long, paired_scores
 from evaltoolkit.prepost.trajectories import fit_mixed, mixed_gls
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
 ATTRITION_COLUMNS: tuple[str, ...] = (
     "outcome",
     "n_started",
+    "n_valid_pre",
     "n_completers",
     "n_dropouts",
     "mean_completers",
@@ -48,7 +49,9 @@ ATTRITION_COLUMNS: tuple[str, ...] = (
     "conf_level",
     "method",
 )
-"""Columns of :func:`attrition_table`."""
+"""Columns of :func:`attrition_table`. ``n_started`` counts subjects with any row for the outcome (as in
+:data:`ANALYSED_COLUMNS`); ``n_valid_pre`` = ``n_completers`` + ``n_dropouts`` those with a valid ``pre``
+score, the base of the comparison."""
 
 ANALYSED_COLUMNS: tuple[str, ...] = (
     "outcome",
@@ -59,7 +62,8 @@ ANALYSED_COLUMNS: tuple[str, ...] = (
     "proportion_analysed",
     "statement",
 )
-"""Columns of :func:`analysed_n`."""
+"""Columns of :func:`analysed_n`. ``n_started`` counts subjects with any row for the outcome (the same
+meaning as in :data:`ATTRITION_COLUMNS`)."""
 
 
 def analysed_n(
@@ -137,6 +141,12 @@ def attrition_table(
     *drop-outs* do not. If drop-outs started worse (or better), complete-case change is about a
     different group from the one that started.
 
+    Counts: ``n_started`` is the number of subjects with any row for the outcome (who started, as in
+    :func:`analysed_n`); ``n_valid_pre`` is the number with a valid ``pre`` score, the base of the
+    comparison, so ``n_completers + n_dropouts == n_valid_pre``. Subjects who started without a
+    valid ``pre`` score (``n_started − n_valid_pre``) have no baseline to compare and are in neither
+    group.
+
     Parameters
     ----------
     data, subject, time, value, pre, post, outcome
@@ -147,7 +157,8 @@ def attrition_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`ATTRITION_COLUMNS`: counts, baseline mean and SD of each group, ``estimate`` =
+        Columns :data:`ATTRITION_COLUMNS`: counts (``n_started``, ``n_valid_pre``, ``n_completers``,
+        ``n_dropouts``, all int), baseline mean and SD of each group, ``estimate`` =
         mean(drop-outs) − mean(completers) with Welch ``std_error``, ``statistic`` (t), ``df``,
         ``p_value`` and interval, and ``smd`` (the difference over the pooled SD). With no completers or
         no drop-outs the comparison columns are NaN (documented, not an error: the table still reports
@@ -156,18 +167,23 @@ def attrition_table(
     Examples
     --------
     >>> import pandas as pd
-    >>> d = pd.DataFrame({"id": [1, 1, 2, 2, 3, 4], "occ": ["pre", "post", "pre", "post", "pre", "pre"],
-    ...                   "score": [10, 7, 12, 9, 15, 17]})
+    >>> d = pd.DataFrame({"id": [1, 1, 2, 2, 3, 4, 5],
+    ...                   "occ": ["pre", "post", "pre", "post", "pre", "pre", "post"],
+    ...                   "score": [10, 7, 12, 9, 15, 17, 8]})
     >>> t = attrition_table(d, subject="id", time="occ", value="score", pre="pre", post="post")
-    >>> t[["n_completers", "n_dropouts", "mean_completers", "mean_dropouts", "estimate", "smd"]]
-       n_completers  n_dropouts  mean_completers  mean_dropouts  estimate       smd
-    0             2           2             11.0           16.0       5.0  3.535534
+    >>> t[["n_started", "n_valid_pre", "n_completers", "n_dropouts"]]
+       n_started  n_valid_pre  n_completers  n_dropouts
+    0          5            4             2           2
+    >>> t[["mean_completers", "mean_dropouts", "estimate", "smd"]]
+       mean_completers  mean_dropouts  estimate       smd
+    0             11.0           16.0       5.0  3.535534
     """
     conf_level = check_conf_level(conf_level)
     frame = _check_long(data, subject, time, value, outcome, pre, post)
     wide = paired_scores(frame, subject=subject, time=time, value=value, pre=pre, post=post, outcome=outcome)
     rows = []
-    for name in list(dict.fromkeys(wide["outcome"].tolist())):
+    for name, d in outcome_groups(frame, outcome):
+        started = int(d[subject].nunique())
         w = wide[(wide["outcome"] == name) & wide["pre"].notna()]
         comp = w.loc[w["complete"], "pre"].to_numpy(dtype=float)
         drop = w.loc[~w["complete"], "pre"].to_numpy(dtype=float)
@@ -181,7 +197,8 @@ def attrition_table(
         rows.append(
             {
                 "outcome": name,
-                "n_started": nc + nd,
+                "n_started": started,
+                "n_valid_pre": nc + nd,
                 "n_completers": nc,
                 "n_dropouts": nd,
                 "mean_completers": float(np.mean(comp)) if nc else np.nan,
@@ -203,7 +220,7 @@ def attrition_table(
             }
         )
     table = pd.DataFrame(rows, columns=list(ATTRITION_COLUMNS))
-    for c in ("n_started", "n_completers", "n_dropouts"):
+    for c in ("n_started", "n_valid_pre", "n_completers", "n_dropouts"):
         table[c] = table[c].astype("int64")
     return table
 

@@ -114,7 +114,10 @@ def fit_mixed(
     """Fit a MixedLM with L-BFGS, then Powell; return the fit, recorded warnings and whether it is clean.
 
     A fit is clean when the optimiser converged, the fixed-effect SEs are finite and no warning about
-    a boundary, singular covariance or non-positive-definite Hessian was raised.
+    a boundary, singular covariance or non-positive-definite Hessian was raised. A clean fit is then
+    refined to the optimum (:func:`_polish`). Use its ``cov_re`` and ``scale`` (the variance
+    components), not its ``cov_params``/``bse``: :func:`mixed_gls` gives the fixed effects' covariance
+    as lme4 and nlme report it.
     """
     import statsmodels.api as sm
 
@@ -151,7 +154,9 @@ def _polish(model: Any, res: Any, reml: bool) -> Any:
     """
     try:
         better, msgs = capture_warnings(
-            lambda: model.fit(reml=reml, start_params=res.params_object, method=["bfgs"], gtol=1e-8, maxiter=200)
+            lambda: model.fit(
+                reml=reml, start_params=res.params_object, method=["bfgs"], gtol=1e-8, maxiter=200
+            )
         )
     except (np.linalg.LinAlgError, ValueError):
         return res
@@ -460,7 +465,8 @@ def _fit_one(
     re_text += f", residual SD {comp['residual_sd']:.3g}"
     fit_name = "REML" if reml else "ML"
     base = (
-        f"linear mixed model ({fit_name}), {'random intercepts and slopes' if slopes else 'random intercepts'}; "
+        f"linear mixed model ({fit_name}), "
+        f"{'random intercepts and slopes' if slopes else 'random intercepts'}; "
         f"{re_text}; {fit_name} log-likelihood {loglik:.3f}; {n_obs} scores from {n_sub} subjects"
         + (f" ({n_rows - n_obs} rows without a valid score not used)" if n_rows > n_obs else "")
         + "; GLS standard errors (X'V⁻¹X)⁻¹ at the estimated variance components; Wald interval (normal)"
