@@ -108,21 +108,31 @@ class TrajectoryFit:
     reml: bool = True
 
 
+@dataclass(frozen=True)
+class MixedFit:
+    """Variance components of a linear mixed model fit (on the scale of the fitted ``y``)."""
+
+    cov_re: np.ndarray
+    scale: float
+    loglik: float
+
+
 def fit_mixed(
     y: np.ndarray, exog: np.ndarray, groups: np.ndarray, exog_re: np.ndarray, *, reml: bool = True
-) -> tuple[Any, list[str], bool]:
+) -> tuple[MixedFit | None, list[str], bool]:
     """Fit a MixedLM with L-BFGS, then Powell; return the fit, recorded warnings and whether it is clean.
 
     A fit is clean when the optimiser converged, the fixed-effect SEs are finite and no warning about
-    a boundary, singular covariance or non-positive-definite Hessian was raised. A clean fit is then
-    refined to the optimum (:func:`_polish`). Use its ``cov_re`` and ``scale`` (the variance
-    components), not its ``cov_params``/``bse``: :func:`mixed_gls` gives the fixed effects' covariance
-    as lme4 and nlme report it.
+    a boundary, singular covariance or non-positive-definite Hessian was raised. The variance
+    components of a clean fit are then refined to the optimum (:func:`refine_variance`). The returned
+    :class:`MixedFit` holds the variance components only: :func:`mixed_gls` gives the fixed effects
+    and their covariance from them, as lme4 and nlme report them (statsmodels' ``cov_params``, from
+    the joint Hessian of fixed effects and variance parameters, is not used).
     """
     import statsmodels.api as sm
 
     model = sm.MixedLM(y, exog, groups=groups, exog_re=exog_re)
-    result: Any = None
+    result: MixedFit | None = None
     notes: list[str] = []
     for method in ("lbfgs", "powell"):
         try:
@@ -137,36 +147,104 @@ def fit_mixed(
             and bool(np.all(np.isfinite(bse)))
             and not any(word in m for m in msgs for word in _BAD_FIT)
         )
+        cov_re = np.atleast_2d(np.asarray(res.cov_re, dtype=float))
         if clean:
-            return _polish(model, res, reml), msgs, True
+            cov_re, scale, loglik = refine_variance(
+                y, exog, groups, exog_re, cov_re, float(res.scale), reml=reml
+            )
+            return MixedFit(cov_re, scale, loglik), msgs, True
         notes += [f"{method}: {m}" for m in msgs] or [f"{method}: did not converge"]
-        result = res
+        result = MixedFit(cov_re, float(res.scale), float(res.llf))
     return result, notes, False
 
 
-def _polish(model: Any, res: Any, reml: bool) -> Any:
-    """Refine a clean MixedLM fit with BFGS at a tight gradient tolerance; keep it if it is no worse.
+def refine_variance(
+    y: np.ndarray,
+    exog: np.ndarray,
+    groups: np.ndarray,
+    exog_re: np.ndarray,
+    cov_re: np.ndarray,
+    scale: float,
+    *,
+    reml: bool,
+) -> tuple[np.ndarray, float, float]:
+    """Maximise the profiled (RE)ML log-likelihood from a fit's variance components.
 
     statsmodels stops L-BFGS at a gradient of about 1e-5 (its tolerances cannot be passed through
-    ``MixedLM.fit``), which leaves the variance components ~1e-4 (relative) from the optimum; from
-    there BFGS with ``gtol = 1e-8`` takes a few iterations to reach it, so the standard errors agree with
-    lme4 and nlme to ~1e-6.
+    ``MixedLM.fit``), which leaves the variance components ~1e-4 (relative) from the optimum. Here the
+    likelihood is written as lme4 does, with ``G = σ² ΛΛ'`` (``Λ`` lower triangular) and ``σ²``
+    profiled out, and maximised over ``Λ`` from the fit's values (BFGS with central-difference
+    gradients, to a gradient of 1e-6); the result is kept only if its log-likelihood is not lower.
+    Returns ``(cov_re, scale, loglik)``.
     """
+    from scipy import optimize
+
+    q = exog_re.shape[1]
+    tri = np.tril_indices(q)
+    n, p = len(y), exog.shape[1]
+    dof = n - p if reml else n
+
+    def components(theta: np.ndarray) -> tuple[np.ndarray, float, float]:
+        lam = np.zeros((q, q))
+        lam[tri] = theta
+        psi = lam @ lam.T
+        _, xtvx, logdet, rss = _gls_parts(y, exog, groups, exog_re, psi, 1.0)
+        sigma2 = rss / dof
+        loglik = -0.5 * (dof * (np.log(2 * np.pi * sigma2) + 1) + logdet)
+        if reml:
+            loglik -= 0.5 * float(np.linalg.slogdet(xtvx)[1])
+        return psi * sigma2, float(sigma2), float(loglik)
+
+    psi0 = cov_re / scale
+    w, u = np.linalg.eigh((psi0 + psi0.T) / 2)
+    lam0 = np.linalg.cholesky(u @ np.diag(np.clip(w, 0, None)) @ u.T + 1e-10 * np.eye(q))
+    theta0 = lam0[tri]
+    start = components(theta0)
     try:
-        better, msgs = capture_warnings(
-            lambda: model.fit(
-                reml=reml, start_params=res.params_object, method=["bfgs"], gtol=1e-8, maxiter=200
-            )
+        opt = optimize.minimize(
+            lambda th: -components(th)[2],
+            theta0,
+            method="BFGS",
+            jac="3-point",
+            options={"gtol": 1e-6, "maxiter": 200},
         )
+        best = components(np.asarray(opt.x, dtype=float))
     except (np.linalg.LinAlgError, ValueError):
-        return res
-    ok = (
-        bool(better.converged)
-        and np.isfinite(better.llf)
-        and better.llf >= res.llf - 1e-9
-        and not any(word in m for m in msgs for word in _BAD_FIT)
-    )
-    return better if ok else res
+        return start
+    return best if np.isfinite(best[2]) and best[2] >= start[2] else start
+
+
+def _gls_parts(
+    y: np.ndarray,
+    exog: np.ndarray,
+    groups: np.ndarray,
+    exog_re: np.ndarray,
+    cov_re: np.ndarray,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """GLS estimate, ``X'V⁻¹X``, ``Σ log|V_i|`` and ``r'V⁻¹r`` for ``V_i = Z_i G Z_i' + σ² I``."""
+    order = np.argsort(groups, kind="stable")
+    first = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
+    sizes = np.diff(np.r_[first, len(order)])
+    p = exog.shape[1]
+    xtvx = np.zeros((p, p))
+    xtvy = np.zeros(p)
+    logdet = 0.0
+    whitened: list[tuple[np.ndarray, np.ndarray]] = []
+    for k in np.unique(sizes):  # groups of k rows at once: (m, k, k) covariances
+        idx = order[first[sizes == k][:, None] + np.arange(k)]
+        z = exog_re[idx]
+        v = z @ cov_re @ np.swapaxes(z, 1, 2) + scale * np.eye(k)
+        chol = np.linalg.cholesky(v)
+        logdet += 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
+        w = np.linalg.solve(chol, np.concatenate([exog[idx], y[idx][..., None]], axis=2))
+        xw, yw = w[..., :p], w[..., p]
+        xtvx += np.einsum("mki,mkj->ij", xw, xw)
+        xtvy += np.einsum("mki,mk->i", xw, yw)
+        whitened.append((xw, yw))
+    beta = np.linalg.solve(xtvx, xtvy)
+    rss = float(sum(np.sum((yw - xw @ beta) ** 2) for xw, yw in whitened))
+    return beta, xtvx, logdet, rss
 
 
 def mixed_gls(
@@ -192,29 +270,10 @@ def mixed_gls(
 
     with ``r = y − Xβ``, ``n`` scores and ``p`` fixed effects.
     """
-    from scipy.linalg import solve_triangular
-
-    order = np.argsort(groups, kind="stable")
-    cuts = np.flatnonzero(np.diff(groups[order])) + 1
-    p = exog.shape[1]
-    xtvx = np.zeros((p, p))
-    xtvy = np.zeros(p)
-    logdet = 0.0
-    whitened: list[tuple[np.ndarray, np.ndarray]] = []
-    for idx in np.split(order, cuts):
-        z = exog_re[idx]
-        v = z @ cov_re @ z.T + scale * np.eye(len(idx))
-        chol = np.linalg.cholesky(v)
-        logdet += 2.0 * float(np.sum(np.log(np.diag(chol))))
-        xw = solve_triangular(chol, exog[idx], lower=True)
-        yw = solve_triangular(chol, y[idx], lower=True)
-        xtvx += xw.T @ xw
-        xtvy += xw.T @ yw
-        whitened.append((xw, yw))
-    beta = np.linalg.solve(xtvx, xtvy)
+    beta, xtvx, logdet, rss = _gls_parts(y, exog, groups, exog_re, cov_re, scale)
     cov = np.linalg.inv(xtvx)
     cov = (cov + cov.T) / 2
-    rss = float(sum(np.sum((yw - xw @ beta) ** 2) for xw, yw in whitened))
+    p = exog.shape[1]
     n = len(y)
     if reml:
         loglik = -0.5 * ((n - p) * np.log(2 * np.pi) + logdet + np.linalg.slogdet(xtvx)[1] + rss)
