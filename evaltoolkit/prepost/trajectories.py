@@ -120,7 +120,7 @@ class MixedFit:
 def fit_mixed(
     y: np.ndarray, exog: np.ndarray, groups: np.ndarray, exog_re: np.ndarray, *, reml: bool = True
 ) -> tuple[MixedFit | None, list[str], bool]:
-    """Fit a MixedLM with L-BFGS, then Powell; return the fit, recorded warnings and whether it is clean.
+    """Fit a MixedLM with L-BFGS, then Powell; return its variance components, warnings and whether clean.
 
     A fit is clean when the optimiser converged, the fixed-effect SEs are finite and no warning about
     a boundary, singular covariance or non-positive-definite Hessian was raised. The variance
