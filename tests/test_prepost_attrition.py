@@ -64,7 +64,8 @@ def test_attrition_table_matches_scipy(small) -> None:
     assert list(out.columns) == list(ATTRITION_COLUMNS)
     row = out.iloc[0]
     comp, drop = np.array([10, 12, 9, 11.0]), np.array([16, 18.0])
-    assert (row["n_started"], row["n_completers"], row["n_dropouts"]) == (6, 4, 2)
+    # n_started: any row (ids 1-8, as in analysed_n); n_valid_pre: the comparison's base (ids 1-6)
+    assert (row["n_started"], row["n_valid_pre"], row["n_completers"], row["n_dropouts"]) == (8, 6, 4, 2)
     assert (row["mean_completers"], row["mean_dropouts"]) == (10.5, 17.0)
     ref = stats.ttest_ind(drop, comp, equal_var=False)
     assert row["estimate"] == 6.5
@@ -73,6 +74,20 @@ def test_attrition_table_matches_scipy(small) -> None:
     assert (row["ci_lower"], row["ci_upper"]) == pytest.approx((ci.low, ci.high))
     pooled = np.sqrt((3 * comp.var(ddof=1) + 1 * drop.var(ddof=1)) / 4)
     assert row["smd"] == pytest.approx(6.5 / pooled)
+
+
+def test_n_started_means_the_same_in_both_tables(small) -> None:
+    # one meaning: subjects with any row for the outcome; the comparison's base is n_valid_pre
+    two = pd.concat(
+        [small.assign(outcome="a"), small[small["id"] != 8].assign(outcome="b")], ignore_index=True
+    )
+    flow = analysed_n(two, outcome="outcome", **KW).set_index("outcome")
+    att = attrition_table(two, outcome="outcome", **KW).set_index("outcome")
+    assert att["n_started"].tolist() == flow["n_started"].tolist() == [8, 7]
+    assert att["n_valid_pre"].tolist() == flow["n_valid_pre"].tolist() == [6, 6]
+    assert (att["n_completers"] + att["n_dropouts"] == att["n_valid_pre"]).all()
+    assert att["n_completers"].tolist() == flow["n_analysed"].tolist()
+    assert all(att[c].dtype == "int64" for c in ("n_started", "n_valid_pre", "n_completers", "n_dropouts"))
 
 
 def test_attrition_without_completers_or_dropouts(small) -> None:

@@ -81,6 +81,25 @@ def test_paired_t_and_wilcoxon_match_scipy() -> None:
     assert w["estimate"] == np.median(POST - PRE)
 
 
+def test_wilcoxon_statistic_is_the_smaller_rank_sum_not_r_v() -> None:
+    # R 4.x: wilcox.test(post, pre, paired = TRUE) gives V = 0, p = 0.00158119472516;
+    #        wilcox.test(pre, post, paired = TRUE) gives V = 91, the same p (13 non-zero changes).
+    # The toolkit reports min(W+, W-) both ways; V = W+ and W+ + W- = n(n + 1)/2.
+    d = POST - PRE
+    nz = d[d != 0]
+    ranks = stats.rankdata(np.abs(nz))
+    w_plus, w_minus = ranks[nz > 0].sum(), ranks[nz < 0].sum()
+    n = len(nz)
+    assert (n, w_plus, w_minus) == (13, 0.0, 91.0) and w_plus + w_minus == n * (n + 1) / 2
+    up = get(run(long()), "median_change")
+    down = get(run(long(pre=POST, post=PRE)), "median_change")
+    assert up["statistic"] == down["statistic"] == min(w_plus, w_minus) == 0.0
+    r_v_up, r_v_down, r_p = 0.0, 91.0, 0.00158119472516
+    assert up["statistic"] == r_v_up  # the increases have the smaller rank sum: V = statistic
+    assert down["statistic"] == n * (n + 1) / 2 - r_v_down  # otherwise V = n(n + 1)/2 - statistic
+    assert up["p_value"] == pytest.approx(r_p, rel=1e-9) and down["p_value"] == pytest.approx(r_p, rel=1e-9)
+
+
 def test_pingouin_matches_scipy_directly() -> None:
     t = pg.ttest(POST, PRE, paired=True).iloc[0]
     ref = stats.ttest_rel(POST, PRE)

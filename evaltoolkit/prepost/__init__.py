@@ -47,7 +47,7 @@ from evaltoolkit.prepost.mirror import (
 )
 from evaltoolkit.prepost.paired import PAIRED_TERMS, effect_size_intervals, paired_change, paired_scores
 from evaltoolkit.prepost.plotting import CATEGORY_COLOURS, plot_paired, plot_reliable_change, plot_trajectory
-from evaltoolkit.prepost.trajectories import CURVE_COLUMNS, TrajectoryFit, fit_trajectories
+from evaltoolkit.prepost.trajectories import CURVE_COLUMNS, VARIANCE_COLUMNS, TrajectoryFit, fit_trajectories
 
 __all__ = [
     "ANALYSED_COLUMNS",
@@ -60,6 +60,7 @@ __all__ = [
     "MIRROR_TERMS",
     "PAIRED_TERMS",
     "RTM_CAVEAT",
+    "VARIANCE_COLUMNS",
     "CountModel",
     "IndexDay",
     "PAdjust",

@@ -302,6 +302,13 @@ def wilcoxon(d: np.ndarray) -> dict[str, Any]:
     pingouin is called on the differences (one-sample form), which runs the same
     :func:`scipy.stats.wilcoxon` call as the paired form without building pingouin's n × n
     common-language effect size. With no non-zero difference the test is undefined (NaN).
+
+    The returned ``statistic`` is scipy's two-sided statistic ``min(W+, W−)``, where ``W+`` is the sum of
+    the ranks of ``|d|`` (zeros dropped, ties given average ranks) over the positive differences and
+    ``W−`` over the negative ones. R's ``wilcox.test(x, y, paired = TRUE)`` reports ``V = W+`` for
+    ``d = x − y`` instead. With ``n`` non-zero differences ``W+ + W− = n(n + 1)/2``, so ``V`` equals
+    ``statistic`` when the positive ranks have the smaller sum and ``n(n + 1)/2 − statistic`` otherwise;
+    the two-sided p-value does not depend on which is reported.
     """
     import pingouin as pg
 

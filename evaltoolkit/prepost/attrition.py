@@ -16,8 +16,9 @@ from evaltoolkit.prepost._common import (
     welch,
     z_crit,
 )
+from evaltoolkit.prepost.errors import PrePostInputError
 from evaltoolkit.prepost.paired import _check_long, paired_scores
-from evaltoolkit.prepost.trajectories import fit_mixed
+from evaltoolkit.prepost.trajectories import fit_mixed, mixed_gls
 
 __all__ = [
     "ANALYSED_COLUMNS",
@@ -30,6 +31,7 @@ __all__ = [
 ATTRITION_COLUMNS: tuple[str, ...] = (
     "outcome",
     "n_started",
+    "n_valid_pre",
     "n_completers",
     "n_dropouts",
     "mean_completers",
@@ -47,7 +49,9 @@ ATTRITION_COLUMNS: tuple[str, ...] = (
     "conf_level",
     "method",
 )
-"""Columns of :func:`attrition_table`."""
+"""Columns of :func:`attrition_table`. ``n_started`` counts subjects with any row for the outcome (as in
+:data:`ANALYSED_COLUMNS`); ``n_valid_pre`` = ``n_completers`` + ``n_dropouts`` those with a valid ``pre``
+score, the base of the comparison."""
 
 ANALYSED_COLUMNS: tuple[str, ...] = (
     "outcome",
@@ -58,7 +62,8 @@ ANALYSED_COLUMNS: tuple[str, ...] = (
     "proportion_analysed",
     "statement",
 )
-"""Columns of :func:`analysed_n`."""
+"""Columns of :func:`analysed_n`. ``n_started`` counts subjects with any row for the outcome (the same
+meaning as in :data:`ATTRITION_COLUMNS`)."""
 
 
 def analysed_n(
@@ -136,6 +141,12 @@ def attrition_table(
     *drop-outs* do not. If drop-outs started worse (or better), complete-case change is about a
     different group from the one that started.
 
+    Counts: ``n_started`` is the number of subjects with any row for the outcome (who started, as in
+    :func:`analysed_n`); ``n_valid_pre`` is the number with a valid ``pre`` score, the base of the
+    comparison, so ``n_completers + n_dropouts == n_valid_pre``. Subjects who started without a
+    valid ``pre`` score (``n_started − n_valid_pre``) have no baseline to compare and are in neither
+    group.
+
     Parameters
     ----------
     data, subject, time, value, pre, post, outcome
@@ -146,7 +157,8 @@ def attrition_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`ATTRITION_COLUMNS`: counts, baseline mean and SD of each group, ``estimate`` =
+        Columns :data:`ATTRITION_COLUMNS`: counts (``n_started``, ``n_valid_pre``, ``n_completers``,
+        ``n_dropouts``, all int), baseline mean and SD of each group, ``estimate`` =
         mean(drop-outs) − mean(completers) with Welch ``std_error``, ``statistic`` (t), ``df``,
         ``p_value`` and interval, and ``smd`` (the difference over the pooled SD). With no completers or
         no drop-outs the comparison columns are NaN (documented, not an error: the table still reports
@@ -155,18 +167,23 @@ def attrition_table(
     Examples
     --------
     >>> import pandas as pd
-    >>> d = pd.DataFrame({"id": [1, 1, 2, 2, 3, 4], "occ": ["pre", "post", "pre", "post", "pre", "pre"],
-    ...                   "score": [10, 7, 12, 9, 15, 17]})
+    >>> d = pd.DataFrame({"id": [1, 1, 2, 2, 3, 4, 5],
+    ...                   "occ": ["pre", "post", "pre", "post", "pre", "pre", "post"],
+    ...                   "score": [10, 7, 12, 9, 15, 17, 8]})
     >>> t = attrition_table(d, subject="id", time="occ", value="score", pre="pre", post="post")
-    >>> t[["n_completers", "n_dropouts", "mean_completers", "mean_dropouts", "estimate", "smd"]]
-       n_completers  n_dropouts  mean_completers  mean_dropouts  estimate       smd
-    0             2           2             11.0           16.0       5.0  3.535534
+    >>> t[["n_started", "n_valid_pre", "n_completers", "n_dropouts"]]
+       n_started  n_valid_pre  n_completers  n_dropouts
+    0          5            4             2           2
+    >>> t[["mean_completers", "mean_dropouts", "estimate", "smd"]]
+       mean_completers  mean_dropouts  estimate       smd
+    0             11.0           16.0       5.0  3.535534
     """
     conf_level = check_conf_level(conf_level)
     frame = _check_long(data, subject, time, value, outcome, pre, post)
     wide = paired_scores(frame, subject=subject, time=time, value=value, pre=pre, post=post, outcome=outcome)
     rows = []
-    for name in list(dict.fromkeys(wide["outcome"].tolist())):
+    for name, d in outcome_groups(frame, outcome):
+        started = int(d[subject].nunique())
         w = wide[(wide["outcome"] == name) & wide["pre"].notna()]
         comp = w.loc[w["complete"], "pre"].to_numpy(dtype=float)
         drop = w.loc[~w["complete"], "pre"].to_numpy(dtype=float)
@@ -180,7 +197,8 @@ def attrition_table(
         rows.append(
             {
                 "outcome": name,
-                "n_started": nc + nd,
+                "n_started": started,
+                "n_valid_pre": nc + nd,
                 "n_completers": nc,
                 "n_dropouts": nd,
                 "mean_completers": float(np.mean(comp)) if nc else np.nan,
@@ -202,7 +220,7 @@ def attrition_table(
             }
         )
     table = pd.DataFrame(rows, columns=list(ATTRITION_COLUMNS))
-    for c in ("n_started", "n_completers", "n_dropouts"):
+    for c in ("n_started", "n_valid_pre", "n_completers", "n_dropouts"):
         table[c] = table[c].astype("int64")
     return table
 
@@ -217,6 +235,7 @@ def complete_vs_available(
     post: object,
     outcome: str | None = None,
     conf_level: float = 0.95,
+    reml: bool = True,
 ) -> pd.DataFrame:
     """Pre→post change three ways, side by side: complete cases, naive all-available, and a mixed model.
 
@@ -225,15 +244,24 @@ def complete_vs_available(
       (Welch interval, treating the two as independent samples). When drop-outs differ from completers
       this compares different people and is biased: shown as the error to avoid.
     * ``mixed_model``: every valid score at every occasion in ``data`` (intermediate sessions too) in a
-      linear mixed model with one fixed mean per occasion and a random intercept per subject (REML);
-      the estimate is the ``post`` − ``pre`` contrast. Valid when drop-out depends only on observed
-      scores (missing at random).
+      linear mixed model with one fixed mean per occasion and a random intercept per subject (REML
+      by default); the estimate is the ``post`` − ``pre`` contrast. Valid when drop-out depends only
+      on observed scores (missing at random). Its standard error is the generalised least-squares
+      one at the estimated variance components, from ``(X'V̂⁻¹X)⁻¹`` with ``V̂ = σ̂²_u J + σ̂² I`` per
+      subject, as ``lme4::lmer(score ~ occasion + (1 | subject))`` and ``nlme::lme`` report it
+      (checked against both in the tests); the interval and p-value are Wald ones with normal
+      quantiles (as lme4's ``confint(method = "Wald")``), so ``df`` is NaN. The method text gives the
+      random-intercept and residual SDs and the maximised log-likelihood (REML in lme4's convention,
+      or ML).
 
     Parameters
     ----------
     data, subject, time, value, pre, post, outcome, conf_level
         As :func:`~evaltoolkit.prepost.paired_change`; ``time`` may have more values than ``pre`` and
         ``post`` (all are used by the mixed model).
+    reml : bool, default True
+        Estimate the mixed model's variance components by REML (the default of lme4 and nlme); False
+        for maximum likelihood.
 
     Returns
     -------
@@ -255,6 +283,8 @@ def complete_vs_available(
     2          mixed_model      -3.0  4
     """
     conf_level = check_conf_level(conf_level)
+    if not isinstance(reml, bool | np.bool_):
+        raise PrePostInputError(f"reml must be True (REML) or False (ML), not {reml!r}")
     frame = _check_long(data, subject, time, value, outcome, pre, post)
     wide = paired_scores(frame, subject=subject, time=time, value=value, pre=pre, post=post, outcome=outcome)
     rows: list[dict[str, Any]] = []
@@ -284,15 +314,28 @@ def complete_vs_available(
             {
                 "outcome": name,
                 "term": "mixed_model",
-                **_occasion_contrast(d, subject, time, value, pre, post, conf_level),
+                **_occasion_contrast(d, subject, time, value, pre, post, conf_level, reml=bool(reml)),
             }
         )
     return tidy(rows, conf_level)
 
 
 def _occasion_contrast(
-    d: pd.DataFrame, subject: str, time: str, value: str, pre: object, post: object, conf_level: float
+    d: pd.DataFrame,
+    subject: str,
+    time: str,
+    value: str,
+    pre: object,
+    post: object,
+    conf_level: float,
+    *,
+    reml: bool = True,
 ) -> dict[str, Any]:
+    """The ``mixed_model`` row: post − pre contrast of a one-mean-per-occasion random-intercept model.
+
+    Besides the estimate-table entries, the returned dict holds ``loglik``, ``intercept_sd`` and
+    ``residual_sd`` (on the scale of the score) when the model was fitted.
+    """
     d = d[d[value].notna()]
     n_sub = int(d[subject].nunique())
     occasions = list(dict.fromkeys(d[time].tolist()))
@@ -309,16 +352,26 @@ def _occasion_contrast(
     tv = d[time].to_numpy()
     exog = np.column_stack([np.ones(len(d))] + [(tv == o).astype(float) for o in others])
     codes, _ = pd.factorize(d[subject])
-    res, notes, ok = fit_mixed((y_raw - m) / s, exog, codes, np.ones((len(d), 1)))
+    ones = np.ones((len(d), 1))
+    # variance components from statsmodels on the standardised score; the fixed effects and their
+    # covariance (X'V⁻¹X)⁻¹ at those components, on the scale of the score
+    res, notes, ok = fit_mixed((y_raw - m) / s, exog, codes, ones, reml=reml)
+    g = s**2 * np.atleast_2d(np.asarray(res.cov_re, dtype=float))[:1, :1]
+    sigma2 = s**2 * float(res.scale)
+    beta, cov, loglik = mixed_gls(y_raw, exog, codes, ones, g, sigma2, reml=reml)
     j = 1 + others.index(post)
-    est = s * float(np.asarray(res.fe_params)[j])
-    se = s * float(np.sqrt(np.asarray(res.cov_params())[j, j]))
+    est = float(beta[j])
+    se = float(np.sqrt(cov[j, j]))
     q = z_crit(conf_level)
     z = est / se if se > 0 else np.nan
+    u_sd, e_sd = float(np.sqrt(max(g[0, 0], 0.0))), float(np.sqrt(sigma2))
+    fit_name = "REML" if reml else "ML"
     method = (
-        f"linear mixed model (REML), one mean per occasion ({len(occasions)} occasions), random intercepts; "
-        f"{len(d)} scores from {n_sub} subjects; {post} − {pre} contrast; Wald interval; valid if drop-out "
-        "is missing at random"
+        f"linear mixed model ({fit_name}), one mean per occasion ({len(occasions)} occasions), random "
+        f"intercepts (SD {u_sd:.3g}, residual SD {e_sd:.3g}; {fit_name} log-likelihood {loglik:.3f}); "
+        f"{len(d)} scores from {n_sub} subjects; {post} − {pre} contrast; GLS standard error (X'V⁻¹X)⁻¹ "
+        "at the estimated variance components; Wald interval (normal); valid if drop-out is missing at "
+        "random"
     )
     if not ok:
         method += "; did not converge cleanly: " + "; ".join(notes)
@@ -331,4 +384,7 @@ def _occasion_contrast(
         "ci_upper": est + q * se,
         "n": n_sub,
         "method": method,
+        "loglik": loglik,
+        "intercept_sd": u_sd,
+        "residual_sd": e_sd,
     }

@@ -539,7 +539,11 @@ def mirror_change(
         * ``median_change``: median change, distribution-free order-statistic interval, p from the
           Wilcoxon signed-rank test (pingouin; zero changes dropped; scipy chooses the exact test without
           ties or zeros up to 50 patients, an exhaustive permutation test with them up to 13, otherwise
-          the normal approximation with tie and continuity corrections);
+          the normal approximation with tie and continuity corrections). ``statistic`` is
+          ``min(W+, W−)`` (scipy's two-sided statistic), with ``W+`` and ``W−`` the rank sums of the
+          increases and decreases; R's ``wilcox.test(after, before, paired = TRUE)`` reports ``V = W+``
+          instead. With ``n`` non-zero changes ``W+ + W− = n(n + 1)/2``, so ``V = n(n + 1)/2 −
+          statistic`` when the increases have the larger rank sum (and ``V = statistic`` otherwise);
         * ``rate_before``, ``rate_after``, ``rate_ratio``: from the GEE count model (events per
           person-year; ``std_error`` is on the log scale, ``statistic`` is z);
         * ``proportion_before``, ``proportion_after``: share of patients with at least one event

@@ -243,7 +243,11 @@ def paired_change(
         * ``mean_pre``, ``mean_post``: means of the complete cases (t intervals);
         * ``mean_change``: mean of post − pre, paired t test (pingouin), t interval;
         * ``median_change``: median change, order-statistic interval, Wilcoxon signed-rank test
-          (pingouin; zero changes dropped);
+          (pingouin; zero changes dropped). ``statistic`` is ``min(W+, W−)`` (scipy's two-sided
+          statistic), with ``W+`` and ``W−`` the rank sums of the increases and decreases; R's
+          ``wilcox.test(post, pre, paired = TRUE)`` reports ``V = W+`` instead. With ``n`` non-zero
+          changes ``W+ + W− = n(n + 1)/2``, so ``V = n(n + 1)/2 − statistic`` when the increases have the
+          larger rank sum (and ``V = statistic`` otherwise); the p-value is the same either way;
         * ``d_z``, ``d_av``, ``g_av``: standardised mean change (see :func:`effect_size_intervals`),
           signed like the change: on a scale where lower is better, negative is improvement.
 
