@@ -50,6 +50,12 @@ from evaltoolkit.its.errors import (
     ShortSeriesWarning,
 )
 from evaltoolkit.its.fit import DEFAULT_MIN_POINTS, default_method, fit_its
+from evaltoolkit.its.heterogeneity import (
+    HeterogeneityResult,
+    plot_forest,
+    site_heterogeneity,
+    sites_disagree,
+)
 from evaltoolkit.its.power import SUPPORTED_ANALYSES, power
 from evaltoolkit.its.results import ITSResult, ITSSummary
 from evaltoolkit.its.robustness import RobustnessChecks, robustness_checks
@@ -67,6 +73,7 @@ __all__ = [
     "Effect",
     "ExtrapolationWarning",
     "Family",
+    "HeterogeneityResult",
     "ITSDesign",
     "ITSDiagnostics",
     "ITSInputError",
@@ -85,8 +92,11 @@ __all__ = [
     "default_method",
     "fit_its",
     "parse_method",
+    "plot_forest",
     "power",
     "robustness_checks",
+    "site_heterogeneity",
+    "sites_disagree",
 ]
 
 Calibration.__module__ = __name__  # documented (and shown in results) as evaltoolkit.its.Calibration
