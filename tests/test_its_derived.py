@@ -58,7 +58,7 @@ def test_linear_quantity_reproduces_the_wald_interval():
     """Gaussian OLS: the cumulative effect is linear in β, so the percentile interval of the draws is the
     t interval (the draws are widened by t/z) up to Monte-Carlo error."""
     res = fit_its(_gaussian(), outcome="y", time="t", interruptions=GO, method="ols")
-    delta = res.cumulative_effect(interval="delta").iloc[0]
+    delta = res.cumulative_effect(uncertainty="delta").iloc[0]
     sim = derived_effects(res, n_draws=40_000, seed=3).set_index("term").loc["absolute_change"]
     assert sim["estimate"] == pytest.approx(delta["estimate"], rel=1e-12)
     for bound in ("ci_lower", "ci_upper"):
@@ -79,7 +79,7 @@ def test_draws_have_the_fit_covariance():
 
 def test_count_delta_and_simulation_agree_roughly_and_simulation_is_coherent():
     res = fit_its(_counts(4), outcome="y", time="t", interruptions=GO, family="poisson", method="ols")
-    delta = res.cumulative_effect(interval="delta").iloc[0]
+    delta = res.cumulative_effect(uncertainty="delta").iloc[0]
     sim = res.cumulative_effect(n_draws=20_000, seed=1).iloc[0]
     # same point estimates; intervals close (the delta method is symmetric, the draws need not be)
     assert sim["estimate"] == pytest.approx(delta["estimate"], rel=1e-12)
@@ -108,7 +108,7 @@ def test_relative_and_absolute_always_agree(family):
         assert agree(out), seed
         p_abs, p_rel = out.set_index("term").loc[["absolute_change", "relative_change"], "p_value"]
         assert p_abs == p_rel  # the same draws on the same side of zero
-        d = res.cumulative_effect(interval="delta").iloc[0]
+        d = res.cumulative_effect(uncertainty="delta").iloc[0]
         ex_a = d["ci_lower"] > 0 or d["ci_upper"] < 0
         ex_r = d["relative_ci_lower"] > 0 or d["relative_ci_upper"] < 0
         disagree_delta += ex_a != ex_r
@@ -150,7 +150,7 @@ def test_calibrated_default_is_widened_to_its_own_interval():
     so the percentile interval of the cumulative effect matches the calibrated Wald interval."""
     res = fit_its(_gaussian(3, rho=0.4), outcome="y", time="t", interruptions=GO)
     assert res.ci_method == "calibrated"
-    delta = res.cumulative_effect(interval="delta").iloc[0]
+    delta = res.cumulative_effect(uncertainty="delta").iloc[0]
     sim = res.cumulative_effect(n_draws=40_000, seed=2).iloc[0]
     half = (delta["ci_upper"] - delta["ci_lower"]) / 2
     assert abs(sim["ci_lower"] - delta["ci_lower"]) < 0.03 * half
@@ -161,8 +161,8 @@ def test_bad_arguments():
     res = fit_its(_gaussian(), outcome="y", time="t", interruptions=GO, method="ols")
     with pytest.raises(ITSInputError, match="n_draws"):
         derived_effects(res, n_draws=10)
-    with pytest.raises(ITSInputError, match="interval"):
-        res.cumulative_effect(interval="bootstrap")
+    with pytest.raises(ITSInputError, match="uncertainty"):
+        res.cumulative_effect(uncertainty="bootstrap")
     with pytest.raises(ITSInputError, match="windows"):
         derived_effects([res, res], windows=[(GO, 40)])
 
@@ -195,7 +195,7 @@ def _combined(rng: np.random.Generator, shared: bool) -> tuple[float, float, flo
     draws = draw_coefficients(fits, n_draws=2_000, seed=int(rng.integers(1 << 30)), shared=shared)
     parts = [totals(d, window_mask(r)) for d, r in zip(draws, fits, strict=True)]
     out = derived_table(parts).set_index("term").loc["absolute_change"]
-    delta = [r.cumulative_effect(interval="delta").iloc[0] for r in fits]
+    delta = [r.cumulative_effect(uncertainty="delta").iloc[0] for r in fits]
     sum_sd = sum(float(x["std_error"]) for x in delta)
     indep_sd = math.sqrt(sum(float(x["std_error"]) ** 2 for x in delta))
     return out["estimate"], out["std_error"], out["ci_lower"], out["ci_upper"], sum_sd / indep_sd

@@ -138,7 +138,7 @@ def test_gamma_effects_are_ratios_whose_interval_stays_positive():
     b0, b1, b2, _ = ref["coef"]
     q = stats.t.ppf(0.975, ref["df_resid"])
     res = fit_case("a1")
-    eff = res.effects(at=0, interval="delta")
+    eff = res.effects(at=0, uncertainty="delta")
     rel = eff.loc[eff["term"] == "relative_change"].iloc[0]
     # At the first post period the fitted/counterfactual ratio of means is exp(level_change).
     assert rel["estimate"] == pytest.approx(math.exp(b2) - 1, rel=RTOL)

@@ -106,7 +106,7 @@ def test_multiple_interruptions_match_hand_built_design():
     X = np.column_stack([np.ones(60), t, t >= 20, np.maximum(t - 20, 0), t >= 41, np.maximum(t - 41, 0)])
     beta = np.linalg.lstsq(X.astype(float), df["y"].to_numpy(), rcond=None)[0]
     np.testing.assert_allclose(res.params, beta, rtol=1e-9)
-    eff = res.effects(interval="delta").set_index("term")
+    eff = res.effects(uncertainty="delta").set_index("term")
     # post slope after the second interruption = pre + both slope changes
     np.testing.assert_allclose(eff.loc["post_slope_2", "estimate"], beta[1] + beta[3] + beta[5], rtol=1e-10)
 
@@ -182,7 +182,7 @@ def test_controlled_its_matches_itsa_regression_and_panel_hac():
         cov_kwds={"groups": nw.design.frame["series"].to_numpy(), "maxlags": 2, "use_correction": "hac"},
     )
     np.testing.assert_allclose(np.sqrt(np.diag(nw.cov)), panel.bse, rtol=1e-10)
-    eff = res.effects(at=[0], interval="delta").set_index("term")
+    eff = res.effects(at=[0], uncertainty="delta").set_index("term")
     b = res.params
     np.testing.assert_allclose(eff.loc["diff_post_slope", "estimate"], b[5] + b[7], rtol=1e-10)
     np.testing.assert_allclose(eff.loc["post_slope", "estimate"], b[1] + b[3] + b[5] + b[7], rtol=1e-10)
@@ -329,7 +329,7 @@ def test_gaussian_effects_by_hand():
     res = fit_its(df, outcome="y", time="t", interruptions=25)
     b, V = res.params, res.cov
     q = stats.t.ppf(0.975, res.df_resid)
-    eff = res.effects(at=[0, 6], interval="delta")
+    eff = res.effects(at=[0, 6], uncertainty="delta")
     slope = eff[eff["term"] == "post_slope"].iloc[0]
     se = math.sqrt(V[1, 1] + V[3, 3] + 2 * V[1, 3])
     assert slope["estimate"] == pytest.approx(b[1] + b[3]) and slope["std_error"] == pytest.approx(se)
@@ -364,7 +364,7 @@ def test_count_effects_and_cumulative_effect_by_loops():
         x = [1.0, t[i], float(t[i] >= 25) * with_effect, max(t[i] - 25, 0) * with_effect]
         return math.exp(np.dot(beta, x)) * pop[i]
 
-    eff = res.effects(at=[3], interval="delta").set_index("term")
+    eff = res.effects(at=[3], uncertainty="delta").set_index("term")
     i = 27  # t = 28 = horizon 3
     rr = math.exp(b[2] + 3 * b[3])
     assert eff.loc["relative_change", "rate_ratio"] == pytest.approx(rr)
@@ -385,14 +385,14 @@ def test_count_effects_and_cumulative_effect_by_loops():
                 s += mu(beta, j, True) - mu(beta, j, False)
         return s
 
-    cum = res.cumulative_effect(interval="delta").iloc[0]
+    cum = res.cumulative_effect(uncertainty="delta").iloc[0]
     assert cum["estimate"] == pytest.approx(total(b))
     g = numerical_gradient(total, b)
     assert cum["std_error"] == pytest.approx(math.sqrt(g @ V @ g), rel=1e-5)
     assert cum["n_periods"] == 24 and cum["start"] == 25 and cum["end"] == 48
     assert cum["observed_total"] == df.loc[df["t"] >= 25, "admissions"].sum()
     assert cum["relative_change"] == pytest.approx(cum["fitted_total"] / cum["counterfactual_total"] - 1)
-    part = res.cumulative_effect(start=30, end=35, interval="delta").iloc[0]
+    part = res.cumulative_effect(start=30, end=35, uncertainty="delta").iloc[0]
     assert part["n_periods"] == 6
     assert part["estimate"] == pytest.approx(sum(mu(b, j, True) - mu(b, j, False) for j in range(29, 35)))
 

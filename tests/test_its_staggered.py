@@ -128,7 +128,7 @@ def test_ols_matches_r_lm_including_cumulative_effect():
     c = coef(res)
     np.testing.assert_allclose(c["estimate"], LM_COEF, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(c["std_error"], LM_SE, rtol=1e-6)
-    cum = res.cumulative_effect(interval="delta")
+    cum = res.cumulative_effect(uncertainty="delta")
     total = cum.iloc[0]
     assert pd.isna(total["group"]) and cum["group"].iloc[1:].tolist() == ["T1", "T2", "T3"]
     np.testing.assert_allclose([total["estimate"], total["std_error"]], LM_CUM[:2], rtol=1e-6)
@@ -155,7 +155,7 @@ def test_poisson_with_offset_matches_r_glm_and_counts_averted():
     c = coef(res)
     np.testing.assert_allclose(c["estimate"], GLM_COEF, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(c["std_error"], GLM_SE, rtol=1e-6)
-    total = res.cumulative_effect(interval="delta").iloc[0]
+    total = res.cumulative_effect(uncertainty="delta").iloc[0]
     np.testing.assert_allclose(
         [total["estimate"], total["std_error"], total["fitted_total"], total["counterfactual_total"]],
         GLM_CUM,

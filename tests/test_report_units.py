@@ -69,7 +69,7 @@ def test_one_site_change_equals_the_library_derived_effects():
     assert mine["ci_lower"] == pytest.approx(lib.loc["absolute_change", "ci_lower"], rel=1e-12)
     assert mine["relative_ci_upper"] == pytest.approx(lib.loc["relative_change", "ci_upper"], rel=1e-12)
     # and the delta method (kept as a check) is close
-    delta = res.cumulative_effect(start=start, end=end, interval="delta").iloc[0]
+    delta = res.cumulative_effect(start=start, end=end, uncertainty="delta").iloc[0]
     assert mine["estimate"] == pytest.approx(delta["estimate"], rel=1e-12)
     assert mine["relative_change"] == pytest.approx(delta["relative_change"], rel=1e-12)
     half = (delta["ci_upper"] - delta["ci_lower"]) / 2
@@ -79,8 +79,8 @@ def test_one_site_change_equals_the_library_derived_effects():
 def test_two_independent_sites_add_in_every_draw():
     a, b = _fit(_site(2, -0.2)), _fit(_site(3, -0.1))
     start, end = pd.Timestamp("2021-01-01"), pd.Timestamp("2022-12-01")
-    ca = a.cumulative_effect(start=start, end=end, interval="delta").iloc[0]
-    cb = b.cumulative_effect(start=start, end=end, interval="delta").iloc[0]
+    ca = a.cumulative_effect(start=start, end=end, uncertainty="delta").iloc[0]
+    cb = b.cumulative_effect(start=start, end=end, uncertainty="delta").iloc[0]
     da, db = draw_coefficients([a, b], n_draws=20_000, seed=1)
     ta, tb = totals(da, _window(a, start, end)), totals(db, _window(b, start, end))
     both = change([ta, tb], 0.95, text="")

@@ -605,11 +605,11 @@ class ITSResult:
                 )
         return rows
 
-    def _draws(self, interval: str, n_draws: int, seed: int) -> CoefficientDraws | None:
-        if interval == "delta":
+    def _draws(self, uncertainty: str, n_draws: int, seed: int) -> CoefficientDraws | None:
+        if uncertainty == "delta":
             return None
-        if interval != "simulation":
-            raise ITSInputError(f"interval must be 'simulation' or 'delta', not {interval!r}")
+        if uncertainty != "simulation":
+            raise ITSInputError(f"uncertainty must be 'simulation' or 'delta', not {uncertainty!r}")
         return draw_coefficients(self, n_draws=n_draws, seed=seed)[0]
 
     def _delta_ratio_rows(
@@ -667,7 +667,7 @@ class ITSResult:
         self,
         at: int | list[int] | tuple[int, ...] | None = None,
         *,
-        interval: str = "simulation",
+        uncertainty: str = "simulation",
         n_draws: int = DEFAULT_DRAWS,
         seed: int = 0,
     ) -> pd.DataFrame:
@@ -679,7 +679,7 @@ class ITSResult:
             Horizons in periods after each post segment starts (0 = first post-interruption period).
             Default: 0 and the last period of the segment. Horizons past a later interruption give the
             extrapolated effect of this interruption alone.
-        interval : {"simulation", "delta"}, default "simulation"
+        uncertainty : {"simulation", "delta"}, default "simulation"
             Intervals of ``absolute_change`` and ``relative_change``: percentile intervals from one set of
             ``n_draws`` draws of the coefficients (:mod:`evaltoolkit.its.derived`), so the two always
             agree on direction and on excluding no change; or the delta method (each its own Wald
@@ -741,7 +741,7 @@ class ITSResult:
                     raise ITSInputError(
                         f"effects(at=...) takes horizons as non-negative whole numbers, not {h!r}"
                     )
-        draws = self._draws(interval, n_draws, seed)
+        draws = self._draws(uncertainty, n_draws, seed)
         if d.is_staggered:
             return self._staggered_effects(horizons_given, draws)
         records: list[dict[str, Any]] = []
@@ -938,7 +938,7 @@ class ITSResult:
         *,
         start: Any = None,
         end: Any = None,
-        interval: str = "simulation",
+        uncertainty: str = "simulation",
         n_draws: int = DEFAULT_DRAWS,
         seed: int = 0,
     ) -> pd.DataFrame:
@@ -955,7 +955,7 @@ class ITSResult:
         start, end : time value, optional
             First and last period summed (values of the time column). Default: the first interruption's
             first post-interruption period to the last period.
-        interval : {"simulation", "delta"}, default "simulation"
+        uncertainty : {"simulation", "delta"}, default "simulation"
             Percentile intervals of the absolute and relative change from one set of ``n_draws`` draws of
             the coefficients (:mod:`evaltoolkit.its.derived`; ``std_error`` is the SD of the draws and the
             p-value a Monte-Carlo p-value), so the two always agree on direction and on excluding no
@@ -967,7 +967,7 @@ class ITSResult:
         -------
         pandas.DataFrame
             One row: ``term`` (``"cumulative_effect"``), ``estimate, std_error, statistic, df, p_value,
-            ci_lower, ci_upper`` (see ``interval``), ``start, end, n_periods, observed_total, fitted_total,
+            ci_lower, ci_upper`` (see ``uncertainty``), ``start, end, n_periods, observed_total, fitted_total,
             counterfactual_total, relative_change, relative_ci_lower, relative_ci_upper`` (fitted total /
             counterfactual total - 1; log-scale CI for counts). Staggered designs: a ``group`` column and
             one row per treated series, each summed over its own post periods, after the first row, which
@@ -985,7 +985,7 @@ class ITSResult:
         >>> res.cumulative_effect()[["estimate", "ci_lower", "ci_upper", "n_periods"]].round(2)
            estimate  ci_lower  ci_upper  n_periods
         0     -55.5    -67.27    -43.54         12
-        >>> res.cumulative_effect(interval="delta")[["estimate", "ci_lower", "ci_upper"]].round(2)
+        >>> res.cumulative_effect(uncertainty="delta")[["estimate", "ci_lower", "ci_upper"]].round(2)
            estimate  ci_lower  ci_upper
         0     -55.5    -67.38    -43.62
         """
@@ -996,7 +996,7 @@ class ITSResult:
         t1 = int(t_all.max()) if end is None else self._t_of(end, "end")
         if t1 < t0:
             raise ITSInputError("cumulative_effect: end is before start")
-        draws = self._draws(interval, n_draws, seed)
+        draws = self._draws(uncertainty, n_draws, seed)
         if d.is_staggered:
             return self._staggered_cumulative(t0, t1, draws)
         keep = f["treated"].to_numpy() & f["in_fit"].to_numpy() & (t_all >= t0) & (t_all <= t1)

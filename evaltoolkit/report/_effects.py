@@ -34,7 +34,7 @@ from evaltoolkit.its.derived import (
 from evaltoolkit.its.derived import totals as draw_totals
 from evaltoolkit.report._its import FitRecord
 
-__all__ = ["DerivedEffects", "derive_effects", "horizon_mask"]
+__all__ = ["DerivedEffects", "derive_effects", "heterogeneity", "horizon_mask"]
 
 
 def horizon_mask(rec: FitRecord) -> np.ndarray:
@@ -174,4 +174,44 @@ def derive_effects(
                 [tots[r.site]], conf, text=_interval_text(n_draws, joint=False, shared=False)
             )
         out[(series, index)] = eff
+    return out
+
+
+def heterogeneity(eff: DerivedEffects, label: str) -> dict[str, Any] | None:
+    """Random-effects summary (REML) of the sites' log ratios of one outcome × method, for the report.
+
+    Each site's log(fitted/counterfactual total) over its horizon, with the SD of its draws as the standard
+    error, pooled by :func:`evaltoolkit.its.site_heterogeneity`. Sites sharing a control series are not
+    independent (the random-effects model assumes they are); the report's combined total allows for that,
+    this summary is for how far the sites differ. ``None`` with fewer than two sites or a site whose ratio
+    is not defined.
+    """
+    from evaltoolkit.its import site_heterogeneity, sites_disagree
+
+    table = eff.log_ratios()
+    ok = table["estimate"].notna() & (table["std_error"] > 0)
+    if len(table) < 2 or not ok.all():
+        return None
+    res = site_heterogeneity(
+        table["estimate"].to_numpy(),
+        table["std_error"].to_numpy(),
+        list(table["site"]),
+        method="REML",
+        conf_level=eff.conf_level,
+        scale="log",
+    )
+    d = res.to_dict()
+    out = {k: d[k] for k in ("tau2", "i2", "q", "q_df", "q_p_value", "prediction_interval", "notes")}
+    out.update(
+        series=eff.series,
+        label=label,
+        method="random effects (REML) on the sites' log ratios; sites sharing a control are not independent",
+        pooled={k: d[k] for k in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")},
+        sites=[
+            {"site": r["site"], "estimate": r["estimate"], "std_error": r["std_error"]}
+            for r in table.to_dict("records")
+        ],
+        sites_disagree=sites_disagree(res),
+        text=res.describe(),
+    )
     return out

@@ -349,7 +349,9 @@ def run_measures(
         if progress is not None:
             progress("outcome measures: attrition")
         att = _blank_attrition(attrition_table(long, **kw, conf_level=conf), rule)
-        out["attrition"] = _records(_publish(att, ["n_started", "n_completers", "n_dropouts"], rule))
+        out["attrition"] = _records(
+            _publish(att, ["n_started", "n_valid_pre", "n_completers", "n_dropouts"], rule)
+        )
         cva = _blank_available(complete_vs_available(long, **kw, conf_level=conf), analysed, rule)
         out["complete_vs_available"] = _records(_publish(cva, ["n"], rule))
     else:

@@ -120,13 +120,10 @@ def _its_sentence(results: dict[str, Any], f: dict[str, Any], s: dict[str, Any])
     if len(f["sites"]) > 1:
         text += " By site: " + "; ".join(_site_phrase(x) for x in f["sites"]) + "."
         h = f.get("heterogeneity")
-        if f.get("sites_disagree") and h:
-            text += (
-                f" The sites differ more than chance would explain (I² = {h['i2']:.0f}%, Q-test p = "
-                f"{h['q_p_value']:.2f}): the combined figure hides real differences between sites."
-            )
-        elif h and h.get("i2") is not None:
-            text += f" The site estimates are consistent with one another (I² = {h['i2']:.0f}%)."
+        if h:
+            text += " " + h["text"]
+            if f.get("sites_disagree"):
+                text += " The combined figure should be read with the sites' own estimates."
     text += _sensitivity_text(f)
     cert = f["certainty"]
     concerns = [d["domain"] for d in cert["domains"] if d["serious"]]

@@ -27,8 +27,9 @@ Certainty rating (documented in the book's guide, "How sure are we?")
        * *imprecision*: the interval includes no change, or its bound nearest to no change is less than a
          quarter of the estimate (the data barely exclude a trivial effect);
        * *inconsistency*: a pre-specified sensitivity analysis disagrees on the direction or on whether
-         the interval excludes no change, or the sites differ more than chance would explain
-         (heterogeneity Q-test p < 0.10, or site estimates on both sides of no change with I² ≥ 50%);
+         the interval excludes no change, or the sites disagree by :func:`evaltoolkit.its.sites_disagree`
+         (Q-test p < 0.10; or a prediction interval for a new site that includes no change while the
+         pooled interval excludes it; or two sites' intervals on opposite sides of no change);
        * *model checks*: a flag of the primary model at any site (residual autocorrelation the method
          does not remove, extrapolation beyond the range observed, a placebo check finding a change, too
          few points before go-live).
@@ -65,7 +66,6 @@ RECOMMENDED_POINTS = 8
 MINIMUM_POINTS = 3
 AUTOCORRELATION_ALPHA = 0.05
 OVERDISPERSION_LIMIT = 1.5
-HETEROGENEITY_ALPHA = 0.10
 IMPRECISION_FRACTION = 0.25
 
 
@@ -280,10 +280,8 @@ def _heterogeneity(results: dict[str, Any], series: str) -> dict[str, Any] | Non
 
 
 def _sites_disagree(h: dict[str, Any] | None) -> bool:
-    if not h or h.get("q_p_value") is None:
-        return False
-    sides = {_sign(s.get("estimate")) for s in h.get("sites", []) if s.get("estimate") is not None}
-    return bool(h["q_p_value"] < HETEROGENEITY_ALPHA or (len(sides) > 1 and (h.get("i2") or 0) >= 50))
+    """The library's rule (:func:`evaltoolkit.its.sites_disagree`), computed in the derived-effects stage."""
+    return bool(h and h.get("sites_disagree"))
 
 
 def _rate(
@@ -363,7 +361,7 @@ def _rate(
         )
     if _sites_disagree(h):
         assert h is not None
-        reasons.append(f"sites differ (I² = {h['i2']:.0f}%, Q-test p = {h['q_p_value']:.2f})")
+        reasons.append(f"sites differ: {h['text']}")
     domains.append(
         {
             "domain": "inconsistency",

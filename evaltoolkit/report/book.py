@@ -27,7 +27,7 @@ def page_sections(protocol: Protocol) -> list[tuple[str, str]]:
     """The report sections a protocol's page shows, ``(id, title)`` in report order."""
     present = {"summary", "limitations", "methods", "data_quality"}
     if protocol.series:
-        present |= {"counterfactual", "effects", "sensitivity", "robustness", "diagnostics"}
+        present |= {"counterfactual", "effects", "certainty", "sensitivity", "robustness", "diagnostics"}
     if protocol.cohort is not None:
         present.add("cohort")
     if protocol.outcome_measures is not None:

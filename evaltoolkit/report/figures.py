@@ -340,6 +340,23 @@ def _reliable_change_figure(results: dict[str, Any]) -> Figure:
     return fig
 
 
+def _sites_figure(results: dict[str, Any], h: dict[str, Any]) -> Figure:
+    from evaltoolkit.its import plot_forest, site_heterogeneity
+
+    res = site_heterogeneity(
+        [x["estimate"] for x in h["sites"]],
+        [x["std_error"] for x in h["sites"]],
+        [x["site"] for x in h["sites"]],
+        method="REML",
+        conf_level=results.get("conf_level", 0.95),
+        scale="log",
+    )
+    fig = Figure(figsize=(7.0, 0.42 * (len(h["sites"]) + 2) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    plot_forest(res, ax, title=h["label"], xlabel="ratio of fitted to counterfactual total (log scale)")
+    return fig
+
+
 def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
     """Every figure the report of these results shows, in report order."""
     specs: list[FigureSpec] = []
@@ -361,6 +378,22 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
                     ),
                     draw=lambda s=s: _its_figure(results, s),
                     alt=f"Interrupted time series charts of {s['label']} by site",
+                )
+            )
+        for h in its.get("heterogeneity") or []:
+            specs.append(
+                FigureSpec(
+                    name=f"forest_{h['series']}",
+                    section="certainty",
+                    caption=(
+                        f"{h['label']}: each site's ratio of the fitted to the counterfactual total over the "
+                        f"horizon ({conf} CI), their random-effects summary (diamond) and the prediction "
+                        "interval for a new site. The combined figure in the summary is the sum over sites, "
+                        "which allows for the sites sharing a control series; this summary shows how far "
+                        "the sites differ."
+                    ),
+                    draw=lambda h=h: _sites_figure(results, h),
+                    alt=f"Forest plot of {h['label']} by site",
                 )
             )
         if any(c.get("status") == "ok" for c in its["combined"]):

