@@ -218,8 +218,8 @@ class Policy:
     def describe(self) -> str:
         """One sentence for the report saying how numbers were published.
 
-            Examples
-            --------
+        Examples
+        --------
         >>> print(NHS.describe())  # doctest: +NORMALIZE_WHITESPACE
         Counts are published by the NHS Digital secondary-care rule: 0 stays 0, counts from 1 to 7 are
         shown as *, other counts are rounded to the nearest 5; a mean, estimate or percentage resting on
@@ -389,5 +389,6 @@ def get_policy(spec: str | Mapping[str, Any] | Policy | None = "nhs") -> Policy:
                 f"get_policy: a custom policy needs keys low, high, round_to; missing {sorted(missing)}"
             )
         low, high, r = int(spec["low"]), int(spec["high"]), int(spec["round_to"])
-        return Policy(name="custom", suppress=(low, high), round_to=r, secondary=r == 1)
+        suppress = (low, high) if low <= high else None  # high < low: nothing suppressed
+        return Policy(name="custom", suppress=suppress, round_to=r, secondary=r == 1 and suppress is not None)
     raise DisclosureError(f"get_policy: expected a policy name, mapping or None, not {type(spec).__name__}")

@@ -3,6 +3,7 @@ slots that the policy fills (:class:`Phrase` with :class:`Count`, :class:`Share`
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping
@@ -95,8 +96,8 @@ class Count:
 
 @dataclass(frozen=True)
 class Share:
-    """``k`` of ``n`` as a percentage, computed from the *published* counts; ``not shown`` when either is
-    suppressed or small.
+    """``k`` of ``n`` as a percentage (halves up), computed from the *published* counts; ``not shown``
+    when either is suppressed or small.
 
     Examples
     --------
@@ -114,7 +115,9 @@ class Share:
         k, n = pol.publish_count(self.k), pol.publish_count(self.n)
         if SUPPRESSED in (k, n) or pol.is_small(self.k) or pol.is_small(self.n) or not n:
             return "not shown"
-        return f"{100 * int(k) / int(n):.{self.decimals}f}%"  # type: ignore[arg-type]
+        scale = 10**self.decimals
+        value = math.floor(100 * int(k) / int(n) * scale + 0.5 + 1e-9) / scale  # type: ignore[arg-type]
+        return f"{value:.{self.decimals}f}%"
 
 
 @dataclass(frozen=True)
