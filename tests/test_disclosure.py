@@ -382,3 +382,14 @@ def test_suppress_counts_unchanged() -> None:
     t = pd.DataFrame({"c": [0, 3, 7, 8, 12, 13, None]})
     assert suppress_counts(t, ["c"])["c"].tolist() == ["0", STAR, STAR, "10", "10", "15", None]
     assert suppress_counts(t, ["c"], low=0, high=4)["c"].tolist() == [STAR, STAR, "5", "10", "10", "15", None]
+
+
+def test_attack_reports_a_narrowed_cell_under_rounding() -> None:
+    # NHS: a = 6 -> *, b = 12 -> 10, total 18 -> 20. A reader knows total in [18, 22], b in [8, 12] and
+    # a in [1, 7], so a = total - b is in [6, 7]: narrowed (it is not 1 to 5) but not recovered.
+    df = pd.DataFrame({"a": [6], "b": [12], "total": [18]})
+    out = publish({"t": (df, dict.fromkeys(df.columns, "count"), {"margins": {"total": ["a", "b"]}})}, "nhs")
+    assert out.tables["t"].iloc[0].tolist() == [STAR, 10, 20]
+    assert out.attack[["lower", "upper", "recovered", "narrowed"]].values.tolist() == [
+        [6.0, 7.0, False, True]
+    ]

@@ -38,8 +38,9 @@ def recoverable(
     relaxation: the reported range can only be wider than the integer one, so a cell it pins is pinned).
 
     Criterion: a cell is **recovered** when its range is a single value (exact disclosure; the threshold
-    policies ask that no hidden count can be deduced). It is **narrowed** when the range is strictly inside
-    what the published symbol alone says (partial disclosure: reported, not acted on).
+    policies ask that no hidden count can be deduced). It is **narrowed** when the range does not cover the
+    whole suppressed range ``[low, high]`` of the policy, so a reader learns more than "it is small"
+    (partial disclosure: reported, not acted on).
 
     Parameters
     ----------
@@ -89,7 +90,7 @@ def recoverable(
             a_eq[j, cells[p]] -= 1.0
     b_eq = np.zeros(len(relations))
     for c in hidden:
-        own = pol.interval(SUPPRESSED)
+        own = pol.suppress if pol.suppress is not None else (0, math.inf)
         ends = []
         for sign in (1.0, -1.0):
             cost = np.zeros(k)

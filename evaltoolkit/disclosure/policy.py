@@ -231,13 +231,16 @@ class Policy:
         parts = []
         if self.suppress is not None:
             lo, hi = self.suppress
-            zero = "" if lo == 0 else "0 stays 0, "
-            parts.append(f"{zero}counts from {lo} to {hi} are shown as {SUPPRESSED}")
+            if lo == 0:
+                parts.append(f"counts below {hi + 1}, zero included, are shown as {SUPPRESSED}")
+            else:
+                parts.append(f"0 stays 0, counts from {lo} to {hi} are shown as {SUPPRESSED}")
         if self.round_to > 1:
             if self.rounding == "midpoint":
                 r = self.round_to
                 parts.append(
-                    f"other counts are rounded to midpoint {r} (1 to {r} shown as {r - r // 2}, ...)"
+                    f"0 stays 0, other counts are rounded to midpoint {r} (1 to {r} shown as {r - r // 2}, "
+                    f"{r + 1} to {2 * r} as {2 * r - r // 2}, ...)"
                 )
             else:
                 parts.append(f"other counts are rounded to the nearest {self.round_to}")
@@ -247,10 +250,9 @@ class Policy:
         if self.secondary:
             text += "; further cells are suppressed where a hidden count could be worked out from a total"
         if self.small is not None:
-            text += (
-                f"; a mean, estimate or percentage resting on {self.small[0]} to {self.small[1]} people"
-                " is not shown"
-            )
+            lo, hi = self.small
+            few = f"fewer than {hi + 1}" if lo == 0 else f"{lo} to {hi}"
+            text += f"; a mean, estimate or percentage resting on {few} people is not shown"
         return text + "."
 
 
