@@ -20,6 +20,7 @@ from evaltoolkit.disclosure import (
     DisclosureError,
     Mean,
     Phrase,
+    Policy,
     RowSum,
     Share,
     Table,
@@ -393,3 +394,16 @@ def test_attack_reports_a_narrowed_cell_under_rounding() -> None:
     assert out.attack[["lower", "upper", "recovered", "narrowed"]].values.tolist() == [
         [6.0, 7.0, False, True]
     ]
+
+
+def test_a_threshold_policy_without_declared_secondary_gets_it_from_the_attack() -> None:
+    # counts 1 to 7 hidden, nothing rounded, secondary suppression not declared: the attack finds r1/A = 4
+    # (54 - 20 - 30), then r1/B and r2/A, and complementary cells are added until nothing is recovered;
+    # by hand the same four cells as under the UK LLC rule.
+    pol = Policy(name="threshold_only", suppress=(1, 7))
+    out = publish({"t": Table(THREE_BY_THREE, ROLES_3X3, margins=MARGINS_3X3)}, pol)
+    t = out.tables["t"]
+    assert t["A"].tolist() == [STAR, STAR, 18, 37] and t["B"].tolist() == [STAR, STAR, 22, 54]
+    assert len(out.attack) == 4 and not out.attack["recovered"].any()
+    # every "*" read as [1, inf): r1/A = t >= 1 and r2/A = 19 - t >= 1, so t is anything from 1 to 18
+    assert out.attack.iloc[0][["lower", "upper"]].tolist() == [1.0, 18.0]

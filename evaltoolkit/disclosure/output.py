@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,7 @@ def publish(
                     f"publish: margin of table {t!r} uses {c!r}, which is not a count column"
                 )
     extra: list[dict[str, Any]] = []
+    attack_policy = pol
 
     if pol.totals == "sum_of_published" and relations:
         for _ in range(_MAX_ROUNDS):
@@ -136,22 +137,26 @@ def publish(
                 break
 
     if relations:
-        only = None
-        for _ in range(_MAX_ROUNDS):
-            if not pol.secondary:
-                found = recoverable(published, relations, pol)
-                hit = found[found["recovered"]] if len(found) else found
-                if not len(hit):
-                    break
-                only = {(r.table, int(r.row), r.column) for r in hit.itertuples()}
-            published, added = complementary_suppression(published, exact, relations, only=only)
-            for t, _, c in added:
-                extra.append(_act(t, c, specs, "secondary suppression (could be worked out from a total)"))
-            if pol.secondary or not added:
+        note = "secondary suppression (could be worked out from a total)"
+        attack_policy = pol
+        if pol.secondary:  # the rule itself asks for it: every relation gets two hidden cells or none
+            published, added = complementary_suppression(published, exact, relations)
+            extra += [_act(t, c, specs, note) for t, _, c in added]
+        for _ in range(_MAX_ROUNDS):  # then only where the attack still recovers a hidden cell
+            found = recoverable(published, relations, attack_policy)
+            hit = found[found["recovered"]] if len(found) else found
+            if not len(hit):
                 break
+            only = {(r.table, int(r.row), r.column) for r in hit.itertuples()}
+            published, added = complementary_suppression(published, exact, relations, only=only)
+            extra += [_act(t, c, specs, note) for t, _, c in added]
+            if not added:
+                break
+            # a "*" may now hide a complementary (large) cell too: read it as [low, inf) from here on
+            attack_policy = replace(pol, secondary=True)
         for name, spec in specs.items():
             published[name] = _reblank_ratios(published[name], spec)
-    attack = recoverable(published, relations, pol) if relations else pd.DataFrame()
+    attack = recoverable(published, relations, attack_policy) if relations else pd.DataFrame()
     if len(attack) and attack["recovered"].any():
         cells = attack.loc[attack["recovered"], ["table", "row", "column"]].values.tolist()
         raise DisclosureError(f"publish: suppressed cells can still be worked out from the margins: {cells}")
