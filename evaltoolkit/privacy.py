@@ -1,8 +1,9 @@
-"""Small-number suppression for published tables.
+"""Small-number suppression for published tables (kept for compatibility).
 
-The default is the NHS secondary-care disclosure rule (NHS Digital, since 2018): zero stays zero,
-counts of 1 to 7 are shown as ``*``, every other count is rounded to the nearest 5. Analysis files keep
-exact counts; only what is published passes through :func:`suppress_counts`.
+The disclosure layer is :mod:`evaltoolkit.disclosure` (policies, column roles, secondary suppression, a
+differencing attack). :func:`suppress_counts` is a thin wrapper over its policies: by default the NHS
+secondary-care rule (NHS Digital, since 2018): zero stays zero, counts of 1 to 7 are shown as ``*``, every
+other count is rounded to the nearest 5.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUPPRESSED", "suppress_counts"]
+from evaltoolkit.disclosure.policy import SUPPRESSED, get_policy
 
-SUPPRESSED = "*"
+__all__ = ["SUPPRESSED", "suppress_counts"]
 
 
 def suppress_counts(
@@ -34,7 +35,7 @@ def suppress_counts(
     columns : sequence of str
         Count columns to suppress. Each must hold non-negative whole numbers (or be missing).
     low, high : int
-        Counts in ``[low, high]`` are replaced by ``"*"``. NHS rule: 1 to 7.
+        Counts in ``[low, high]`` are replaced by ``"*"`` (``low=0`` hides zero too). NHS rule: 1 to 7.
     round_to : int
         Counts above ``high`` are rounded to the nearest multiple (halves round up); 1 disables rounding.
 
@@ -44,12 +45,17 @@ def suppress_counts(
         Same rows and columns; the named columns become strings (``"*"``, ``"0"``, ``"15"``, ...);
         missing values stay missing.
 
+    See Also
+    --------
+    evaltoolkit.disclosure.publish_table : publish a whole table by column roles.
+
     Examples
     --------
     >>> t = pd.DataFrame({"site": ["A", "B", "C", "D"], "count": [0, 3, 12, 13]})
     >>> suppress_counts(t, ["count"])["count"].tolist()
     ['0', '*', '10', '15']
     """
+    policy = get_policy({"low": low, "high": high, "round_to": round_to})
     out = table.copy()
     for col in columns:
         if col not in out.columns:
@@ -62,18 +68,6 @@ def suppress_counts(
                 f"suppress_counts: column {col!r} must hold non-negative whole numbers; "
                 f"{int(bad.sum())} rows do not (first 0-based row positions: {rows})"
             )
-        v = values.to_numpy(dtype=float)
-        rounded = np.floor(v / round_to + 0.5) * round_to if round_to > 1 else v
-        text = np.where(
-            np.isnan(v),
-            None,
-            np.where((v >= low) & (v <= high), SUPPRESSED, pd.Series(rounded).map(_fmt).to_numpy()),
-        )
-        out[col] = pd.Series(text, index=out.index, dtype="object")
+        shown = [policy.publish_count(v) for v in values]
+        out[col] = pd.Series([None if s is None else str(s) for s in shown], index=out.index, dtype="object")
     return out
-
-
-def _fmt(x: float) -> str | None:
-    if np.isnan(x):
-        return None
-    return str(int(x))

@@ -36,6 +36,7 @@ PUBLIC_MODULES = (
     "evaltoolkit.rom",
     "evaltoolkit.prepost",
     "evaltoolkit.privacy",
+    "evaltoolkit.disclosure",
     "evaltoolkit.protocol",
     "evaltoolkit.report",
     "evaltoolkit.synth",

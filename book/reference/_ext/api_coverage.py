@@ -23,6 +23,7 @@ COVERED = {
     "evaltoolkit.prepost": "reference/api/prepost.md",
     "evaltoolkit.synth": "reference/api/synth.md",
     "evaltoolkit.privacy": "reference/api/privacy.md",
+    "evaltoolkit.disclosure": "reference/api/disclosure.md",
     "evaltoolkit.schemas": "reference/api/schemas.md",
     "evaltoolkit.errors": "reference/api/schemas.md",
 }

@@ -1,0 +1,73 @@
+"""Statistical disclosure control: one layer from complete exact results to publishable results.
+
+Declare a role for every column (:class:`Role`, :class:`Col`), pick a policy (:func:`get_policy`) and
+publish a table (:func:`publish_table`) or a whole output in one pass (:func:`publish`), which adds
+secondary suppression across declared margins (:class:`RowSum`, :class:`ColumnSum`, :class:`TableSum`)
+and checks the result with a differencing attack (:func:`recoverable`). Prose: :func:`publish_text_counts`
+and :class:`Phrase`. Worked use and sources: the book page ``guide/disclosure``.
+"""
+
+from evaltoolkit.disclosure.attack import ATTACK_COLUMNS, recoverable
+from evaltoolkit.disclosure.margins import Cell, ColumnSum, Relation, RowSum, TableSum, expand_relations
+from evaltoolkit.disclosure.output import Published, Table, publish
+from evaltoolkit.disclosure.policy import (
+    MODEL_DIGITS,
+    NHS,
+    NONE,
+    OPENSAFELY,
+    OPENSAFELY_MIDPOINT6,
+    P_VALUE_DIGITS,
+    POLICIES,
+    PUBLISHED_DECIMALS,
+    STD_ERROR_DIGITS,
+    SUPPRESSED,
+    UKLLC,
+    DisclosureError,
+    Policy,
+    Source,
+    get_policy,
+)
+from evaltoolkit.disclosure.roles import Col, Role
+from evaltoolkit.disclosure.secondary import complementary_suppression
+from evaltoolkit.disclosure.tables import ACTION_COLUMNS, publish_table, round_person_time
+from evaltoolkit.disclosure.text import Count, Mean, Phrase, Share, publish_text_counts
+
+__all__ = [
+    "ACTION_COLUMNS",
+    "ATTACK_COLUMNS",
+    "MODEL_DIGITS",
+    "NHS",
+    "NONE",
+    "OPENSAFELY",
+    "OPENSAFELY_MIDPOINT6",
+    "POLICIES",
+    "PUBLISHED_DECIMALS",
+    "P_VALUE_DIGITS",
+    "STD_ERROR_DIGITS",
+    "SUPPRESSED",
+    "UKLLC",
+    "Cell",
+    "Col",
+    "ColumnSum",
+    "Count",
+    "DisclosureError",
+    "Mean",
+    "Phrase",
+    "Policy",
+    "Published",
+    "Relation",
+    "Role",
+    "RowSum",
+    "Share",
+    "Source",
+    "Table",
+    "TableSum",
+    "complementary_suppression",
+    "expand_relations",
+    "get_policy",
+    "publish",
+    "publish_table",
+    "publish_text_counts",
+    "recoverable",
+    "round_person_time",
+]
