@@ -370,16 +370,27 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
     auto = flagged("residual_autocorrelation")
     if auto:
         after_ar = [c for c in auto if "after the AR error model" in c["label"]]
+        nw = [
+            m["label"]
+            for m in (results.get("its") or {}).get("methods", [])
+            if m["options"].get("se_type") == "newey-west"
+            or m["options"].get("method") in ("gls-reml", "gls-ml", "arima", "prais-winsten")
+        ]
         add(
             "autocorrelation",
             "Autocorrelation",
             "The residuals of the primary model show autocorrelation (p < 0.05; the model-checks table) for "
             + where(auto)
             + (
-                ". For the analyses whose primary method models AR(1) errors this is autocorrelation left "
+                ". For the analyses whose primary method models AR errors this is autocorrelation left "
                 "after that model (a longer memory or seasonality); their intervals may be too narrow."
                 if after_ar
-                else ". Autocorrelated errors make model-based intervals too narrow."
+                else ". Autocorrelated errors make model-based intervals too narrow"
+                + (
+                    f"; the sensitivity analysis '{nw[0]}' allows for it."
+                    if nw
+                    else "; no sensitivity analysis allows for it."
+                )
             ),
         )
     if prim and not any((f.get("diagnostics") or {}).get("seasonal_terms") for f in prim):

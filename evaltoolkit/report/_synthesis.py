@@ -85,6 +85,13 @@ def _months_per_period(code: str) -> float:
     return {"MS": 1.0, "W-MON": 12 / (365.25 / 7)}.get(code, 3.0)
 
 
+def _models_autocorrelation(f: dict[str, Any]) -> bool:
+    """Whether a fit's method allows for autocorrelated errors (AR/ARMA errors or Newey–West SEs)."""
+    desc = str(f.get("method_description") or "")
+    se = str(f.get("se_description") or "")
+    return any(w in desc for w in ("AR(", "ARIMA", "Prais")) or "Newey" in se
+
+
 # -- model checks ---------------------------------------------------------------------------------------
 def model_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Every check of every primary fit: ``{series, site, check, label, measured, threshold, flagged,
@@ -114,9 +121,7 @@ def model_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
         diag = f.get("diagnostics") or {}
         p = diag.get("autocorrelation_p")
-        models_ar = (f.get("options") or {}).get("method") != "ols" or (f.get("options") or {}).get(
-            "se_type"
-        ) == "newey-west"
+        models_ar = _models_autocorrelation(f)
         out.append(
             {
                 **base,

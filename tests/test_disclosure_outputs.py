@@ -1,0 +1,141 @@
+"""Disclosure control of whole outputs: a differencing attack on every ready protocol's published tables, and
+a canary run that plants identifiers, names and free text in the inputs and looks for them in every output."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from evaltoolkit.disclosure import recoverable
+from evaltoolkit.disclosure.margins import RowSum, expand_relations
+from evaltoolkit.report import build_report, render_html, render_markdown, run_protocol, write_outputs
+
+ROOT = Path(__file__).resolve().parents[1]
+READY = ("project_air", "change_programme", "leadership_programme")
+CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated")
+
+
+@pytest.fixture(scope="module")
+def published():
+    return {name: run_protocol(ROOT / "protocols" / f"{name}.yaml").results for name in READY}
+
+
+def _tables(results: dict) -> tuple[dict[str, pd.DataFrame], dict[str, list]]:
+    """Published tables of results.json with their additive relations, declared by hand (not by the code
+    under test): rows read = excluded + kept; people with a valid pre score = completers + drop-outs;
+    people classified = the four reliable-change categories; people who started = classified + not."""
+    tables: dict[str, pd.DataFrame] = {}
+    margins: dict[str, list] = {}
+    inputs = pd.DataFrame(results["data"]["inputs"])
+    tables["inputs"] = inputs[["kind", "rows_read", "rows_excluded", "rows_kept"]]
+    margins["inputs"] = [RowSum("rows_read", ("rows_excluded", "rows_kept"))]
+    om = results.get("outcome_measures")
+    if om:
+        att = pd.DataFrame(om["attrition"])
+        tables["attrition"] = att[["outcome", "n_started", "n_valid_pre", "n_completers", "n_dropouts"]]
+        margins["attrition"] = [RowSum("n_valid_pre", ("n_completers", "n_dropouts"))]
+        rc = pd.DataFrame(om["reliable_change"])
+        started = {a["outcome"]: a["n_started"] for a in om["analysed"]}
+        rows = []
+        for outcome, g in rc.groupby("outcome", sort=False):
+            n = dict(zip(g["category"], g["n"], strict=True))
+            rows.append(
+                {
+                    **{c: n[c] for c in CATEGORIES},
+                    "n_classified": g["n_classified"].iloc[0],
+                    "not_classified": n["not classified"],
+                    "n_started": started[outcome],
+                }
+            )
+        tables["reliable_change"] = pd.DataFrame(rows)
+        margins["reliable_change"] = [
+            RowSum("n_classified", CATEGORIES),
+            RowSum("n_started", ("n_classified", "not_classified")),
+        ]
+    return tables, margins
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", READY)
+def test_no_suppressed_cell_can_be_recovered_by_differencing(published, name):
+    tables, margins = _tables(published[name])
+    attack = recoverable(tables, expand_relations(tables, margins), "nhs")
+    assert not attack["recovered"].any(), attack[attack["recovered"]]
+
+
+@pytest.mark.slow
+def test_the_attack_would_find_an_unrounded_total(published):
+    """The same relations on a row whose total and other parts are exact (a threshold-only policy without
+    rounding or secondary suppression) give the hidden cell away: the attack is not blind."""
+    tables, margins = _tables(published["leadership_programme"])
+    rc = tables["reliable_change"]
+    hidden = rc.index[rc["deteriorated"] == "*"]
+    assert len(hidden)  # the bundled data have a suppressed category
+    row = rc.loc[[hidden[0]]].reset_index(drop=True).astype(object)
+    row.loc[0, ["recovered", "improved", "unchanged", "n_classified", "not_classified", "n_started"]] = [
+        0,
+        9,
+        126,
+        140,
+        60,
+        200,
+    ]
+    naive = {"reliable_change": row}
+    attack = recoverable(
+        naive, expand_relations(naive, {"reliable_change": margins["reliable_change"]}), "ukllc"
+    )
+    assert attack.loc[attack["column"] == "deteriorated", "recovered"].all()
+    assert attack.loc[attack["column"] == "deteriorated", "lower"].iloc[0] == pytest.approx(5)
+
+
+# -- canary: planted identifiers, names and free text ------------------------------------------------------
+CANARY_ID = "ZQCANARY0001"
+CANARY_NAME = "Quillon Xerxesworth"
+CANARY_TEXT = "canary-free-text: called 999 from the bridge, lives with sister"
+
+
+def _plant(data: Path) -> None:
+    att = pd.read_csv(data / "attendances.csv", dtype=str)
+    first = att["patient_id"].iloc[0]
+    att.loc[att["patient_id"] == first, "patient_id"] = CANARY_ID
+    att["patient_name"] = CANARY_NAME
+    att["presenting_complaint"] = CANARY_TEXT
+    att.to_csv(data / "attendances.csv", index=False)
+    spells = pd.read_csv(data / "spells.csv", dtype=str)
+    spells.loc[spells["patient_id"] == first, "patient_id"] = CANARY_ID
+    spells["clinician_note"] = CANARY_TEXT
+    spells.to_csv(data / "spells.csv", index=False)
+    cohort = pd.read_csv(data / "cohort.csv", dtype=str)
+    cohort.loc[cohort.index[0], "patient_id"] = CANARY_ID
+    cohort["next_of_kin"] = CANARY_NAME
+    cohort.to_csv(data / "cohort.csv", index=False)
+    rom = pd.read_csv(data / "rom_responses.csv", dtype=str)
+    rom.loc[rom["patient_id"] == rom["patient_id"].iloc[0], "patient_id"] = CANARY_ID
+    rom["therapist_comment"] = CANARY_TEXT
+    rom.to_csv(data / "rom_responses.csv", index=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["project_air", "change_programme"])
+def test_canary_identifiers_names_and_free_text_never_leave(tmp_path, name):
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "synthetic_data", data)
+    _plant(data)
+    spec = yaml.safe_load((ROOT / "protocols" / f"{name}.yaml").read_text(encoding="utf-8"))
+    spec["data"]["folder"] = "data"
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    evaluation = run_protocol(path)
+    out = tmp_path / "out"
+    write_outputs(evaluation, out, command="canary")
+    report = build_report(evaluation.results)
+    # every file of the output folder, and the report as the book page renders it (Markdown and HTML)
+    texts = [p.read_bytes() for p in out.rglob("*") if p.is_file()]
+    texts += [render_markdown(report).encode(), render_html(report).encode()]
+    for needle in (CANARY_ID, CANARY_NAME, "canary-free-text", "Xerxesworth", "sister"):
+        hits = [i for i, t in enumerate(texts) if needle.encode() in t]
+        assert not hits, f"{needle!r} found in an output"
