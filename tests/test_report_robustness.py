@@ -126,9 +126,11 @@ def test_report_section_table_figure_and_guards(default_run):
     # the model-checks table lists the guard for that fit (never "none" when a guard fired)
     checks_section = text.split("## Model checks")[1].split("\n## ")[0]
     row = next(
-        line for line in checks_section.splitlines() if "RA1" in line and "the pre-period has 21" in line
+        line
+        for line in checks_section.splitlines()
+        if "RA1" in line and "periods before go-live (fitted)" in line and "bed-days" in line.lower()
     )
-    assert "| none |" not in row
+    assert "| 21 |" in row and row.rstrip().endswith("| yes |") and "(24)" in row
     ids = {x["id"] for x in default_run["limitations"]}
     assert "extrapolation" in ids
     lim = next(x for x in default_run["limitations"] if x["id"] == "extrapolation")

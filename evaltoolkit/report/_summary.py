@@ -410,7 +410,11 @@ def limitations(results: dict[str, Any]) -> list[dict[str, str]]:
             + where(over)
             + "; its intervals are too narrow (see the quasi-Poisson or negative binomial analyses).",
         )
-    far = flagged("extrapolation")
+    far = flagged("extrapolation") + [
+        c
+        for c in flagged("short_pre_period")
+        if (c["series"], c["site"]) not in {(x["series"], x["site"]) for x in flagged("extrapolation")}
+    ]
     if far:
         add(
             "extrapolation",

@@ -146,7 +146,19 @@ def model_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "flagged": g is not None,
             }
         )
-        g = guards.get("extrapolation") or guards.get("short_pre_period")
+        g = guards.get("short_pre_period")
+        out.append(
+            {
+                **base,
+                "check": "short_pre_period",
+                "label": "periods before go-live (fitted) vs periods of the horizon",
+                "measured": None if g is None else g.get("measured"),
+                "threshold": "fewer fitted pre-period periods than the horizon"
+                + ("" if g is None or g.get("limit") is None else f" ({g['limit']:g})"),
+                "flagged": g is not None,
+            }
+        )
+        g = guards.get("extrapolation")
         out.append(
             {
                 **base,
@@ -297,6 +309,7 @@ def _rate(
         "residual_autocorrelation": "residual autocorrelation",
         "autocorrelation_for_method": "autocorrelation the method does not allow for",
         "extrapolation": "counterfactual extrapolated beyond the range observed",
+        "short_pre_period": "pre-period shorter than the horizon",
         "overdispersion": "overdispersion",
         "placebo": "a placebo check found a change",
     }

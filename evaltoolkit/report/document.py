@@ -933,8 +933,10 @@ def _diagnostics(results: dict[str, Any]) -> list[Block]:
     rows = []
     for c in checks:
         m = c.get("measured")
-        if isinstance(m, float):
-            m = fmt_p(m).removeprefix("p = ") if c["check"] == "residual_autocorrelation" else fmt_num(m, 2)
+        if isinstance(m, float) and c["check"] == "residual_autocorrelation":
+            m = fmt_p(m).removeprefix("p = ")
+        elif isinstance(m, float):
+            m = str(int(m)) if m.is_integer() else fmt_num(m, 2)
         elif m is None:
             m = "–"
         rows.append(
@@ -1010,11 +1012,17 @@ def _methods(results: dict[str, Any]) -> list[Block]:
             "Interrupted time series at each intervention site, interrupted at its go-live month; "
             "transition "
             f"{d['transition']} period(s) ({d['transition_shape']}); effects summed over the first "
-            f"{results['its']['horizon_months']} months after go-live. Sites are combined by adding fitted "
-            "and "
-            "counterfactual totals; without a control series the sites are independent, with a shared "
-            "control "
-            "series the combined interval is conservative (it assumes perfect correlation)."
+            f"{results['its']['horizon_months']} months after go-live. Every derived figure of an outcome "
+            "and method (each site's relative and absolute change, the sites combined, leave-one-site-out "
+            "figures and costs) comes from one set of "
+            f"{(results['its'].get('draws') or {}).get('n_draws', 10_000):,} draws of the site fits' "
+            "coefficients (seed "
+            f"{(results['its'].get('draws') or {}).get('seed', p.get('seed'))}), so they agree on direction "
+            "and on whether they exclude no change; intervals are percentile intervals of the draws and "
+            "p-values Monte-Carlo p-values. Sites are combined by adding fitted and counterfactual totals in "
+            "every draw, with the sites drawn jointly: sites that share a control series are correlated as "
+            "their estimates are. How far the sites differ is summarised by a random-effects model of the "
+            "sites' log ratios (REML; τ², I² and a prediction interval for a new site)."
         )
         for e in d.get("exclude_periods") or []:
             items.append(
