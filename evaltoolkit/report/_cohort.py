@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.privacy import SUPPRESSED
-from evaltoolkit.protocol import Protocol
-from evaltoolkit.report._data import LoadedData
-from evaltoolkit.report._format import (
+from evaltoolkit.disclosure import (
     COUNT_DERIVED_FIELDS,
     ESTIMATE_FIELDS,
+    SUPPRESSED,
     blank_small,
     is_small,
     publish_count,
     publish_text_counts,
     round_published,
 )
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.report._data import LoadedData
 
 __all__ = ["run_cohort"]
 
@@ -54,7 +54,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _publish_table(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
     """Counts published per the rule (also in ``method`` text), degrees of freedom blank, estimates and
-    rates rounded (:func:`~evaltoolkit.report._format.round_published`)."""
+    rates rounded (:func:`~evaltoolkit.disclosure.round_published`)."""
     out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
     for c in columns:
         if c in out.columns:

@@ -152,7 +152,7 @@ def _pd_notes(
     spells = extracts["spells"].data
     if "pd_flag" in spells.columns:
         return []
-    from evaltoolkit.report._format import publish_count
+    from evaltoolkit.disclosure import publish_count
 
     rule = protocol.suppression_args()
     inferred = spells["patient_id"].astype("string").isin(pd_patients).fillna(False).to_numpy(dtype=bool)

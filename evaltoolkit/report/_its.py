@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit.disclosure import publish_count
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import ExtrapolationWarning, ITSResult, ITSWarning, fit_its, robustness_checks
 from evaltoolkit.prepost._common import FIT_WARNINGS, record_warnings
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.protocol.schema import SeriesSpec
-from evaltoolkit.report._format import publish_count
 
 __all__ = [
     "WEEKLY_PERIOD",

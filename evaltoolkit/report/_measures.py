@@ -11,11 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.errors import EvalToolkitError
-from evaltoolkit.protocol import Protocol
-from evaltoolkit.protocol.schema import InstrumentSpec
-from evaltoolkit.report._data import LoadedData
-from evaltoolkit.report._format import (
+from evaltoolkit.disclosure import (
     COUNT_DERIVED_FIELDS,
     ESTIMATE_FIELDS,
     blank_small,
@@ -24,6 +20,10 @@ from evaltoolkit.report._format import (
     publish_text_counts,
     round_published,
 )
+from evaltoolkit.errors import EvalToolkitError
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.protocol.schema import InstrumentSpec
+from evaltoolkit.report._data import LoadedData
 
 __all__ = ["outcome_name", "run_measures"]
 
@@ -50,7 +50,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _publish(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
     """Counts published per the rule, counts in ``method`` text too; degrees of freedom blank; estimates,
-    means, SDs and p-values rounded (:func:`~evaltoolkit.report._format.round_published`)."""
+    means, SDs and p-values rounded (:func:`~evaltoolkit.disclosure.round_published`)."""
     out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
     for c in columns:
         if c in out.columns:

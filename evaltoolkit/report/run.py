@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from evaltoolkit.disclosure import publish_count
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
@@ -45,7 +46,7 @@ from evaltoolkit.report._checks import (
 )
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._effects import derive_effects, heterogeneity
-from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
+from evaltoolkit.report._format import dumps_json, jsonable, write_csv
 from evaltoolkit.report._its import (
     FitRecord,
     check_horizon,
