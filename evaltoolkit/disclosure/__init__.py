@@ -17,6 +17,7 @@ from evaltoolkit.disclosure.estimates import (
     few_words,
     is_small,
     publish_count,
+    publish_count_text,
     round_published,
 )
 from evaltoolkit.disclosure.margins import Cell, ColumnSum, Relation, RowSum, TableSum, expand_relations
@@ -84,6 +85,7 @@ __all__ = [
     "is_small",
     "publish",
     "publish_count",
+    "publish_count_text",
     "publish_table",
     "publish_text_counts",
     "recoverable",

@@ -33,6 +33,7 @@ __all__ = [
     "few_words",
     "is_small",
     "publish_count",
+    "publish_count_text",
     "round_published",
 ]
 
@@ -87,6 +88,23 @@ def publish_count(value: Any, rule: PolicyLike) -> int | str | None:
     ('*', 9, 7)
     """
     return get_policy(rule).publish_count(value)
+
+
+def publish_count_text(values: pd.Series, rule: PolicyLike) -> pd.Series:
+    """A column of exact counts as published text (``"*"``, ``"0"``, ``"15"``); missing stays missing.
+
+    Examples
+    --------
+    >>> publish_count_text(pd.Series([0, 3, 12, 13, None]), "nhs").tolist()
+    ['0', '*', '10', '15', None]
+    >>> publish_count_text(pd.Series([3, 12]), None).tolist()
+    ['3', '12']
+    """
+    pol = get_policy(rule)
+    if pol.exact:
+        return values.astype("Int64").astype("string").astype("object")
+    shown = (pol.publish_count(v) for v in values)
+    return pd.Series([None if s is None else str(s) for s in shown], index=values.index, dtype="object")
 
 
 def is_small(value: Any, rule: PolicyLike) -> bool:

@@ -186,7 +186,7 @@ def _summary(results: dict[str, Any]) -> list[Block]:
             f"Every number in this report was computed from the data by the pre-specified protocol "
             f"'{p['name']}' (version {p['version']}"
             + (f", registered as {p['registration']}" if p.get("registration") else ", not yet registered")
-            + f"). Small numbers are suppressed: {results['suppression']['description']}"
+            + f"). {results['suppression']['description']}"
         ),
     ]
     return blocks
@@ -1065,9 +1065,11 @@ def _methods(results: dict[str, Any]) -> list[Block]:
                 f"Unit cost for {lower_first(c['series_label'])}: {money_exact(c['value'], c['currency'])} "
                 f"per {c['unit']}, {c['price_year']} prices; source: {c['source']}."
             )
+    sup = results["suppression"]
+    source = sup.get("source")
     items.append(
-        f"Small-number suppression ({results['suppression']['rule']}): "
-        f"{results['suppression']['description']}"
+        f"Output checking (policy {sup['rule']}): {sup['description']}"
+        + (f" Source: {source['title']} ({source['url']})." if source else "")
     )
     blocks.append(Para("**Design and analysis.**"))
     blocks.append(Bullets(tuple(items)))
