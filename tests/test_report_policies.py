@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,11 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaltoolkit.disclosure import POLICIES, UKLLC
+from evaltoolkit.disclosure import POLICIES, UKLLC, DisclosureError, assert_published
 from evaltoolkit.protocol import load_protocol
 from evaltoolkit.protocol.loader import validate_protocol
 from evaltoolkit.protocol.schema import SUPPRESSION_RULES
-from evaltoolkit.report import run_protocol, write_outputs
+from evaltoolkit.report import build_report, run_protocol, save_figures, write_outputs
 from evaltoolkit.report.results_schema import COUNT_KEYS, check_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,3 +124,66 @@ def test_ukllc_publishes_no_count_below_10_and_does_not_round(ukllc_run) -> None
         for col in set(table.columns) & COUNT_KEYS:
             values = pd.to_numeric(table[col].where(table[col] != "*"), errors="coerce").dropna()
             assert (values >= 10).all(), (csv.name, col, values[values < 10].tolist())
+
+
+# -- the renderers' guard ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def nhs_evaluation(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("nhs")
+    (tmp / "data").symlink_to(ROOT / "synthetic_data")
+    return run_protocol(_protocol_file(tmp, "leadership_programme"))
+
+
+def _planted(results: dict[str, Any], value: Any = 3) -> dict[str, Any]:
+    out = copy.deepcopy(results)
+    out["data"]["inputs"][0]["rows_excluded"] = value
+    return out
+
+
+def test_the_published_results_pass_the_guard(nhs_evaluation, tmp_path: Path) -> None:
+    results = nhs_evaluation.results
+    assert_published(results)
+    assert_published(results, "nhs")
+    build_report(results)
+    assert save_figures(results, tmp_path / "figures", formats=("svg",))
+    assert "results" in write_outputs(nhs_evaluation, tmp_path / "out", command="test", html=False)
+
+
+@pytest.mark.parametrize("value", [3, 1, 7, 12])  # 1-7 would be '*', 12 would be 10 under the NHS rule
+def test_every_renderer_refuses_an_exact_count(nhs_evaluation, tmp_path: Path, value: int) -> None:
+    planted = _planted(nhs_evaluation.results, value)
+    where = rf"results\.data\.inputs\[0\]\.rows_excluded = {value} is an exact count"
+    with pytest.raises(DisclosureError, match=where):
+        assert_published(planted)
+    with pytest.raises(DisclosureError, match=where):
+        build_report(planted)
+    with pytest.raises(DisclosureError, match=where):
+        save_figures(planted, tmp_path / "figures", formats=("svg",))
+    assert not (tmp_path / "figures").exists() or not any((tmp_path / "figures").iterdir())
+    with pytest.raises(DisclosureError, match=where):
+        write_outputs(dataclasses.replace(nhs_evaluation, results=planted), tmp_path / "out", command="t")
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_the_guard_applies_each_policy() -> None:
+    def results(v: Any, rule: dict[str, Any]) -> dict[str, Any]:
+        return {"suppression": rule, "estimates": [{"n": 145}, {"n": v}], "protocol": {"seed": 3}}
+
+    ukllc = {"rule": "ukllc"}
+    assert_published(results(12, ukllc))  # UK LLC does not round
+    assert_published(results("*", ukllc))
+    for v in (0, 9):  # zero included
+        with pytest.raises(DisclosureError, match=rf"results\.estimates\[1\]\.n = {v} .* the ukllc policy"):
+            assert_published(results(v, ukllc))
+    midpoint = {"rule": "opensafely_midpoint6"}
+    # midpoint 6 by hand: ceiling(x / 6) * 6 - 3, so 10 is published as 9 and 145 as 147
+    with pytest.raises(DisclosureError, match=r"estimates\[0\]\.n = 145 .* publishes it as 147"):
+        assert_published(results(9, midpoint))
+    with pytest.raises(DisclosureError, match=r"estimates\[1\]\.n = 10 .* publishes it as 9"):
+        assert_published({"suppression": midpoint, "estimates": [{"n": 147}, {"n": 10}]})
+    assert_published({"suppression": midpoint, "estimates": [{"n": 147}, {"n": 9}, {"n": 0}]})
+    custom = {"rule": "custom", "low": 1, "high": 4, "round_to": 1}
+    assert_published(results(5, custom))
+    with pytest.raises(DisclosureError, match="publishes it as '\\*'"):
+        assert_published(results(4, custom))
+    assert_published(results(4, {"rule": "none"}))

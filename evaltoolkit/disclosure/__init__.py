@@ -5,7 +5,8 @@ publish a table (:func:`publish_table`) or a whole output in one pass (:func:`pu
 secondary suppression across declared margins (:class:`RowSum`, :class:`ColumnSum`, :class:`TableSum`)
 and checks the result with a differencing attack (:func:`recoverable`). Prose: :func:`publish_text_counts`
 and :class:`Phrase`. The report's counts and estimate tables: :func:`publish_count`, :func:`is_small`,
-:func:`blank_small` and :func:`round_published`. Worked use and sources: the book page ``guide/disclosure``.
+:func:`blank_small` and :func:`round_published`; the renderers' guard: :func:`assert_published`. Worked
+use and sources: the book page ``guide/disclosure``.
 """
 
 from evaltoolkit.disclosure.attack import ATTACK_COLUMNS, recoverable
@@ -20,6 +21,7 @@ from evaltoolkit.disclosure.estimates import (
     publish_count_text,
     round_published,
 )
+from evaltoolkit.disclosure.guard import assert_published, results_policy
 from evaltoolkit.disclosure.margins import Cell, ColumnSum, Relation, RowSum, TableSum, expand_relations
 from evaltoolkit.disclosure.output import Published, Table, publish
 from evaltoolkit.disclosure.policy import (
@@ -77,6 +79,7 @@ __all__ = [
     "Source",
     "Table",
     "TableSum",
+    "assert_published",
     "blank_small",
     "complementary_suppression",
     "expand_relations",
@@ -89,6 +92,7 @@ __all__ = [
     "publish_table",
     "publish_text_counts",
     "recoverable",
+    "results_policy",
     "round_person_time",
     "round_published",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
 from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
 from evaltoolkit.report._summary import lower_first
@@ -1173,7 +1174,12 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
 
 
 def build_report(results: dict[str, Any]) -> Report:
-    """Build the report of a results dictionary (the content of results.json)."""
+    """Build the report of a results dictionary (the content of results.json).
+
+    Raises :class:`~evaltoolkit.disclosure.DisclosureError` when a count in ``results`` is not published
+    under the policy named in its ``suppression`` block (:func:`~evaltoolkit.disclosure.assert_published`).
+    """
+    assert_published(results)
     figs = {f.name: f for f in figure_specs(results)}
     builders = {
         "summary": lambda: _summary(results),
