@@ -187,3 +187,17 @@ def test_the_guard_applies_each_policy() -> None:
     with pytest.raises(DisclosureError, match="publishes it as '\\*'"):
         assert_published(results(4, custom))
     assert_published(results(4, {"rule": "none"}))
+
+
+def test_write_outputs_refuses_a_table_with_an_exact_count(nhs_evaluation, tmp_path: Path) -> None:
+    tables = dict(nhs_evaluation.tables)
+    inputs = tables["data_inputs"].copy()
+    inputs["rows_excluded"] = inputs["rows_excluded"].astype(object)
+    inputs.loc[inputs.index[0], "rows_excluded"] = 3
+    tables["data_inputs"] = inputs
+    planted = dataclasses.replace(nhs_evaluation, tables=tables)
+    with pytest.raises(
+        DisclosureError, match="table data_inputs, column rows_excluded, row 0: 3 is an exact"
+    ):
+        write_outputs(planted, tmp_path / "out", command="test", html=False)
+    assert not (tmp_path / "out").exists()

@@ -21,7 +21,7 @@ from evaltoolkit.disclosure.estimates import (
     publish_count_text,
     round_published,
 )
-from evaltoolkit.disclosure.guard import assert_published, results_policy
+from evaltoolkit.disclosure.guard import assert_published, assert_published_table, results_policy
 from evaltoolkit.disclosure.margins import Cell, ColumnSum, Relation, RowSum, TableSum, expand_relations
 from evaltoolkit.disclosure.output import Published, Table, publish
 from evaltoolkit.disclosure.policy import (
@@ -80,6 +80,7 @@ __all__ = [
     "Table",
     "TableSum",
     "assert_published",
+    "assert_published_table",
     "blank_small",
     "complementary_suppression",
     "expand_relations",

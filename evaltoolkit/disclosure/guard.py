@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from evaltoolkit.disclosure.policy import DisclosureError, Policy, get_policy
 
-__all__ = ["assert_published", "results_policy"]
+__all__ = ["assert_published", "assert_published_table", "results_policy"]
 
 
 def results_policy(results: Mapping[str, Any]) -> Policy:
@@ -101,3 +104,62 @@ def assert_published(
             raise DisclosureError(
                 f"{path} = {value} is an exact count: the {pol.name} policy publishes it as {shown!r}"
             )
+
+
+def _as_int(value: Any) -> int | None:
+    """A whole number held as an int, a whole float or a string of digits; ``None`` otherwise."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return int(value) if np.isfinite(value) and float(value).is_integer() else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def assert_published_table(
+    table: pd.DataFrame,
+    policy: Policy | str | Mapping[str, Any] | None,
+    *,
+    name: str = "table",
+    count_keys: Iterable[str] | None = None,
+) -> None:
+    """Raise unless every count column of a published table holds only what ``policy`` publishes.
+
+    Count columns are those named in ``count_keys`` (default
+    :data:`~evaltoolkit.report.results_schema.COUNT_KEYS`; ``person_years``, a person-time rounded on its
+    own scale, is left out). A value is checked when it is a whole number (an int, a whole float or a
+    string of digits); ``"*"`` and missing values pass.
+
+    Raises
+    ------
+    DisclosureError
+        Naming the table, column, row and value of the first count that is not published.
+
+    Examples
+    --------
+    >>> assert_published_table(pd.DataFrame({"site": ["A", "B"], "patients": ["15", "*"]}), "nhs")
+    >>> try:
+    ...     assert_published_table(pd.DataFrame({"patients": [15, 4]}), "nhs", name="cohort")
+    ... except DisclosureError as exc:
+    ...     print(exc)
+    table cohort, column patients, row 1: 4 is an exact count; the nhs policy publishes it as '*'
+    """
+    if count_keys is None:
+        from evaltoolkit.report.results_schema import COUNT_KEYS  # the report imports this package
+
+        count_keys = COUNT_KEYS - {"person_years"}
+    pol = get_policy(policy)
+    for col in [c for c in table.columns if c in frozenset(count_keys)]:
+        for i, value in enumerate(table[col].tolist()):
+            n = _as_int(value)
+            if n is None:
+                continue
+            shown = pol.publish_count(n)
+            if shown != n:
+                raise DisclosureError(
+                    f"table {name}, column {col}, row {i}: {n} is an exact count; the {pol.name} policy "
+                    f"publishes it as {shown!r}"
+                )

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from evaltoolkit.disclosure import Policy, assert_published, publish_count
+from evaltoolkit.disclosure import Policy, assert_published, assert_published_table, publish_count
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
@@ -784,7 +784,10 @@ def write_outputs(
     from evaltoolkit.report.document import build_report, render_html, render_markdown
     from evaltoolkit.report.figures import save_figures
 
-    assert_published(evaluation.results, evaluation.protocol.disclosure_policy())
+    policy = evaluation.protocol.disclosure_policy()
+    assert_published(evaluation.results, policy)
+    for name, table in evaluation.tables.items():
+        assert_published_table(table, policy, name=name)
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
