@@ -15,6 +15,7 @@ import yaml
 from statsmodels.stats.proportion import proportion_confint
 
 from evaltoolkit.data import CleanExtract
+from evaltoolkit.disclosure import publish_count, publish_text_counts
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import fit_its
 from evaltoolkit.its.derived import derived_effects, draw_coefficients, total_contrast, totals
@@ -23,7 +24,6 @@ from evaltoolkit.protocol.schema import SeriesSpec
 from evaltoolkit.report import build_report, render_markdown, run_protocol
 from evaltoolkit.report._data import LoadedData, build_series_table, published_series
 from evaltoolkit.report._effects import change
-from evaltoolkit.report._format import publish_count, publish_text_counts
 from evaltoolkit.report._its import horizon_window, interruption_period
 from evaltoolkit.report._summary import limitations
 

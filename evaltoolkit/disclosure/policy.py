@@ -133,6 +133,17 @@ class Policy:
         """Largest suppressed count (``None``: no suppression)."""
         return None if self.suppress is None else self.suppress[1]
 
+    @property
+    def exact(self) -> bool:
+        """Whether counts are published exactly (no suppression, no rounding), as under :data:`NONE`.
+
+        Examples
+        --------
+        >>> NONE.exact, NHS.exact, UKLLC.exact
+        (True, False, False)
+        """
+        return self.suppress is None and self.round_to == 1
+
     def publish_count(self, value: Any) -> int | str | None:
         """A count as it may be published: an int, ``"*"``, or ``None`` for a missing value.
 
@@ -223,7 +234,7 @@ class Policy:
         >>> print(NHS.describe())  # doctest: +NORMALIZE_WHITESPACE
         Counts are published by the NHS Digital secondary-care rule: 0 stays 0, counts from 1 to 7 are
         shown as *, other counts are rounded to the nearest 5; a mean, estimate or percentage resting on
-        1 to 7 people is not shown.
+        fewer than 8 people is not shown.
         """
         if self.suppress is None and self.round_to == 1:
             return "Counts are published exactly (no small-number suppression)."
@@ -250,8 +261,8 @@ class Policy:
         if self.secondary:
             text += "; further cells are suppressed where a hidden count could be worked out from a total"
         if self.small is not None:
-            lo, hi = self.small
-            few = f"fewer than {hi + 1}" if lo == 0 else f"{lo} to {hi}"
+            # "fewer than 8 people" rather than "1 to 7 people": no small count of people is written out
+            few = f"fewer than {self.small[1] + 1}"
             text += f"; a mean, estimate or percentage resting on {few} people is not shown"
         return text + "."
 

@@ -866,6 +866,16 @@ def _check_misc(p: SimpleNamespace, out: list[Problem], raw: Mapping[str, Any]) 
                         f"(got {raw_sup[key]!r})",
                     )
                 )
+    if sup is not None and sup.rule not in ("nhs", "custom", "none") and isinstance(raw_sup, Mapping):
+        for key in ("low", "high", "round_to"):
+            if key in raw_sup:
+                out.append(
+                    Problem(
+                        f"suppression.{key}",
+                        f"rule {sup.rule} fixes its thresholds (see evaltoolkit.disclosure.POLICIES); use "
+                        f"rule: custom to set {key} (got {raw_sup[key]!r})",
+                    )
+                )
     if sup is not None and sup.rule == "custom" and sup.high < sup.low:
         out.append(Problem("suppression.high", f"must be ≥ suppression.low ({sup.low})"))
     nothing = not (p.series or []) and p.cohort is None and p.outcome_measures is None and not p.failed
@@ -1071,6 +1081,10 @@ def protocol_from_dict(
     ... }
     >>> protocol_from_dict(spec, check_files=False).suppression_args()
     {'low': 1, 'high': 7, 'round_to': 5}
+    >>> spec["suppression"] = {"rule": "ukllc"}
+    >>> protocol_from_dict(spec, check_files=False).disclosure_policy().publish_count(9)
+    '*'
+    >>> del spec["suppression"]
     >>> spec["sites"][0]["go_live"] = None
     >>> try:
     ...     protocol_from_dict(spec, check_files=False)

@@ -33,7 +33,9 @@ Sections (top-level keys)
     Questionnaires (instrument keys of :mod:`evaltoolkit.rom`), pre/post occasions and change rules
     (:class:`OutcomeMeasuresSpec`).
 ``suppression``
-    Small-number suppression for every published number (:class:`SuppressionSpec`; NHS rule by default).
+    The output-checking policy every published number passes (:class:`SuppressionSpec`): ``rule`` names a
+    policy of :mod:`evaltoolkit.disclosure` (``nhs`` by default, ``opensafely``, ``opensafely_midpoint6``,
+    ``ukllc``), ``custom`` (``low``/``high``/``round_to``) or ``none``.
 ``unit_costs``
     Unit costs with currency, price year and source (:class:`UnitCost`).
 ``report``
@@ -54,6 +56,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from evaltoolkit._deprecate import warn_renamed
+from evaltoolkit.disclosure.policy import DisclosureError, Policy, get_policy
 
 __all__ = [
     "CURRENT_SCHEMA_VERSION",
@@ -743,18 +746,39 @@ class OutcomeMeasuresSpec(_Model):
     internal_consistency: bool = Field(True, description="Cronbach's alpha at the pre occasion.")
 
 
-class SuppressionSpec(_Model):
-    """Small-number suppression applied to every published count.
+SUPPRESSION_RULES: tuple[str, ...] = ("nhs", "opensafely", "opensafely_midpoint6", "ukllc", "custom", "none")
+"""Values of ``suppression.rule``: the published policies of :data:`evaltoolkit.disclosure.POLICIES`,
+``custom`` and ``none``."""
 
-    ``nhs`` (default): NHS secondary-care disclosure rule, 0 stays 0, 1–7 shown as ``*``, other counts
-    rounded to the nearest 5. ``custom``: your own ``low``/``high``/``round_to``. ``none``: no suppression
-    (national figures only).
+
+class SuppressionSpec(_Model):
+    """The output-checking policy applied to every published count and to what rests on a count.
+
+    ``rule`` names the policy (:func:`evaltoolkit.disclosure.get_policy`; each cites the rule it implements):
+
+    * ``nhs`` (default): NHS Digital secondary-care rule (HES, ECDS): 0 stays 0, 1–7 shown as ``*``,
+      other counts rounded to the nearest 5; nothing resting on fewer than 8 people is shown.
+    * ``opensafely``: OpenSAFELY output checking: counts of 1–7 redacted, others rounded to 5, totals are
+      the sums of the published counts.
+    * ``opensafely_midpoint6``: OpenSAFELY midpoint-6 rounding (0 stays 0, 1–6 shown as 3, 7–12 as 9, ...);
+      nothing resting on fewer than 8 people is shown.
+    * ``ukllc``: UK LLC threshold: counts below 10, zero included, suppressed; no rounding.
+    * ``custom``: your own ``low``/``high``/``round_to`` (the only rule that takes them).
+    * ``none``: no suppression (national figures only).
     """
 
-    rule: Literal["nhs", "custom", "none"] = "nhs"
-    low: int = Field(1, ge=1)
-    high: int = Field(7, ge=0)
-    round_to: int = Field(5, ge=1)
+    rule: Literal["nhs", "opensafely", "opensafely_midpoint6", "ukllc", "custom", "none"] = Field(
+        "nhs",
+        description=(
+            "Output-checking policy: nhs (default; 1-7 shown as *, others rounded to 5), opensafely "
+            "(1-7 redacted, others rounded to 5, totals are sums of published counts), "
+            "opensafely_midpoint6 (midpoint-6 rounding), ukllc (counts below 10, zero included, "
+            "suppressed, no rounding), custom (low, high, round_to) or none."
+        ),
+    )
+    low: int = Field(1, ge=1, description="custom: smallest suppressed count.")
+    high: int = Field(7, ge=0, description="custom: largest suppressed count.")
+    round_to: int = Field(5, ge=1, description="custom: other counts are rounded to this base.")
 
 
 class UnitCost(_Model):
@@ -837,14 +861,33 @@ class Protocol(_Model):
         """Sites with role ``control``, in protocol order."""
         return [s for s in self.sites if s.role == "control"]
 
-    def suppression_args(self) -> dict[str, int] | None:
-        """Arguments of :func:`evaltoolkit.privacy.suppress_counts` (``None``: no suppression)."""
+    def disclosure_policy(self) -> Policy:
+        """The output-checking policy named by ``suppression.rule`` (a ``disclosure.Policy``)."""
         s = self.suppression
-        if s.rule == "none":
+        if s.rule == "custom":
+            return get_policy({"low": s.low, "high": s.high, "round_to": s.round_to})
+        return get_policy(s.rule)
+
+    def suppression_args(self) -> dict[str, int] | None:
+        """Arguments of :func:`evaltoolkit.privacy.suppress_counts` (``None``: no suppression).
+
+        Every policy but ``opensafely_midpoint6`` (whose midpoint rounding ``suppress_counts`` cannot do;
+        use :meth:`disclosure_policy`) is expressed as ``{low, high, round_to}``; ``opensafely`` gives the
+        NHS thresholds (its totals rule needs :func:`evaltoolkit.disclosure.publish`).
+        """
+        s = self.suppression
+        if s.rule == "custom":
+            return {"low": s.low, "high": s.high, "round_to": s.round_to}
+        pol = self.disclosure_policy()
+        if pol.rounding != "nearest":
+            raise DisclosureError(
+                f"suppression.rule {s.rule!r} has midpoint rounding, which suppress_counts cannot apply; "
+                "use Protocol.disclosure_policy() with evaltoolkit.disclosure"
+            )
+        if pol.suppress is None and pol.round_to == 1:
             return None
-        if s.rule == "nhs":
-            return {"low": 1, "high": 7, "round_to": 5}
-        return {"low": s.low, "high": s.high, "round_to": s.round_to}
+        low, high = pol.suppress if pol.suppress is not None else (1, 0)
+        return {"low": low, "high": high, "round_to": pol.round_to}
 
     def methods(self) -> list[tuple[str, dict[str, Any]]]:
         """The ITS methods as ``(label, options)``: the primary first, then each sensitivity method.

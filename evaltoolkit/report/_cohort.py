@@ -8,18 +8,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.privacy import SUPPRESSED
-from evaltoolkit.protocol import Protocol
-from evaltoolkit.report._data import LoadedData
-from evaltoolkit.report._format import (
+from evaltoolkit.disclosure import (
     COUNT_DERIVED_FIELDS,
     ESTIMATE_FIELDS,
+    SUPPRESSED,
+    Policy,
     blank_small,
+    few_words,
     is_small,
     publish_count,
     publish_text_counts,
     round_published,
 )
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.report._data import LoadedData
 
 __all__ = ["run_cohort"]
 
@@ -52,9 +54,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
-def _publish_table(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
+def _publish_table(df: pd.DataFrame, columns: list[str], rule: Policy) -> pd.DataFrame:
     """Counts published per the rule (also in ``method`` text), degrees of freedom blank, estimates and
-    rates rounded (:func:`~evaltoolkit.report._format.round_published`)."""
+    rates rounded (:func:`~evaltoolkit.disclosure.round_published`)."""
     out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
     for c in columns:
         if c in out.columns:
@@ -64,8 +66,8 @@ def _publish_table(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | 
     return out
 
 
-def _few(rule: dict[str, int] | None) -> str:
-    return f"fewer than {rule['high'] + 1}" if rule else "too few"
+def _few(rule: Policy) -> str:
+    return few_words(rule)
 
 
 def _empty_windows(windows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -90,7 +92,7 @@ def _any_event_cells(windows: pd.DataFrame, outcome: str) -> dict[str, int]:
 
 
 def _published_proportions(
-    change: pd.DataFrame, windows: pd.DataFrame, outcomes: list[str], conf: float, rule: dict[str, int] | None
+    change: pd.DataFrame, windows: pd.DataFrame, outcomes: list[str], conf: float, rule: Policy
 ) -> pd.DataFrame:
     """Replace the 'any event' proportion rows by the same quantities computed from published counts.
 
@@ -103,7 +105,7 @@ def _published_proportions(
 
     from evaltoolkit.prepost._common import adjusted_p_values, newcombe_paired, wilson
 
-    if rule is None or change.empty:
+    if rule.exact or change.empty:
         return change
     out = change.copy()
     for g in out["group"].unique():
@@ -193,7 +195,7 @@ def run_cohort(
 
     assert protocol.cohort is not None and protocol.design.before_after is not None
     ba = protocol.design.before_after
-    rule = protocol.suppression_args()
+    rule = protocol.disclosure_policy()
     conf = protocol.analysis.conf_level if protocol.analysis is not None else 0.95
     if progress is not None:
         progress("before/after cohort: windows")

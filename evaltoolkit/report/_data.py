@@ -11,8 +11,8 @@ import pandas as pd
 
 from evaltoolkit.data import CleanExtract, combine_quality
 from evaltoolkit.data._usable import check_usable
+from evaltoolkit.disclosure import Policy, is_small, publish_count, publish_count_text
 from evaltoolkit.errors import MissingInputError
-from evaltoolkit.privacy import suppress_counts
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
 from evaltoolkit.report._extract_checks import check_not_all_excluded, unknown_site_codes
@@ -152,9 +152,7 @@ def _pd_notes(
     spells = extracts["spells"].data
     if "pd_flag" in spells.columns:
         return []
-    from evaltoolkit.report._format import publish_count
-
-    rule = protocol.suppression_args()
+    rule = protocol.disclosure_policy()
     inferred = spells["patient_id"].astype("string").isin(pd_patients).fillna(False).to_numpy(dtype=bool)
     shown = [publish_count(int(n), rule) for n in (inferred.sum(), len(spells), len(pd_patients))]
     return [
@@ -283,29 +281,18 @@ def build_series_table(spec: SeriesSpec, data: LoadedData, sites: list[str]) -> 
     return out.sort_values(["site", "period"], ignore_index=True)
 
 
-def published_series(table: pd.DataFrame, spec: SeriesSpec, rule: dict[str, int] | None) -> pd.DataFrame:
+def published_series(
+    table: pd.DataFrame, spec: SeriesSpec, rule: Policy | dict[str, int] | None
+) -> pd.DataFrame:
     """The series as it may be published: counts suppressed and rounded, rates from the rounded counts,
     means blank where they rest on a suppressed number of spells."""
     out = table[["series", "site", "period"]].copy()
     if spec.measure == "mean_los":
-        shown = (
-            suppress_counts(table, ["n_events"], **rule)
-            if rule
-            else table.assign(n_events=table["n_events"].astype("Int64").astype("string"))
-        )
-        out["discharges"] = shown["n_events"].astype("object")
-        small = (
-            table["n_events"].between(rule["low"], rule["high"])
-            if rule
-            else pd.Series(False, index=table.index)
-        )
+        out["discharges"] = publish_count_text(table["n_events"], rule)
+        small = np.array([is_small(v, rule) for v in table["n_events"]], dtype=bool)
         out["value"] = table["value"].where(~small)
         return out
-    if rule:
-        shown = suppress_counts(table, ["value"], **rule)["value"]
-    else:
-        shown = table["value"].astype("Int64").astype("string")
-    out["value"] = shown.astype("object")
+    out["value"] = publish_count_text(table["value"], rule)
     if spec.denominator == "population":
         out["population"] = table["population"]
         numeric = pd.to_numeric(out["value"], errors="coerce")

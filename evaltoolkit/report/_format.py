@@ -1,11 +1,13 @@
-"""Number formatting, JSON/CSV writing and small-number publishing shared by the report modules."""
+"""Number formatting, wording and JSON/CSV writing shared by the report modules.
+
+No statistical disclosure control lives here: counts and estimate tables are published by
+:mod:`evaltoolkit.disclosure` before they reach these functions."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,30 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.privacy import SUPPRESSED
-
 __all__ = [
-    "COUNT_DERIVED_FIELDS",
-    "EFFECT_SIZE_TERMS",
-    "ESTIMATE_FIELDS",
-    "PUBLISHED_DECIMALS",
     "SIGNIFICANT_DIGITS",
     "about",
-    "blank_small",
     "change_phrase",
     "dumps_json",
     "fmt_ci",
     "fmt_num",
     "fmt_p",
-    "is_small",
     "jsonable",
     "money",
     "money_change",
     "money_exact",
-    "publish_count",
-    "publish_text_counts",
     "relative_phrase",
-    "round_published",
     "round_sig",
     "write_csv",
 ]
@@ -111,163 +102,6 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
             out[col] = out[col].dt.strftime("%Y-%m-%d")
     out.to_csv(path, index=False, lineterminator="\n", float_format=f"%.{SIGNIFICANT_DIGITS}g")
     return path
-
-
-def publish_count(value: Any, rule: Mapping[str, int] | None) -> int | str | None:
-    """A count as it may be published: 0 stays 0, ``low``–``high`` → ``"*"``, others rounded to ``round_to``.
-
-    ``rule`` is ``{"low", "high", "round_to"}`` or ``None`` (no suppression). Missing stays ``None``.
-
-    Examples
-    --------
-    >>> rule = {"low": 1, "high": 7, "round_to": 5}
-    >>> [publish_count(v, rule) for v in (0, 3, 7, 8, 12, 13, 209, None)]
-    [0, '*', '*', 10, 10, 15, 210, None]
-    """
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    v = float(value)
-    if v < 0 or v != math.floor(v):
-        raise ValueError(f"publish_count: a count must be a non-negative whole number, not {value!r}")
-    n = int(v)
-    if rule is None or n == 0:
-        return n
-    if rule["low"] <= n <= rule["high"]:
-        return SUPPRESSED
-    step = rule["round_to"]
-    return int(math.floor(n / step + 0.5) * step) if step > 1 else n
-
-
-def is_small(value: Any, rule: Mapping[str, int] | None) -> bool:
-    """Whether an exact count is one the rule suppresses (``low``–``high``): anything resting on it is
-    blanked (a mean, SD or estimate of 1–7 people, as a mean length of stay of 1–7 spells).
-
-    Examples
-    --------
-    >>> rule = {"low": 1, "high": 7, "round_to": 5}
-    >>> [is_small(v, rule) for v in (0, 1, 7, 8, None)], is_small(3, None)
-    ([False, True, True, False, False], False)
-    """
-    if rule is None or value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return False
-    return bool(rule["low"] <= float(value) <= rule["high"])
-
-
-ESTIMATE_FIELDS: tuple[str, ...] = (
-    "estimate",
-    "std_error",
-    "statistic",
-    "p_value",
-    "p_adjusted",
-    "ci_lower",
-    "ci_upper",
-)
-"""Numeric columns of an estimate table that rest on the people counted in its ``n``."""
-
-COUNT_DERIVED_FIELDS: tuple[str, ...] = ("df",)
-"""Columns computed from exact counts (degrees of freedom: n − 1 for a paired t, Welch–Satterthwaite
-from the group sizes), published blank: they would give away the exact count behind a rounded ``n``.
-(Blank rather than dropped, so the tables keep the columns of :data:`~evaltoolkit.prepost.ESTIMATE_COLUMNS`
-and results.json keeps its keys.)"""
-
-
-PUBLISHED_DECIMALS = 2
-"""Decimals of the means, SDs, changes, effect sizes, intervals and rates published by
-:func:`round_published` (more would let the exact count behind a rounded ``n`` be solved for)."""
-
-P_VALUE_DIGITS = 3
-"""Significant digits of published p-values."""
-
-STD_ERROR_DIGITS = 2
-"""Significant digits of published standard errors (where they are published at all)."""
-
-EFFECT_SIZE_TERMS: tuple[str, ...] = ("d_z", "d_av", "g_av")
-"""Terms of standardised effect sizes: their standard error is published blank (with the effect size and
-the mean change it gives the exact ``n`` away)."""
-
-_ROUNDED_COLUMNS = frozenset(
-    {
-        "estimate",
-        "ci_lower",
-        "ci_upper",
-        "statistic",
-        "smd",
-        "mean_completers",
-        "mean_dropouts",
-        "sd_completers",
-        "sd_dropouts",
-        "observed_mean",
-    }
-)
-
-
-def _sig(values: pd.Series, digits: int) -> pd.Series:
-    return pd.Series([round_sig(v, digits) for v in values], index=values.index, dtype="float64")
-
-
-def round_published(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of an estimate table rounded as published, so no exact count can be solved for from it.
-
-    Estimates, intervals, test statistics, means, SDs, standardised differences and rates (columns
-    ending ``_per_person_year``) to :data:`PUBLISHED_DECIMALS` decimals; p-values to
-    :data:`P_VALUE_DIGITS` and standard errors to :data:`STD_ERROR_DIGITS` significant digits; the
-    standard error of an effect size (a ``term`` in :data:`EFFECT_SIZE_TERMS`) blank. Other columns
-    (counts, text) are unchanged, and rounding again changes nothing.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame(
-    ...     {
-    ...         "term": ["mean_pre", "d_z"],
-    ...         "estimate": [13.80556, -0.79315],
-    ...         "std_error": [0.626273, 0.095],
-    ...         "p_value": [np.nan, 5.07867e-17],
-    ...         "n": [145, 145],
-    ...     }
-    ... )
-    >>> round_published(t)
-           term  estimate  std_error       p_value    n
-    0  mean_pre     13.81       0.63           NaN  145
-    1       d_z     -0.79        NaN  5.080000e-17  145
-    """
-    out = df.copy()
-    for c in out.columns:
-        name = str(c)
-        if name in _ROUNDED_COLUMNS or name.endswith("_per_person_year"):
-            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64").round(PUBLISHED_DECIMALS)
-        elif name in ("p_value", "p_adjusted"):
-            out[c] = _sig(out[c], P_VALUE_DIGITS)
-        elif name == "std_error":
-            out[c] = _sig(out[c], STD_ERROR_DIGITS)
-    if "std_error" in out.columns and "term" in out.columns:
-        out["std_error"] = out["std_error"].where(~out["term"].isin(EFFECT_SIZE_TERMS))
-    return out
-
-
-def blank_small(
-    df: pd.DataFrame, small: Any, columns: tuple[str, ...] | list[str], note: str | None = None
-) -> pd.DataFrame:
-    """A copy of ``df`` with ``columns`` blank (NaN) on the rows where ``small`` is True; ``note`` is
-    appended to the ``method`` of those rows.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"estimate": [1.5, 2.5], "n": [3, 30], "method": ["mean", "mean"]})
-    >>> blank_small(t, t["n"] < 8, ["estimate"], "not shown: fewer than 8 people")
-       estimate   n                                method
-    0       NaN   3  mean; not shown: fewer than 8 people
-    1       2.5  30                                  mean
-    """
-    out = df.copy()
-    mask = np.asarray(small, dtype=bool)
-    if not mask.any():
-        return out
-    for c in columns:
-        if c in out.columns:
-            out[c] = out[c].astype("float64").where(~mask)
-    if note and "method" in out.columns:
-        out["method"] = out["method"].astype(str).where(~mask, out["method"].astype(str) + f"; {note}")
-    return out
 
 
 def fmt_num(x: Any, decimals: int = 1) -> str:
@@ -416,62 +250,6 @@ def money_exact(x: float, currency: str) -> str:
     prefix = symbol if symbol else f"{currency} "
     text = f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
     return f"{prefix}{text}"
-
-
-_UNIT_WORDS = (
-    "patients|people|persons|subjects|participants|staff|complete cases|cases|pairs|forms|scores|rows|"
-    "completers|drop-outs|responses|changes|stopped|started"
-)
-_N_EQUALS = re.compile(r"\bn\s*=\s*(\d+)\b")
-# a count, an optional one-word qualifier ("76 non-zero changes", "173 end scores"), then a unit word
-# ("fewer than 8 …" and "about 145 …" are already published: left alone, so the function is idempotent)
-_N_UNITS = re.compile(rf"\b(?<![.,])(?<!than )(?<!about )(\d+) ((?:[\w-]+ )?(?:{_UNIT_WORDS}))\b")
-_K_OF_N = re.compile(r"(?<![\w.,])(?<!than )(?<!about )(\d+) of (?!about |fewer )(\d+)\b(?![.,]\d)")
-
-
-def publish_text_counts(text: str, rule: Mapping[str, int] | None) -> str:
-    """Apply the suppression rule to counts written in prose by library functions.
-
-    ``n = 187`` becomes ``n ≈ 185``, ``144 complete cases`` becomes ``about 145 complete cases`` (also
-    with a one-word qualifier: ``76 non-zero changes``, ``173 end scores``) and ``60 of 79`` becomes
-    ``about 60 of about 80``; a count from ``low`` to ``high`` becomes ``n < 8`` / ``fewer than 8 …``.
-    Other numbers are untouched.
-
-    Examples
-    --------
-    >>> rule = {"low": 1, "high": 7, "round_to": 5}
-    >>> publish_text_counts("SD 9.762 (pre scores, n = 187); mean change among the 144 complete cases", rule)
-    'SD 9.762 (pre scores, n ≈ 185); mean change among the about 145 complete cases'
-    >>> publish_text_counts("3 patients, n = 5, n = 0", rule)
-    'fewer than 8 patients, n < 8, n = 0'
-    >>> text = publish_text_counts("(60 of 79); 19 stopped, 0 started; 76 non-zero changes; 3 cases", rule)
-    >>> text
-    '(60 of about 80); about 20 stopped, 0 started; about 75 non-zero changes; fewer than 8 cases'
-    >>> publish_text_counts(text, rule) == text
-    True
-    """
-    if rule is None:
-        return text
-
-    def shown_words(n: int) -> str:
-        shown = publish_count(n, rule)
-        if shown == SUPPRESSED:
-            return f"fewer than {rule['high'] + 1}"
-        return str(n) if shown == n else f"about {shown}"
-
-    def k_of_n(m: re.Match[str]) -> str:
-        return f"{shown_words(int(m.group(1)))} of {shown_words(int(m.group(2)))}"
-
-    def n_eq(m: re.Match[str]) -> str:
-        shown = publish_count(int(m.group(1)), rule)
-        if shown == SUPPRESSED:
-            return f"n < {rule['high'] + 1}"
-        return f"n = {shown}" if shown == int(m.group(1)) else f"n ≈ {shown}"
-
-    def n_units(m: re.Match[str]) -> str:
-        return f"{shown_words(int(m.group(1)))} {m.group(2)}"
-
-    return _K_OF_N.sub(k_of_n, _N_UNITS.sub(n_units, _N_EQUALS.sub(n_eq, text)))
 
 
 def money_change(est: float, lo: float, hi: float, currency: str) -> str:

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltoolkit.disclosure import Policy, publish_count
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import ExtrapolationWarning, ITSResult, ITSWarning, fit_its, robustness_checks
 from evaltoolkit.prepost._common import FIT_WARNINGS, record_warnings
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.protocol.schema import SeriesSpec
-from evaltoolkit.report._format import publish_count
 
 __all__ = [
     "WEEKLY_PERIOD",
@@ -540,9 +540,7 @@ def fit_summary(
     return out
 
 
-def plot_points(
-    rec: FitRecord, table: pd.DataFrame, spec: SeriesSpec, rule: dict[str, int] | None
-) -> list[dict]:
+def plot_points(rec: FitRecord, table: pd.DataFrame, spec: SeriesSpec, rule: Policy) -> list[dict]:
     """Per-period plot data of a (primary) fit for the treated site: published observed values, fitted and
     counterfactual values with intervals. Observed values that rest on a suppressed count are ``None``."""
     r = rec.result

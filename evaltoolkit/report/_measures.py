@@ -11,19 +11,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.errors import EvalToolkitError
-from evaltoolkit.protocol import Protocol
-from evaltoolkit.protocol.schema import InstrumentSpec
-from evaltoolkit.report._data import LoadedData
-from evaltoolkit.report._format import (
+from evaltoolkit.disclosure import (
     COUNT_DERIVED_FIELDS,
     ESTIMATE_FIELDS,
+    Policy,
     blank_small,
+    few_words,
     is_small,
     publish_count,
     publish_text_counts,
     round_published,
 )
+from evaltoolkit.errors import EvalToolkitError
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.protocol.schema import InstrumentSpec
+from evaltoolkit.report._data import LoadedData
 
 __all__ = ["outcome_name", "run_measures"]
 
@@ -48,9 +50,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
-def _publish(df: pd.DataFrame, columns: list[str], rule: dict[str, int] | None) -> pd.DataFrame:
+def _publish(df: pd.DataFrame, columns: list[str], rule: Policy) -> pd.DataFrame:
     """Counts published per the rule, counts in ``method`` text too; degrees of freedom blank; estimates,
-    means, SDs and p-values rounded (:func:`~evaltoolkit.report._format.round_published`)."""
+    means, SDs and p-values rounded (:func:`~evaltoolkit.disclosure.round_published`)."""
     out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
     for c in columns:
         if c in out.columns:
@@ -67,14 +69,14 @@ def _share(num: Any, den: Any) -> float | None:
     return num / den
 
 
-def _small(values: Any, rule: dict[str, int] | None) -> np.ndarray:
+def _small(values: Any, rule: Policy) -> np.ndarray:
     """Which exact counts the rule suppresses (1–7 by default), as a boolean array."""
     return np.array([is_small(v, rule) for v in values], dtype=bool)
 
 
-def _blank_attrition(att: pd.DataFrame, rule: dict[str, int] | None) -> pd.DataFrame:
+def _blank_attrition(att: pd.DataFrame, rule: Policy) -> pd.DataFrame:
     """Blank the baseline mean and SD of a group of 1–7 people, and the comparison resting on it."""
-    few = f"fewer than {rule['high'] + 1}" if rule else ""
+    few = few_words(rule, "")
     comp = _small(att["n_completers"], rule)
     drop = _small(att["n_dropouts"], rule)
     out = blank_small(att, comp, ["mean_completers", "sd_completers"])
@@ -84,10 +86,10 @@ def _blank_attrition(att: pd.DataFrame, rule: dict[str, int] | None) -> pd.DataF
     )
 
 
-def _blank_available(cva: pd.DataFrame, analysed: pd.DataFrame, rule: dict[str, int] | None) -> pd.DataFrame:
+def _blank_available(cva: pd.DataFrame, analysed: pd.DataFrame, rule: Policy) -> pd.DataFrame:
     """Blank the complete-vs-available estimates that rest on 1–7 people: a row's own ``n``, and for the
     naive and mixed-model contrasts also the people with a valid pre or post score."""
-    few = f"fewer than {rule['high'] + 1}" if rule else ""
+    few = few_words(rule, "")
     valid = analysed.set_index("outcome")
     low_valid = {
         o: is_small(r.n_valid_pre, rule) or is_small(r.n_valid_post, rule) for o, r in valid.iterrows()
@@ -174,7 +176,7 @@ def run_measures(
 
     om = protocol.outcome_measures
     assert om is not None
-    rule = protocol.suppression_args()
+    rule = protocol.disclosure_policy()
     conf = protocol.analysis.conf_level if protocol.analysis is not None else 0.95
     p_adjust = om.p_adjust
     if progress is not None:
@@ -189,7 +191,7 @@ def run_measures(
         "outcome": "outcome",
     }
     notes: list[str] = []
-    few = f"fewer than {rule['high'] + 1}" if rule else ""
+    few = few_words(rule, "")
     if progress is not None:
         progress("outcome measures: paired change")
     analysed = analysed_n(long, **kw)
@@ -375,11 +377,7 @@ def run_measures(
         for name, extra in sorted(fit.notes.items()):
             notes += [f"trajectories ({name}): {n}" for n in extra]
         curve = fit.curve.copy()
-        small = (
-            curve["observed_n"].between(rule["low"], rule["high"])
-            if rule
-            else pd.Series(False, index=curve.index)
-        )
+        small = _small(curve["observed_n"], rule)
         curve["observed_mean"] = curve["observed_mean"].where(~small)
         estimates = blank_small(
             fit.estimates, _small(fit.estimates["n"], rule), ESTIMATE_FIELDS, f"not shown: {few} people"

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
 from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
 from evaltoolkit.report._summary import lower_first
@@ -186,7 +187,7 @@ def _summary(results: dict[str, Any]) -> list[Block]:
             f"Every number in this report was computed from the data by the pre-specified protocol "
             f"'{p['name']}' (version {p['version']}"
             + (f", registered as {p['registration']}" if p.get("registration") else ", not yet registered")
-            + f"). Small numbers are suppressed: {results['suppression']['description']}"
+            + f"). {results['suppression']['description']}"
         ),
     ]
     return blocks
@@ -1073,9 +1074,11 @@ def _methods(results: dict[str, Any]) -> list[Block]:
                 f"Unit cost for {lower_first(c['series_label'])}: {money_exact(c['value'], c['currency'])} "
                 f"per {c['unit']}, {c['price_year']} prices; source: {c['source']}."
             )
+    sup = results["suppression"]
+    source = sup.get("source")
     items.append(
-        f"Small-number suppression ({results['suppression']['rule']}): "
-        f"{results['suppression']['description']}"
+        f"Output checking (policy {sup['rule']}): {sup['description']}"
+        + (f" Source: {source['title']} ({source['url']})." if source else "")
     )
     blocks.append(Para("**Design and analysis.**"))
     blocks.append(Bullets(tuple(items)))
@@ -1179,7 +1182,12 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
 
 
 def build_report(results: dict[str, Any]) -> Report:
-    """Build the report of a results dictionary (the content of results.json)."""
+    """Build the report of a results dictionary (the content of results.json).
+
+    Raises :class:`~evaltoolkit.disclosure.DisclosureError` when a count in ``results`` is not published
+    under the policy named in its ``suppression`` block (:func:`~evaltoolkit.disclosure.assert_published`).
+    """
+    assert_published(results)
     figs = {f.name: f for f in figure_specs(results)}
     builders = {
         "summary": lambda: _summary(results),

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from evaltoolkit.disclosure import assert_published
+
 __all__ = ["RC", "FigureSpec", "figure_specs", "save_figures", "style"]
 
 RC: dict[str, Any] = {
@@ -490,7 +492,12 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
 def save_figures(
     results: dict[str, Any], folder: str | Path, *, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 150
 ) -> list[Path]:
-    """Draw and save every figure of the report (deterministic PNG/SVG); return the files written."""
+    """Draw and save every figure of the report (deterministic PNG/SVG); return the files written.
+
+    Raises :class:`~evaltoolkit.disclosure.DisclosureError` when a count in ``results`` is not published
+    (:func:`~evaltoolkit.disclosure.assert_published`); nothing is drawn then.
+    """
+    assert_published(results)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

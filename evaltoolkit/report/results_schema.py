@@ -12,7 +12,8 @@ error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
 ``outcome_measures.talking_therapies`` to ``proportion`` (a share from 0 to 1), and added
 ``data.series_checks``; ``1.0`` was the first. Compatible additions since 2.0: ``its.draws``, the
 ``mc_error``/``n_draws``/``interval`` of ``cumulative`` and ``combined``, ``its.heterogeneity``,
-``costs[].p_value`` and the top-level ``synthesis`` (evaltoolkit 0.3).
+``costs[].p_value`` and the top-level ``synthesis`` (evaltoolkit 0.3), ``suppression.source`` and the
+named policies of ``suppression.rule``.
 
 Top-level keys
 --------------
@@ -26,7 +27,12 @@ Top-level keys
 ``sites``                     ``[{code, name, role, go_live}]``
 ``window``                    ``{start, extract_date}`` or ``null``
 ``conf_level``                confidence level of every interval (e.g. 0.95)
-``suppression``               ``{rule, low, high, round_to, description}``
+``suppression``               ``{rule, low, high, round_to, description, source}``: the output-checking
+                              policy named in the protocol (``rule``: ``nhs``, ``opensafely``,
+                              ``opensafely_midpoint6``, ``ukllc``, ``custom`` or ``none``; ``low``/``high``
+                              ``null`` when nothing is suppressed, ``round_to`` ``null`` when counts are
+                              exact), its ``description`` and ``source`` (``{title, url}`` of the published
+                              rule, ``null`` for ``custom``/``none``)
 ``data``                      ``inputs``: ``[{kind, file, sha256, rows_read, rows_excluded, rows_kept}]``;
                               ``quality``: the data-quality table ``[{extract, rule, column, n_rows,
                               n_excluded, action}]`` (``n_rows`` ``null`` = rule not checked);

@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from evaltoolkit.disclosure import Policy, assert_published, assert_published_table, publish_count
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
@@ -45,7 +46,7 @@ from evaltoolkit.report._checks import (
 )
 from evaltoolkit.report._data import build_series_table, load_data, published_series
 from evaltoolkit.report._effects import derive_effects, heterogeneity
-from evaltoolkit.report._format import dumps_json, jsonable, publish_count, write_csv
+from evaltoolkit.report._format import dumps_json, jsonable, write_csv
 from evaltoolkit.report._its import (
     FitRecord,
     check_horizon,
@@ -168,21 +169,20 @@ def _protocol_block(protocol: Protocol) -> dict[str, Any]:
 
 
 def _suppression_block(protocol: Protocol) -> dict[str, Any]:
-    rule = protocol.suppression_args()
-    if rule is None:
-        return {"rule": "none", "low": None, "high": None, "round_to": None, "description": "no suppression"}
+    """The policy as results.json records it: its name, thresholds, description and published source."""
+    policy = protocol.disclosure_policy()
+    source = policy.source
     return {
         "rule": protocol.suppression.rule,
-        **rule,
-        "description": (
-            f"0 stays 0; counts of {rule['low']} to {rule['high']} are shown as *; other counts are "
-            "rounded to the "
-            f"nearest {rule['round_to']}. Percentages and rates are computed from the rounded counts."
-        ),
+        "low": policy.low,
+        "high": policy.high,
+        "round_to": None if policy.exact else policy.round_to,
+        "description": policy.describe(),
+        "source": None if source is None else {"title": source.title, "url": source.url},
     }
 
 
-def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
+def _quality_block(data: Any, rule: Policy) -> dict[str, Any]:
     inputs = []
     for kind, ex in data.extracts.items():
         files = data.inputs.get(kind) or (data.files[kind],)
@@ -203,7 +203,7 @@ def _quality_block(data: Any, rule: dict[str, int] | None) -> dict[str, Any]:
     return out
 
 
-def _published_count(rule: dict[str, int] | None) -> Callable[[float], str]:
+def _published_count(rule: Policy) -> Callable[[float], str]:
     """Counts quoted in published check messages: rounded to whole numbers, then suppressed."""
 
     def fmt(x: float) -> str:
@@ -219,7 +219,7 @@ def _its_block(
     """Analyses (every fit), then derived effects (one set of draws per outcome × method), then the
     published ITS block of results.json."""
     assert protocol.analysis is not None
-    rule = protocol.suppression_args()
+    rule = protocol.disclosure_policy()
     records = run_its(protocol, tables, progress)
     stag_records = run_staggered(protocol, tables, progress)
     if progress is not None:
@@ -500,7 +500,7 @@ def _prepost_estimate(analysis: str, r: dict[str, Any], group: Any, unit: str) -
 
 
 def _series_table(protocol: Protocol, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    rule = protocol.suppression_args()
+    rule = protocol.disclosure_policy()
     parts = [published_series(tables[s.name], s, rule) for s in protocol.series]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -652,7 +652,7 @@ def run_protocol(
         if progress is not None:
             progress(msg)
 
-    rule = protocol.suppression_args()
+    rule = protocol.disclosure_policy()
     check_horizon(protocol)
     say("reading and validating extracts")
     data = load_data(protocol)
@@ -784,6 +784,10 @@ def write_outputs(
     from evaltoolkit.report.document import build_report, render_html, render_markdown
     from evaltoolkit.report.figures import save_figures
 
+    policy = evaluation.protocol.disclosure_policy()
+    assert_published(evaluation.results, policy)
+    for name, table in evaluation.tables.items():
+        assert_published_table(table, policy, name=name)
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -870,10 +874,10 @@ def _manifest_quality(evaluation: Evaluation) -> list[dict[str, Any]]:
     q = evaluation.quality
     if q is None:
         return []
-    return _published_quality(q, evaluation.protocol.suppression_args())
+    return _published_quality(q, evaluation.protocol.disclosure_policy())
 
 
-def _published_quality(q: pd.DataFrame, rule: dict[str, int] | None) -> list[dict[str, Any]]:
+def _published_quality(q: pd.DataFrame, rule: Policy) -> list[dict[str, Any]]:
     """The data-quality table as published records (no row numbers; counts under the suppression rule)."""
     return [
         {
