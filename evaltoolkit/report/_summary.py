@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from evaltoolkit.disclosure.estimates import few_words
+from evaltoolkit.disclosure.guard import results_policy
 from evaltoolkit.report._format import change_phrase, fmt_num, money, money_exact, relative_phrase
 from evaltoolkit.report._synthesis import findings, model_checks, sensitivity_facts
 
@@ -182,11 +184,11 @@ def change_words(est: float, lo: float, hi: float, conf: float = 0.95, extra: st
     return f"changed by {fmt_num(est, 1)} points ({level} {fmt_num(lo, 1)} to {fmt_num(hi, 1)}{tail})"
 
 
-def _shown(n: Any) -> str:
+def _shown(n: Any, results: dict[str, Any]) -> str:
     if n is None:
         return "an unknown number"
     if n == "*":
-        return "fewer than 8"
+        return few_words(results_policy(results))
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
@@ -211,8 +213,8 @@ def _measure_sentences(results: dict[str, Any]) -> list[str]:
         better = (mc["estimate"] < 0) == (facts[name]["direction"] == "higher_is_worse")
         who = "staff" if om["settings"]["source"] == "staff_survey" else "people"
         text = (
-            f"{f['label']}: of {_shown(a['n_started'])} {who} who started, "
-            f"{_shown(a['n_analysed'])}{share_text} had "
+            f"{f['label']}: of {_shown(a['n_started'], results)} {who} who started, "
+            f"{_shown(a['n_analysed'], results)}{share_text} had "
             f"valid scores at both {om['settings']['pre']} and {om['settings']['post']}; among them the "
             "mean score "
             + change_words(
@@ -280,7 +282,8 @@ def _quality_sentence(results: dict[str, Any]) -> str | None:
     parts = []
     for i in inputs:
         parts.append(
-            f"{i['kind']}: {_shown(i['rows_read'])} rows read, {_shown(i['rows_excluded'])} excluded"
+            f"{i['kind']}: {_shown(i['rows_read'], results)} rows read, "
+            f"{_shown(i['rows_excluded'], results)} excluded"
         )
     return (
         "Data quality: every row excluded or corrected by a documented rule is counted in the appendix ("
