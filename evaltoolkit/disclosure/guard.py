@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.disclosure.policy import DisclosureError, Policy, get_policy
+from evaltoolkit.disclosure.roles import RESULT_COUNT_KEYS
 
 __all__ = ["assert_published", "assert_published_table", "results_policy"]
 
@@ -62,7 +63,7 @@ def assert_published(
     """Raise unless every count in ``results`` is as ``policy`` publishes it.
 
     Walks the results (any depth) and checks every integer under a count key
-    (:data:`evaltoolkit.report.results_schema.COUNT_KEYS` by default): publishing it again must leave it
+    (``evaltoolkit.disclosure.roles.RESULT_COUNT_KEYS`` by default): publishing it again must leave it
     unchanged (``policy.publish_count(v) == v``), so an exact count the policy would suppress or round
     cannot reach a renderer.
 
@@ -73,7 +74,7 @@ def assert_published(
     policy : Policy, str, mapping or None, optional
         The policy; by default the one named in ``results["suppression"]`` (:func:`results_policy`).
     count_keys : iterable of str, optional
-        Keys holding counts; default :data:`~evaltoolkit.report.results_schema.COUNT_KEYS`.
+        Keys holding counts; default ``evaltoolkit.disclosure.roles.RESULT_COUNT_KEYS``.
 
     Raises
     ------
@@ -90,9 +91,7 @@ def assert_published(
     results.data.inputs[0].rows_excluded = 3 is an exact count: the nhs policy publishes it as '*'
     """
     if count_keys is None:
-        from evaltoolkit.report.results_schema import COUNT_KEYS  # the report imports this package
-
-        count_keys = COUNT_KEYS
+        count_keys = RESULT_COUNT_KEYS
     pol = results_policy(results) if policy is None else get_policy(policy)
     keys = frozenset(count_keys)
     for path, value in _walk(results, "results", keys):
@@ -129,7 +128,7 @@ def assert_published_table(
     """Raise unless every count column of a published table holds only what ``policy`` publishes.
 
     Count columns are those named in ``count_keys`` (default
-    :data:`~evaltoolkit.report.results_schema.COUNT_KEYS`; ``person_years``, a person-time rounded on its
+    ``evaltoolkit.disclosure.roles.RESULT_COUNT_KEYS``; ``person_years``, a person-time rounded on its
     own scale, is left out). A value is checked when it is a whole number (an int, a whole float or a
     string of digits); ``"*"`` and missing values pass.
 
@@ -148,9 +147,7 @@ def assert_published_table(
     table cohort, column patients, row 1: 4 is an exact count; the nhs policy publishes it as '*'
     """
     if count_keys is None:
-        from evaltoolkit.report.results_schema import COUNT_KEYS  # the report imports this package
-
-        count_keys = COUNT_KEYS - {"person_years"}
+        count_keys = RESULT_COUNT_KEYS - {"person_years"}
     pol = get_policy(policy)
     for col in [c for c in table.columns if c in frozenset(count_keys)]:
         for i, value in enumerate(table[col].tolist()):

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from evaltoolkit.disclosure.policy import DisclosureError
 
-__all__ = ["Col", "Role", "as_col"]
+__all__ = ["RESULT_COUNT_KEYS", "Col", "Role", "as_col"]
 
 
 class Role(StrEnum):
@@ -139,3 +139,33 @@ def as_col(spec: Role | str | Col | Mapping[str, object]) -> Col:
     if isinstance(spec, Mapping):
         return Col(**spec)  # type: ignore[arg-type]
     raise DisclosureError(f"as_col: a role is a name, a Role, a Col or a mapping, not {type(spec).__name__}")
+
+
+RESULT_COUNT_KEYS: frozenset[str] = frozenset(
+    {
+        "n",
+        "n_started",
+        "n_valid_pre",
+        "n_valid_post",
+        "n_analysed",
+        "n_completers",
+        "n_dropouts",
+        "n_classified",
+        "n_rows",
+        "n_excluded",
+        "rows_read",
+        "rows_excluded",
+        "rows_kept",
+        "numerator",
+        "denominator",
+        "patients",
+        "excluded_patients",
+        "person_years",
+        "observed_n",
+        "attendances",
+        "admissions",
+        "bed_days",
+    }
+)
+"""Keys holding counts of people, events or rows: always published (0, rounded, or ``"*"``) under the
+policy; the report's results.json schema uses this set (``evaltoolkit.report.results_schema.COUNT_KEYS``)."""

@@ -143,6 +143,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from evaltoolkit.disclosure.roles import RESULT_COUNT_KEYS
+
 __all__ = [
     "COUNT_KEYS",
     "ESTIMATE_KEYS",
@@ -197,33 +199,8 @@ ESTIMATE_KEYS: tuple[str, ...] = (
 SERIES_CHECK_KEYS: tuple[str, ...] = ("series", "site", "period", "check", "severity", "n_periods", "message")
 """Keys of every record of ``data.series_checks``."""
 
-COUNT_KEYS: frozenset[str] = frozenset(
-    {
-        "n",
-        "n_started",
-        "n_valid_pre",
-        "n_valid_post",
-        "n_analysed",
-        "n_completers",
-        "n_dropouts",
-        "n_classified",
-        "n_rows",
-        "n_excluded",
-        "rows_read",
-        "rows_excluded",
-        "rows_kept",
-        "numerator",
-        "denominator",
-        "patients",
-        "excluded_patients",
-        "person_years",
-        "observed_n",
-        "attendances",
-        "admissions",
-        "bed_days",
-    }
-)
-"""Keys holding counts of people, events or rows: always published (0, rounded, or ``"*"``)."""
+COUNT_KEYS = RESULT_COUNT_KEYS  # declared by the disclosure layer, which publishes them
+
 
 _NUMBER = {"type": ["number", "null"]}
 _COUNT = {"anyOf": [{"type": "integer", "minimum": 0}, {"const": "*"}, {"type": "null"}]}
