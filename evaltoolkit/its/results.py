@@ -722,10 +722,10 @@ class ITSResult:
         >>> res.effects(at=[0, 4])[["term", "horizon", "estimate", "ci_lower", "ci_upper"]].round(3)
                       term  horizon  estimate  ci_lower  ci_upper
         0       post_slope     <NA>     0.750     0.674     0.826
-        1  absolute_change        0    -6.000    -6.769    -5.244
-        2  relative_change        0    -0.106    -0.119    -0.093
-        3  absolute_change        4    -5.000    -5.899    -4.104
-        4  relative_change        4    -0.085    -0.099    -0.071
+        1  absolute_change        0    -6.000    -6.763    -5.268
+        2  relative_change        0    -0.106    -0.119    -0.094
+        3  absolute_change        4    -5.000    -5.905    -4.111
+        4  relative_change        4    -0.085    -0.100    -0.071
         """
         d = self.design
         f = d.frame
@@ -984,7 +984,7 @@ class ITSResult:
         >>> res = fit_its(df, outcome="y", time="t", interruptions=13, method="ols")
         >>> res.cumulative_effect()[["estimate", "ci_lower", "ci_upper", "n_periods"]].round(2)
            estimate  ci_lower  ci_upper  n_periods
-        0     -55.5    -67.27    -43.54         12
+        0     -55.5    -67.39    -43.68         12
         >>> res.cumulative_effect(uncertainty="delta")[["estimate", "ci_lower", "ci_upper"]].round(2)
            estimate  ci_lower  ci_upper
         0     -55.5    -67.38    -43.62
