@@ -144,8 +144,9 @@ def publish_results(obj: Any, policy: PolicyLike = "nhs") -> Any:
     --------
     >>> row = {"kind": "spells", "rows_read": ExactCount(9381), "rows_excluded": ExactCount(3)}
     >>> exact = {"inputs": [row], "mean_los": Resting(12.3456, (40,)), "note": "kept"}
-    >>> publish_results(exact, "nhs")
-    {'inputs': [{'kind': 'spells', 'rows_read': 9380, 'rows_excluded': '*'}], 'mean_los': 12.35, 'note': 'kept'}
+    >>> out = publish_results(exact, "nhs")
+    >>> out["inputs"], out["mean_los"], out["note"]
+    ([{'kind': 'spells', 'rows_read': 9380, 'rows_excluded': '*'}], 12.35, 'kept')
     """
     pol = get_policy(policy)
 
