@@ -16,9 +16,12 @@ policy; the renderers only ever see its output. (Plain values pass through uncha
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
+
+import pandas as pd
 
 from evaltoolkit.disclosure.policy import (
     P_VALUE_DIGITS,
@@ -31,7 +34,7 @@ from evaltoolkit.disclosure.policy import (
 from evaltoolkit.disclosure.tables import round_sig
 from evaltoolkit.disclosure.text import publish_text_counts
 
-__all__ = ["ExactCount", "ProseCounts", "Resting", "ShareOf", "publish_results"]
+__all__ = ["ExactCount", "ProseCounts", "Resting", "ShareOf", "WilsonOf", "publish_results", "typed_records"]
 
 PolicyLike = Policy | str | Mapping[str, Any] | None
 
@@ -117,22 +120,130 @@ class ShareOf:
 @dataclass(frozen=True)
 class ProseCounts:
     """Text quoting counts (``n = 187``, ``60 of 79``, ``144 complete cases``), published by
-    :func:`~evaltoolkit.disclosure.publish_text_counts`.
+    :func:`~evaltoolkit.disclosure.publish_text_counts`; ``note`` (``{few}`` is filled with the policy's
+    words, e.g. "fewer than 8") is appended when any count of ``ns`` is small under the policy.
 
     Examples
     --------
-    >>> ProseCounts("mean change among the 144 complete cases").resolve(get_policy("nhs"))
+    >>> pol = get_policy("nhs")
+    >>> ProseCounts("mean change among the 144 complete cases").resolve(pol)
     'mean change among the about 145 complete cases'
+    >>> ProseCounts("paired t", (5,), "not shown: {few} people").resolve(pol)
+    'paired t; not shown: fewer than 8 people'
     """
 
     text: str
+    ns: tuple[Any, ...] = ()
+    note: str = ""
 
     def resolve(self, pol: Policy) -> Any:
         """The published text."""
-        return publish_text_counts(self.text, pol)
+        text = self.text
+        if self.note and any(pol.is_small(n) for n in self.ns):
+            few = "too few" if pol.small is None else f"fewer than {pol.small[1] + 1}"
+            text = f"{text}; {self.note.format(few=few)}"
+        return publish_text_counts(text, pol)
 
 
-_TYPED = (ExactCount, Resting, ShareOf, ProseCounts)
+@dataclass(frozen=True)
+class WilsonOf:
+    """A Wilson interval bound of ``num / den`` from the published counts (``None`` when either is
+    suppressed or ``den`` is 0); ``bound`` is ``"lower"`` or ``"upper"``.
+
+    Examples
+    --------
+    >>> pol = get_policy("nhs")
+    >>> round(WilsonOf(141, 203, 0.95, "lower").resolve(pol), 4), WilsonOf(3, 203, 0.95, "upper").resolve(pol)
+    ... # of the published 140 / 205: statsmodels proportion_confint(140, 205, method="wilson") gives 0.61636
+    (0.6164, None)
+    """
+
+    num: int | None
+    den: int | None
+    conf_level: float
+    bound: str
+
+    def resolve(self, pol: Policy) -> Any:
+        """The bound of the Wilson interval of the published counts."""
+        k, n = pol.publish_count(self.num), pol.publish_count(self.den)
+        if not isinstance(k, int) or not isinstance(n, int) or n == 0:
+            return None
+        z = NormalDist().inv_cdf(0.5 + self.conf_level / 2)
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half if self.bound == "lower" else centre + half
+
+
+def typed_records(
+    df: pd.DataFrame,
+    *,
+    counts: Sequence[str] = (),
+    blank: Sequence[tuple[Sequence[str], Sequence[str], str]] = (),
+    n_columns: Mapping[str, Sequence[Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Records of an exact estimate table with typed values, as :func:`publish_results` will publish them.
+
+    ``counts``: count columns (:class:`ExactCount`). ``blank``: rules ``(n columns, blanked columns, note)``:
+    on a row where any of the n columns is small under the policy, the blanked columns are blank and the
+    note is added to ``method``. ``n_columns`` gives extra per-row counts by name (not published) that rules
+    may use. Estimates, intervals, statistics, means, SDs and rates are rounded to the policy's decimals,
+    p-values and standard errors to significant digits; the SE of an effect size is blank; ``df`` (from
+    exact counts) is blank. Other columns pass through.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"term": ["mean_change"], "estimate": [-3.8712], "n": [5], "method": ["paired t"]})
+    >>> recs = typed_records(t, counts=["n"], blank=[(["n"], ["estimate"], "not shown: {few} people")])
+    >>> (row,) = publish_results(recs, "nhs")
+    >>> row["estimate"], row["n"], row["method"]
+    (None, '*', 'paired t; not shown: fewer than 8 people')
+    """
+    from evaltoolkit.disclosure.estimates import _ROUNDED_COLUMNS, EFFECT_SIZE_TERMS
+
+    extra = {k: list(v) for k, v in (n_columns or {}).items()}
+    out = []
+    for i, rec in enumerate(df.to_dict("records")):
+        values = {**rec, **{k: v[i] for k, v in extra.items()}}
+        blanks: dict[str, tuple[Any, ...]] = {}
+        notes: list[tuple[tuple[Any, ...], str]] = []
+        for ns_cols, cols, note in blank:
+            ns = tuple(values[c] for c in ns_cols)
+            for c in cols:
+                blanks[c] = blanks.get(c, ()) + ns
+            if note:
+                notes.append((ns, note))
+        row: dict[str, Any] = {}
+        for c, v in rec.items():
+            name = str(c)
+            ns = blanks.get(name, ())
+            if name in counts:
+                row[name] = ExactCount(None if _missing(v) else int(v))
+            elif name == "df":
+                row[name] = None
+            elif name in _ROUNDED_COLUMNS or name.endswith("_per_person_year"):
+                row[name] = Resting(None if _missing(v) else float(v), ns, "estimate")
+            elif name in ("p_value", "p_adjusted"):
+                row[name] = Resting(None if _missing(v) else float(v), ns, "p_value")
+            elif name == "std_error":
+                effect_size = rec.get("term") in EFFECT_SIZE_TERMS
+                row[name] = Resting(None if _missing(v) or effect_size else float(v), ns, "std_error")
+            elif name == "method":
+                (ns_note, note) = notes[0] if notes else ((), "")
+                row[name] = ProseCounts(str(v), ns_note, note)
+            elif ns:
+                row[name] = Resting(None if _missing(v) else float(v), ns, "model")
+            else:
+                row[name] = v
+        out.append(row)
+    return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+_TYPED = (ExactCount, Resting, ShareOf, ProseCounts, WilsonOf)
 
 
 def publish_results(obj: Any, policy: PolicyLike = "nhs") -> Any:
