@@ -1,5 +1,7 @@
 """Questionnaire outcomes for a protocol: scoring, paired change, reliable change, Talking Therapies
-outcomes, trajectories, attrition and internal consistency. Counts are published per the suppression rule."""
+outcomes, trajectories, attrition and internal consistency, as exact results with typed values (counts,
+statistics resting on n people, shares from published counts, prose quoting counts): the run publishes them in
+one pass (:func:`evaltoolkit.disclosure.deferred.publish_results`)."""
 
 from __future__ import annotations
 
@@ -11,17 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.disclosure import (
-    COUNT_DERIVED_FIELDS,
-    ESTIMATE_FIELDS,
-    Policy,
-    blank_small,
-    few_words,
-    is_small,
-    publish_count,
-    publish_text_counts,
-    round_published,
-)
+from evaltoolkit.disclosure import ESTIMATE_FIELDS, Policy, is_small
+from evaltoolkit.disclosure.deferred import ExactCount, ProseCounts, ShareOf, WilsonOf, typed_records
 from evaltoolkit.errors import EvalToolkitError
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.protocol.schema import InstrumentSpec
@@ -50,63 +43,25 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
-def _publish(df: pd.DataFrame, columns: list[str], rule: Policy) -> pd.DataFrame:
-    """Counts published per the rule, counts in ``method`` text too; degrees of freedom blank; estimates,
-    means, SDs and p-values rounded (:func:`~evaltoolkit.disclosure.round_published`)."""
-    out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
-    for c in columns:
-        if c in out.columns:
-            out[c] = pd.Series([publish_count(v, rule) for v in out[c]], index=out.index, dtype="object")
-    if "method" in out.columns:
-        out["method"] = [publish_text_counts(str(v), rule) for v in out["method"]]
-    return out
-
-
-def _share(num: Any, den: Any) -> float | None:
-    """A proportion from published counts (``None`` when either is suppressed or the denominator is 0)."""
-    if not isinstance(num, int) or not isinstance(den, int) or den == 0:
-        return None
-    return num / den
-
-
 def _small(values: Any, rule: Policy) -> np.ndarray:
     """Which exact counts the rule suppresses (1–7 by default), as a boolean array."""
     return np.array([is_small(v, rule) for v in values], dtype=bool)
 
 
-def _blank_attrition(att: pd.DataFrame, rule: Policy) -> pd.DataFrame:
-    """Blank the baseline mean and SD of a group of 1–7 people, and the comparison resting on it."""
-    few = few_words(rule, "")
-    comp = _small(att["n_completers"], rule)
-    drop = _small(att["n_dropouts"], rule)
-    out = blank_small(att, comp, ["mean_completers", "sd_completers"])
-    out = blank_small(out, drop, ["mean_dropouts", "sd_dropouts"])
-    return blank_small(
-        out, comp | drop, [*ESTIMATE_FIELDS, "smd"], f"not shown: {few} completers or drop-outs"
-    )
+NOT_SHOWN = "not shown: {few} people"
+"""Note added to the method of an estimate resting on too few people (``{few}``: the policy's words)."""
 
 
-def _blank_available(cva: pd.DataFrame, analysed: pd.DataFrame, rule: Policy) -> pd.DataFrame:
-    """Blank the complete-vs-available estimates that rest on 1–7 people: a row's own ``n``, and for the
-    naive and mixed-model contrasts also the people with a valid pre or post score."""
-    few = few_words(rule, "")
+def _valid_counts(cva: pd.DataFrame, analysed: pd.DataFrame) -> dict[str, list[int]]:
+    """Per row of the complete-vs-available table, the people with a valid pre and post score its naive and
+    mixed-model contrasts rest on (0 for the complete-case row, which rests on its own ``n`` only)."""
     valid = analysed.set_index("outcome")
-    low_valid = {
-        o: is_small(r.n_valid_pre, rule) or is_small(r.n_valid_post, rule) for o, r in valid.iterrows()
-    }
-    hide = _small(cva["n"], rule) | (
-        (cva["term"] != "complete_case") & cva["outcome"].map(low_valid).fillna(False).astype(bool)
-    ).to_numpy(dtype=bool)
-    return blank_small(cva, hide, ESTIMATE_FIELDS, f"not shown: it rests on {few} people")
-
-
-def _wilson(num: Any, den: Any, conf: float) -> tuple[float | None, float | None]:
-    if not isinstance(num, int) or not isinstance(den, int) or den == 0:
-        return None, None
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(num, den, alpha=1 - conf, method="wilson")
-    return float(lo), float(hi)
+    pre, post = [], []
+    for r in cva.itertuples(index=False):
+        own = r.term == "complete_case" or r.outcome not in valid.index
+        pre.append(0 if own else int(valid.loc[r.outcome, "n_valid_pre"]))
+        post.append(0 if own else int(valid.loc[r.outcome, "n_valid_post"]))
+    return {"_valid_pre": pre, "_valid_post": post}
 
 
 def _scores(protocol: Protocol, data: LoadedData) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
@@ -191,7 +146,6 @@ def run_measures(
         "outcome": "outcome",
     }
     notes: list[str] = []
-    few = few_words(rule, "")
     if progress is not None:
         progress("outcome measures: paired change")
     analysed = analysed_n(long, **kw)
@@ -208,23 +162,14 @@ def run_measures(
             "sd_multiplier": om.change.sd_multiplier,
         },
         "instruments": [facts[k] for k in facts],
-        "analysed": _records(
-            _publish(
-                analysed.drop(columns=["statement"]),
-                ["n_started", "n_valid_pre", "n_valid_post", "n_analysed"],
-                rule,
-            )
+        "analysed": typed_records(
+            analysed.drop(columns=["statement"]),
+            counts=["n_started", "n_valid_pre", "n_valid_post", "n_analysed"],
         ),
-        "paired": _records(
-            _publish(
-                blank_small(paired, _small(paired["n"], rule), ESTIMATE_FIELDS, f"not shown: {few} people"),
-                ["n"],
-                rule,
-            )
-        ),
+        "paired": typed_records(paired, counts=["n"], blank=[(["n"], ESTIMATE_FIELDS, NOT_SHOWN)]),
     }
-    for row in out["analysed"]:
-        row["proportion_analysed"] = _share(row["n_analysed"], row["n_started"])
+    for row, exact in zip(out["analysed"], analysed.itertuples(index=False), strict=True):
+        row["proportion_analysed"] = ShareOf(int(exact.n_analysed), int(exact.n_started))
 
     ic_rows: list[dict[str, Any]] = []
     alphas: dict[str, float] = {}
@@ -237,12 +182,15 @@ def run_measures(
             except EvalToolkitError as exc:
                 notes.append(f"{outcome_name(spec)}: internal consistency not computed ({exc})")
                 continue
-            ic = blank_small(ic, _small(ic["n"], rule), ["estimate", "ci_lower", "ci_upper"])
-            # the reliable-change threshold uses the unrounded alpha; the published one is rounded
+            # the reliable-change threshold uses the unrounded alpha, and only one from enough people to be
+            # published (an analysis choice that follows the policy's threshold); the published one is rounded
+            usable = ic["estimate"].where(~_small(ic["n"], rule))
             alphas.update(
-                {outcome_name(spec): float(a) for a in ic["estimate"] if a is not None and math.isfinite(a)}
+                {outcome_name(spec): float(a) for a in usable if a is not None and math.isfinite(a)}
             )
-            for r in _records(_publish(ic, ["n"], rule)):
+            for r in typed_records(
+                ic, counts=["n"], blank=[(["n"], ["estimate", "ci_lower", "ci_upper"], "")]
+            ):
                 ic_rows.append({"outcome": outcome_name(spec), **r})
     out["internal_consistency"] = ic_rows
 
@@ -294,17 +242,18 @@ def run_measures(
                 )
             summ = change_summary(rc)
             classified = summ[summ["category"] != "not classified"]
-            shown_total = publish_count(int(classified["n"].sum()), rule)
+            total = int(classified["n"].sum())
             for r in summ.itertuples(index=False):
-                shown = publish_count(int(r.n), rule)
                 row = {
                     "outcome": name,
                     "category": str(r.category),
-                    "n": shown,
-                    "n_classified": shown_total,
-                    "percent": None if r.category == "not classified" else _pct(shown, shown_total),
+                    "n": ExactCount(int(r.n)),
+                    "n_classified": ExactCount(total),
+                    "percent": None
+                    if r.category == "not classified"
+                    else ShareOf(int(r.n), total, percent=True),
                     "rc_threshold": float(rc["rc_threshold"].iloc[0]) if len(rc) else None,
-                    "rc_source": publish_text_counts(str(rc["rc_source"].iloc[0]), rule) if len(rc) else None,
+                    "rc_source": ProseCounts(str(rc["rc_source"].iloc[0])) if len(rc) else None,
                     "cutoff": float(rc["cutoff"].iloc[0])
                     if len(rc) and pd.notna(rc["cutoff"].iloc[0])
                     else None,
@@ -326,17 +275,15 @@ def run_measures(
         )
         summ = talking_therapies_summary(tto, conf_level=conf)
         for r in summ.itertuples(index=False):
-            num = publish_count(int(r.numerator), rule)
-            den = publish_count(int(r.denominator), rule)
-            lo, hi = _wilson(num, den, conf)
+            num, den = int(r.numerator), int(r.denominator)
             tt_rows.append(
                 {
                     "indicator": r.indicator,
-                    "numerator": num,
-                    "denominator": den,
-                    "proportion": _share(num, den),
-                    "ci_lower": lo,
-                    "ci_upper": hi,
+                    "numerator": ExactCount(num),
+                    "denominator": ExactCount(den),
+                    "proportion": ShareOf(num, den),
+                    "ci_lower": WilsonOf(num, den, conf, "lower"),
+                    "ci_upper": WilsonOf(num, den, conf, "upper"),
                     "conf_level": conf,
                     "denominator_definition": r.denominator_definition,
                     "method": (
@@ -350,12 +297,29 @@ def run_measures(
     if om.attrition:
         if progress is not None:
             progress("outcome measures: attrition")
-        att = _blank_attrition(attrition_table(long, **kw, conf_level=conf), rule)
-        out["attrition"] = _records(
-            _publish(att, ["n_started", "n_valid_pre", "n_completers", "n_dropouts"], rule)
+        att = attrition_table(long, **kw, conf_level=conf)
+        out["attrition"] = typed_records(
+            att,
+            counts=["n_started", "n_valid_pre", "n_completers", "n_dropouts"],
+            blank=[
+                (["n_completers"], ["mean_completers", "sd_completers"], ""),
+                (["n_dropouts"], ["mean_dropouts", "sd_dropouts"], ""),
+                (
+                    ["n_completers", "n_dropouts"],
+                    [*ESTIMATE_FIELDS, "smd"],
+                    "not shown: {few} completers or drop-outs",
+                ),
+            ],
         )
-        cva = _blank_available(complete_vs_available(long, **kw, conf_level=conf), analysed, rule)
-        out["complete_vs_available"] = _records(_publish(cva, ["n"], rule))
+        cva = complete_vs_available(long, **kw, conf_level=conf)
+        out["complete_vs_available"] = typed_records(
+            cva,
+            counts=["n"],
+            blank=[
+                (["n", "_valid_pre", "_valid_post"], ESTIMATE_FIELDS, "not shown: it rests on {few} people")
+            ],
+            n_columns=_valid_counts(cva, analysed),
+        )
     else:
         out["attrition"], out["complete_vs_available"] = [], []
 
@@ -376,24 +340,17 @@ def run_measures(
         notes += sorted({f"trajectories: {w.message}" for w in caught})
         for name, extra in sorted(fit.notes.items()):
             notes += [f"trajectories ({name}): {n}" for n in extra]
-        curve = fit.curve.copy()
-        small = _small(curve["observed_n"], rule)
-        curve["observed_mean"] = curve["observed_mean"].where(~small)
-        estimates = blank_small(
-            fit.estimates, _small(fit.estimates["n"], rule), ESTIMATE_FIELDS, f"not shown: {few} people"
-        )
         out["trajectories"] = {
-            "estimates": _records(_publish(estimates, ["n"], rule)),
-            "curve": _records(_publish(curve, ["observed_n"], rule)),
+            "estimates": typed_records(
+                fit.estimates, counts=["n"], blank=[(["n"], ESTIMATE_FIELDS, NOT_SHOWN)]
+            ),
+            "curve": typed_records(
+                fit.curve, counts=["observed_n"], blank=[(["observed_n"], ["observed_mean"], "")]
+            ),
             "random_slopes": dict(sorted(fit.random_slopes.items())),
         }
     else:
         out["trajectories"] = None
 
-    out["notes"] = [publish_text_counts(n, rule) for n in notes]
+    out["notes"] = [ProseCounts(n) for n in notes]
     return out
-
-
-def _pct(num: Any, den: Any) -> float | None:
-    share = _share(num, den)
-    return None if share is None or math.isnan(share) else 100.0 * share

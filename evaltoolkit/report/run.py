@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from evaltoolkit.disclosure import Policy, assert_published, assert_published_table, publish_count
+from evaltoolkit.disclosure.deferred import publish_results
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
@@ -727,7 +728,9 @@ def run_protocol(
 
         results["outcome_measures"] = run_measures(protocol, data, say)
         step("outcome_measures")
-    results = jsonable(results)
+    # disclosure control: the stages' typed values (exact counts, statistics resting on n people, shares of
+    # published counts, prose quoting counts) are published here, in one pass, before any synthesis or text
+    results = jsonable(publish_results(results, protocol.disclosure_policy()))
     results["estimates"] = jsonable(_estimates(results))
     if results.get("its"):
         results["synthesis"] = jsonable(
