@@ -39,10 +39,6 @@ def outcome_name(spec: InstrumentSpec) -> str:
     return spec.key if spec.scale == "total" else f"{spec.key}_{spec.scale}"
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
-
-
 def _small(values: Any, rule: Policy) -> np.ndarray:
     """Which exact counts the rule suppresses (1–7 by default), as a boolean array."""
     return np.array([is_small(v, rule) for v in values], dtype=bool)
