@@ -16,6 +16,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from evaltoolkit.data import CleanExtract
 from evaltoolkit.disclosure import publish_count, publish_text_counts
+from evaltoolkit.disclosure.deferred import publish_results
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import fit_its
 from evaltoolkit.its.derived import derived_effects, draw_coefficients, total_contrast, totals
@@ -118,7 +119,7 @@ def test_published_series_suppresses_counts_and_derives_rates_from_them():
         }
     )
     spec = SeriesSpec(name="s", label="S", unit="events", source="attendances", per=1000)
-    out = published_series(table, spec, RULE)
+    out = publish_results(published_series(table, spec), RULE)
     assert out["value"].tolist() == ["0", "*", "10", "15"]
     rate = out["rate_per_1000"].tolist()
     assert rate[0] == 0 and math.isnan(rate[1]) and rate[2:] == [10.0, 15.0]
@@ -126,7 +127,7 @@ def test_published_series_suppresses_counts_and_derives_rates_from_them():
     spec_los = SeriesSpec(
         name="s", label="S", unit="days", source="spells", measure="mean_los", denominator=None
     )
-    out = published_series(los, spec_los, RULE)
+    out = publish_results(published_series(los, spec_los), RULE)
     assert out["discharges"].tolist() == ["0", "*", "10", "15"]
     assert math.isnan(out["value"].iloc[1]) and out["value"].iloc[2] == 6.0  # a mean of 1–7 spells is blank
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.disclosure import (
-    COUNT_DERIVED_FIELDS,
-    ESTIMATE_FIELDS,
-    SUPPRESSED,
-    Policy,
-    blank_small,
-    few_words,
-    is_small,
-    publish_count,
-    publish_text_counts,
-    round_published,
+from evaltoolkit.disclosure import ESTIMATE_FIELDS
+from evaltoolkit.disclosure.deferred import (
+    ExactCount,
+    FromPublished,
+    ProseCounts,
+    Resting,
+    SmallChoice,
+    typed_records,
 )
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.report._data import LoadedData
@@ -50,24 +48,7 @@ EXCLUSION_RULES: dict[str, tuple[str, str]] = {
 """Why a cohort patient is left out of the before/after analysis: ``rule: (column, action)``."""
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [dict(zip(df.columns, row, strict=True)) for row in df.itertuples(index=False, name=None)]
-
-
-def _publish_table(df: pd.DataFrame, columns: list[str], rule: Policy) -> pd.DataFrame:
-    """Counts published per the rule (also in ``method`` text), degrees of freedom blank, estimates and
-    rates rounded (:func:`~evaltoolkit.disclosure.round_published`)."""
-    out = round_published(blank_small(df, np.ones(len(df), dtype=bool), COUNT_DERIVED_FIELDS))
-    for c in columns:
-        if c in out.columns:
-            out[c] = pd.Series([publish_count(v, rule) for v in out[c]], index=out.index, dtype="object")
-    if "method" in out.columns:
-        out["method"] = [publish_text_counts(str(v), rule) for v in out["method"]]
-    return out
-
-
-def _few(rule: Policy) -> str:
-    return few_words(rule)
+NOT_SHOWN_COHORT = "not shown: a cohort has {few} patients"
 
 
 def _empty_windows(windows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -91,81 +72,135 @@ def _any_event_cells(windows: pd.DataFrame, outcome: str) -> dict[str, int]:
     }
 
 
-def _published_proportions(
-    change: pd.DataFrame, windows: pd.DataFrame, outcomes: list[str], conf: float, rule: Policy
-) -> pd.DataFrame:
-    """Replace the 'any event' proportion rows by the same quantities computed from published counts.
+def _share(j: int, conf: float, k: Any, n: Any) -> float | None:
+    """The share ``k / n`` of published counts (``j = 0``) or a bound of its Wilson interval (1, 2);
+    ``None`` when either count is suppressed or ``n`` is 0."""
+    from evaltoolkit.prepost._common import wilson
+
+    if not isinstance(k, int) or not isinstance(n, int) or n <= 0:
+        return None
+    return k / n if j == 0 else float(wilson(k, n, conf)[j - 1])
+
+
+def _rate(k: Any, years: Any) -> float | None:
+    """Events per person-year from the published count and person-years."""
+    if not isinstance(k, int) or not isinstance(years, int) or years <= 0:
+        return None
+    return k / years
+
+
+def _share_method(outcome: str, k: Any, n: Any) -> str:
+    return (
+        f"share of patients with at least one {outcome} event, from the published counts ({k} of {n}); "
+        "Wilson interval"
+    )
+
+
+def _paired(a: Any, b: Any, c: Any, d: Any, conf: float) -> dict[str, Any] | None:
+    """The change in a paired proportion from the published cells of its 2 × 2 table (Newcombe interval,
+    McNemar test); ``None`` when a cell is suppressed or the table is empty."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from evaltoolkit.prepost._common import newcombe_paired
+
+    cells = (a, b, c, d)
+    if not all(isinstance(v, int) for v in cells) or sum(cells) == 0:
+        return None
+    est, lo, hi = newcombe_paired(a, b, c, d, conf)
+    if b + c == 0:
+        stat, p, test = 0.0, 1.0, "McNemar: no discordant patients, p = 1"
+    else:
+        exact = b + c < 25
+        res = mcnemar(np.array([[a, b], [c, d]]), exact=exact, correction=True)
+        stat, p = float(res.statistic), float(res.pvalue)
+        test = "McNemar exact binomial" if exact else "McNemar chi-square with continuity correction"
+    return {"estimate": est, "statistic": stat, "p_value": p, "ci_lower": lo, "ci_upper": hi, "test": test}
+
+
+def _paired_all(conf: float, shown: tuple[Any, ...]) -> list[dict[str, Any] | None]:
+    """:func:`_paired` of each outcome, from the published cells of all of a cohort's outcomes (4 each)."""
+    return [_paired(*shown[i : i + 4], conf) for i in range(0, len(shown), 4)]
+
+
+def _paired_value(j: int, column: str, conf: float, *shown: Any) -> Any:
+    r = _paired_all(conf, shown)[j]
+    return None if r is None else r[column]
+
+
+def _paired_holm(j: int, conf: float, *shown: Any) -> float | None:
+    """Holm-adjusted p-value of outcome ``j`` across the outcomes whose change can be published."""
+    from evaltoolkit.prepost._common import adjusted_p_values
+
+    res = _paired_all(conf, shown)
+    if res[j] is None:
+        return None
+    ps = np.array([r["p_value"] for r in res if r is not None], dtype=float)
+    return float(adjusted_p_values(ps, "holm")[sum(r is not None for r in res[:j])])
+
+
+def _paired_method(j: int, outcome: str, conf: float, pol: Any, *shown: Any) -> str:
+    r = _paired_all(conf, shown)[j]
+    if r is None:
+        few = "too few" if pol.small is None else f"fewer than {pol.small[1] + 1}"
+        return (
+            f"after − before share with any {outcome} event: not shown, a cell of the paired 2 × 2 table has "
+            f"{few} patients"
+        )
+    b, c = shown[4 * j + 1], shown[4 * j + 2]
+    return (
+        f"after − before share with any {outcome} event, from the published cells of the paired 2 × 2 table "
+        f"({b} stopped, {c} started); Newcombe paired interval; {r['test']}; p_adjusted: Holm across outcomes"
+    )
+
+
+def _proportion_overrides(
+    change: pd.DataFrame, windows: pd.DataFrame, outcomes: list[str], conf: float
+) -> dict[int, dict[str, Any]]:
+    """The 'any event' proportion rows as published: the same quantities computed from published counts.
 
     A proportion of exact counts gives the exact counts away (0.759494 is 60 of 79), so, as for every
     other rate in the report, proportions and their Wilson intervals are computed from the published
-    (rounded) counts; the paired change (Newcombe interval, McNemar test) from the published cells of the
-    2 × 2 table, and is blank when a cell is suppressed.
+    (rounded) counts; the paired change (Newcombe interval, McNemar test, Holm across outcomes) from the
+    published cells of the 2 × 2 table, and is blank when a cell is suppressed. Under a policy that
+    publishes counts as they are, the analysis's own (exact) values stay. Returns ``{row: {column: typed
+    value}}`` for :func:`~evaltoolkit.disclosure.deferred.typed_records`.
     """
-    from statsmodels.stats.contingency_tables import mcnemar
+    over: dict[int, dict[str, Any]] = {}
 
-    from evaltoolkit.prepost._common import adjusted_p_values, newcombe_paired, wilson
+    def rows(g: Any, o: str, term: str) -> list[int]:
+        sel = (change["group"] == g) & (change["outcome"] == o) & (change["term"] == term)
+        return [int(i) for i in np.flatnonzero(sel.to_numpy(dtype=bool))]
 
-    if rule.exact or change.empty:
-        return change
-    out = change.copy()
-    for g in out["group"].unique():
+    for g in change["group"].unique():
         sub = windows[windows["group"] == g]
+        cells = {o: _any_event_cells(sub, o) for o in outcomes}
+        changed = [o for o in outcomes if rows(g, o, "proportion_change")]
+        all_cells = tuple(v for o in changed for v in (cells[o][k] for k in "abcd"))
         for o in outcomes:
-            cells = _any_event_cells(sub, o)
-            shown = {k: publish_count(v, rule) for k, v in cells.items()}
-            n = publish_count(sum(cells.values()), rule)
-            margins = {
-                "proportion_before": publish_count(cells["a"] + cells["b"], rule),
-                "proportion_after": publish_count(cells["a"] + cells["c"], rule),
-            }
-            for term, k in margins.items():
-                sel = (out["group"] == g) & (out["outcome"] == o) & (out["term"] == term)
-                ok = isinstance(k, int) and isinstance(n, int) and n > 0
-                est = k / n if ok else np.nan  # type: ignore[operator]
-                lo, hi = wilson(k, n, conf) if ok else (np.nan, np.nan)  # type: ignore[arg-type]
-                out.loc[sel, ["estimate", "ci_lower", "ci_upper"]] = [est, lo, hi]
-                out.loc[sel, "method"] = (
-                    f"share of patients with at least one {o} event, from the published counts "
-                    f"({k} of {n}); Wilson interval"
+            a, b, c, d = (cells[o][k] for k in "abcd")
+            for term, k in (("proportion_before", a + b), ("proportion_after", a + c)):
+                counts = (k, a + b + c + d)
+                for i in rows(g, o, term):
+                    row = change.iloc[i]
+                    over[i] = {
+                        col: FromPublished(partial(_share, j, conf), counts, exact=row[col])
+                        for j, col in enumerate(("estimate", "ci_lower", "ci_upper"))
+                    }
+                    over[i]["method"] = FromPublished(partial(_share_method, o), counts, exact=row["method"])
+            for i in rows(g, o, "proportion_change"):
+                j = changed.index(o)
+                row = change.iloc[i]
+                over[i] = {
+                    col: FromPublished(partial(_paired_value, j, col, conf), all_cells, exact=row[col])
+                    for col in ("estimate", "statistic", "p_value", "ci_lower", "ci_upper")
+                }
+                over[i]["p_adjusted"] = FromPublished(
+                    partial(_paired_holm, j, conf), all_cells, exact=row["p_adjusted"]
                 )
-            sel = (out["group"] == g) & (out["outcome"] == o) & (out["term"] == "proportion_change")
-            if all(isinstance(v, int) for v in shown.values()) and sum(shown.values()) > 0:
-                a, b, c, d = (int(shown[k]) for k in "abcd")
-                est, lo, hi = newcombe_paired(a, b, c, d, conf)
-                if b + c == 0:
-                    stat, p, test = 0.0, 1.0, "McNemar: no discordant patients, p = 1"
-                else:
-                    exact = b + c < 25
-                    res = mcnemar(np.array([[a, b], [c, d]]), exact=exact, correction=True)
-                    stat, p = float(res.statistic), float(res.pvalue)
-                    test = (
-                        "McNemar exact binomial" if exact else "McNemar chi-square with continuity correction"
-                    )
-                out.loc[sel, ["estimate", "statistic", "p_value", "ci_lower", "ci_upper"]] = [
-                    est,
-                    stat,
-                    p,
-                    lo,
-                    hi,
-                ]
-                out.loc[sel, "method"] = (
-                    f"after − before share with any {o} event, from the published cells of the paired 2 × 2 "
-                    f"table ({b} stopped, {c} started); Newcombe paired interval; {test}"
+                over[i]["method"] = FromPublished(
+                    partial(_paired_method, j, o, conf), all_cells, exact=row["method"], with_policy=True
                 )
-            else:
-                out.loc[sel, ["estimate", "statistic", "p_value", "p_adjusted", "ci_lower", "ci_upper"]] = (
-                    np.nan
-                )
-                out.loc[sel, "method"] = (
-                    f"after − before share with any {o} event: not shown, a cell of the paired 2 × 2 table "
-                    f"has {_few(rule)} patients"
-                )
-        # Holm across outcomes again, for the recomputed p-values of the change
-        sel = (out["group"] == g) & (out["term"] == "proportion_change") & out["p_value"].notna()
-        if sel.any():
-            out.loc[sel, "p_adjusted"] = adjusted_p_values(out.loc[sel, "p_value"].to_numpy(float), "holm")
-            out.loc[sel, "method"] = out.loc[sel, "method"] + "; p_adjusted: Holm across outcomes"
-    return out
+    return over
 
 
 def run_cohort(
@@ -178,7 +213,8 @@ def run_cohort(
     without a cohort role, and those with an empty before- or after-window (e.g. an end date, such as
     death, on the index date: no time at risk, so no rate).
 
-    Returns a JSON-ready dictionary (counts published per the protocol's suppression rule):
+    Returns the exact results with typed values (published in one pass by
+    :func:`~evaltoolkit.disclosure.deferred.publish_results`):
     ``description``, ``settings``, ``groups`` (patients analysed per cohort), ``excluded_patients`` (all
     patients left out) and ``exclusions`` (``[{rule, column, patients, action}]``, one per reason, also
     added to the data-quality table), ``windows`` (events, person-years and rates per cohort and window),
@@ -195,7 +231,6 @@ def run_cohort(
 
     assert protocol.cohort is not None and protocol.design.before_after is not None
     ba = protocol.design.before_after
-    rule = protocol.disclosure_policy()
     conf = protocol.analysis.conf_level if protocol.analysis is not None else 0.95
     if progress is not None:
         progress("before/after cohort: windows")
@@ -244,24 +279,27 @@ def run_cohort(
     did = None
     if min(n_group.values()) >= 2:
         did = mirror_did(windows, group="group", treated=INTERVENTION, **kw)
-    small = {g: is_small(n, rule) for g, n in n_group.items()}
+    n_int, n_cmp = n_group[INTERVENTION], n_group[COMPARISON]
     statements = {}
     ch_int = change[change["group"] == INTERVENTION] if len(change) else change
     for o in outcomes:
         if not len(ch_int):
             continue
-        if small[INTERVENTION]:
-            text = (
-                f"The intervention cohort has {_few(rule)} patients, so its before/after change is not shown."
-            )
-        elif small[COMPARISON] and did is not None:
-            text = (
+        full = rtm_statement(ch_int, outcome=o, did=did)
+        if did is not None:  # a small comparison cohort: the intervention cohort's change alone
+            full = SmallChoice(
+                (n_cmp,),
                 rtm_statement(ch_int, outcome=o, did=None)
-                + f" The comparison cohort has {_few(rule)} patients, so its change is not shown."
+                + " The comparison cohort has {few} patients, so its change is not shown.",
+                full,
             )
-        else:
-            text = rtm_statement(ch_int, outcome=o, did=did)
-        statements[o] = publish_text_counts(text, rule)
+        statements[o] = ProseCounts(
+            SmallChoice(
+                (n_int,),
+                "The intervention cohort has {few} patients, so its before/after change is not shown.",
+                full,
+            )
+        )
 
     summary = (
         windows.groupby(["group", "window"], sort=False)
@@ -275,34 +313,43 @@ def run_cohort(
     # person-years sum each patient's time at risk (a year each when no window is cut short): published
     # like a count, so the exact number of patients cannot be read from it
     summary["person_years"] = (summary.pop("exposure_days") / 365.25).round().astype("int64")
-    published = _publish_table(summary, ["patients", "person_years", *outcomes], rule)
-    years = pd.to_numeric(published["person_years"].where(published["person_years"] != SUPPRESSED))
-    for o in outcomes:
-        # rates from the published (rounded) counts, so the exact count cannot be recovered from them
-        shown = pd.to_numeric(published[o].where(published[o] != SUPPRESSED), errors="coerce")
-        published[f"{o}_per_person_year"] = shown / years.where(years > 0)
-    published = round_published(published)
+    window_rows = typed_records(summary, counts=["patients", "person_years", *outcomes])
+    for row, rec in zip(window_rows, summary.to_dict("records"), strict=True):
+        for o in outcomes:
+            # rates from the published (rounded) counts, so the exact count cannot be recovered from them
+            row[f"{o}_per_person_year"] = Resting(FromPublished(_rate, (rec[o], rec["person_years"])), ())
 
+    change_rows: list[dict[str, Any]] = []
     if len(change):
-        change = _published_proportions(change, windows, outcomes, conf, rule)
-        change = blank_small(
+        sizes_per_row = change["group"].map(n_group).to_list()
+        change_rows = typed_records(
             change,
-            change["group"].map(small).to_numpy(dtype=bool),
-            ESTIMATE_FIELDS,
-            f"not shown: {_few(rule)} patients",
+            counts=["n"],
+            blank=[(["_cohort_n"], ESTIMATE_FIELDS, "not shown: {few} patients")],
+            n_columns={"_cohort_n": sizes_per_row},
+            overrides=_proportion_overrides(change, windows, outcomes, conf),
         )
-    if did is not None and any(small.values()):
-        # rows of the treated cohort alone stay unless it is the small one; every other row (the
-        # comparison cohort's change and the differences) rests on the comparison cohort
-        hide = np.ones(len(did), dtype=bool)
-        if not small[INTERVENTION]:
-            hide = ~did["term"].astype(str).str.endswith("_treated").to_numpy(dtype=bool)
-        did = blank_small(did, hide, ESTIMATE_FIELDS, f"not shown: a cohort has {_few(rule)} patients")
+    did_rows: list[dict[str, Any]] = []
+    if did is not None:
+        # rows of the treated cohort alone rest on it alone; every other row (the comparison cohort's change
+        # and the differences) rests on both cohorts
+        treated = did["term"].astype(str).str.endswith("_treated").to_numpy(dtype=bool)
+        did_rows = typed_records(
+            did,
+            counts=["n"],
+            blank=[
+                (["_n_treated", "_n_comparison"], ESTIMATE_FIELDS, "not shown: a cohort has {few} patients")
+            ],
+            n_columns={
+                "_n_treated": [n_int] * len(did),
+                "_n_comparison": [None if t else n_cmp for t in treated],
+            },
+        )
     exclusions = [
         {
             "rule": key,
             "column": EXCLUSION_RULES[key][0],
-            "patients": publish_count(k, rule),
+            "patients": ExactCount(k),
             "action": EXCLUSION_RULES[key][1],
         }
         for key, k in excluded.items()
@@ -317,13 +364,11 @@ def run_cohort(
             "outcomes": outcomes,
             "comparison": protocol.cohort.comparison,
         },
-        "groups": [
-            {"group": g, "patients": publish_count(n_group[g], rule)} for g in (INTERVENTION, COMPARISON)
-        ],
-        "excluded_patients": publish_count(sum(excluded.values()), rule),
+        "groups": [{"group": g, "patients": ExactCount(n_group[g])} for g in (INTERVENTION, COMPARISON)],
+        "excluded_patients": ExactCount(sum(excluded.values())),
         "exclusions": exclusions,
-        "windows": _records(published),
-        "change": _records(_publish_table(change, ["n"], rule)) if len(change) else [],
-        "did": _records(_publish_table(did, ["n"], rule)) if did is not None else [],
+        "windows": window_rows,
+        "change": change_rows,
+        "did": did_rows,
         "statements": statements,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from evaltoolkit.data import CleanExtract, combine_quality
 from evaltoolkit.data._usable import check_usable
-from evaltoolkit.disclosure import Policy, is_small, publish_count, publish_count_text
+from evaltoolkit.disclosure.deferred import CountsInText, ExactCount, FromPublished, Resting
 from evaltoolkit.errors import MissingInputError
 from evaltoolkit.protocol import Protocol, available_sources
 from evaltoolkit.protocol.schema import SeriesSpec
@@ -41,7 +42,7 @@ class LoadedData:
     unknown_sites: dict[str, dict[str, int]] = field(default_factory=dict)
     """``{kind: {site code: rows}}``: codes excluded by rule ``unknown_site`` (for error messages)."""
     inputs: dict[str, tuple[Path, ...]] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    notes: tuple[str | CountsInText, ...] = ()
 
 
 def needed_kinds(protocol: Protocol) -> list[str]:
@@ -152,16 +153,17 @@ def _pd_notes(
     spells = extracts["spells"].data
     if "pd_flag" in spells.columns:
         return []
-    rule = protocol.disclosure_policy()
     inferred = spells["patient_id"].astype("string").isin(pd_patients).fillna(False).to_numpy(dtype=bool)
-    shown = [publish_count(int(n), rule) for n in (inferred.sum(), len(spells), len(pd_patients))]
+    counts = tuple(int(n) for n in (inferred.sum(), len(spells), len(pd_patients)))
     return [
-        f"The spells extract has no personality-disorder flag, so PD admissions and bed-days "
-        f"({', '.join(wanted)}) count the spells of patients flagged on an ED attendance or in the cohort: "
-        f"{shown[0]} of {shown[1]} spells ({shown[2]} flagged patients; counts published under the "
-        "suppression rule). PD spells of "
-        "patients with no flagged attendance are missed, so these series may be too low; add pd_flag to the "
-        "spells extract (data.sources.spells.columns) to count them directly."
+        CountsInText.of(
+            "The spells extract has no personality-disorder flag, so PD admissions and bed-days "
+            f"({', '.join(wanted)}) count the spells of patients flagged on an ED attendance or in the "
+            "cohort: {0} of {1} spells ({2} flagged patients; counts published under the suppression rule). "
+            "PD spells of patients with no flagged attendance are missed, so these series may be too low; "
+            "add pd_flag to the spells extract (data.sources.spells.columns) to count them directly.",
+            *counts,
+        )
     ]
 
 
@@ -281,20 +283,32 @@ def build_series_table(spec: SeriesSpec, data: LoadedData, sites: list[str]) -> 
     return out.sort_values(["site", "period"], ignore_index=True)
 
 
-def published_series(
-    table: pd.DataFrame, spec: SeriesSpec, rule: Policy | dict[str, int] | None
-) -> pd.DataFrame:
-    """The series as it may be published: counts suppressed and rounded, rates from the rounded counts,
-    means blank where they rest on a suppressed number of spells."""
+def published_series(table: pd.DataFrame, spec: SeriesSpec) -> pd.DataFrame:
+    """The series as it will be published, with typed values (resolved with everything else by
+    :func:`~evaltoolkit.disclosure.deferred.publish_results`): counts suppressed and rounded, rates from
+    the published counts, means blank where they rest on a suppressed number of spells."""
     out = table[["series", "site", "period"]].copy()
     if spec.measure == "mean_los":
-        out["discharges"] = publish_count_text(table["n_events"], rule)
-        small = np.array([is_small(v, rule) for v in table["n_events"]], dtype=bool)
-        out["value"] = table["value"].where(~small)
+        out["discharges"] = list(ExactCount(_count(n), text=True) for n in table["n_events"])
+        out["value"] = list(
+            Resting(None if pd.isna(v) else float(v), (_count(n),), "model")
+            for v, n in zip(table["value"], table["n_events"], strict=True)
+        )
         return out
-    out["value"] = publish_count_text(table["value"], rule)
+    out["value"] = list(ExactCount(_count(n), text=True) for n in table["value"])
     if spec.denominator == "population":
         out["population"] = table["population"]
-        numeric = pd.to_numeric(out["value"], errors="coerce")
-        out[f"rate_per_{spec.per}"] = numeric / table["population"] * spec.per
+        out[f"rate_per_{spec.per}"] = list(
+            FromPublished(partial(_rate, float(p), spec.per), (_count(n),))
+            for n, p in zip(table["value"], table["population"], strict=True)
+        )
     return out
+
+
+def _count(n: Any) -> int | None:
+    return None if pd.isna(n) else int(n)
+
+
+def _rate(population: float, per: int, k: Any) -> float:
+    """A rate per ``per`` population from a published count (NaN when it is suppressed)."""
+    return k / population * per if isinstance(k, int) else float("nan")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.disclosure import Policy, publish_count
+from evaltoolkit.disclosure.deferred import Resting, ShownCount
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.its import ExtrapolationWarning, ITSResult, ITSWarning, fit_its, robustness_checks
 from evaltoolkit.prepost._common import FIT_WARNINGS, record_warnings
@@ -540,9 +540,10 @@ def fit_summary(
     return out
 
 
-def plot_points(rec: FitRecord, table: pd.DataFrame, spec: SeriesSpec, rule: Policy) -> list[dict]:
-    """Per-period plot data of a (primary) fit for the treated site: published observed values, fitted and
-    counterfactual values with intervals. Observed values that rest on a suppressed count are ``None``."""
+def plot_points(rec: FitRecord, table: pd.DataFrame, spec: SeriesSpec) -> list[dict]:
+    """Per-period plot data of a (primary) fit for the treated site: observed values as they will be
+    published (typed: a count drawn rounded, ``None`` when suppressed; a mean ``None`` when it rests on a
+    suppressed number of spells), fitted and counterfactual values with intervals."""
     r = rec.result
     if r is None:
         return []
@@ -553,14 +554,13 @@ def plot_points(rec: FitRecord, table: pd.DataFrame, spec: SeriesSpec, rule: Pol
     rows = []
     for row in p.itertuples(index=False):
         obs = own.loc[row.time] if row.time in own.index else None
-        observed: float | None = None
+        observed: Resting | ShownCount | None = None
         if obs is not None:
             if spec.measure == "mean_los":
-                shown = publish_count(obs["n_events"], rule)
-                observed = None if shown == "*" or pd.isna(obs["value"]) else float(obs["value"])
+                value = None if pd.isna(obs["value"]) else float(obs["value"])
+                observed = Resting(value, (int(obs["n_events"]),), "model")
             else:
-                shown = publish_count(obs["value"], rule)
-                observed = None if shown == "*" else float(shown)
+                observed = ShownCount(int(obs["value"]))
         post = int(row.segment) >= 1
         rows.append(
             {

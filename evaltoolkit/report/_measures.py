@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.disclosure import ESTIMATE_FIELDS, Policy, is_small
+from evaltoolkit.disclosure import ESTIMATE_FIELDS, Policy
 from evaltoolkit.disclosure.deferred import ExactCount, ProseCounts, ShareOf, WilsonOf, typed_records
 from evaltoolkit.errors import EvalToolkitError
 from evaltoolkit.protocol import Protocol
@@ -40,8 +40,9 @@ def outcome_name(spec: InstrumentSpec) -> str:
 
 
 def _small(values: Any, rule: Policy) -> np.ndarray:
-    """Which exact counts the rule suppresses (1–7 by default), as a boolean array."""
-    return np.array([is_small(v, rule) for v in values], dtype=bool)
+    """Which exact counts the policy counts as too few (1–7 by default), as a boolean array: an analysis
+    choice (see the reliable-change threshold), not disclosure control, which happens in one pass later."""
+    return np.array([rule.is_small(v) for v in values], dtype=bool)
 
 
 NOT_SHOWN = "not shown: {few} people"

@@ -31,8 +31,8 @@ from typing import Any
 
 import pandas as pd
 
-from evaltoolkit.disclosure import Policy, assert_published, assert_published_table, publish_count
-from evaltoolkit.disclosure.deferred import publish_results
+from evaltoolkit.disclosure import assert_published, assert_published_table
+from evaltoolkit.disclosure.deferred import CountSlots, ExactCount, publish_results
 from evaltoolkit.errors import ProtocolError
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.provenance import package_versions, sha256_file
@@ -90,7 +90,9 @@ class Evaluation:
     input_files : dict of str to tuple of Path
         Every file read, by kind (recorded in the manifest).
     quality : pandas.DataFrame or None
-        The exact data-quality table (every rule with its counts; recorded in the manifest).
+        The exact data-quality table (every rule with its counts), for the analyst; never written.
+    published_quality : list of dict
+        The same table as published (counts under the protocol's policy; recorded in the manifest).
     """
 
     protocol: Protocol
@@ -100,6 +102,7 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
     input_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     quality: pd.DataFrame | None = None
+    published_quality: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -183,7 +186,8 @@ def _suppression_block(protocol: Protocol) -> dict[str, Any]:
     }
 
 
-def _quality_block(data: Any, rule: Policy) -> dict[str, Any]:
+def _quality_block(data: Any) -> dict[str, Any]:
+    """Inputs (files, hashes, rows read, excluded and kept) and the data-quality table, with typed counts."""
     inputs = []
     for kind, ex in data.extracts.items():
         files = data.inputs.get(kind) or (data.files[kind],)
@@ -191,27 +195,17 @@ def _quality_block(data: Any, rule: Policy) -> dict[str, Any]:
             "kind": kind,
             "file": ", ".join(p.name for p in files),
             "sha256": sha256_file(files[0]),
-            "rows_read": publish_count(ex.n_input, rule),
-            "rows_excluded": publish_count(ex.n_excluded, rule),
-            "rows_kept": publish_count(ex.n_output, rule),
+            "rows_read": ExactCount(ex.n_input),
+            "rows_excluded": ExactCount(ex.n_excluded),
+            "rows_kept": ExactCount(ex.n_output),
         }
         if len(files) > 1:  # several files stacked: each with its own hash
             record["files"] = [{"file": p.name, "sha256": sha256_file(p)} for p in files]
         inputs.append(record)
-    out: dict[str, Any] = {"inputs": inputs, "quality": _published_quality(data.quality, rule)}
+    out: dict[str, Any] = {"inputs": inputs, "quality": _quality_records(data.quality)}
     if data.notes:
         out["notes"] = list(data.notes)
     return out
-
-
-def _published_count(rule: Policy) -> Callable[[float], str]:
-    """Counts quoted in published check messages: rounded to whole numbers, then suppressed."""
-
-    def fmt(x: float) -> str:
-        shown = publish_count(round(x), rule)
-        return f"{shown:,}" if isinstance(shown, int) else str(shown)
-
-    return fmt
 
 
 def _its_block(
@@ -220,7 +214,6 @@ def _its_block(
     """Analyses (every fit), then derived effects (one set of draws per outcome × method), then the
     published ITS block of results.json."""
     assert protocol.analysis is not None
-    rule = protocol.disclosure_policy()
     records = run_its(protocol, tables, progress)
     stag_records = run_staggered(protocol, tables, progress)
     if progress is not None:
@@ -302,7 +295,7 @@ def _its_block(
                     "interruption": r.interruption,
                     "transition": int(r.options["transition"]),
                     "frequency": specs[r.series].frequency,
-                    "points": plot_points(r, tables[r.series], specs[r.series], rule),
+                    "points": plot_points(r, tables[r.series], specs[r.series]),
                 }
             )
     if progress is not None:
@@ -501,8 +494,8 @@ def _prepost_estimate(analysis: str, r: dict[str, Any], group: Any, unit: str) -
 
 
 def _series_table(protocol: Protocol, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    rule = protocol.disclosure_policy()
-    parts = [published_series(tables[s.name], s, rule) for s in protocol.series]
+    """The outcome series as they will be published (typed values)."""
+    parts = [published_series(tables[s.name], s) for s in protocol.series]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -653,7 +646,6 @@ def run_protocol(
         if progress is not None:
             progress(msg)
 
-    rule = protocol.disclosure_policy()
     check_horizon(protocol)
     say("reading and validating extracts")
     data = load_data(protocol)
@@ -672,7 +664,7 @@ def run_protocol(
         "window": protocol.data.window.model_dump(mode="json") if protocol.data.window is not None else None,
         "conf_level": protocol.analysis.conf_level if protocol.analysis is not None else 0.95,
         "suppression": _suppression_block(protocol),
-        "data": {**_quality_block(data, rule), "series_checks": []},
+        "data": {**_quality_block(data), "series_checks": []},
         "series": [s.model_dump(mode="json") for s in protocol.series],
         "its": None,
         "costs": [],
@@ -691,13 +683,16 @@ def run_protocol(
                 raise ProtocolError("\n".join([*empty, f"and so: {exc}"])) from exc
             raise
         say("checking the series before modelling")
-        checks = series_checks(protocol, data, series_tables, count_format=_published_count(rule))
+        slots = CountSlots()  # counts quoted in the checks' messages: published with everything else
+        checks = series_checks(protocol, data, series_tables, count_format=slots)
         if len(checks.errors):
             raise_for_errors(series_checks(protocol, data, series_tables))  # exact figures for the analyst
         exclude = protocol.analysis is None or protocol.analysis.exclude_bed_day_warmup
         if not exclude:
             checks = keep_warmup(checks)
-        results["data"]["series_checks"] = published_checks(checks)
+        results["data"]["series_checks"] = [
+            {**c, "message": slots.text(c["message"])} for c in published_checks(checks)
+        ]
         step("series")
         results["its"] = _its_block(protocol, its_tables(series_tables, checks, exclude_warmup=exclude), say)
         results["its"]["bed_day_warmup"] = {
@@ -730,7 +725,10 @@ def run_protocol(
         step("outcome_measures")
     # disclosure control: the stages' typed values (exact counts, statistics resting on n people, shares of
     # published counts, prose quoting counts) are published here, in one pass, before any synthesis or text
-    results = jsonable(publish_results(results, protocol.disclosure_policy()))
+    n_quality = len(data.quality)  # the reading and cleaning rules (the cohort's exclusions follow them)
+    exact_series = _series_table(protocol, series_tables) if series_tables else pd.DataFrame()
+    results, series = publish_results((results, exact_series), protocol.disclosure_policy())
+    results = jsonable(results)
     results["estimates"] = jsonable(_estimates(results))
     if results.get("its"):
         results["synthesis"] = jsonable(
@@ -742,7 +740,7 @@ def run_protocol(
         )
     results["summary"] = summary_sentences(results)
     results["limitations"] = limitations(results)
-    tables = _tables(protocol, results, _series_table(protocol, series_tables))
+    tables = _tables(protocol, results, series)
     step("summary")
     return Evaluation(
         protocol=protocol,
@@ -752,6 +750,7 @@ def run_protocol(
         timings=timings,
         input_files=dict(data.inputs),
         quality=data.quality,
+        published_quality=results["data"]["quality"][:n_quality],
     )
 
 
@@ -874,21 +873,18 @@ def _manifest_quality(evaluation: Evaluation) -> list[dict[str, Any]]:
     protocol's suppression rule (like every file of the output folder); with the extracts' rows read
     (``results.json`` ``data.inputs``) they account for every raw row.
     """
-    q = evaluation.quality
-    if q is None:
-        return []
-    return _published_quality(q, evaluation.protocol.disclosure_policy())
+    return list(evaluation.published_quality)
 
 
-def _published_quality(q: pd.DataFrame, rule: Policy) -> list[dict[str, Any]]:
-    """The data-quality table as published records (no row numbers; counts under the suppression rule)."""
+def _quality_records(q: pd.DataFrame) -> list[dict[str, Any]]:
+    """The data-quality table as records (no row numbers; typed counts)."""
     return [
         {
             "extract": r.extract,
             "rule": r.rule,
             "column": r.column,
-            "n_rows": None if pd.isna(r.n_rows) else publish_count(int(r.n_rows), rule),
-            "n_excluded": None if pd.isna(r.n_excluded) else publish_count(int(r.n_excluded), rule),
+            "n_rows": None if pd.isna(r.n_rows) else ExactCount(int(r.n_rows)),
+            "n_excluded": None if pd.isna(r.n_excluded) else ExactCount(int(r.n_excluded)),
             "action": r.action,
         }
         for r in q.itertuples(index=False)
