@@ -160,3 +160,51 @@ def test_counts_in_prose_repeat_the_published_tables(published, name):
                 assert quoted.startswith("fewer than")
             else:
                 assert int(quoted.replace(",", "")) == value
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_canary_never_reaches_a_built_book_page(tmp_path):
+    """The canary run again, through a Jupyter Book build: the page generated for the planted protocol is
+    executed by the book builder and no built file (HTML, executed notebook, search index) holds a planted
+    identifier, name or free text."""
+    import os
+    import subprocess
+    import sys
+
+    from evaltoolkit.report.book import book_page
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "synthetic_data", data)
+    _plant(data)
+    spec = yaml.safe_load((ROOT / "protocols" / "project_air.yaml").read_text(encoding="utf-8"))
+    spec["data"]["folder"] = "../data"
+    (tmp_path / "protocols").mkdir()
+    protocol = tmp_path / "protocols" / "project_air.yaml"
+    protocol.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    book = tmp_path / "book"
+    (book / "reports").mkdir(parents=True)
+    (book / "_config.yml").write_text(
+        "title: canary\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: force\n  timeout: 600\n"
+        "  allow_errors: false\nsphinx:\n  config:\n    intersphinx_mapping: {}\n",
+        encoding="utf-8",
+    )
+    (book / "_toc.yml").write_text("format: jb-book\nroot: reports/project_air\n", encoding="utf-8")
+    (book / "reports" / "project_air.md").write_text(book_page(protocol, book_dir=book), encoding="utf-8")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    done = subprocess.run(
+        [str(jb), "build", str(book), "--keep-going"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+    )
+    html = book / "_build" / "html"
+    page = html / "reports" / "project_air.html"
+    assert page.exists(), done.stdout[-3000:] + done.stderr[-2000:]
+    assert "Traceback" not in page.read_text(encoding="utf-8")
+    assert "ED attendances" in page.read_text(encoding="utf-8")  # the executed report is on the page
+    built = [p.read_bytes() for p in (book / "_build").rglob("*") if p.is_file()]
+    for needle in (CANARY_ID, CANARY_NAME, "canary-free-text", "Xerxesworth", "sister"):
+        assert not any(needle.encode() in t for t in built), f"{needle!r} found in the built book"
