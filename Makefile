@@ -22,6 +22,7 @@ demo: install
 	$(BIN)/evaltoolkit run protocols/project_air.yaml --out output/project_air
 	$(BIN)/evaltoolkit run protocols/change_programme.yaml --out output/change_programme
 	$(BIN)/evaltoolkit run protocols/leadership_programme.yaml --out output/leadership_programme
+	$(BIN)/evaltoolkit run protocols/crisis_pathway.yaml --out output/crisis_pathway
 	$(BIN)/evaltoolkit book --check
 	$(BIN)/jupyter-book build book -W -n --keep-going
 	@echo ""

@@ -287,9 +287,20 @@ def synth(
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed; the same seed gives identical files.")
     ] = 20261121,
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="Named configuration: project_air (the default dataset) or crisis_pathway "
+            "(synthetic_data/crisis_pathway, seed 20261205).",
+        ),
+    ] = "project_air",
 ) -> None:
     """Write a seeded synthetic dataset (extracts, truth.json, data dictionary)."""
-    from evaltoolkit.synth import FILES, write_synthetic
+    from evaltoolkit.synth import FILES, PRESETS, write_synthetic
+
+    if preset not in PRESETS:
+        _fail(f"error: --preset must be one of {', '.join(PRESETS)} (got {preset!r})", EXIT_USAGE)
 
     if seed < 0:
         _fail(f"error: --seed must be a whole number ≥ 0 (got {seed})", EXIT_USAGE)
@@ -302,8 +313,8 @@ def synth(
                 "not a synthetic dataset (no truth.json); give a new or empty folder",
                 EXIT_USAGE,
             )
-    paths = write_synthetic(out, seed=seed)
-    typer.echo(f"wrote {len(paths)} files to {out} (seed {seed})")
+    paths = write_synthetic(out, seed=seed, config=PRESETS[preset]())
+    typer.echo(f"wrote {len(paths)} files to {out} (seed {seed}, preset {preset})")
 
 
 def _progress(quiet: bool) -> Callable[[str], None]:

@@ -214,3 +214,10 @@ def test_score_reads_every_sheet_of_a_workbook_with_its_item_map(tmp_path):
     assert len(scored) == rom["rows"] == 92
     per_sheet = {k.removeprefix("rows_"): v for k, v in rom.items() if k.startswith("rows_")}
     assert scored["occasion"].value_counts().to_dict() == per_sheet
+
+
+def test_synth_preset_unknown_is_a_usage_error_and_known_names_the_preset(tmp_path):
+    bad = _invoke("synth", "--out", tmp_path / "x", "--preset", "nope")
+    assert bad.exit_code == 2
+    assert "--preset must be one of project_air, crisis_pathway" in bad.output
+    assert "Traceback" not in bad.output

@@ -563,3 +563,18 @@ def test_bad_config_is_rejected() -> None:
         generate(dataclasses.replace(SMALL, unknown_site_code="RA1"))
     with pytest.raises(ValueError, match="extract_date"):
         generate(dataclasses.replace(SMALL, extract_date="2025-04-15"))
+
+
+def test_crisis_pathway_dataset_regenerates_byte_identical(tmp_path: Path) -> None:
+    """The second bundled dataset (protocols/crisis_pathway.yaml) is the named preset at seed 20261205."""
+    from evaltoolkit.synth import PRESETS
+
+    folder = DATA_DIR / "crisis_pathway"
+    paths = write_synthetic(tmp_path, seed=20261205, config=PRESETS["crisis_pathway"]())
+    for path in paths.values():
+        assert path.read_bytes() == (folder / path.name).read_bytes(), path.name
+    sites = pd.read_csv(folder / "sites.csv")
+    assert sites["site"].tolist() == ["RX1", "RX2", "RX3", "RX4"]
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    assert truth["config"]["ed_level_rr"] == 0.9 and truth["seed"] == 20261205
+    assert "--preset crisis_pathway" in (folder / "README.md").read_text(encoding="utf-8")

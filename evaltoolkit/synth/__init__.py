@@ -12,14 +12,16 @@ the component's name), so adding a component never changes the others.
 
 from ._generate import SynthData, generate
 from ._write import FILES, data_dictionary, write_synthetic
-from .config import DEFAULT_SEED, SiteSpec, SynthConfig
+from .config import DEFAULT_SEED, PRESETS, SiteSpec, SynthConfig, crisis_pathway_config
 
 __all__ = [
     "DEFAULT_SEED",
     "FILES",
+    "PRESETS",
     "SiteSpec",
     "SynthConfig",
     "SynthData",
+    "crisis_pathway_config",
     "data_dictionary",
     "generate",
     "write_synthetic",

@@ -12,9 +12,9 @@ import pandas as pd
 
 from .._deprecate import renamed_kwargs
 from ..schemas import SCHEMAS
-from ._generate import SynthData, generate
+from ._generate import SynthData, _config_dict, generate
 from ._measures import ROM_SPECS, STAFF_SPECS
-from .config import DEFAULT_SEED, SynthConfig
+from .config import DEFAULT_SEED, PRESETS, SynthConfig
 
 __all__ = ["FILES", "data_dictionary", "write_synthetic"]
 
@@ -33,7 +33,7 @@ FILES: dict[str, str] = {
 
 # Columns written as dates (YYYY-MM-DD); every other datetime column is written as YYYY-MM-DD HH:MM:SS.
 _DATE_COLUMNS = {"period", "go_live", "index_date", "end_date", "date"}
-_REGENERATE = "evaltoolkit synth --out synthetic_data --seed {seed}"
+_REGENERATE = "evaltoolkit synth --out {folder} --seed {seed}{preset}"
 
 
 def _as_text(df: pd.DataFrame) -> str:
@@ -231,6 +231,11 @@ def data_dictionary(data: SynthData) -> str:
     t = data.truth
     cfg = t["config"]
     seed = t["seed"]
+    # the bundled datasets name their preset in the regeneration command (the default needs none)
+    preset = next(
+        (k for k, make in PRESETS.items() if k != "project_air" and _config_dict(make()) == cfg), None
+    )
+    folder = f"synthetic_data/{preset}" if preset else "synthetic_data"
     real = t["realised"]
     rtm = t["regression_to_the_mean"]
     eff = t["effects"]
@@ -280,10 +285,12 @@ def data_dictionary(data: SynthData) -> str:
         "Regenerate (byte-identical) with:",
         "",
         "```bash",
-        _REGENERATE.format(seed=seed),
+        _REGENERATE.format(seed=seed, folder=folder, preset=f" --preset {preset}" if preset else ""),
         "```",
         "",
-        "or from Python: `evaltoolkit.synth.write_synthetic('synthetic_data', seed=" + str(seed) + ")`. "
+        f"or from Python: `evaltoolkit.synth.write_synthetic('{folder}', seed={seed}"
+        + (f", config=evaltoolkit.synth.PRESETS['{preset}']()" if preset else "")
+        + ")`. "
         "This file is generated too; edit `evaltoolkit/synth/_write.py`, not this file.",
         "",
         "## Files",
