@@ -41,3 +41,23 @@ def built_book(tmp_path_factory) -> Path:
     if done.returncode != 0:
         pytest.fail("book build failed:\n" + done.stdout[-6000:] + done.stderr[-3000:])
     return book / "_build" / "html"
+
+
+READY = ("project_air", "change_programme", "leadership_programme", "crisis_pathway")
+"""The ready protocols of ``protocols/``."""
+
+
+class _Evaluations(dict):
+    """Each ready protocol run once per session, on first use (``evaluations["project_air"]``)."""
+
+    def __missing__(self, name: str):
+        from evaltoolkit.report import run_protocol
+
+        self[name] = run_protocol(ROOT / "protocols" / f"{name}.yaml")
+        return self[name]
+
+
+@pytest.fixture(scope="session")
+def evaluations() -> _Evaluations:
+    """The ready protocols' evaluations, shared by the test modules that read them (never modified)."""
+    return _Evaluations()

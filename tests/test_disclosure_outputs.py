@@ -15,13 +15,13 @@ from evaltoolkit.disclosure.margins import RowSum, expand_relations
 from evaltoolkit.report import build_report, render_html, render_markdown, run_protocol, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = ("project_air", "change_programme", "leadership_programme")
+READY = ("project_air", "change_programme", "leadership_programme", "crisis_pathway")
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated")
 
 
 @pytest.fixture(scope="module")
-def published():
-    return {name: run_protocol(ROOT / "protocols" / f"{name}.yaml").results for name in READY}
+def published(evaluations):
+    return {name: evaluations[name].results for name in READY}
 
 
 def _tables(results: dict) -> tuple[dict[str, pd.DataFrame], dict[str, list]]:

@@ -86,11 +86,11 @@ ID_TOKEN = re.compile(rb"\b(?:P\d{7}|ST\d{5}|EC\d{8}|SP\d{7})\b")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, evaluations):
     out = {}
     for name in READY:
         folder = tmp_path_factory.mktemp(f"run_{name}")
-        evaluation = run_protocol(PROTOCOLS / f"{name}.yaml")
+        evaluation = evaluations[name]
         paths = write_outputs(evaluation, folder, command=f"test {name}")
         out[name] = (evaluation, folder, paths)
     return out

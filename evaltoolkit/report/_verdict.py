@@ -1,0 +1,155 @@
+"""The one-page verdict at the top of every report: what a commissioner acts on.
+
+A pure function of the **published** results (like the summary), so it repeats numbers the rest of the report
+shows and never adds a more exact one. For each primary outcome: the answer in one sentence, how sure we are
+(the certainty rating in words), and what it is worth (money and capacity); then what the evaluation cannot
+show and what to watch next (the SPC signals since go-live).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evaltoolkit.report._format import about, money, relative_phrase
+from evaltoolkit.report._summary import lower_first, summary_sentences
+
+__all__ = ["CERTAINTY_WORDS", "verdict"]
+
+CERTAINTY_WORDS: dict[str, str] = {
+    "high": "High: the true change is probably close to this estimate.",
+    "moderate": (
+        "Moderate: the true change is probably close to this estimate, but it could be substantially "
+        "different."
+    ),
+    "low": "Low: the true change could be substantially different from this estimate.",
+    "very low": (
+        "Very low: the true change is likely to be substantially different from this estimate; read it as a "
+        "signal to look further, not as a finding."
+    ),
+}
+"""Plain-language meaning of each certainty rating (after the GRADE working group's wording)."""
+
+_VERB = {
+    "high": "{service} {did}",
+    "moderate": "{service} probably {did}",
+    "low": "{service} may have {done}",
+    "very low": "we are very uncertain whether {service} {did}",
+}
+
+NOT_RATED = (
+    "Not rated: the certainty rules are written for the service-use series. A before-and-after comparison "
+    "without a comparison group cannot separate the programme from natural recovery and regression to the "
+    "mean, so it starts at low certainty."
+)
+
+
+def _combined(results: dict[str, Any], series: str) -> dict[str, Any] | None:
+    for c in (results.get("its") or {}).get("combined") or []:
+        if c["series"] == series and c["method_id"] == "m0":
+            return c
+    return None
+
+
+def _answer(results: dict[str, Any], f: dict[str, Any], spec: dict[str, Any]) -> str:
+    c = f["primary"]
+    rel, lo, hi = c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
+    if rel is None or lo is None or hi is None:
+        return "Not estimated (see the effects table)."
+    conf = results.get("conf_level", 0.95)
+    horizon = results["its"]["horizon_months"]
+    rating = f["certainty"]["rating"]
+    lowered = rel < 0
+    noun = spec.get("short_label") or spec["label"]
+    did, done = ("reduced", "reduced") if lowered else ("increased", "increased")
+    lead = _VERB[rating].format(service="the service", did=did, done=done)
+    lead = lead[0].upper() + lead[1:]
+    text = f"{lead} {lower_first(noun)}: {relative_phrase(rel, lo, hi, conf)} than expected"
+    if spec.get("measure") != "mean_los" and c.get("estimate") is not None:
+        more = "fewer" if lowered else "more"
+        text += f" over {horizon} months, about {about(abs(c['estimate']))} {more} {spec['unit']}"
+    text += "."
+    if not f["excludes_no_change"]:
+        text += " The interval includes no change."
+    return text
+
+
+def _worth(results: dict[str, Any], series: str) -> str:
+    parts = []
+    for c in results.get("costs") or []:
+        if c["series"] != series or c.get("estimate") is None:
+            continue
+        cur, est, lo, hi = c["currency"], c["estimate"], c["ci_lower"], c["ci_upper"]
+        text = f"{_spend(est, cur)} on {c['unit']}s (interval {_spend(lo, cur)} to {_spend(hi, cur)}; "
+        text += f"{c['price_year']} prices)"
+        beds = c.get("beds_equivalent")
+        if beds and beds.get("estimate") is not None:
+            text += (
+                f"; capacity released ≈ {beds['estimate']:.1f} beds (interval {beds['ci_lower']:.1f} to "
+                f"{beds['ci_upper']:.1f}) at {beds['occupancy'] * 100:g}% occupancy, not cash unless beds "
+                "close"
+            )
+        parts.append(text)
+    return "; ".join(parts) if parts else "Not costed in the protocol."
+
+
+def _spend(x: float, currency: str) -> str:
+    """``£250,000 less spent`` / ``£20,000 more spent``."""
+    return f"{money(abs(x), currency)} {'less' if x < 0 else 'more'} spent"
+
+
+def _watch(results: dict[str, Any]) -> list[str]:
+    board = ((results.get("spc") or {}).get("board")) or []
+    out = []
+    for row in board:
+        v = row.get("variation")
+        if not v or v == "common_cause":
+            continue
+        kind = next((k for k in ("improvement", "concern") if v.startswith(k)), "change")
+        out.append(
+            f"{row['site']}, {row['label']}: special-cause {kind} since go-live ({row['rule']}), latest "
+            f"{row['latest_period']}"
+        )
+    if board and not out:
+        out.append(
+            "No special-cause signal since go-live in any primary series: keep plotting monthly; a signal "
+            "needs 7 points in a row on one side of the mean, a run of 7, 2 of 3 near a limit, or a point "
+            "beyond one."
+        )
+    return out
+
+
+def verdict(results: dict[str, Any]) -> dict[str, Any]:
+    """The verdict of a report from its published results.
+
+    Returns ``{"rows": [{outcome, answer, certainty, worth}], "cannot_show": [...], "watch": [...]}``.
+    """
+    rows: list[dict[str, str]] = []
+    specs = {s["name"]: s for s in results.get("series") or []}
+    for f in (results.get("synthesis") or {}).get("findings") or []:
+        spec = specs[f["series"]]
+        rating = f["certainty"]["rating"]
+        rows.append(
+            {
+                "outcome": spec.get("short_label") or spec["label"],
+                "answer": _answer(results, f, spec),
+                "certainty": CERTAINTY_WORDS[rating],
+                "worth": _worth(results, f["series"]),
+            }
+        )
+    om = results.get("outcome_measures") or {}
+    if not rows and om:
+        for sentence in summary_sentences(results):
+            if sentence.startswith("Data quality") or ":" not in sentence:
+                continue
+            outcome, answer = sentence.split(":", 1)
+            answer = answer.strip()
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "answer": answer[0].upper() + answer[1:],
+                    "certainty": NOT_RATED,
+                    "worth": "Not costed.",
+                }
+            )
+    cannot = [f"{x['title']}." for x in results.get("limitations") or [] if x["id"] != "data_note"]
+    return {"rows": rows, "cannot_show": cannot, "watch": _watch(results)}
