@@ -102,13 +102,13 @@ def test_shift_broken_by_a_point_on_the_mean() -> None:
 
 def test_trend_seven_points_and_six_points() -> None:
     up = [4.0, 4.5, 5.0, 5.2, 5.4, 6.0, 7.0]  # 6 increasing differences, within the near limits
-    c = chart(up + [5.0])
+    c = chart([*up, 5.0])
     assert tail_of(c, "rule") == ["trend"] * 7 + [None]
     assert tail_of(c, "point_type")[:7] == ["special_cause_improvement"] * 7
-    c = chart(up[1:] + [5.0])
+    c = chart([*up[1:], 5.0])
     assert tail_of(c, "rule") == [None] * 7
     down = up[::-1]
-    c = chart([5.0] + down + [7.2])
+    c = chart([5.0, *down, 7.2])
     assert tail_of(c, "rule") == [None] + ["trend"] * 7 + [None]
     assert tail_of(c, "point_type")[1:8] == ["special_cause_concern"] * 7
 
@@ -213,9 +213,9 @@ def test_assurance_uses_latest_rebase_group() -> None:
 
 def test_rebase_at_go_live_dates() -> None:
     months = pd.date_range("2023-01-01", periods=30, freq="MS")
-    y = [10, 12, 11, 13, 12, 10, 11, 12, 13, 11, 12, 10, 11, 12, 13] + [
-        7, 8, 6, 7, 9, 8, 7, 6, 8, 7, 9, 8, 7, 6, 8,
-    ]  # fmt: skip
+    before = [10, 12, 11, 13, 12, 10, 11, 12, 13, 11, 12, 10, 11, 12, 13]
+    after = [7, 8, 6, 7, 9, 8, 7, 6, 8, 7, 9, 8, 7, 6, 8]
+    y = before + after
     d = pd.DataFrame({"month": months, "admissions": y})
     c = xmr(d, "admissions", "month", improvement="decrease", rebase="2024-04-01")
     assert c["rebase_group"].tolist() == [0] * 15 + [1] * 15

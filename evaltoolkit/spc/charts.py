@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,7 @@ class SPCChart(pd.DataFrame):
     :attr:`assurance`; :meth:`summary` gathers them with the latest point.
     """
 
-    _metadata = ["_spc"]
+    _metadata: ClassVar[list[str]] = ["_spc"]
 
     @property
     def _constructor(self) -> type[SPCChart]:
@@ -136,7 +136,7 @@ class SPCChart(pd.DataFrame):
             "variation": self.variation,
             "assurance": self.assurance,
             "rule": last["rule"],
-            "n_points": int(len(group)),
+            "n_points": len(group),
             "n_special_cause": int((group["point_type"] != "common_cause").sum()),
             "trial_limits": bool(last["trial_limits"]),
             "chart_type": self.chart_type,

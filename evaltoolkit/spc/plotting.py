@@ -73,8 +73,8 @@ def draw_icon(ax: Axes, name: str | None, *, kind: str = "variation") -> Axes:
     ax : matplotlib.axes.Axes
         Axes to draw on, usually a small inset; its axis is switched off and its aspect set equal.
     name : str or None
-        Icon name: a :attr:`~evaltoolkit.spc.SPCChart.variation` or :attr:`~evaltoolkit.spc.SPCChart.assurance`
-        value.
+        Icon name: a :attr:`~evaltoolkit.spc.SPCChart.variation` or
+        :attr:`~evaltoolkit.spc.SPCChart.assurance` value.
     kind : {"variation", "assurance"}
         Which family ``name`` belongs to.
 
@@ -318,7 +318,7 @@ def board_pack(charts: Mapping[Any, SPCChart]) -> pd.DataFrame:
         "assurance",
         "rule",
         "sigma_z",
-    ):  # keep None (not NaN) where there is no icon, rule or sigma_z
+    ):  # None, not NaN, where there is none
         if col in table.columns:
             table[col] = table[col].astype(object).where(table[col].notna(), None)
     return table
