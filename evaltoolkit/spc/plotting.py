@@ -229,7 +229,7 @@ def plot_spc(
     ):
         if (chart["point_type"].str.startswith(kind[:-5] if kind.endswith("_high") else kind)).any():
             handles.append(Line2D([], [], marker="o", linestyle="", color=_POINT_COLORS[kind], label=label))
-    ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False, ncol=len(handles))
+    ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False, ncol=min(len(handles), 3))
     lo = np.nanmin(np.r_[y, chart["lpl"].to_numpy(dtype=float)])
     hi = np.nanmax(
         np.r_[y, chart["upl"].to_numpy(dtype=float)]
