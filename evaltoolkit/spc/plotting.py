@@ -105,7 +105,8 @@ def draw_icon(ax: Axes, name: str | None, *, kind: str = "variation") -> Axes:
     ax.add_patch(Circle((0, 0), 1.0, facecolor="white", edgecolor=color, linewidth=2.5))
     if kind == "assurance":
         letter = {"pass": "P", "fail": "F", "inconsistent": "~"}.get(name or "", "")
-        ax.text(0, 0, letter, ha="center", va="center", fontsize=11, fontweight="bold", color=color)
+        size = 16 if letter == "~" else 11
+        ax.text(0, 0, letter, ha="center", va="center", fontsize=size, fontweight="bold", color=color)
         return ax
     xs = np.linspace(-0.6, 0.6, 7)
     if name in (None, "common_cause"):
@@ -181,6 +182,7 @@ def plot_spc(
     """
     import textwrap
 
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
@@ -206,7 +208,15 @@ def plot_spc(
         style = ":" if trial else "--"
         ax.plot(x[m], chart.loc[m, "mean"], "-", color=COLORS["mean"], linewidth=1.2, zorder=1)
         for col in ("lpl", "upl"):
-            ax.plot(x[m], chart.loc[m, col], style, color=COLORS["line"], linewidth=1.0, zorder=1)
+            ax.plot(
+                x[m],
+                chart.loc[m, col],
+                style,
+                color=COLORS["line"],
+                linewidth=1.0,
+                zorder=1,
+                drawstyle="steps-mid",
+            )  # p and u limits change with the denominator
         if g > 0:
             ax.axvline(x[np.flatnonzero(m)[0]], color=COLORS["line"], linestyle=":", linewidth=1.0)
     handles = [
@@ -240,6 +250,10 @@ def plot_spc(
     ax.set_ylim(lo - 0.08 * span, hi + 0.35 * span)  # head-room for the legend and icons
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if np.issubdtype(x.dtype, np.datetime64):
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     if ylabel:
         ax.set_ylabel(ylabel)
     if title:
@@ -357,7 +371,7 @@ def plot_board_pack(charts: Mapping[Any, SPCChart], ax: Axes | None = None) -> A
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.5 * (n + 1) + 0.2))
     ax.set_xlim(0, 10)
-    ax.set_ylim(n + 0.5, -0.7)
+    ax.set_ylim(n - 0.2, -0.7)
     ax.axis("off")
     names = (
         table["series"].astype(str)
@@ -375,8 +389,8 @@ def plot_board_pack(charts: Mapping[Any, SPCChart], ax: Axes | None = None) -> A
             fontsize=9,
             va="center",
         )
-        height = 0.85 / (n + 1.2)
-        bottom = 1 - (i + 1) / (n + 1.2) - height / 2
+        height = 0.85 / (n + 0.5)
+        bottom = 1 - (i + 1) / (n + 0.5) - height / 2
         draw_icon(ax.inset_axes((0.66, bottom, 0.08, height)), row["variation"], kind="variation")
         draw_icon(ax.inset_axes((0.82, bottom, 0.08, height)), row["assurance"], kind="assurance")
     return ax
