@@ -67,6 +67,11 @@ class SPCChart(pd.DataFrame):
 
     _metadata: ClassVar[list[str]] = ["_spc"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Built by :func:`xmr`, :func:`p_chart` and :func:`u_chart`; takes the arguments of
+        :class:`pandas.DataFrame`."""
+        super().__init__(*args, **kwargs)
+
     @property
     def _constructor(self) -> type[SPCChart]:
         return SPCChart
@@ -91,7 +96,7 @@ class SPCChart(pd.DataFrame):
 
     @property
     def rules(self) -> str | None:
-        """The rule set: ``"mdc"`` or ``"ptd-0.2.2"``."""
+        """The rule set, ``"mdc"`` or ``"ptd-0.2.2"``."""
         return self._info().get("rules")
 
     @property
@@ -111,14 +116,20 @@ class SPCChart(pd.DataFrame):
 
     @property
     def variation(self) -> str | None:
-        """Variation icon of the latest point: ``common_cause``, ``improvement_high``,
-        ``improvement_low``, ``concern_high``, ``concern_low``, ``neutral_high`` or ``neutral_low``."""
+        """The variation icon of the latest point.
+
+        One of ``common_cause``, ``improvement_high``, ``improvement_low``, ``concern_high``, ``concern_low``,
+        ``neutral_high`` or ``neutral_low``.
+        """
         return self._info().get("variation")
 
     @property
     def assurance(self) -> str | None:
-        """Assurance icon of the latest rebase group: ``pass``, ``fail``, ``inconsistent``, or ``None``
-        without a target (or when improvement is ``"neutral"``)."""
+        """The assurance icon of the latest rebase group.
+
+        One of ``pass``, ``fail``, ``inconsistent``, or ``None`` without a target (or when improvement is
+        ``"neutral"``).
+        """
         return self._info().get("assurance")
 
     def summary(self) -> dict[str, Any]:
