@@ -140,7 +140,7 @@ def plot_spc(
     title: str | None = None,
     ylabel: str | None = None,
     icons: bool = True,
-    percent: bool = False,
+    percent_axis: bool = False,
 ) -> Axes:
     """Plot an SPC chart in the Making Data Count style.
 
@@ -161,7 +161,7 @@ def plot_spc(
         Axes title (wrapped when long) and y-axis label.
     icons : bool
         Draw the variation and assurance icons.
-    percent : bool
+    percent_axis : bool
         Show a proportion (p chart) as a percentage on the axis.
 
     Returns
@@ -248,7 +248,7 @@ def plot_spc(
     )
     span = hi - lo if hi > lo else 1.0
     ax.set_ylim(lo - 0.08 * span, hi + 0.35 * span)  # head-room for the legend and icons
-    if percent:
+    if percent_axis:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     if np.issubdtype(x.dtype, np.datetime64):
         locator = mdates.AutoDateLocator(maxticks=8)
