@@ -271,6 +271,8 @@ def test_missing_values_error_names_periods_or_drop() -> None:
         ({"rebase": [15]}, "fewer than 2 points"),
         ({"fix_after": 1}, "fix_after="),
         ({"missing": "keep"}, "missing="),
+        ({"rebase": pd.Timestamp("2024-01-01")}, "cannot be compared"),
+        ({"rebase": "x"}, "cannot be compared"),
     ],
 )
 def test_bad_inputs(kwargs: dict, match: str) -> None:
@@ -278,6 +280,15 @@ def test_bad_inputs(kwargs: dict, match: str) -> None:
     args = {"value": "y", "period": "t", **kwargs}
     with pytest.raises(SPCInputError, match=match):
         xmr(d, **args)
+
+
+def test_infinite_values_and_monthly_periods() -> None:
+    d = pd.DataFrame({"t": range(4), "y": [1.0, np.inf, 2.0, 3.0]})
+    with pytest.raises(SPCInputError, match=r"infinite at periods \[1\]"):
+        xmr(d, "y", "t")
+    months = pd.period_range("2023-01", periods=30, freq="M")
+    c = xmr(pd.DataFrame({"m": months, "y": [5.0, 6.0] * 15}), "y", "m", rebase="2024-01")
+    assert c["rebase_group"].tolist() == [0] * 12 + [1] * 18
 
 
 def test_duplicated_periods_and_unsorted_input() -> None:

@@ -183,6 +183,9 @@ def _prepare(
             where = data.loc[bad, period].tolist()[:5]
             raise SPCInputError(f"column {col!r} is not numeric at periods {where}")
         frame[col] = vals.to_numpy(dtype="float64", na_value=np.nan)
+        if np.isinf(frame[col]).any():
+            where = data.loc[np.isinf(frame[col]).to_numpy(), period].tolist()[:5]
+            raise SPCInputError(f"column {col!r} is infinite at periods {where}")
     if frame["period"].isna().any():
         rows = np.flatnonzero(frame["period"].isna())[:5].tolist()
         raise SPCInputError(f"column {period!r} is missing at rows {rows}")
@@ -222,9 +225,15 @@ def _groups(periods: pd.Series, rebase: object) -> np.ndarray:
             dates = [pd.Timestamp(d) for d in dates]
     except (TypeError, ValueError) as exc:
         raise SPCInputError(f"rebase= {rebase!r} cannot be read as periods of the series: {exc}") from exc
-    dates = sorted(dates)
     first, last = periods.iloc[0], periods.iloc[-1]
-    outside = [d for d in dates if not (first < d <= last)]
+    try:
+        dates = sorted(dates)
+        outside = [d for d in dates if not (first < d <= last)]
+    except TypeError as exc:
+        raise SPCInputError(
+            f"rebase= {rebase!r} cannot be compared with the periods of the series (e.g. {first!r}); give "
+            "rebase dates of the same kind as the period column"
+        ) from exc
     if outside:
         raise SPCInputError(
             f"rebase dates {[str(d) for d in outside]} are not after the first period ({first}) and on or "
