@@ -7,6 +7,7 @@ Subpackages
 - :mod:`evaltoolkit.its`: interrupted time series (segmented regression), method comparison, power.
 - :mod:`evaltoolkit.rom`: routine outcome measures: scoring, reliable and clinically significant change.
 - :mod:`evaltoolkit.prepost`: before/after: per-patient mirror image, comparison cohorts, paired change.
+- :mod:`evaltoolkit.spc`: Making Data Count SPC charts (XmR, Laney p′/u′), icons and a board-pack table.
 - :mod:`evaltoolkit.synth`: seeded synthetic extracts with known truth.
 - :mod:`evaltoolkit.protocol`: the pre-specified analysis plan (YAML) and its validation.
 - :mod:`evaltoolkit.report`: run a protocol end to end into results.json, figures, tables and a report.

@@ -60,3 +60,11 @@ class MissingInputError(EvalToolkitError, FileNotFoundError):
 
 
 __all__ += ["MissingInputError"]
+
+
+class SPCInputError(EvalToolkitError):
+    """Input to an SPC chart (:mod:`evaltoolkit.spc`) is unusable: a missing column, missing or duplicated
+    periods, non-numeric values, an impossible denominator, or rebase dates outside the series."""
+
+
+__all__ += ["SPCInputError"]

@@ -37,6 +37,7 @@ PUBLIC_MODULES = (
     "evaltoolkit.prepost",
     "evaltoolkit.privacy",
     "evaltoolkit.disclosure",
+    "evaltoolkit.spc",
     "evaltoolkit.protocol",
     "evaltoolkit.report",
     "evaltoolkit.synth",
