@@ -673,6 +673,7 @@ def run_protocol(
     }
     sites = [s.code for s in protocol.sites]
     series_tables: dict[str, pd.DataFrame] = {}
+    warmup: dict[str, list[Any]] = {}
     if protocol.series:
         say("building outcome series")
         try:
@@ -690,6 +691,7 @@ def run_protocol(
         exclude = protocol.analysis is None or protocol.analysis.exclude_bed_day_warmup
         if not exclude:
             checks = keep_warmup(checks)
+        warmup = dict(checks.warmup)
         results["data"]["series_checks"] = [
             {**c, "message": slots.text(c["message"])} for c in published_checks(checks)
         ]
@@ -729,6 +731,10 @@ def run_protocol(
     exact_series = _series_table(protocol, series_tables) if series_tables else pd.DataFrame()
     results, series = publish_results((results, exact_series), protocol.disclosure_policy())
     results = jsonable(results)
+    if results.get("its"):  # SPC view of the published primary series (after disclosure: see _spc)
+        from evaltoolkit.report._spc import spc_block
+
+        results["spc"] = jsonable(spc_block(protocol, series, warmup))
     results["estimates"] = jsonable(_estimates(results))
     if results.get("its"):
         results["synthesis"] = jsonable(

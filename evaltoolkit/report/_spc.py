@@ -1,0 +1,144 @@
+"""The SPC view of a protocol's primary series: Making Data Count XmR charts, rebased at go-live.
+
+A stage after disclosure control: the charts are drawn from the **published** series (counts rounded by the
+policy, suppressed months left out and counted), so their centre lines and limits cannot reveal a count the
+policy hides. One chart per primary series and site, limits recalculated from each site's go-live (the
+months before it form the first group), improvement meaning fewer events, bed-days or shorter stays. The
+board-pack table summarises every chart's latest point. SPC says whether a series has moved beyond its
+usual variation; the interrupted time series estimates by how much.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from evaltoolkit.protocol import Protocol
+from evaltoolkit.spc import board_pack, xmr
+
+__all__ = ["SPC_METHOD", "spc_block"]
+
+SPC_METHOD = (
+    "XmR charts with the NHS Making Data Count rules (a point beyond a process limit; 7 points in a row on "
+    "one side of the mean; 7 points each rising or falling; 2 of 3 points beyond the 2-sigma limit), limits "
+    "recalculated at go-live, moving ranges screened once at 3.267 times their mean, trial limits below 13 "
+    "points; drawn from the published monthly values (suppressed months left out), fewer is better"
+)
+
+
+def _primary(protocol: Protocol) -> list[Any]:
+    primary = [s for s in protocol.series if s.primary]
+    return primary or list(protocol.series[:1])
+
+
+def spc_block(
+    protocol: Protocol, series: pd.DataFrame, warmup: dict[str, list[Any]] | None = None
+) -> dict[str, Any] | None:
+    """``results["spc"]``: one chart per primary series × site and the board-pack rows.
+
+    ``series`` is the published series table (``tables/series_published.csv``); ``warmup`` the periods of
+    each series left out of the models (bed-days at the start of the window), left out here too.
+    """
+    if series is None or not len(series):
+        return None
+    warmup = warmup or {}
+    charts: dict[tuple[str, str], Any] = {}
+    out: list[dict[str, Any]] = []
+    for spec in _primary(protocol):
+        skip = {pd.Timestamp(p) for p in warmup.get(spec.name, [])}
+        for site in protocol.sites:
+            sub = series[(series["series"] == spec.name) & (series["site"] == site.code)]
+            if not len(sub):
+                continue
+            periods = pd.to_datetime(sub["period"])
+            values = pd.to_numeric(sub["value"], errors="coerce")  # "*" (suppressed) → missing
+            keep = ~periods.isin(skip)
+            frame = pd.DataFrame({"period": periods[keep].to_numpy(), "value": values[keep].to_numpy()})
+            hidden = int(frame["value"].isna().sum())
+            base = {
+                "series": spec.name,
+                "label": spec.short_label or spec.label,
+                "unit": spec.unit,
+                "site": site.code,
+                "role": site.role,
+                "go_live": None if site.go_live is None else pd.Timestamp(site.go_live).date().isoformat(),
+                "n_left_out": hidden,
+            }
+            if hidden or len(frame) < 2:
+                # leaving out the hidden (small) months would raise the centre line: no chart, and why
+                out.append(
+                    {
+                        **base,
+                        "charted": False,
+                        "reason": (
+                            f"not charted: {hidden} of {len(frame)} months hidden by the small-number rule"
+                            if hidden
+                            else "not charted: fewer than 2 months"
+                        ),
+                    }
+                )
+                continue
+            go_live = pd.Timestamp(site.go_live) if site.go_live is not None else None
+            chart = xmr(
+                frame,
+                "value",
+                "period",
+                improvement="decrease",
+                rebase=[go_live] if go_live is not None and go_live > frame["period"].min() else None,
+            )
+            charts[(site.code, spec.name)] = chart
+            post = chart[chart["period"] >= go_live] if go_live is not None else chart.iloc[0:0]
+            pre = chart[chart["period"] < go_live] if go_live is not None else chart
+            out.append(
+                {
+                    **base,
+                    "charted": True,
+                    "reason": None,
+                    "n_points": len(chart),
+                    "mean_before": float(pre["mean"].iloc[-1]) if len(pre) else None,
+                    "mean_after": float(post["mean"].iloc[-1]) if len(post) else None,
+                    "n_special_cause_after_go_live": int((post["point_type"] != "common_cause").sum()),
+                    "points": [
+                        {
+                            "period": pd.Timestamp(r.period).date().isoformat(),
+                            "value": float(r.value),
+                            "mean": float(r.mean),
+                            "lpl": float(r.lpl),
+                            "upl": float(r.upl),
+                            "point_type": r.point_type,
+                            "rule": r.rule,
+                        }
+                        for r in chart.itertuples(index=False)
+                    ],
+                }
+            )
+    if not out:
+        return None
+    board = board_pack(charts) if charts else pd.DataFrame()
+    board_rows = []
+    for (site, name), row in zip(charts, board.to_dict("records"), strict=False):
+        c = next(x for x in out if x["site"] == site and x["series"] == name)
+        c["variation"] = row["variation"]
+        board_rows.append(
+            {
+                "site": site,
+                "series": name,
+                "label": c["label"],
+                "role": c["role"],
+                "latest_period": pd.Timestamp(row["latest_period"]).date().isoformat(),
+                "latest_value": float(row["latest_value"]),
+                "mean": float(row["mean"]),
+                "lpl": float(row["lpl"]),
+                "upl": float(row["upl"]),
+                "variation": row["variation"],
+                "variation_text": row["variation_text"],
+                "rule": row["rule"],
+                "n_points": int(row["n_points"]),
+                "n_special_cause": int(row["n_special_cause"]),
+                "trial_limits": bool(row["trial_limits"]),
+                "mean_before": c["mean_before"],
+                "mean_after": c["mean_after"],
+            }
+        )
+    return {"method": SPC_METHOD, "charts": out, "board": board_rows}
