@@ -60,3 +60,11 @@ class MissingInputError(EvalToolkitError, FileNotFoundError):
 
 
 __all__ += ["MissingInputError"]
+
+
+class EconomicsInputError(EvalToolkitError):
+    """A cost input is unusable: an unknown unit-cost key or price year, an unverified figure used without
+    ``allow_unverified=True``, a price year outside the inflation index, or draws that cannot be costed."""
+
+
+__all__ += ["EconomicsInputError"]
