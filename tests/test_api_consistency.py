@@ -37,6 +37,7 @@ PUBLIC_MODULES = (
     "evaltoolkit.prepost",
     "evaltoolkit.privacy",
     "evaltoolkit.disclosure",
+    "evaltoolkit.economics",
     "evaltoolkit.protocol",
     "evaltoolkit.report",
     "evaltoolkit.synth",

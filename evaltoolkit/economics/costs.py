@@ -123,8 +123,9 @@ class UnitCostValue:
         ``YYYY/YY`` (financial year) or ``YYYY``.
     source : str
         Citation (with the inflation applied, if any).
-    verified : bool
-        Whether the figure (and any index used to inflate it) was checked against its published source.
+    verified : bool or None
+        Whether the figure (and any index used to inflate it) was checked against its published source;
+        ``None`` for a figure given by the user, which the toolkit cannot check.
     key, item : str
         Key and description in the shipped table (empty for a value given by the user).
     base_value, base_price_year : float or None, str or None
@@ -138,7 +139,7 @@ class UnitCostValue:
     unit: str
     price_year: str
     source: str
-    verified: bool
+    verified: bool | None
     key: str = ""
     item: str = ""
     base_value: float | None = None
@@ -437,7 +438,8 @@ def inflate_value(
         )
     to = normalise_year(to_year, "inflate_to")
     f, ed = _factor(value.price_year, to, index_edition, allow_unverified)
-    verified = value.verified and bool(_index_verified(value.price_year, to, ed))
+    index_ok = _index_verified(value.price_year, to, ed)
+    verified = None if value.verified is None and index_ok else bool(value.verified) and index_ok
     note = (
         f"{value.source}; inflated from {format_money(value.value, value.currency)} at {value.price_year} "
         f"prices to {to} with the NHS Cost Inflation Index ({ed} manual)"

@@ -24,6 +24,7 @@ COVERED = {
     "evaltoolkit.synth": "reference/api/synth.md",
     "evaltoolkit.privacy": "reference/api/privacy.md",
     "evaltoolkit.disclosure": "reference/api/disclosure.md",
+    "evaltoolkit.economics": "reference/api/economics.md",
     "evaltoolkit.schemas": "reference/api/schemas.md",
     "evaltoolkit.errors": "reference/api/schemas.md",
 }
