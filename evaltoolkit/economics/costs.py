@@ -438,6 +438,8 @@ def inflate_value(
         )
     to = normalise_year(to_year, "inflate_to")
     f, ed = _factor(value.price_year, to, index_edition, allow_unverified)
+    if to == value.price_year:
+        return value
     index_ok = _index_verified(value.price_year, to, ed)
     verified = None if value.verified is None and index_ok else bool(value.verified) and index_ok
     note = (

@@ -36,8 +36,6 @@ TORNADO_COLUMNS: tuple[str, ...] = (
 )
 """Columns of :func:`tornado`."""
 
-Outcome = Literal["cost", "net_cost", "return_per_pound"]
-
 
 def _value(activity: float, unit: float, service: float | None, outcome: str) -> float:
     cost = activity * unit
@@ -59,7 +57,7 @@ def tornado(
     horizon: tuple[float, float] | None = None,
     base_horizon: float | None = None,
     horizon_activity: tuple[float, float] | None = None,
-    outcome: Outcome | None = None,
+    outcome: Literal["cost", "net_cost", "return_per_pound"] | None = None,
     conf_level: float | None = None,
 ) -> pd.DataFrame:
     """One-way sensitivity of the cost, net cost or return per pound to each input.
