@@ -56,6 +56,7 @@ def tornado(
     effect_limits: tuple[float, float] | None = None,
     horizon: tuple[float, float] | None = None,
     base_horizon: float | None = None,
+    horizon_unit: str = "months",
     horizon_activity: tuple[float, float] | None = None,
     outcome: Literal["cost", "net_cost", "return_per_pound"] | None = None,
     conf_level: float | None = None,
@@ -77,6 +78,8 @@ def tornado(
         Shorter and longer horizons (same unit as ``base_horizon``, e.g. months): the ``horizon`` row.
     base_horizon : float, optional
         The horizon of ``activity`` and ``service_cost`` (required with ``horizon``).
+    horizon_unit : str, default "months"
+        Unit of the horizons, for the label.
     horizon_activity : (float, float), optional
         The change at the two horizons (e.g. the fit's cumulative effects). Default: scaled in proportion
         to the horizon (the average change per period held), which ignores a slope change. The service
@@ -204,7 +207,7 @@ def tornado(
             _value(acts[i], price.mid, None if s_mid is None else s_mid * h / base_horizon, out_name)
             for i, h in enumerate((h_lo, h_hi))
         ]
-        add("horizon", "horizon", h_lo, h_hi, float(base_horizon), vals[0], vals[1])
+        add("horizon", f"horizon ({horizon_unit})", h_lo, h_hi, float(base_horizon), vals[0], vals[1])
     out = pd.DataFrame(rows, columns=list(TORNADO_COLUMNS))
     return out.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -235,6 +238,7 @@ def plot_tornado(table: pd.DataFrame, ax: Axes | None = None, *, title: str | No
     4
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     missing = [c for c in TORNADO_COLUMNS if c not in table.columns]
     if missing:
@@ -252,19 +256,21 @@ def plot_tornado(table: pd.DataFrame, ax: Axes | None = None, *, title: str | No
     ax.barh(y, high_w, left=base, color="#dd8452", label="input at its high value")
     ax.axvline(base, color="black", linewidth=1)
     labels = [
-        f"{lab}\n({_short(lo)} to {_short(hi)})"
+        f"{lab}\n({_pair(lo, hi)})"
         for lab, lo, hi in zip(t["label"], t["input_low"], t["input_high"], strict=True)
     ]
     ax.set_yticks(y, labels)
     outcome = str(t["outcome"].iloc[0]).replace("_", " ")
-    ax.set_xlabel(f"{outcome} (base {_short(base)})")
+    ax.set_xlabel(f"{outcome} (base {_pair(base)})")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _pair(x)))
     ax.legend(loc="best", fontsize="small")
     if title:
         ax.set_title(title)
     return ax
 
 
-def _short(x: float) -> str:
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:,.2f}".rstrip("0").rstrip(".")
+def _pair(*values: float) -> str:
+    """Numbers with one rule for all: whole numbers with thousands separators from 100 up, else 2 decimals."""
+    big = max(abs(float(v)) for v in values) >= 100
+    text = [f"{v:,.0f}" if big else f"{v:,.2f}".rstrip("0").rstrip(".") for v in values]
+    return " to ".join(text)
