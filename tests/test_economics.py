@@ -294,6 +294,16 @@ def test_bad_money_inputs_are_refused():
         cost_of_change(FIXED, (unit_cost("ed_attendance", "2023/24"), unit_cost("au_nep_nwau", "2024/25")))
     with pytest.raises(EconomicsInputError, match="service_cost must be a number"):
         net_cost(FIXED, 600.0, "a lot")
+    with pytest.raises(EconomicsInputError, match="value must be a number, not str"):
+        inflate("100", "2022/23", "2023/24")
+    with pytest.raises(EconomicsInputError, match="low must be a number"):
+        draw_range("a", 2, 10)
+    with pytest.raises(EconomicsInputError, match="n_draws must be a whole number"):
+        draw_range(1, 2, 10.5)
+    with pytest.raises(EconomicsInputError, match="effect_limits must be a number"):
+        tornado(-400.0, 600.0, effect_limits=("low", "high"))
+    with pytest.raises(EconomicsInputError, match="horizon must be a number"):
+        tornado(-400.0, 600.0, effect_limits=(-1.0, 1.0), horizon=("a", 3), base_horizon=24)
     assert FIXED[0] == -700  # inputs are not changed
 
 

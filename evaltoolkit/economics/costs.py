@@ -63,6 +63,19 @@ _FY = re.compile(r"^\s*(\d{4})\s*[/\-–]\s*(\d{2}|\d{4})\s*$")
 _CY = re.compile(r"^\s*(\d{4})\s*$")
 
 
+def number(x: object, what: str) -> float:
+    """``x`` as a finite float, or :class:`EconomicsInputError` naming ``what``."""
+    if isinstance(x, bool) or (not isinstance(x, int | float) and not hasattr(x, "__float__")):
+        raise EconomicsInputError(f"{what} must be a number, not {type(x).__name__}")
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise EconomicsInputError(f"{what} must be a number (got {x!r})") from exc
+    if not math.isfinite(v):
+        raise EconomicsInputError(f"{what} must be finite (got {x!r})")
+    return v
+
+
 def format_money(value: float, currency: str, decimals: int | None = None) -> str:
     """``value`` with its currency, e.g. ``£719.10`` or ``AUD 1,074``.
 
@@ -419,8 +432,9 @@ def inflate(
     >>> round(inflate(100, "2023/24", "2022/23", edition=2025), 4)
     97.5895
     """
+    v = number(value, "value")
     f, _ = _factor(from_year, to_year, edition, allow_unverified)
-    return float(value) * f
+    return v * f
 
 
 def inflate_value(

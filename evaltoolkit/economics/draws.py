@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evaltoolkit.economics.costs import UnitCostValue, format_money
+from evaltoolkit.economics.costs import UnitCostValue, format_money, number
 from evaltoolkit.errors import EconomicsInputError
 from evaltoolkit.its.derived import (
     DEFAULT_DRAWS,
@@ -225,8 +225,8 @@ def _activity(
     draws: Any, estimate: float | None, conf_level: float | None
 ) -> tuple[float, np.ndarray, float, str]:
     if isinstance(draws, ChangeDraws):
-        est = draws.estimate if estimate is None else float(estimate)
-        conf = draws.conf_level if conf_level is None else float(conf_level)
+        est = draws.estimate if estimate is None else number(estimate, "estimate")
+        conf = draws.conf_level if conf_level is None else number(conf_level, "conf_level")
         return est, np.asarray(draws.draws, dtype="float64"), conf, draws.method
     if np.ndim(draws) == 0:
         raise EconomicsInputError(
@@ -243,8 +243,8 @@ def _activity(
         raise EconomicsInputError(f"draws: {bad.size} values are not finite (positions {where})")
     if d.size < MIN_DRAWS:
         raise EconomicsInputError(f"draws: need at least {MIN_DRAWS} simulated changes, got {d.size}")
-    est = float(np.median(d)) if estimate is None else float(estimate)
-    conf = 0.95 if conf_level is None else float(conf_level)
+    est = float(np.median(d)) if estimate is None else number(estimate, "estimate")
+    conf = 0.95 if conf_level is None else number(conf_level, "conf_level")
     if not 0.5 < conf < 1:
         raise EconomicsInputError(f"conf_level must be between 0.5 and 1 (got {conf_level!r})")
     return est, d, conf, f"{d.size:,} draws of the change"
@@ -272,9 +272,9 @@ def draw_range(low: float, high: float, n_draws: int, *, seed: int | np.random.G
     >>> bool(d.min() >= 575.0 and d.max() <= 719.1), round(float(d.mean()), 0)
     (True, 647.0)
     """
-    lo, hi = sorted((float(low), float(high)))
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise EconomicsInputError(f"draw_range: bounds must be finite (got {low!r}, {high!r})")
+    lo, hi = sorted((number(low, "low"), number(high, "high")))
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer):
+        raise EconomicsInputError(f"n_draws must be a whole number, not {n_draws!r}")
     n = int(n_draws)
     if n < 1:
         raise EconomicsInputError(f"n_draws must be at least 1, not {n_draws}")

@@ -8,12 +8,12 @@ shows which assumption matters most.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from evaltoolkit.economics.costs import number
 from evaltoolkit.economics.draws import ChangeDraws, _price
 from evaltoolkit.errors import EconomicsInputError
 
@@ -127,8 +127,9 @@ def tornado(
         if effect_limits is None:
             raise EconomicsInputError("effect_limits: give the change at its confidence limits (or draws)")
         limits = effect_limits
-    if len(limits) != 2 or not all(math.isfinite(float(x)) for x in limits):
-        raise EconomicsInputError(f"effect_limits must be two finite numbers (got {limits!r})")
+    if len(limits) != 2:
+        raise EconomicsInputError(f"effect_limits must be two numbers (got {limits!r})")
+    limits = tuple(number(x, "effect_limits") for x in limits)
     price = _price(unit_cost, "unit_cost")
     svc = None if service_cost is None else _price(service_cost, "service_cost")
     out_name = outcome or ("net_cost" if svc is not None else "cost")
@@ -190,15 +191,20 @@ def tornado(
             _value(base_act, price.mid, svc.high, out_name),
         )
     if horizon is not None:
-        if base_horizon is None or not base_horizon > 0:
+        if base_horizon is None or not number(base_horizon, "base_horizon") > 0:
             raise EconomicsInputError("base_horizon: give the (positive) horizon of the activity change")
-        h_lo, h_hi = sorted(float(x) for x in horizon)
+        if len(horizon) != 2:
+            raise EconomicsInputError(f"horizon must be two numbers (got {horizon!r})")
+        h_lo, h_hi = sorted(number(x, "horizon") for x in horizon)
         if h_lo <= 0:
             raise EconomicsInputError(f"horizon must be positive (got {horizon!r})")
         if horizon_activity is not None:
             if len(horizon_activity) != 2:
                 raise EconomicsInputError("horizon_activity: give the change at the two horizons")
-            acts = [float(horizon_activity[0]), float(horizon_activity[1])]
+            acts = [
+                number(horizon_activity[0], "horizon_activity"),
+                number(horizon_activity[1], "horizon_activity"),
+            ]
             if float(horizon[0]) > float(horizon[1]):
                 acts = acts[::-1]
         else:
