@@ -68,3 +68,11 @@ class SPCInputError(EvalToolkitError):
 
 
 __all__ += ["SPCInputError"]
+
+
+class EconomicsInputError(EvalToolkitError):
+    """A cost input is unusable: an unknown unit-cost key or price year, an unverified figure used without
+    ``allow_unverified=True``, a price year outside the inflation index, or draws that cannot be costed."""
+
+
+__all__ += ["EconomicsInputError"]

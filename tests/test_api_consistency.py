@@ -38,6 +38,7 @@ PUBLIC_MODULES = (
     "evaltoolkit.privacy",
     "evaltoolkit.disclosure",
     "evaltoolkit.spc",
+    "evaltoolkit.economics",
     "evaltoolkit.protocol",
     "evaltoolkit.report",
     "evaltoolkit.synth",

@@ -27,6 +27,7 @@ from evaltoolkit.protocol.loader import (
 from evaltoolkit.protocol.schema import (
     CURRENT_SCHEMA_VERSION,
     AnalysisSpec,
+    BedsSpec,
     ChangeRules,
     CohortSpec,
     DataSource,
@@ -40,6 +41,7 @@ from evaltoolkit.protocol.schema import (
     Protocol,
     ReportSpec,
     SeriesSpec,
+    ServiceCost,
     Site,
     SuppressionSpec,
     TalkingTherapiesSpec,
@@ -50,6 +52,7 @@ from evaltoolkit.protocol.schema import (
 __all__ = [
     "CURRENT_SCHEMA_VERSION",
     "AnalysisSpec",
+    "BedsSpec",
     "ChangeRules",
     "CohortSpec",
     "DataSource",
@@ -65,6 +68,7 @@ __all__ = [
     "ProtocolError",
     "ReportSpec",
     "SeriesSpec",
+    "ServiceCost",
     "Site",
     "SuppressionSpec",
     "TalkingTherapiesSpec",

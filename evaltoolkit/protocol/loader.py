@@ -852,6 +852,17 @@ def _check_measures(p: SimpleNamespace, out: list[Problem]) -> None:
                 )
 
 
+def _year(value: Any) -> str:
+    """A price year in one spelling (2024/25 for 2024-25 and 2024–25), else as written."""
+    from evaltoolkit.economics.costs import normalise_year
+    from evaltoolkit.errors import EconomicsInputError
+
+    try:
+        return normalise_year(value)
+    except EconomicsInputError:
+        return str(value)
+
+
 def _check_misc(p: SimpleNamespace, out: list[Problem], raw: Mapping[str, Any]) -> None:
     sup = p.suppression
     raw_sup = raw.get("suppression") if isinstance(raw, Mapping) else None
@@ -878,6 +889,29 @@ def _check_misc(p: SimpleNamespace, out: list[Problem], raw: Mapping[str, Any]) 
                 )
     if sup is not None and sup.rule == "custom" and sup.high < sup.low:
         out.append(Problem("suppression.high", f"must be ≥ suppression.low ({sup.low})"))
+    svc = getattr(p, "service_cost", None)
+    if svc is not None and p.unit_costs:
+        used = {s.unit_cost for s in (p.series or []) if s is not None and s.unit_cost is not None}
+        for key in sorted(used):
+            uc = p.unit_costs.get(key)
+            if uc is None:
+                continue
+            if uc.currency != svc.currency:
+                out.append(
+                    Problem(
+                        "service_cost.currency",
+                        f"is {svc.currency} but unit_costs.{key} is in {uc.currency}; a net cost needs one "
+                        "currency",
+                    )
+                )
+            elif _year(uc.price_year) != _year(svc.price_year):
+                out.append(
+                    Problem(
+                        "service_cost.price_year",
+                        f"is {svc.price_year} but unit_costs.{key} is at {uc.price_year} prices; give both "
+                        "at one price year (unit_costs inflate_to)",
+                    )
+                )
     nothing = not (p.series or []) and p.cohort is None and p.outcome_measures is None and not p.failed
     if nothing:
         out.append(
@@ -1144,7 +1178,7 @@ def protocol_json_schema() -> dict[str, Any]:
     Examples
     --------
     >>> schema = protocol_json_schema()
-    >>> sorted(schema["properties"])[:3]
-    ['analysis', 'authors', 'cohort']
+    >>> sorted(schema["properties"])[:4]
+    ['analysis', 'authors', 'beds', 'cohort']
     """
     return Protocol.model_json_schema()

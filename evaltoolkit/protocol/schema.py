@@ -37,7 +37,12 @@ Sections (top-level keys)
     policy of :mod:`evaltoolkit.disclosure` (``nhs`` by default, ``opensafely``, ``opensafely_midpoint6``,
     ``ukllc``), ``custom`` (``low``/``high``/``round_to``) or ``none``.
 ``unit_costs``
-    Unit costs with currency, price year and source (:class:`UnitCost`).
+    Unit costs with currency, price year and source (:class:`UnitCost`): a figure of the toolkit's table
+    (``ncc``, ``year``) or your own, optionally inflated (``inflate_to``) and with a sensitivity ``range``.
+``service_cost``
+    What the service costs to run, for the net cost and return per pound (:class:`ServiceCost`).
+``beds``
+    Occupancy for showing bed-days released as beds (:class:`BedsSpec`).
 ``report``
     Report options (:class:`ReportSpec`).
 
@@ -62,6 +67,7 @@ __all__ = [
     "CURRENT_SCHEMA_VERSION",
     "PRESET_NAMES",
     "AnalysisSpec",
+    "BedsSpec",
     "ChangeRules",
     "CohortSpec",
     "DataSource",
@@ -77,6 +83,7 @@ __all__ = [
     "ReportSpec",
     "RobustnessSpec",
     "SeriesSpec",
+    "ServiceCost",
     "Site",
     "SuppressionSpec",
     "TalkingTherapiesSpec",
@@ -781,15 +788,209 @@ class SuppressionSpec(_Model):
     round_to: int = Field(5, ge=1, description="custom: other counts are rounded to this base.")
 
 
-class UnitCost(_Model):
-    """A unit cost with its currency, price year and source (always stated in the report)."""
+def _currency(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[A-Z]{3}", value.strip()):
+        raise ValueError(
+            f"must be a three-letter ISO 4217 currency code in capitals, e.g. GBP (got {value!r})"
+        )
+    return value.strip() if isinstance(value, str) else value
 
-    value: float = Field(gt=0, allow_inf_nan=False, description="Cost of one unit.")
-    currency: Literal["GBP", "AUD", "EUR", "USD", "NZD"] = Field(description="ISO currency code.")
-    price_year: Text = Field(description="Price year, e.g. 2022/23.")
-    source: Text = Field(description="Where the value comes from.")
-    unit: Text = Field(description="What one unit is, e.g. 'bed-day'.")
+
+Currency = Annotated[str, BeforeValidator(_currency)]
+
+
+class UnitCost(_Model):
+    """A unit cost with its currency, price year and source (always stated in the report).
+
+    Either name a figure of the toolkit's table (:func:`evaltoolkit.economics.unit_costs`) with ``ncc``
+    and ``year``, whose value, currency, price year, unit and source are filled in from the table, or give
+    your own ``value``, ``currency`` (any ISO 4217 code), ``price_year``, ``unit`` and ``source``.
+    ``inflate_to`` re-expresses a GBP figure at another financial year's prices with the NHS Cost
+    Inflation Index of manual ``index_edition`` (``value`` and ``price_year`` then hold the inflated
+    figure). ``range`` gives a sensitivity range drawn uniformly with the effect's draws: two NCC years
+    (e.g. ``[2023/24, 2024/25]``) or two values at the entry's own price year. A figure (or index value)
+    not verified against its published source is refused unless ``allow_unverified: true``.
+    """
+
+    ncc: Slug | None = Field(
+        None, description="Key of the toolkit's unit-cost table (see evaltoolkit.economics.unit_costs())."
+    )
+    year: str | None = Field(None, description="With ncc: the table's price year, e.g. 2024/25.")
+    value: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Cost of one unit (filled in from the table with ncc)."
+    )
+    currency: Currency | None = Field(None, description="ISO 4217 code, e.g. GBP, AUD, EUR, USD, NZD.")
+    price_year: Text | None = Field(None, description="Price year, e.g. 2022/23 (filled in with ncc).")
+    source: Text | None = Field(None, description="Where the value comes from (filled in with ncc).")
+    unit: Text | None = Field(None, description="What one unit is, e.g. 'bed-day' (filled in with ncc).")
     note: str | None = Field(None, description="Caveats, e.g. 'cash-releasing only if beds close'.")
+    inflate_to: str | None = Field(
+        None, description="Financial year to inflate to with the NHS Cost Inflation Index (GBP only)."
+    )
+    index_edition: int | None = Field(
+        None, description="Manual edition of the NHS Cost Inflation Index (default: the latest shipped)."
+    )
+    allow_unverified: bool = Field(
+        False, description="Accept a figure or index value not verified against its published source."
+    )
+    range: list[float | str] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description=(
+            "Sensitivity range [low, high]: two NCC years (with ncc) or two values at the entry's price year."
+        ),
+    )
+
+    _verified: bool | None = PrivateAttr(default=None)
+    _bounds: tuple[float, float] | None = PrivateAttr(default=None)
+    _figures: tuple[Any, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _resolve(self) -> UnitCost:
+        from evaltoolkit.economics.costs import UnitCostValue, inflate_value, normalise_year, unit_cost
+        from evaltoolkit.errors import EconomicsInputError
+
+        opts = {"index_edition": self.index_edition, "allow_unverified": self.allow_unverified}
+        try:
+            if self.ncc is not None:
+                given = [k for k in ("value", "currency", "price_year") if getattr(self, k) is not None]
+                if given:
+                    raise ValueError(
+                        f"{', '.join(given)}: filled in from the unit-cost table with ncc; remove "
+                        f"{'it' if len(given) == 1 else 'them'}, or drop ncc and give your own figure"
+                    )
+                if self.year is None:
+                    raise ValueError(f"ncc {self.ncc!r} needs year (the table's price year, e.g. 2024/25)")
+                fig = unit_cost(self.ncc, self.year, allow_unverified=self.allow_unverified)
+                source = self.source or fig.source
+                unit = self.unit or fig.unit
+            else:
+                if self.year is not None:
+                    raise ValueError("year goes with ncc (a figure of the table); give price_year instead")
+                missing = [
+                    k
+                    for k in ("value", "currency", "price_year", "source", "unit")
+                    if getattr(self, k) is None
+                ]
+                if missing:
+                    raise ValueError(
+                        f"give ncc and year (a figure of the toolkit's table) or your own figure: "
+                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
+                    )
+                fig = UnitCostValue(
+                    value=float(self.value),  # type: ignore[arg-type]
+                    currency=str(self.currency),
+                    unit=str(self.unit),
+                    price_year=str(self.price_year),
+                    source=str(self.source),
+                    verified=None,
+                )
+                source, unit = str(self.source), str(self.unit)
+            figures = [fig]
+            if self.range is not None:
+                for x in self.range:
+                    if isinstance(x, str):
+                        if self.ncc is None:
+                            raise ValueError(f"range: {x!r} is a year; years go with ncc (give two values)")
+                        figures.append(unit_cost(self.ncc, x, allow_unverified=self.allow_unverified))
+                    else:
+                        if not x > 0:
+                            raise ValueError(f"range: values must be positive (got {x!r})")
+                        figures.append(
+                            UnitCostValue(
+                                float(x), fig.currency, fig.unit, fig.price_year, fig.source, fig.verified
+                            )
+                        )
+            if self.inflate_to is not None:
+                normalise_year(self.inflate_to, "inflate_to")
+                figures = [inflate_value(f, self.inflate_to, **opts) for f in figures]
+            main = figures[0]
+        except EconomicsInputError as exc:
+            raise ValueError(str(exc)) from None
+        object.__setattr__(self, "value", main.value)
+        object.__setattr__(self, "currency", main.currency)
+        object.__setattr__(self, "price_year", main.price_year)
+        object.__setattr__(self, "unit", unit)
+        object.__setattr__(self, "source", main.source if self.inflate_to is not None else source)
+        self._verified = None if self.ncc is None else all(bool(f.verified) for f in figures)
+        self._figures = tuple(figures)
+        if len(figures) == 3:
+            lo, hi = sorted((figures[1].value, figures[2].value))
+            self._bounds = (lo, hi)
+        return self
+
+    @property
+    def verified(self) -> bool | None:
+        """Whether a table figure (and any index values used) are verified; None for your own figure,
+        which the toolkit cannot check."""
+        return self._verified
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The sensitivity range (low, high) at the entry's price year, or None."""
+        return self._bounds
+
+    def price(self) -> Any:
+        """What the money functions of :mod:`evaltoolkit.economics` take: one
+        :class:`~evaltoolkit.economics.UnitCostValue`, or a (low, high) pair of them when ``range`` is given.
+        """
+        main = self._figures[0]
+        if len(self._figures) < 3:
+            return main
+        lo, hi = sorted(self._figures[1:], key=lambda f: f.value)
+        return (lo, hi)
+
+
+class ServiceCost(_Model):
+    """What the service costs to run, for the net cost and the return per pound spent.
+
+    ``amount`` per year (``per: year``, the default) or for the whole evaluation (``per: total``), in the
+    currency and price year of the unit costs it is set against. ``range`` gives a sensitivity range.
+    """
+
+    amount: float = Field(gt=0, allow_inf_nan=False, description="Cost of the service (per year, or total).")
+    currency: Currency = Field(description="ISO 4217 code; the same as the unit costs'.")
+    price_year: Text = Field(description="Price year, e.g. 2024/25.")
+    per: Literal["year", "total"] = Field("year", description="year (the default) or total.")
+    range: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="Sensitivity range [low, high], same basis as amount."
+    )
+    source: str | None = Field(None, description="Where the figure comes from (e.g. the service budget).")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _positive_range(self) -> ServiceCost:
+        if self.range is not None and not all(x > 0 for x in self.range):
+            raise ValueError(f"range: values must be positive (got {self.range})")
+        return self
+
+    def for_months(self, months: float) -> float | tuple[float, float]:
+        """The cost over ``months`` (the horizon of the activity change): a value, or (low, high) with range.
+
+        Examples
+        --------
+        >>> ServiceCost(amount=120_000, currency="GBP", price_year="2024/25").for_months(24)
+        240000.0
+        """
+        f = months / 12 if self.per == "year" else 1.0
+        if self.range is None:
+            return self.amount * f
+        lo, hi = sorted(self.range)
+        return (lo * f, hi * f)
+
+
+class BedsSpec(_Model):
+    """How bed-days released are shown as beds: ``bed-days / (days × occupancy)``.
+
+    They are **capacity released** (used by other patients, no cash) unless ``removed: true`` records
+    that the service closes beds or removes staff.
+    """
+
+    occupancy: float = Field(0.85, gt=0, le=1, description="Target bed occupancy (proportion, 0-1).")
+    removed: bool = Field(
+        False, description="Beds or staff are removed, so bed-days released are cash (default: capacity)."
+    )
 
 
 class ReportSpec(_Model):
@@ -829,6 +1030,10 @@ class Protocol(_Model):
     outcome_measures: OutcomeMeasuresSpec | None = None
     suppression: SuppressionSpec = Field(default_factory=SuppressionSpec)
     unit_costs: dict[Slug, UnitCost] = Field(default_factory=dict)
+    service_cost: ServiceCost | None = Field(
+        None, description="What the service costs to run (net cost and return per pound spent)."
+    )
+    beds: BedsSpec | None = Field(None, description="Bed-days released shown as beds (occupancy).")
     report: ReportSpec = Field(default_factory=ReportSpec)
 
     _path: Path | None = PrivateAttr(default=None)

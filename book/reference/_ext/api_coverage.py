@@ -25,6 +25,7 @@ COVERED = {
     "evaltoolkit.privacy": "reference/api/privacy.md",
     "evaltoolkit.disclosure": "reference/api/disclosure.md",
     "evaltoolkit.spc": "reference/api/spc.md",
+    "evaltoolkit.economics": "reference/api/economics.md",
     "evaltoolkit.schemas": "reference/api/schemas.md",
     "evaltoolkit.errors": "reference/api/schemas.md",
 }
