@@ -142,8 +142,28 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _unit_words(unit: str) -> str:
+    """``bed_day`` → ``bed-day`` (the unit-cost table's keys read as words)."""
+    return unit.replace("_", "-")
+
+
+def price_words(c: dict[str, Any]) -> str:
+    """The unit cost of a costed series in words: one figure, or the two figures of a range."""
+    cur, unit = c["currency"], _unit_words(c["unit"])
+    if c.get("range"):
+        lo, hi = c["range"]
+        return f"{money_exact(lo, cur)} to {money_exact(hi, cur)} per {unit} (drawn uniformly between them)"
+    return f"{money_exact(c['value'], cur)} per {unit} ({c['price_year']} prices)"
+
+
+def _beds(x: float) -> str:
+    """``4.7 fewer`` / ``0.7 more`` beds."""
+    return f"{fmt_num(abs(x), 1)} {'fewer' if x < 0 else 'more'}"
+
+
 def _cost_sentences(results: dict[str, Any]) -> list[str]:
     out = []
+    conf = f"{results.get('conf_level', 0.95) * 100:g}% CI"
     for c in results.get("costs") or []:
         if c.get("estimate") is None:
             continue
@@ -155,12 +175,34 @@ def _cost_sentences(results: dict[str, Any]) -> list[str]:
             ci = f"{money(lo, cur)} to {money(hi, cur)} more"
         else:
             ci = f"{money(-lo, cur)} less to {money(hi, cur)} more"
+        text = (
+            f"Valued at {price_words(c)}, the change in {lower_first(c['series_label'])} amounts to about "
+            f"{money(abs(est), cur)} {'less' if est < 0 else 'more'} over the same period ({conf} {ci})."
+        )
+        b = c.get("beds_equivalent")
+        if b and b.get("estimate") is not None:
+            text += (
+                f" As beds at {b['occupancy'] * 100:g}% occupancy over the {round(b['days'] / 365.25 * 12)} "
+                f"months, sites combined: {_beds(b['estimate'])} ({conf} {_beds(b['ci_lower'])} to "
+                f"{_beds(b['ci_upper'])}), {b['label']}."
+            )
+        out.append(text + (f" {c['note']}" if c.get("note") else ""))
+    e = results.get("economics")
+    if e:
+        sc, net, ret = e["service_cost"], e["net_cost"], e["return_per_pound"]
+        cur = sc["currency"]
         out.append(
-            f"Valued at {money_exact(c['value'], cur)} per {c['unit']} ({c['price_year']} prices), "
-            f"the change in {lower_first(c['series_label'])} amounts to about {money(abs(est), cur)} "
-            f"{'less' if est < 0 else 'more'} over the same period "
-            f"({results.get('conf_level', 0.95) * 100:g}% CI "
-            f"{ci})." + (f" {c['note']}" if c.get("note") else "")
+            f"The service costs {money(sc['over_horizon'], cur)} over the {sc['horizon_months']} months "
+            f"({sc['price_year']} prices). Net of the costed changes, it "
+            + (
+                f"releases about {money(-net['estimate'], cur)} more than it costs"
+                if net["estimate"] < 0
+                else f"costs about {money(net['estimate'], cur)} more than it releases"
+            )
+            + f" ({conf} {money(-net['ci_upper'], cur)} to {money(-net['ci_lower'], cur)} "
+            f"released net): {fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
+            f"({conf} {fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)}). Money released is "
+            "capacity for other patients, not cash, unless beds or staff are removed."
         )
     return out
 

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evaltoolkit.disclosure import assert_published, assert_published_table
@@ -329,38 +330,134 @@ def _its_block(
     }
 
 
-def _costs(protocol: Protocol, its: dict[str, Any]) -> list[dict[str, Any]]:
+def _money_row(table: pd.DataFrame, term: str) -> dict[str, Any]:
+    row = table.set_index("term").loc[term]
+    return {k: row[k] for k in ("estimate", "ci_lower", "ci_upper", "p_value", "std_error")}
+
+
+def _costs(protocol: Protocol, its: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Money from the same draws as the effects: per costed series the cost of the change (a unit-cost
+    range drawn uniformly), beds-equivalent for bed-days (capacity released), a one-way sensitivity table;
+    with a service cost, the net cost and the return per pound over the horizon (costed series summed)."""
+    import zlib
+
+    from evaltoolkit.economics import ChangeDraws, beds_equivalent, cost_draws, cost_of_change, tornado
+
     effects = its["_effects"]
+    conf = protocol.analysis.conf_level if protocol.analysis is not None else 0.95
+    horizon = its["horizon_months"]
     out = []
+    summed: list[tuple[float, np.ndarray]] = []
     for spec in protocol.series:
         if spec.unit_cost is None:
             continue
         uc = protocol.unit_costs[spec.unit_cost]
         c = next((x for x in its["combined"] if x["series"] == spec.name and x["method_id"] == "m0"), None)
         ok = c is not None and c.get("status") == "ok"
-        cost = effects[(spec.name, 0)].cost(uc.value) if ok else {}
-        out.append(
-            {
-                "series": spec.name,
-                "series_label": spec.label,
-                "unit_cost": spec.unit_cost,
-                "value": uc.value,
-                "currency": uc.currency,
-                "price_year": uc.price_year,
-                "unit": uc.unit,
-                "source": uc.source,
-                "note": uc.note,
-                "estimate": cost.get("estimate"),
-                "ci_lower": cost.get("ci_lower"),
-                "ci_upper": cost.get("ci_upper"),
-                "p_value": cost.get("p_value"),
-                "method": (
-                    "primary method, sites combined, cumulative over the horizon × unit cost; the same "
-                    "draws as the change in the outcome"
-                ),
-            }
-        )
-    return out
+        row: dict[str, Any] = {
+            "series": spec.name,
+            "series_label": spec.label,
+            "unit_cost": spec.unit_cost,
+            "value": uc.value,
+            "currency": uc.currency,
+            "price_year": uc.price_year,
+            "unit": uc.unit,
+            "source": uc.source,
+            "note": uc.note,
+            "range": list(uc.bounds) if uc.bounds is not None else None,
+            "estimate": None,
+            "ci_lower": None,
+            "ci_upper": None,
+            "p_value": None,
+            "beds_equivalent": None,
+            "sensitivity": [],
+        }
+        if ok:
+            eff = effects[(spec.name, 0)]
+            tot = eff.totals[eff.sites[0]]
+            for site in eff.sites[1:]:
+                tot = tot + eff.totals[site]
+            est, d = tot.absolute(per_period=True)
+            draws = ChangeDraws(est, d, conf, "the effect's draws, sites combined")
+            seed = (protocol.seed + zlib.crc32(spec.name.encode())) % 2**32
+            money = cost_of_change(draws, uc.price(), seed=seed)
+            row.update(_money_row(money, "cost"))
+            row["method"] = (
+                "primary method, sites combined, cumulative over the horizon × unit cost; the same draws as "
+                "the change in the outcome"
+                + (" (unit cost drawn uniformly between the two figures)" if uc.bounds is not None else "")
+            )
+            summed.append((float(row["estimate"]), cost_draws(d, uc.price(), seed=seed)))
+            if spec.measure == "bed_days":
+                beds = protocol.beds
+                days = horizon * 365.25 / 12  # beds across the sites combined, over the horizon
+                b = beds_equivalent(
+                    draws,
+                    days=days,
+                    occupancy=beds.occupancy if beds is not None else 0.85,
+                    removed=bool(beds is not None and beds.removed),
+                ).iloc[0]
+                row["beds_equivalent"] = {
+                    "estimate": b["estimate"],
+                    "ci_lower": b["ci_lower"],
+                    "ci_upper": b["ci_upper"],
+                    "occupancy": beds.occupancy if beds is not None else 0.85,
+                    "days": days,
+                    "n_sites": len(eff.sites),
+                    "label": b["label"],
+                }
+            t = tornado(draws, uc.price(), horizon=(horizon / 2, horizon * 1.5), base_horizon=horizon)
+            row["sensitivity"] = t.to_dict("records")
+        out.append(row)
+    return out, _net(protocol, out, summed, horizon, conf)
+
+
+def _net(
+    protocol: Protocol,
+    costs: list[dict[str, Any]],
+    summed: list[tuple[float, np.ndarray]],
+    horizon: int,
+    conf: float,
+) -> dict[str, Any] | None:
+    """Net cost and return per pound: the service cost over the horizon plus the summed cost draws."""
+    svc = protocol.service_cost
+    if svc is None or not summed:
+        return None
+    from evaltoolkit.economics import draw_range
+    from evaltoolkit.its.derived import summarise_draws
+
+    est = float(sum(e for e, _ in summed))
+    d = np.sum([x for _, x in summed], axis=0)
+    n_sites = len([s for s in protocol.sites if s.role == "intervention"])
+    cost = svc.for_months(horizon)
+    if isinstance(cost, tuple):
+        s = draw_range(cost[0], cost[1], d.size, seed=protocol.seed)
+        s_mid = sum(cost) / 2
+    else:
+        s, s_mid = np.full(d.size, float(cost)), float(cost)
+    net = summarise_draws("net_cost", s_mid + est, s + d, conf)
+    ret = summarise_draws("return_per_pound", -est / s_mid, -d / s, conf)
+    keys = ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")
+    return {
+        "service_cost": {
+            "amount": svc.amount,
+            "per": svc.per,
+            "range": svc.range,
+            "currency": svc.currency,
+            "price_year": svc.price_year,
+            "source": svc.source,
+            "over_horizon": s_mid,
+            "horizon_months": horizon,
+            "n_sites": n_sites,
+        },
+        "series": [c["series"] for c in costs if c["estimate"] is not None],
+        "net_cost": {k: net[k] for k in keys},
+        "return_per_pound": {k: ret[k] for k in keys},
+        "method": (
+            "service cost over the horizon plus the cost of the change in each costed outcome, draw by draw "
+            "(outcomes drawn independently; a service-cost range drawn uniformly); percentile intervals"
+        ),
+    }
 
 
 def _estimates(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -668,6 +765,7 @@ def run_protocol(
         "series": [s.model_dump(mode="json") for s in protocol.series],
         "its": None,
         "costs": [],
+        "economics": None,
         "cohort": None,
         "outcome_measures": None,
     }
@@ -701,7 +799,7 @@ def run_protocol(
             "excluded": bool(exclude),
             "periods": {name: len(p) for name, p in checks.warmup.items()},
         }
-        results["costs"] = _costs(protocol, results["its"])
+        results["costs"], results["economics"] = _costs(protocol, results["its"])
         del results["its"]["_effects"]  # the draws stay in this run; results.json holds their summaries
         step("its")
     if protocol.cohort is not None:
