@@ -61,8 +61,28 @@ def test_relative_absolute_and_money_agree(results, name):
         comb = next(x for x in r["its"]["combined"] if x["series"] == c["series"] and x["method_id"] == "m0")
         assert _sign(c["estimate"]) == _sign(comb["estimate"])
         assert _excludes(c["ci_lower"], c["ci_upper"]) == _excludes(comb["ci_lower"], comb["ci_upper"])
-        # the same draws times the unit cost (to the 6 significant digits of results.json)
-        assert c["ci_lower"] == pytest.approx(comb["ci_lower"] * c["value"], rel=1e-5)
+        if c["range"] is None:
+            # the same draws times the unit cost (to the 6 significant digits of results.json)
+            assert c["ci_lower"] == pytest.approx(comb["ci_lower"] * c["value"], rel=1e-5)
+        else:
+            # a unit cost drawn between low and high: the estimate is the change × the middle of the range
+            assert c["estimate"] == pytest.approx(comb["estimate"] * sum(c["range"]) / 2, rel=1e-5)
+        b = c["beds_equivalent"]
+        if b is not None:
+            # beds = bed-days / (days × occupancy), by hand; the same draws, so the same direction
+            occ = b["occupancy"]
+            assert b["estimate"] == pytest.approx(comb["estimate"] / (730.5 * occ), rel=1e-5)
+            assert b["ci_lower"] == pytest.approx(comb["ci_lower"] / (730.5 * occ), rel=1e-5)
+            assert b["label"] == "capacity released" and b["estimate"] < 0
+    e = r.get("economics")
+    if e:
+        costs = [c["estimate"] for c in r["costs"] if c["estimate"] is not None]
+        svc = e["service_cost"]["over_horizon"]
+        assert svc == pytest.approx(e["service_cost"]["amount"] * 2)  # per year, 24-month horizon
+        assert e["net_cost"]["estimate"] == pytest.approx(svc + sum(costs), rel=1e-5)
+        assert e["return_per_pound"]["estimate"] == pytest.approx(-sum(costs) / svc, rel=1e-5)
+        # net cost below zero exactly when more than a pound comes back per pound spent, draw by draw
+        assert (e["net_cost"]["ci_upper"] < 0) == (e["return_per_pound"]["ci_lower"] > 1)
     for rob in ((r.get("its") or {}).get("robustness") or {}).get("checks") or []:
         if rob["check"] == "leave_one_out" and rob["ci_lower"] is not None:
             assert _excludes(rob["ci_lower"], rob["ci_upper"]) == _excludes(

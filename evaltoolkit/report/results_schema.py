@@ -13,7 +13,9 @@ error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
 ``data.series_checks``; ``1.0`` was the first. Compatible additions since 2.0: ``its.draws``, the
 ``mc_error``/``n_draws``/``interval`` of ``cumulative`` and ``combined``, ``its.heterogeneity``,
 ``costs[].p_value`` and the top-level ``synthesis`` (evaltoolkit 0.3), ``suppression.source`` and the
-named policies of ``suppression.rule``.
+named policies of ``suppression.rule``; ``costs[].range``, ``costs[].beds_equivalent``,
+``costs[].sensitivity``, the top-level ``economics`` (net cost and return per pound) and ``spc`` (evaltoolkit
+0.4).
 
 Top-level keys
 --------------
@@ -42,7 +44,19 @@ Top-level keys
 ``its``                       ``null`` or ``{horizon_months, conf_level, methods, fits, combined, staggered,
                               plots}`` (``staggered``: empty unless ``design.staggered``)
 ``costs``                     ``[{series, unit_cost, value, currency, price_year, unit, source, note,
-                              estimate, ci_lower, ci_upper, method}]``
+                              range, estimate, ci_lower, ci_upper, p_value, method, beds_equivalent,
+                              sensitivity}]``: the cost of the change over the horizon, sites combined,
+                              from the effect's draws (``range``: two unit costs drawn uniformly);
+                              ``beds_equivalent`` (bed-day series) ``{estimate, ci_lower, ci_upper,
+                              occupancy, days, n_sites, label}``; ``sensitivity``: the one-way table of
+                              :func:`evaltoolkit.economics.tornado`
+``economics``                 ``null``, or with a protocol ``service_cost``: ``{service_cost, series,
+                              net_cost, return_per_pound, method}`` over the horizon
+``spc``                       (ITS protocols) ``{method, charts, board}``: Making Data Count XmR charts of
+                              each primary series and site from the *published* monthly values, limits
+                              rebased at go-live (``charts[].points``: ``period, value, mean, lpl, upl,
+                              point_type, rule``; ``charted`` false with a ``reason`` when months are
+                              hidden by the small-number rule); ``board``: the board-pack rows
 ``cohort``                    ``null`` or the before/after cohort analysis
 ``outcome_measures``          ``null`` or the questionnaire analyses
 ``estimates``                 every estimate as one flat record (below)
