@@ -5,7 +5,8 @@
   :func:`write_outputs` writes the output folder (see :mod:`evaltoolkit.report.run`).
 * :func:`build_report` turns results into a :class:`~evaltoolkit.report.document.Report` (plain-language
   summary first); :func:`render_markdown` / :func:`render_html` render it; :func:`render_folder`
-  re-renders a results folder; :func:`show_section` displays a section in a notebook.
+  re-renders a results folder; :func:`show_section` displays a section in a notebook and
+  :func:`show_metadata` the facts every report states at its top (:func:`report_metadata`).
 * :func:`write_book_pages` generates the Jupyter Book page of every protocol from one template.
 
 The results.json schema is documented in :mod:`evaltoolkit.report.results_schema`.
@@ -18,6 +19,8 @@ from evaltoolkit.report.document import (
     build_report,
     render_html,
     render_markdown,
+    report_metadata,
+    show_metadata,
     show_section,
 )
 from evaltoolkit.report.figures import figure_specs, save_figures
@@ -39,8 +42,10 @@ __all__ = [
     "render_folder",
     "render_html",
     "render_markdown",
+    "report_metadata",
     "run_protocol",
     "save_figures",
+    "show_metadata",
     "show_section",
     "stale_book_pages",
     "write_book_pages",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from evaltoolkit.data.load import source_files
 from evaltoolkit.protocol import Protocol, load_protocol
 from evaltoolkit.report.document import SECTIONS
 from evaltoolkit.report.templates import BOOK_PAGE, BOOK_SECTION
@@ -21,6 +22,48 @@ __all__ = ["book_page", "page_sections", "stale_book_pages", "write_book_pages"]
 
 PAGES_DIR = "reports"
 """Folder of the generated pages inside the book."""
+
+OUTPUTS_DIR = "_outputs"
+"""Folder (inside :data:`PAGES_DIR`) where a page writes its run's outputs when the book is built, for
+download; ignored by git and by the book build."""
+
+_KIND_NOTICE = {
+    "synthetic": (
+        "\n```{warning}\n**Synthetic data.** Every record behind this report is made up; no real "
+        "person, site or service is described and no finding applies to a real service.\n```\n"
+    ),
+    "real": "",
+    "unspecified": (
+        "\n```{warning}\n**Kind of data not stated.** The protocol does not say whether its data are "
+        "synthetic or real (`data.kind`).\n```\n"
+    ),
+}
+_DATA_WORDS = {
+    "synthetic": "the bundled **synthetic** data",
+    "real": "the extracts named in the protocol",
+    "unspecified": "the extracts named in the protocol",
+}
+
+
+def _rel(path: Path, pages: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), pages.resolve())).as_posix()
+
+
+def _downloads(protocol: Protocol, protocol_path: Path, pages: Path) -> str:
+    """The sentence offering the protocol, the data files (synthetic data only) and the results zip."""
+    parts = [f"The protocol: {{download}}`{protocol_path.name} <{_rel(protocol_path, pages)}>`."]
+    if protocol.data.kind == "synthetic":
+        folder = protocol.data_folder()
+        files = [f for src in protocol.data.sources.values() for f in source_files(src.file, folder)]
+        links = ", ".join(f"{{download}}`{f.name} <{_rel(f, pages)}>`" for f in dict.fromkeys(files))
+        if links:
+            parts.append(f"The synthetic data it reads: {links}.")
+    parts.append(
+        f"The results files of this run (results.json, the tables as CSV, the figures, report.md, the "
+        f"standalone report.html and manifest.json): "
+        f"{{download}}`{protocol.name}_results.zip <{OUTPUTS_DIR}/{protocol.name}_results.zip>`."
+    )
+    return " ".join(parts)
 
 
 def page_sections(protocol: Protocol) -> list[tuple[str, str]]:
@@ -44,8 +87,13 @@ def book_page(protocol_path: str | Path, *, book_dir: str | Path) -> str:
     sections = "".join(BOOK_SECTION.substitute(id=i, title=t) for i, t in page_sections(protocol))
     return BOOK_PAGE.substitute(
         title=protocol.title,
+        name=protocol.name,
+        kind_notice=_KIND_NOTICE[protocol.data.kind],
+        data_words=_DATA_WORDS[protocol.data.kind],
         protocol_file=protocol_path.name,
         protocol_path=rel,
+        outputs=OUTPUTS_DIR,
+        downloads=_downloads(protocol, protocol_path, pages),
         sections=sections,
     )
 
