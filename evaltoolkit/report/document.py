@@ -1143,14 +1143,32 @@ def _methods(results: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+def _fired(row: dict[str, Any]) -> bool:
+    """A data-quality rule that found something (rows affected, published as a count or ``*``)."""
+    return row["rule"] != "rows_read" and row["n_rows"] not in (None, 0)
+
+
 def _data_quality(results: dict[str, Any]) -> list[Block]:
     inputs = results["data"]["inputs"]
     q = results["data"]["quality"]
-    return [
+    fired = [r for r in q if _fired(r)]
+    clean = [r for r in q if r["rule"] != "rows_read" and r["n_rows"] == 0]
+    unchecked = [r for r in q if r["rule"] != "rows_read" and r["n_rows"] is None]
+    not_checked = ", ".join(sorted({f"{r['extract']} {r['rule']}" for r in unchecked}))
+    total = (
+        f"Checked, nothing found: {len(clean)} rule{'s' if len(clean) != 1 else ''}"
+        + (
+            f"; not checked (the column is not in the extract): {len(unchecked)} ({not_checked})"
+            if unchecked
+            else ""
+        )
+        + ". Every rule, with its counts, is listed in tables/data_quality.csv and results.json."
+    )
+    blocks: list[Block] = [
         Para(
             "Every extract was validated and cleaned by documented rules applied in a fixed order; nothing "
-            "was dropped "
-            "silently. Counts here are published counts. Rules that were checked and found nothing show 0."
+            "was dropped silently. Counts here are published counts. The table lists the rules that found "
+            "something; the line below it counts the rules that were checked and found nothing."
         ),
         Table(
             _table(
@@ -1168,26 +1186,32 @@ def _data_quality(results: dict[str, Any]) -> list[Block]:
             ),
             "Extracts read.",
         ),
-        Table(
-            _table(
-                q,
-                {
-                    "extract": "extract",
-                    "rule": "rule",
-                    "column": "column",
-                    "n_rows": "rows",
-                    "n_excluded": "excluded",
-                    "action": "action",
-                },
-                {
-                    "n_rows": lambda v, r: "not checked" if v is None else _count(v),
-                    "n_excluded": lambda v, r: _count(v),
-                },
-            ),
-            "Data-quality rules: rows affected and the action taken.",
-        ),
-        *_series_checks(results),
     ]
+    if fired:
+        blocks.append(
+            Table(
+                _table(
+                    fired,
+                    {
+                        "extract": "extract",
+                        "rule": "rule",
+                        "column": "column",
+                        "n_rows": "rows",
+                        "n_excluded": "excluded",
+                        "action": "action",
+                    },
+                    {
+                        "n_rows": lambda v, r: _count(v),
+                        "n_excluded": lambda v, r: _count(v),
+                    },
+                ),
+                "Data-quality rules that found something: rows affected and the action taken.",
+            )
+        )
+    else:
+        blocks.append(Para("No data-quality rule found anything."))
+    blocks.append(Para(f"**{total}**"))
+    return [*blocks, *_series_checks(results)]
 
 
 def _warmup_text(results: dict[str, Any]) -> str:

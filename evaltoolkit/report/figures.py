@@ -285,7 +285,8 @@ def _robustness_figure(results: dict[str, Any]) -> Figure:
             exponentiate=ratio,
             conf_level=conf,
             title=_wrap(
-                (s.get("short_label") or s["label"]) + " — level change (filled: interval excludes no change)",
+                (s.get("short_label") or s["label"])
+                + " — level change (filled: interval excludes no change)",
                 2.6,
             ),
             empty_text=[""] * len(rows),

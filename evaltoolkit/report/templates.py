@@ -24,7 +24,8 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 0.
           margin: 0.6rem 0 1rem; }
 dl.meta dt { font-weight: 600; color: #444; }
 dl.meta dd { margin: 0; }
-@media (max-width: 30rem) { dl.meta { grid-template-columns: 1fr; } dl.meta dd { margin-bottom: 0.3rem; } }
+@media (max-width: 30rem) { dl.meta { grid-template-columns: 1fr; } dl.meta dd { margin-bottom: 0.3rem; }
+                            nav ol { columns: 1; } body { padding: 0 0.8rem; } }
 nav ol { columns: 2; font-size: 0.92rem; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0 1.2rem; }
 caption { caption-side: bottom; text-align: left; color: #555; font-size: 0.82rem; padding-top: 0.3rem; }
