@@ -1264,8 +1264,9 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
 
 
 _GLOSSARY_INTRO = Para(
-    "Short meanings of the technical terms this report uses; the first use of a term in each section links "
-    "here. The evaltoolkit book's glossary (Reference, Glossary) has fuller definitions and sources."
+    "Short meanings of the technical terms this report uses (in the HTML report, the first use of a term in "
+    "each section links here). The evaltoolkit book's glossary (Reference, Glossary) has fuller definitions "
+    "and sources."
 )
 
 
