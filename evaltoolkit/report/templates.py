@@ -24,8 +24,6 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 0.
           margin: 0.6rem 0 1rem; }
 dl.meta dt { font-weight: 600; color: #444; }
 dl.meta dd { margin: 0; }
-@media (max-width: 30rem) { dl.meta { grid-template-columns: 1fr; } dl.meta dd { margin-bottom: 0.3rem; }
-                            nav ol { columns: 1; } body { padding: 0 0.8rem; } }
 nav ol { columns: 2; font-size: 0.92rem; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0 1.2rem; }
 caption { caption-side: bottom; text-align: left; color: #555; font-size: 0.82rem; padding-top: 0.3rem; }
@@ -33,12 +31,14 @@ th, td { border-bottom: 1px solid #e3e3e3; padding: 0.25rem 0.5rem; text-align: 
 th { background: #f4f6f8; }
 .table-wrap { overflow-x: auto; }
 figure { margin: 1rem 0 1.5rem; }
-figure img { max-width: 100%; height: auto; }
+figure img { width: 100%; max-width: 36rem; height: auto; }
 figcaption { color: #555; font-size: 0.85rem; }
 a.term { color: inherit; text-decoration: underline dotted; }
 dl.glossary dt { font-weight: 600; margin-top: 0.5rem; }
 dl.glossary dd { margin-left: 1rem; }
 footer { margin-top: 3rem; color: #777; font-size: 0.8rem; }
+@media (max-width: 30rem) { dl.meta { grid-template-columns: 1fr; } dl.meta dd { margin-bottom: 0.3rem; }
+                            nav ol { columns: 1; } body { padding: 0 0.8rem; } }
 @media print { nav { display: none; } h2 { page-break-after: avoid; }
                figure, table { page-break-inside: avoid; } }
 """
