@@ -4,6 +4,12 @@ internal links (and their #anchors) exist, and nothing is fetched from outside t
 Uses headless Chromium (Debian package ``chromium``; ``make test`` installs it when missing) driven by
 Playwright with ``executable_path``, so no browser is downloaded. Screenshots of the home page and of the
 first report page land in ``build/screenshots/`` for inspection.
+
+The standalone ``report.html`` of every ready protocol is opened too, at 1280 and at 400 pixels wide
+(a phone): it loads with no console error and no request leaving the page, its images (data URIs) decode,
+its glossary links land on anchors of the page, the synthetic-data banner is on the first screen, and at
+400 pixels the page does not scroll sideways. Screenshots ``report_<name>_<width>.png`` (first screen and
+full page) land in ``build/screenshots/``. That test skips when Chromium is not installed.
 """
 
 from __future__ import annotations
@@ -67,8 +73,6 @@ def _ids(path: Path) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
 
 
-@pytest.mark.book
-@pytest.mark.slow
 def _console_error(message, events: list[str]) -> None:
     """Record a console error with the URL it concerns. Chromium's own request for /favicon.ico (made
     by the browser, not by the page, which links its icon) is not the book's: it is left out."""
@@ -80,6 +84,8 @@ def _console_error(message, events: list[str]) -> None:
     events.append(f"console {message.type}: {message.text} ({url or 'no url'})")
 
 
+@pytest.mark.book
+@pytest.mark.slow
 def test_every_page_in_a_real_browser(built_book, server):
     from playwright import sync_api  # part of the dev extra: a missing install is a failure, not a skip
 
@@ -145,3 +151,77 @@ def test_every_page_in_a_real_browser(built_book, server):
         browser.close()
     assert not problems, "\n".join(problems)
     assert (SHOTS / "home.png").stat().st_size > 10_000
+
+
+READY = ("project_air", "change_programme", "leadership_programme")
+WIDTHS = (1280, 400)
+
+
+@pytest.fixture(scope="module")
+def standalone_reports(tmp_path_factory):
+    """The output folder of every ready protocol (report.html with its figures embedded)."""
+    from evaltoolkit.report import run_protocol, write_outputs
+
+    out = {}
+    for name in READY:
+        folder = tmp_path_factory.mktemp(f"browser_{name}")
+        write_outputs(run_protocol(ROOT / "protocols" / f"{name}.yaml"), folder, command="browser test")
+        out[name] = folder / "report.html"
+    return out
+
+
+@pytest.mark.slow
+def test_standalone_reports_in_a_real_browser(standalone_reports):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Chromium is not installed (`make chromium` installs the Debian package)")
+    from playwright import sync_api
+
+    problems: list[str] = []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width in WIDTHS:
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            page = context.new_page()
+            events: list[str] = []
+            page.on("console", lambda m, events=events: _console_error(m, events))
+            page.on("pageerror", lambda e, events=events: events.append(f"page error: {e}"))
+            page.on(
+                "request",
+                lambda r, events=events: (
+                    events.append(f"request leaving the page: {r.url}")
+                    if not r.url.startswith(("data:", "file:"))
+                    else None
+                ),
+            )
+            for name, path in standalone_reports.items():
+                events.clear()
+                page.goto(path.as_uri(), wait_until="load")
+                where = f"{name} at {width} px"
+                images = page.eval_on_selector_all(
+                    "img", "els => els.map(e => [e.getAttribute('alt'), e.complete && e.naturalWidth > 0])"
+                )
+                if not images:
+                    problems.append(f"{where}: no figures")
+                problems += [f"{where}: figure did not load: {alt}" for alt, ok in images if not ok]
+                targets = page.eval_on_selector_all(
+                    "a[href^='#']", "els => els.map(e => e.getAttribute('href').slice(1))"
+                )
+                missing = page.evaluate("ids => ids.filter(i => !document.getElementById(i))", targets)
+                problems += [f"{where}: link to a missing anchor #{i}" for i in missing]
+                banner = page.query_selector(".banner.synthetic")
+                if banner is None or not banner.is_visible() or banner.bounding_box()["y"] > 900:
+                    problems.append(f"{where}: the synthetic-data banner is not on the first screen")
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                if overflow > 1:
+                    problems.append(f"{where}: the page scrolls sideways by {overflow} px")
+                problems += [f"{where}: {e}" for e in events]
+                page.screenshot(path=str(SHOTS / f"report_{name}_{width}.png"), full_page=False)
+                page.screenshot(path=str(SHOTS / f"report_{name}_{width}_full.png"), full_page=True)
+            context.close()
+        browser.close()
+    assert not problems, "\n".join(problems)
+    for name in READY:
+        for width in WIDTHS:
+            assert (SHOTS / f"report_{name}_{width}.png").stat().st_size > 10_000

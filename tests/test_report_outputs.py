@@ -431,8 +431,8 @@ def test_committed_book_pages_equal_the_generator_output():
     page = (ROOT / "book" / "reports" / "project_air.md").read_text()
     assert 'run_protocol(Path("../../protocols/project_air.yaml"))' in page
     for section in ("summary", "counterfactual", "cohort", "limitations", "data_quality"):
-        assert f'show_section(report, "{section}")' in page
-    assert 'show_section(report, "measures")' not in page
+        assert f'show_section(report, "{section}", glossary=True)' in page
+    assert 'show_section(report, "measures"' not in page
 
 
 @pytest.mark.slow

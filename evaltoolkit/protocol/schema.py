@@ -423,6 +423,14 @@ class DataSource(_Model):
 class DataSpec(_Model):
     """Where the extracts are and which window they cover."""
 
+    kind: Literal["synthetic", "real", "unspecified"] = Field(
+        "unspecified",
+        description=(
+            "Whether the extracts are synthetic (made up, e.g. for training or a demonstration) or real "
+            "(records of real people). Every report states it; 'unspecified' (the default) is reported as "
+            "a notice that the protocol does not say."
+        ),
+    )
     folder: Text = Field(description="Folder holding the extracts, relative to the protocol file.")
     allow_outside_folder: bool = Field(
         False,
@@ -997,6 +1005,14 @@ class ReportSpec(_Model):
     """Report options."""
 
     audience: Text = Field("commissioners", description="Who the report is written for.")
+    date: IsoDate | None = Field(
+        None,
+        description=(
+            "Date the report carries (YYYY-MM-DD), e.g. the date it is signed off. Without it the report "
+            "says the date is not set; the time of each run is in manifest.json. A date in the protocol "
+            "keeps the outputs byte-identical between runs."
+        ),
+    )
     formats: list[Literal["png", "svg"]] = Field(
         default_factory=lambda: ["png", "svg"], min_length=1, description="Figure formats written."
     )

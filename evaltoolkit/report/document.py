@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pandas as pd
 from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
 from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
+from evaltoolkit.report._glossary import find_terms, link_html, link_myst, slug
 from evaltoolkit.report._summary import lower_first
 from evaltoolkit.report.figures import FigureSpec, figure_specs, style
 from evaltoolkit.report.templates import HTML_PAGE, REPORT_CSS
@@ -35,9 +37,12 @@ __all__ = [
     "Report",
     "Section",
     "Table",
+    "Terms",
     "build_report",
     "render_html",
     "render_markdown",
+    "report_metadata",
+    "show_metadata",
     "show_section",
 ]
 
@@ -54,6 +59,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("limitations", "Limitations"),
     ("methods", "Methods and the service"),
     ("data_quality", "Appendix: data quality"),
+    ("glossary", "Glossary"),
 )
 """Report sections ``(id, title)`` in order; a report includes those its results support."""
 
@@ -89,7 +95,14 @@ class Figure:
     alt: str = ""
 
 
-Block = Para | Bullets | Table | Figure
+@dataclass(frozen=True)
+class Terms:
+    """Glossary entries ``(term, meaning)``: the jargon the report uses, defined."""
+
+    items: tuple[tuple[str, str], ...]
+
+
+Block = Para | Bullets | Table | Figure | Terms
 
 
 @dataclass(eq=False)
@@ -109,6 +122,8 @@ class Report:
     subtitle: str
     sections: list[Section]
     figures: dict[str, FigureSpec]
+    meta: tuple[tuple[str, str], ...] = ()
+    data_kind: str = "unspecified"
 
     def section(self, id_: str) -> Section:
         """The section with this id (``KeyError`` if the report has none)."""
@@ -161,6 +176,49 @@ def _count(v: Any) -> str:
 
 def _labels(results: dict[str, Any]) -> dict[str, str]:
     return {s["name"]: s.get("short_label") or s["label"] for s in results.get("series") or []}
+
+
+DATA_KIND_TEXT = {
+    "synthetic": "SYNTHETIC: made-up records for demonstration and training; no real person, site or service "
+    "is described, and no finding here applies to a real service.",
+    "real": "real records (extracts of the named sites' data).",
+    "unspecified": "NOT STATED: the protocol does not say whether these data are synthetic or real "
+    "(protocol key data.kind); do not quote any number until it does.",
+}
+"""How the report states the kind of data (protocol key ``data.kind``)."""
+
+
+def report_metadata(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The facts every report shows at its top, as ``(label, text)`` pairs: the kind of data (synthetic or
+    real), the report date, the authors, the protocol (name, version, registration, file hash) and the
+    toolkit version. Everything comes from results.json, so the report stays byte-identical between runs."""
+    p = results["protocol"]
+    kind = p.get("data_kind") or "unspecified"
+    date = (p.get("report") or {}).get("date")
+    authors = [a for a in p.get("authors") or [] if a]
+    protocol = f"{p['name']} version {p['version']}"
+    if p.get("file"):
+        protocol += f" (file {p['file']}"
+        protocol += f", SHA-256 {p['sha256'][:12]}…)" if p.get("sha256") else ")"
+    gen = results.get("generator") or {}
+    return (
+        ("Data", DATA_KIND_TEXT.get(kind, DATA_KIND_TEXT["unspecified"])),
+        (
+            "Report date",
+            date
+            if date
+            else "not set in the protocol (report.date); the time of the run is recorded in manifest.json",
+        ),
+        ("Authors", "; ".join(authors) if authors else "not given in the protocol"),
+        ("Protocol", protocol),
+        (
+            "Registration",
+            p["registration"]
+            if p.get("registration")
+            else "not registered (pre-specified but not registered)",
+        ),
+        ("Toolkit", f"{gen.get('package', 'evaltoolkit')} {gen.get('version', 'unknown version')}"),
+    )
 
 
 # -- sections ---------------------------------------------------------------------------------------------
@@ -1085,14 +1143,32 @@ def _methods(results: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+def _fired(row: dict[str, Any]) -> bool:
+    """A data-quality rule that found something (rows affected, published as a count or ``*``)."""
+    return row["rule"] != "rows_read" and row["n_rows"] not in (None, 0)
+
+
 def _data_quality(results: dict[str, Any]) -> list[Block]:
     inputs = results["data"]["inputs"]
     q = results["data"]["quality"]
-    return [
+    fired = [r for r in q if _fired(r)]
+    clean = [r for r in q if r["rule"] != "rows_read" and r["n_rows"] == 0]
+    unchecked = [r for r in q if r["rule"] != "rows_read" and r["n_rows"] is None]
+    not_checked = ", ".join(sorted({f"{r['extract']} {r['rule']}" for r in unchecked}))
+    total = (
+        f"Checked, nothing found: {len(clean)} rule{'s' if len(clean) != 1 else ''}"
+        + (
+            f"; not checked (the column is not in the extract): {len(unchecked)} ({not_checked})"
+            if unchecked
+            else ""
+        )
+        + ". Every rule, with its counts, is listed in tables/data_quality.csv and results.json."
+    )
+    blocks: list[Block] = [
         Para(
             "Every extract was validated and cleaned by documented rules applied in a fixed order; nothing "
-            "was dropped "
-            "silently. Counts here are published counts. Rules that were checked and found nothing show 0."
+            "was dropped silently. Counts here are published counts. The table lists the rules that found "
+            "something; the line below it counts the rules that were checked and found nothing."
         ),
         Table(
             _table(
@@ -1110,26 +1186,32 @@ def _data_quality(results: dict[str, Any]) -> list[Block]:
             ),
             "Extracts read.",
         ),
-        Table(
-            _table(
-                q,
-                {
-                    "extract": "extract",
-                    "rule": "rule",
-                    "column": "column",
-                    "n_rows": "rows",
-                    "n_excluded": "excluded",
-                    "action": "action",
-                },
-                {
-                    "n_rows": lambda v, r: "not checked" if v is None else _count(v),
-                    "n_excluded": lambda v, r: _count(v),
-                },
-            ),
-            "Data-quality rules: rows affected and the action taken.",
-        ),
-        *_series_checks(results),
     ]
+    if fired:
+        blocks.append(
+            Table(
+                _table(
+                    fired,
+                    {
+                        "extract": "extract",
+                        "rule": "rule",
+                        "column": "column",
+                        "n_rows": "rows",
+                        "n_excluded": "excluded",
+                        "action": "action",
+                    },
+                    {
+                        "n_rows": lambda v, r: _count(v),
+                        "n_excluded": lambda v, r: _count(v),
+                    },
+                ),
+                "Data-quality rules that found something: rows affected and the action taken.",
+            )
+        )
+    else:
+        blocks.append(Para("No data-quality rule found anything."))
+    blocks.append(Para(f"**{total}**"))
+    return [*blocks, *_series_checks(results)]
 
 
 def _warmup_text(results: dict[str, Any]) -> str:
@@ -1181,6 +1263,30 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
     ]
 
 
+_GLOSSARY_INTRO = Para(
+    "Short meanings of the technical terms this report uses (in the HTML report, the first use of a term in "
+    "each section links here). The evaltoolkit book's glossary (Reference, Glossary) has fuller definitions "
+    "and sources."
+)
+
+
+def _texts(sections: list[Section]) -> list[str]:
+    """Every piece of prose of these sections (paragraphs, list items, captions, table cells)."""
+    out: list[str] = []
+    for sec in sections:
+        for b in sec.blocks:
+            if isinstance(b, Para):
+                out.append(b.text)
+            elif isinstance(b, Bullets):
+                out.extend(b.items)
+            elif isinstance(b, Figure):
+                out.append(b.caption)
+            elif isinstance(b, Table):
+                out.append(b.caption)
+                out.extend(str(v) for row in b.data.itertuples(index=False) for v in row)
+    return out
+
+
 def build_report(results: dict[str, Any]) -> Report:
     """Build the report of a results dictionary (the content of results.json).
 
@@ -1209,6 +1315,11 @@ def build_report(results: dict[str, Any]) -> Report:
     }
     sections = []
     for id_, title in SECTIONS:
+        if id_ == "glossary":
+            terms = find_terms(_texts(sections))
+            if terms:
+                sections.append(Section(id_, title, [_GLOSSARY_INTRO, Terms(tuple(terms))]))
+            continue
         blocks = builders[id_]()
         if blocks is not None:
             sections.append(Section(id_, title, blocks))
@@ -1219,6 +1330,8 @@ def build_report(results: dict[str, Any]) -> Report:
         f"protocol {p['name']} v{p['version']}",
         sections=sections,
         figures=figs,
+        meta=report_metadata(results),
+        data_kind=p.get("data_kind") or "unspecified",
     )
 
 
@@ -1255,11 +1368,34 @@ def _md_table(t: Table) -> str:
 def render_markdown(report: Report, *, figure_dir: str = "figures", figure_ext: str = "svg") -> str:
     """The report as Markdown (figures referenced as ``figure_dir/<name>.<ext>``)."""
     lines = [f"# {_md_text(report.title)}", "", f"*{_md_text(report.subtitle)}*", ""]
+    if report.meta:
+        lines += [_md_meta(report), ""]
     for s in report.sections:
         lines += [f"## {_md_text(s.title)}", ""]
         for b in s.blocks:
             lines += [_md_block(b, figure_dir, figure_ext), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_meta(report: Report) -> str:
+    """The metadata block (a bullet list; a synthetic or unstated kind of data first, in capitals)."""
+    return "\n".join(f"- **{_md_text(k)}:** {_md_text(v)}" for k, v in report.meta)
+
+
+def _html_meta(report: Report) -> str:
+    banner = ""
+    if report.data_kind == "synthetic":
+        banner = (
+            '<p class="banner synthetic" role="note"><strong>SYNTHETIC DATA</strong>: a demonstration on '
+            "made-up records. No finding in this report applies to a real service.</p>"
+        )
+    elif report.data_kind != "real":
+        banner = (
+            '<p class="banner unstated" role="note"><strong>DATA KIND NOT STATED</strong>: the protocol does '
+            "not say whether these data are synthetic or real (data.kind).</p>"
+        )
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{_html_text(v)}</dd>" for k, v in report.meta)
+    return banner + (f'<dl class="meta">{rows}</dl>' if rows else "")
 
 
 def _md_block(b: Block, figure_dir: str, ext: str) -> str:
@@ -1269,6 +1405,8 @@ def _md_block(b: Block, figure_dir: str, ext: str) -> str:
         return "\n".join(f"- {_md_text(i)}" for i in b.items)
     if isinstance(b, Table):
         return _md_table(b)
+    if isinstance(b, Terms):
+        return "\n".join(f"- **{_md_text(t)}**: {_md_text(m)}" for t, m in b.items)
     return f"![{_md_text(b.alt or b.caption)}]({figure_dir}/{b.name}.{ext})\n\n*{_md_text(b.caption)}*"
 
 
@@ -1279,13 +1417,14 @@ def _html_text(text: str) -> str:
     )
 
 
-def _html_table(t: Table) -> str:
+def _html_table(t: Table, link: Callable[[str], str] = str) -> str:
+    """A table; ``link`` post-processes escaped text (glossary links)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in t.data.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{link(html.escape(str(v)))}</td>" for v in row) + "</tr>"
         for row in t.data.itertuples(index=False)
     )
-    cap = f"<caption>{_html_text(t.caption)}</caption>" if t.caption else ""
+    cap = f"<caption>{link(_html_text(t.caption))}</caption>" if t.caption else ""
     table = f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     return f'<div class="table-wrap">{table}</div>'
 
@@ -1313,22 +1452,43 @@ def render_html(report: Report, *, figure_dir: str | Path | None = None) -> str:
     toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in report.sections)
     for s in report.sections:
         parts.append(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>')
+        seen: set[str] = set()  # terms linked to the glossary in this section (the first use of each)
+
+        def link(escaped: str, seen: set[str] = seen, on: bool = s.id != "glossary") -> str:
+            return link_html(escaped, seen) if on else escaped
+
+        def text(t: str, link: Callable[[str], str] = link) -> str:
+            return link(_html_text(t))
+
         for b in s.blocks:
             if isinstance(b, Para):
-                parts.append(f"<p>{_html_text(b.text)}</p>")
+                parts.append(f"<p>{text(b.text)}</p>")
             elif isinstance(b, Bullets):
-                parts.append("<ul>" + "".join(f"<li>{_html_text(i)}</li>" for i in b.items) + "</ul>")
+                parts.append("<ul>" + "".join(f"<li>{text(i)}</li>" for i in b.items) + "</ul>")
             elif isinstance(b, Table):
-                parts.append(_html_table(b))
+                parts.append(_html_table(b, link))
+            elif isinstance(b, Terms):
+                parts.append(
+                    '<dl class="glossary">'
+                    + "".join(
+                        f'<dt id="{slug(t)}">{html.escape(t)}</dt><dd>{_html_text(m)}</dd>'
+                        for t, m in b.items
+                    )
+                    + "</dl>"
+                )
             else:
                 src = _figure_data(report, b.name, Path(figure_dir) if figure_dir is not None else None)
                 parts.append(
                     f'<figure><img src="{src}" alt="{html.escape(b.alt or b.caption)}">'
-                    f"<figcaption>{_html_text(b.caption)}</figcaption></figure>"
+                    f"<figcaption>{text(b.caption)}</figcaption></figure>"
                 )
         parts.append("</section>")
     return HTML_PAGE.substitute(
         title=html.escape(report.title),
+        meta=_html_meta(report),
+        footer_kind={"synthetic": "<strong>Synthetic data.</strong>", "real": "Real data."}.get(
+            report.data_kind, "<strong>Kind of data not stated.</strong>"
+        ),
         subtitle=_html_text(report.subtitle),
         css=REPORT_CSS,
         toc=toc,
@@ -1336,11 +1496,21 @@ def render_html(report: Report, *, figure_dir: str | Path | None = None) -> str:
     )
 
 
-def show_section(report: Report, section: str) -> None:
+def show_metadata(report: Report) -> None:
+    """Display the report's metadata (kind of data, date, authors, protocol, registration, toolkit) in a
+    Jupyter notebook, as the generated book pages do under the title."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(_md_meta(report)))
+
+
+def show_section(report: Report, section: str, *, glossary: bool = False) -> None:
     """Display one section in a Jupyter notebook (used by the generated book pages).
 
     Paragraphs and lists become Markdown, tables DataFrames (index hidden) and figures are drawn with
-    matplotlib. A section the report does not have displays nothing.
+    matplotlib. A section the report does not have displays nothing. With ``glossary=True`` the first use
+    of each technical term in the section becomes a MyST ``{term}`` role linking to the book's glossary
+    (the book renders notebook Markdown output as MyST, so the link resolves when the book is built).
     """
     from IPython.display import Markdown, display
 
@@ -1348,11 +1518,18 @@ def show_section(report: Report, section: str) -> None:
         sec = report.section(section)
     except KeyError:
         return
+    seen: set[str] = set()  # glossary terms linked in this section (the first use of each)
+
+    def text(t: str) -> str:
+        return link_myst(_md_text(t), seen) if glossary else _md_text(t)
+
     for b in sec.blocks:
         if isinstance(b, Para):
-            display(Markdown(_md_text(b.text)))
+            display(Markdown(text(b.text)))
         elif isinstance(b, Bullets):
-            display(Markdown("\n".join(f"- {_md_text(i)}" for i in b.items)))
+            display(Markdown("\n".join(f"- {text(i)}" for i in b.items)))
+        elif isinstance(b, Terms):
+            display(Markdown("\n".join(f"- **{_md_text(t)}**: {_md_text(m)}" for t, m in b.items)))
         elif isinstance(b, Table):
             display(b.data.style.hide(axis="index").set_caption(html.escape(b.caption)))
         else:
@@ -1365,4 +1542,4 @@ def show_section(report: Report, section: str) -> None:
                 buf = io.BytesIO()
                 fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
             display(Image(data=buf.getvalue(), format="png"))
-            display(Markdown(f"*{_md_text(b.caption)}*"))
+            display(Markdown(f"*{text(b.caption)}*"))

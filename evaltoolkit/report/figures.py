@@ -8,7 +8,6 @@ metadata. Observed values that rest on a suppressed count are never plotted, and
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from matplotlib.figure import Figure
 
 from evaltoolkit.disclosure import assert_published
 
-__all__ = ["RC", "FigureSpec", "figure_specs", "save_figures", "style"]
+__all__ = ["RC", "WIDTH", "FigureSpec", "figure_specs", "save_figures", "series_ylabel", "style"]
 
 RC: dict[str, Any] = {
     "svg.hashsalt": "evaltoolkit",
@@ -44,6 +43,58 @@ _FITTED = "#1f5aa6"
 _COUNTER = "#d9730d"
 _CONTROL = "#7f7f7f"
 _CATEGORY = {"recovered": "#1b7837", "improved": "#7fbf7b", "unchanged": "#d9d9d9", "deteriorated": "#c2a5cf"}
+_SUPPRESSED = "#9a9a9a"
+
+WIDTH = 4.8
+"""Width of every report figure in inches: one column, so a figure shown 400 pixels wide keeps its 9-point
+text at about 10 pixels. Panels are stacked vertically, never side by side."""
+
+
+def _wrap(text: str, width_in: float = WIDTH, fontsize: float = 9.0) -> str:
+    """``text`` wrapped to lines that fit ``width_in`` inches at ``fontsize`` points (a conservative
+    0.6 em per character)."""
+    chars = max(int(width_in * 72 / (fontsize * 0.6)), 12)
+    return textwrap.fill(text, chars, break_on_hyphens=False)
+
+
+def _per(frequency: str) -> str:
+    return {"MS": "month", "W-MON": "week"}.get(frequency, "quarter")
+
+
+def series_ylabel(series: dict[str, Any]) -> str:
+    """The y-axis label of an outcome series' chart: what one point is (a mean is not a total per period)."""
+    per = _per(series.get("frequency", "MS"))
+    unit = series.get("unit") or "events"
+    measure = series.get("measure")
+    if measure == "mean_los":
+        return f"mean length of stay ({unit})"
+    if measure == "bed_days":
+        return f"occupied {unit} per {per}" if "occupied" not in unit else f"{unit} per {per}"
+    return f"{unit} per {per}"
+
+
+def _ratio_ticks(ax: Any) -> None:
+    """Readable ticks on a log (ratio) axis: a few round ratios as plain numbers, no minor labels."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    if ax.get_xscale() != "log":
+        return
+    lo, hi = sorted(ax.get_xlim())
+    candidates = [0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10, 20]
+    ticks = [v for v in candidates if lo <= v <= hi]
+    if len(ticks) > 5:
+        ticks = [v for v in ticks if v in (0.1, 0.25, 0.5, 1, 2, 4, 10)] or ticks
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.set_xticklabels([f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _suppressed_periods(series: dict[str, Any], plots: list[dict[str, Any]]) -> int:
+    """How many plotted periods of the series have no published observed value."""
+    return sum(
+        1 for p in plots if p["series"] == series["name"] for q in p["points"] if q["observed"] is None
+    )
 
 
 @contextmanager
@@ -75,14 +126,13 @@ def _num(values: list[Any]) -> np.ndarray:
 def _its_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
     plots = [p for p in results["its"]["plots"] if p["series"] == series["name"]]
     n = max(len(plots), 1)
-    cols = min(n, 3)
-    rows = math.ceil(n / cols)
-    fig = Figure(figsize=(3.6 * cols + 0.4, 2.9 * rows + 0.5), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    per = {"MS": "month", "W-MON": "week"}.get(series["frequency"], "quarter")
-    conf = results.get("conf_level", 0.95)
+    fig = Figure(figsize=(WIDTH, 2.5 * n + 1.2), layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    sup = results.get("suppression") or {}
+    low, high = sup.get("low"), sup.get("high")
+    is_mean = series.get("measure") == "mean_los"
     for k, p in enumerate(plots):
-        ax = axes[k // cols][k % cols]
+        ax = axes[k]
         pts = p["points"]
         t = _dates([q["period"] for q in pts])
         obs = _num([q["observed"] for q in pts])
@@ -98,6 +148,31 @@ def _its_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
         ax.fill_between(t[post], lo[post], hi[post], color=_COUNTER, alpha=0.18, lw=0)
         ax.plot(t[post], cf[post], "--", lw=1.4, color=_COUNTER, label="pre-implementation trend continued")
         ax.axvline(go, color="0.3", lw=0.8, ls=":")
+        # Periods without a published value: a count of low–high is drawn as a bar over that range (all
+        # that is published about it); a suppressed mean as a tick at the foot of the axes. Drawing only the
+        # published points would leave the low months out and put the points above the model line.
+        hidden = np.array([q["observed"] is None for q in pts])
+        if hidden.any() and low is not None:
+            if is_mean:
+                ax.plot(
+                    t[hidden],
+                    np.full(int(hidden.sum()), 0.03),
+                    "|",
+                    ms=6,
+                    color=_SUPPRESSED,
+                    transform=ax.get_xaxis_transform(),
+                    label="not shown (mean of too few spells)",
+                )
+            else:
+                ax.vlines(
+                    t[hidden],
+                    low,
+                    high,
+                    color=_SUPPRESSED,
+                    lw=1.2,
+                    alpha=0.6,
+                    label=f"{low}–{high} (not published)",
+                )
         labelled = False
         for k0, q in enumerate(pts):  # excluded periods (design.exclude_periods): one shaded span per run
             if not q.get("excluded") or (k0 > 0 and pts[k0 - 1].get("excluded")):
@@ -124,22 +199,20 @@ def _its_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
                 alpha=0.5,
                 lw=0,
             )
-        ax.set_title(f"{p['site']} (go-live {pd.Timestamp(p['interruption']):%b %Y})")
-        # A mean (length of stay) is not a total per period: "days per quarter" would misread it.
-        ax.set_ylabel(
-            f"mean length of stay ({series['unit']})"
-            if series.get("measure") == "mean_los"
-            else f"{series['unit']} per {per}"
-        )
+        ax.set_title(f"{p['site']} (go-live {pd.Timestamp(p['interruption']):%b %Y})", fontsize=9)
+        # What one point is, from the series' measure: a mean length of stay is not "days per quarter".
+        ax.set_ylabel(_wrap(series_ylabel(series), 2.2), fontsize=8)
         ax.set_ylim(bottom=0)
         for label in ax.get_xticklabels():
             label.set_rotation(0)
-    for k in range(len(plots), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3)
-    fig.suptitle(series["label"], fontsize=10)
-    del conf
+    for ax in axes[len(plots) :]:
+        ax.set_visible(False)
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2)
+    fig.suptitle(_wrap(series["label"], fontsize=10), fontsize=10)
     return fig
 
 
@@ -151,8 +224,8 @@ def _sensitivity_figure(results: dict[str, Any]) -> Figure:
     series = [s for s in results["series"]]
     blocks = [(s, _forest_rows(results, s["name"])) for s in series]
     blocks = [(s, r) for s, r in blocks if r]
-    height = sum(0.36 * len(r) + 0.8 for _, r in blocks) + 0.6
-    fig = Figure(figsize=(9.0, max(height, 2.0)), layout="constrained")
+    height = sum(0.5 * len(r) + 1.0 for _, r in blocks) + 0.8
+    fig = Figure(figsize=(WIDTH, max(height, 2.0)), layout="constrained")
     axes = fig.subplots(len(blocks), 1, squeeze=False, height_ratios=[len(r) + 1 for _, r in blocks])
     for ax, (s, rows) in zip(axes[:, 0], blocks, strict=True):
         y = np.arange(len(rows))[::-1]
@@ -165,9 +238,9 @@ def _sensitivity_figure(results: dict[str, Any]) -> Figure:
             ax.plot(est[k], y[k], "o" if rows[k]["primary"] else "s", color=colour, ms=6)
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
         names = [r["method"] + (" (primary)" if r["primary"] else "") for r in rows]
-        ax.set_yticks(y, [textwrap.fill(n, 34) for n in names])
-        ax.set_title(s.get("short_label") or s["label"], fontsize=9)
-        ax.set_xlabel("% change compared with the pre-implementation trend, sites combined")
+        ax.set_yticks(y, [textwrap.fill(n, 26) for n in names], fontsize=7.5)
+        ax.set_title(_wrap(s.get("short_label") or s["label"]), fontsize=9)
+        ax.set_xlabel(_wrap("% change compared with the pre-implementation trend, sites combined", 3.0))
         ax.grid(axis="y", visible=False)
     return fig
 
@@ -188,8 +261,8 @@ def _robustness_figure(results: dict[str, Any]) -> Figure:
 
     blocks = [(s, _robustness_rows(results, s["name"])) for s in results["series"]]
     blocks = [(s, r) for s, r in blocks if r]
-    height = sum(0.36 * len(r) + 0.9 for _, r in blocks) + 0.6
-    fig = Figure(figsize=(9.0, max(height, 2.0)), layout="constrained")
+    height = sum(0.55 * len(r) + 1.3 for _, r in blocks) + 0.6
+    fig = Figure(figsize=(WIDTH, max(height, 2.0)), layout="constrained")
     axes = fig.subplots(len(blocks), 1, squeeze=False, height_ratios=[len(r) + 1 for _, r in blocks])
     conf = results.get("conf_level", 0.95)
     for ax, (s, rows) in zip(axes[:, 0], blocks, strict=True):
@@ -201,7 +274,7 @@ def _robustness_figure(results: dict[str, Any]) -> Figure:
         )
         est, lo, hi = (np.array([float(r[k]) for r in rows]) for k in keys)
         sig = np.array([bool(r.get("significant")) for r in rows])
-        names = [textwrap.fill(f"{r['site']}: {r['label']}", 44) for r in rows]
+        names = [textwrap.fill(f"{r['site']}: {r['label']}", 28) for r in rows]
         forest_plot(
             ax,
             names,
@@ -211,10 +284,16 @@ def _robustness_figure(results: dict[str, Any]) -> Figure:
             sig,
             exponentiate=ratio,
             conf_level=conf,
-            title=(s.get("short_label") or s["label"])
-            + " — level change (filled: interval excludes no change)",
+            title=_wrap(
+                (s.get("short_label") or s["label"])
+                + " — level change (filled: interval excludes no change)",
+                2.6,
+            ),
             empty_text=[""] * len(rows),
         )
+        ax.tick_params(axis="y", labelsize=7.5)
+        ax.title.set_fontsize(9)
+        _ratio_ticks(ax)
         ax.grid(axis="y", visible=False)
     return fig
 
@@ -222,8 +301,8 @@ def _robustness_figure(results: dict[str, Any]) -> Figure:
 def _cohort_figure(results: dict[str, Any]) -> Figure:
     cohort = results["cohort"]
     outcomes = cohort["settings"]["outcomes"]
-    fig = Figure(figsize=(3.1 * len(outcomes) + 0.4, 3.0), layout="constrained")
-    axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
+    fig = Figure(figsize=(WIDTH, 2.3 * len(outcomes) + 0.7), layout="constrained")
+    axes = fig.subplots(len(outcomes), 1, squeeze=False)[:, 0]
     colours = {"intervention": _FITTED, "comparison": _CONTROL}
     for ax, o in zip(axes, outcomes, strict=True):
         for g, shift in (("intervention", -0.05), ("comparison", 0.05)):
@@ -239,8 +318,8 @@ def _cohort_figure(results: dict[str, Any]) -> Figure:
         ax.set_xticks([0, 1], ["before", "after"])
         ax.set_xlim(-0.4, 1.4)
         ax.set_ylim(bottom=0)
-        ax.set_title(o.replace("_", "-"))
-        ax.set_ylabel("per person-year")
+        ax.set_title(o.replace("_", "-"), fontsize=9)
+        ax.set_ylabel(_wrap(f"{o.replace('_', ' ')} per person-year", 2.0), fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=2)
@@ -255,7 +334,7 @@ def _measures_change_figure(results: dict[str, Any]) -> Figure:
     om = results["outcome_measures"]
     facts = {f["outcome"]: f for f in om["instruments"]}
     rows = [r for r in om["paired"] if r["term"] == "d_z" and r.get("estimate") is not None]
-    fig = Figure(figsize=(6.5, 0.42 * len(rows) + 1.3), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 0.42 * len(rows) + 1.5), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     for k, r in enumerate(rows):
@@ -265,8 +344,8 @@ def _measures_change_figure(results: dict[str, Any]) -> Figure:
         ax.plot([lo, hi], [y[k], y[k]], color=_FITTED, lw=2, solid_capstyle="butt")
         ax.plot(est, y[k], "o", color=_FITTED, ms=6)
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
-    ax.set_yticks(y, [facts[r["outcome"]]["label"].split(" (")[0] for r in rows])
-    ax.set_xlabel("standardised improvement, Cohen's d_z (positive = better), completers")
+    ax.set_yticks(y, [textwrap.fill(facts[r["outcome"]]["label"].split(" (")[0], 24) for r in rows])
+    ax.set_xlabel(_wrap("standardised improvement, Cohen's d_z (positive = better), completers", 3.2))
     ax.grid(axis="y", visible=False)
     return fig
 
@@ -276,12 +355,10 @@ def _trajectory_figure(results: dict[str, Any]) -> Figure:
     facts = {f["outcome"]: f for f in om["instruments"]}
     curve = pd.DataFrame(om["trajectories"]["curve"])
     outcomes = list(dict.fromkeys(curve["outcome"]))
-    cols = min(len(outcomes), 3)
-    rows = math.ceil(len(outcomes) / cols)
-    fig = Figure(figsize=(3.3 * cols + 0.4, 2.6 * rows + 0.5), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig = Figure(figsize=(WIDTH, 2.2 * len(outcomes) + 0.7), layout="constrained")
+    axes = fig.subplots(len(outcomes), 1, squeeze=False)
     for k, o in enumerate(outcomes):
-        ax = axes[k // cols][k % cols]
+        ax = axes[k][0]
         c = curve[curve["outcome"] == o]
         t = c["time"].to_numpy(dtype=float)
         ax.fill_between(
@@ -303,10 +380,9 @@ def _trajectory_figure(results: dict[str, Any]) -> Figure:
             ms=3,
             label="observed mean",
         )
-        ax.set_title(facts[o]["label"].split(" (")[0], fontsize=9)
+        ax.set_title(_wrap(facts[o]["label"].split(" (")[0]), fontsize=9)
         ax.set_xlabel(om["settings"]["time_unit"])
-    for k in range(len(outcomes), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
+        ax.set_ylabel("mean score", fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
     return fig
@@ -318,7 +394,7 @@ def _reliable_change_figure(results: dict[str, Any]) -> Figure:
     table = pd.DataFrame(om["reliable_change"])
     table = table[table["category"] != "not classified"]
     outcomes = list(dict.fromkeys(table["outcome"]))
-    fig = Figure(figsize=(7.0, 0.45 * len(outcomes) + 1.4), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 0.45 * len(outcomes) + 1.8), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(outcomes))[::-1]
     left = np.zeros(len(outcomes))
@@ -334,11 +410,11 @@ def _reliable_change_figure(results: dict[str, Any]) -> Figure:
             if w >= 8:
                 ax.text(x0 + w / 2, y[yi], f"{w:.0f}%", ha="center", va="center", fontsize=7)
         left += vals_arr
-    ax.set_yticks(y, [facts[o]["label"].split(" (")[0] for o in outcomes])
+    ax.set_yticks(y, [textwrap.fill(facts[o]["label"].split(" (")[0], 24) for o in outcomes])
     ax.set_xlim(0, 100)
-    ax.set_xlabel("% of people with both scores (Jacobson–Truax categories)")
+    ax.set_xlabel(_wrap("% of people with both scores (Jacobson–Truax categories)", 3.2))
     ax.grid(axis="y", visible=False)
-    fig.legend(loc="outside lower center", ncols=4)
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
@@ -353,10 +429,47 @@ def _sites_figure(results: dict[str, Any], h: dict[str, Any]) -> Figure:
         conf_level=results.get("conf_level", 0.95),
         scale="log",
     )
-    fig = Figure(figsize=(7.0, 0.42 * (len(h["sites"]) + 2) + 1.6), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 0.42 * (len(h["sites"]) + 2) + 2.0), layout="constrained")
     ax = fig.subplots()
-    plot_forest(res, ax, title=h["label"], xlabel="ratio of fitted to counterfactual total (log scale)")
+    plot_forest(
+        res,
+        ax,
+        title=_wrap(h["label"]),
+        xlabel=_wrap("ratio of fitted to counterfactual total (log scale)", 3.0),
+    )
+    ax.title.set_fontsize(9)
+    _ratio_ticks(ax)
     return fig
+
+
+def _its_note(results: dict[str, Any], series: dict[str, Any]) -> str:
+    """What the caption of an ITS chart says about published values: rounding, and the periods not shown."""
+    sup = results.get("suppression") or {}
+    low, high, round_to = sup.get("low"), sup.get("high"), sup.get("round_to")
+    per = _per(series.get("frequency", "MS"))
+    n_hidden = _suppressed_periods(series, results["its"]["plots"])
+    if series.get("measure") == "mean_los":
+        if not n_hidden or low is None:
+            return "The model is fitted to the exact values."
+        return (
+            f"A {per}'s mean resting on {low}–{high} spells is not published; such {per}s are marked by a "
+            "grey tick at the foot of the chart instead of a point. The model is fitted to the exact values."
+        )
+    out = []
+    if round_to:
+        out.append(
+            f"Published counts are rounded to the nearest {round_to}, so points lie on steps of {round_to}."
+        )
+    if n_hidden and low is not None:
+        out.append(
+            f"{series.get('unit', 'Counts').capitalize()} of {low}–{high} in a {per} are not published: "
+            f"those {per}s are drawn as grey bars from {low} to {high}, not as points. Plotting only the "
+            f"published points would leave the low {per}s out and place the points above the model line; "
+            "the model is fitted to the exact counts."
+        )
+    else:
+        out.append("The model is fitted to the exact counts.")
+    return " ".join(out)
 
 
 def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
@@ -375,8 +488,7 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
                     caption=(
                         f"{s['label']}: observed values (points), the primary model (solid line) and the "
                         f"pre-implementation trend continued (dashed, with its {conf} confidence band). "
-                        "The dotted "
-                        "line marks go-live. Values resting on a suppressed small count are not shown."
+                        "The dotted line marks go-live. " + _its_note(results, s)
                     ),
                     draw=lambda s=s: _its_figure(results, s),
                     alt=f"Interrupted time series charts of {s['label']} by site",
@@ -507,6 +619,6 @@ def save_figures(
             for ext in formats:
                 path = folder / f"{spec.name}.{ext}"
                 meta = {"Date": None, "Creator": None} if ext == "svg" else {"Software": None}
-                fig.savefig(path, format=ext, dpi=dpi, metadata=meta)
+                fig.savefig(path, format=ext, dpi=dpi, metadata=meta, bbox_inches="tight", pad_inches=0.05)
                 written.append(path)
     return written

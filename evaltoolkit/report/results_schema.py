@@ -13,9 +13,9 @@ error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
 ``data.series_checks``; ``1.0`` was the first. Compatible additions since 2.0: ``its.draws``, the
 ``mc_error``/``n_draws``/``interval`` of ``cumulative`` and ``combined``, ``its.heterogeneity``,
 ``costs[].p_value`` and the top-level ``synthesis`` (evaltoolkit 0.3), ``suppression.source`` and the
-named policies of ``suppression.rule``; ``costs[].range``, ``costs[].beds_equivalent``,
-``costs[].sensitivity``, the top-level ``economics`` (net cost and return per pound) and ``spc`` (evaltoolkit
-0.4).
+named policies of ``suppression.rule``, ``protocol.data_kind`` and ``protocol.report.date``;
+``costs[].range``, ``costs[].beds_equivalent``, ``costs[].sensitivity``, the top-level ``economics`` (net
+cost and return per pound) and ``spc`` (evaltoolkit 0.4).
 
 Top-level keys
 --------------
@@ -23,7 +23,8 @@ Top-level keys
 ``schema_version``            ``"2.0"``
 ``generator``                 ``{package, version}`` of evaltoolkit
 ``protocol``                  identity (``name, title, version, registration, authors, question, seed,
-                              file, sha256``) and the resolved ``design``, ``analysis``, ``cohort``,
+                              data_kind, file, sha256``; ``data_kind``: ``synthetic``, ``real`` or
+                              ``unspecified``) and the resolved ``design``, ``analysis``, ``cohort``,
                               ``outcome_measures`` and ``report`` sections of the protocol
 ``intervention``              the TIDieR description and ``co_interventions``
 ``sites``                     ``[{code, name, role, go_live}]``

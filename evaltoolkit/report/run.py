@@ -158,6 +158,7 @@ def _protocol_block(protocol: Protocol) -> dict[str, Any]:
         "authors": list(protocol.authors),
         "question": protocol.question,
         "seed": protocol.seed,
+        "data_kind": protocol.data.kind,
         "schema_version": protocol.schema_version,
         "file": path.name if path is not None else None,
         "sha256": sha256_file(path) if path is not None else None,

@@ -13,7 +13,7 @@
 * **Reliability** (:mod:`~evaltoolkit.rom.reliability`): :func:`internal_consistency`.
 * **Plots** (:mod:`~evaltoolkit.rom.plotting`): :func:`plot_jacobson`, :func:`plot_score_distributions`.
 
-Facts the research notes mark UNVERIFIED are marked ``verified: false`` in the definitions (see the
+Facts not verified in a published source are marked ``verified: false`` in the definitions (see the
 ``unverified`` column of :func:`instruments`) and can be replaced through a user definition.
 """
 

@@ -6,7 +6,7 @@ missing-data rule, bands, clinical cut-off, reliable-change value, reliability a
 licence and citation. **It never holds item wording.**
 
 Every fact that came from a source carries ``source`` and ``verified``. ``verified: false`` marks a
-fact the research notes (``shared/specs/rom_instruments.md``) tag as recalled (R) or UNVERIFIED; the
+fact that was recalled from a source not re-read, or not found in a source (UNVERIFIED); the
 toolkit implements the best-documented convention and says so, and every such fact can be replaced
 in a user definition (see :func:`evaltoolkit.rom.register_instrument`).
 

@@ -1,7 +1,7 @@
 """NHS Talking Therapies (formerly IAPT) paired outcomes for PHQ-9 with GAD-7.
 
-Definitions (``shared/specs/rom_instruments.md`` §4; thresholds verified, Boolean logic the commonly
-published construction, manual wording UNVERIFIED):
+Definitions (the NHS Talking Therapies manual: thresholds verified, Boolean logic the commonly published
+construction, manual wording UNVERIFIED):
 
 * **Caseness** at a time point: PHQ-9 ≥ 10 **or** GAD-7 ≥ 8 ("10 or above": ``>=``).
 * **Recovery**: a case at the first score and not a case on either measure at the last score
