@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from evaltoolkit.report._format import about, money, relative_phrase
-from evaltoolkit.report._summary import lower_first, summary_sentences
+from evaltoolkit.report._summary import _beds, lower_first, price_words, summary_sentences
 
 __all__ = ["CERTAINTY_WORDS", "verdict"]
 
@@ -79,13 +79,14 @@ def _worth(results: dict[str, Any], series: str) -> str:
         if c["series"] != series or c.get("estimate") is None:
             continue
         cur, est, lo, hi = c["currency"], c["estimate"], c["ci_lower"], c["ci_upper"]
-        text = f"{_spend(est, cur)} on {c['unit']}s (interval {_spend(lo, cur)} to {_spend(hi, cur)}; "
-        text += f"{c['price_year']} prices)"
+        unit = c["unit"].replace("_", "-")
+        text = f"{_spend(est, cur)} on {unit}s (interval {_spend(lo, cur)} to {_spend(hi, cur)}) at "
+        text += price_words(c)
         beds = c.get("beds_equivalent")
         if beds and beds.get("estimate") is not None:
             text += (
-                f"; capacity released ≈ {beds['estimate']:.1f} beds (interval {beds['ci_lower']:.1f} to "
-                f"{beds['ci_upper']:.1f}) at {beds['occupancy'] * 100:g}% occupancy, not cash unless beds "
+                f"; capacity released: {_beds(beds['estimate'])} beds (interval {_beds(beds['ci_lower'])} to "
+                f"{_beds(beds['ci_upper'])}) at {beds['occupancy'] * 100:g}% occupancy, not cash unless beds "
                 "close"
             )
         parts.append(text)
@@ -105,9 +106,12 @@ def _watch(results: dict[str, Any]) -> list[str]:
         if not v or v == "common_cause":
             continue
         kind = next((k for k in ("improvement", "concern") if v.startswith(k)), "change")
+        since = "at the comparison site" if row.get("role") == "control" else "since go-live"
+        rule = (row.get("rule") or "").replace("_", " ")
         out.append(
-            f"{row['site']}, {row['label']}: special-cause {kind} since go-live ({row['rule']}), latest "
-            f"{row['latest_period']}"
+            f"{row['site']}, {row['label']}: special-cause {kind} {since}"
+            + (f" ({rule})" if rule else "")
+            + f", latest month {row['latest_period'][:7]}"
         )
     if board and not out:
         out.append(

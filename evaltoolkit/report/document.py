@@ -25,7 +25,8 @@ from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
 from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
 from evaltoolkit.report._glossary import find_terms, link_html, link_myst, slug
-from evaltoolkit.report._summary import lower_first
+from evaltoolkit.report._summary import lower_first, price_words
+from evaltoolkit.report._verdict import verdict
 from evaltoolkit.report.figures import FigureSpec, figure_specs, style
 from evaltoolkit.report.templates import HTML_PAGE, REPORT_CSS
 
@@ -47,10 +48,13 @@ __all__ = [
 ]
 
 SECTIONS: tuple[tuple[str, str], ...] = (
+    ("verdict", "The verdict"),
     ("summary", "Summary"),
     ("counterfactual", "What would have happened without the service"),
+    ("spc", "Watching the service: SPC charts"),
     ("effects", "Effects by site"),
     ("certainty", "How sure are we"),
+    ("worth", "What it is worth"),
     ("sensitivity", "Sensitivity analyses"),
     ("robustness", "Placebo and robustness checks"),
     ("cohort", "People selected at a crisis: before and after"),
@@ -248,6 +252,141 @@ def _summary(results: dict[str, Any]) -> list[Block]:
             + f"). {results['suppression']['description']}"
         ),
     ]
+    return blocks
+
+
+def _verdict(results: dict[str, Any]) -> list[Block]:
+    v = verdict(results)
+    blocks: list[Block] = [
+        Para(
+            "What a commissioner needs on one page: the answer for each primary outcome, how sure we are, "
+            "what it is worth, what this evaluation cannot show and what to watch next. Every figure here is "
+            "repeated, with its working, in the sections that follow."
+        )
+    ]
+    items = [
+        f"**{r['outcome']}.** {r['answer']} **How sure:** {r['certainty']} **Worth:** {r['worth']}"
+        for r in v["rows"]
+    ]
+    if items:
+        blocks.append(Bullets(tuple(items)))
+    e = results.get("economics")
+    if e:
+        from evaltoolkit.report._summary import _cost_sentences
+
+        blocks.append(Para("**Against the cost of the service.** " + _cost_sentences(results)[-1]))
+    if v["cannot_show"]:
+        blocks.append(Para("**What this evaluation cannot show** (see Limitations):"))
+        blocks.append(Bullets(tuple(v["cannot_show"])))
+    if v["watch"]:
+        blocks.append(Para("**What to watch next** (Making Data Count signals since go-live):"))
+        blocks.append(Bullets(tuple(v["watch"])))
+    return blocks
+
+
+_VARIATION_WORDS = {
+    "common_cause": "common cause",
+    "improvement_high": "improvement (higher)",
+    "improvement_low": "improvement (fewer)",
+    "concern_high": "concern (more)",
+    "concern_low": "concern (lower)",
+    "neutral_high": "special cause (higher)",
+    "neutral_low": "special cause (lower)",
+}
+
+
+def _spc(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    spc = results["spc"]
+    blocks: list[Block] = [
+        Para(
+            "Boards read performance through Making Data Count charts. Each chart below shows a primary "
+            "outcome month by month at one site, with its mean and process limits recalculated at go-live, "
+            "so the months since go-live are judged against their own usual variation. A special-cause "
+            "signal says the series has moved beyond that variation; the interrupted time series above says "
+            f"by how much the service changed it. Method: {spc['method']}."
+        )
+    ]
+    rows = []
+    for c in spc["charts"]:
+        b = next((x for x in spc["board"] if x["site"] == c["site"] and x["series"] == c["series"]), None)
+        rows.append(
+            {
+                "Site": c["site"] + (" (comparison)" if c["role"] == "control" else ""),
+                "Outcome": c["label"],
+                "Latest month": b["latest_period"][:7] if b else "–",
+                "Latest value": fmt_num(b["latest_value"], 0) if b else "–",
+                "Mean before go-live": fmt_num(c.get("mean_before"), 1)
+                if c.get("mean_before") is not None
+                else "–",
+                "Mean since go-live": fmt_num(c.get("mean_after"), 1)
+                if c.get("mean_after") is not None
+                else "–",
+                "Variation (latest)": _VARIATION_WORDS.get(b["variation"], b["variation"])
+                if b
+                else c["reason"],
+                "Rule": (b["rule"] or "–").replace("_", " ") if b else "–",
+                "Special-cause months since go-live": (
+                    str(c["n_special_cause_after_go_live"]) if c["charted"] and c.get("go_live") else "–"
+                ),
+            }
+        )
+    blocks.append(
+        Table(
+            pd.DataFrame(rows),
+            caption=(
+                "Board pack: every primary outcome at every site, latest month, variation icon in words and "
+                "the rule that fired (points beyond a limit; 7 in a row on one side of the mean; 7 rising or "
+                "falling; 2 of 3 near a limit). Fewer events is improvement."
+            ),
+        )
+    )
+    for spec in figs.values():
+        if spec.section == "spc":
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    return blocks
+
+
+def _worth(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    conf = f"{results['conf_level'] * 100:g}%"
+    rows = []
+    for c in results["costs"]:
+        if c.get("estimate") is None:
+            continue
+        b = c.get("beds_equivalent")
+        rows.append(
+            {
+                "Outcome": c["series_label"],
+                "Unit cost": price_words(c),
+                f"Cost of the change over the horizon ({conf} CI)": money_change(
+                    c["estimate"], c["ci_lower"], c["ci_upper"], c["currency"]
+                ),
+                "Beds (capacity released)": (
+                    f"{fmt_num(b['estimate'], 1)} "
+                    f"({fmt_num(b['ci_lower'], 1)} to {fmt_num(b['ci_upper'], 1)})"
+                    if b
+                    else "–"
+                ),
+                "Source": c["source"],
+            }
+        )
+    blocks: list[Block] = [
+        Para(
+            "Each costed outcome's change, summed over the sites and the horizon, is multiplied by its unit "
+            "cost draw by draw (the same draws as the effect, so the money agrees with the effect on "
+            "direction and on whether it excludes no change; a range of unit costs is drawn uniformly). "
+            "Bed-days are also shown as beds at the stated occupancy: **capacity released** for other "
+            "patients, not cash, unless beds or staff are removed."
+        ),
+        Table(pd.DataFrame(rows), caption="The change in money and capacity, sites combined."),
+    ]
+    e = results.get("economics")
+    if e:
+        from evaltoolkit.report._summary import _cost_sentences
+
+        blocks.append(Para(_cost_sentences(results)[-1] + f" Method: {e['method']}."))
+    for spec in figs.values():
+        if spec.section == "worth":
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
     return blocks
 
 
@@ -1296,6 +1435,13 @@ def build_report(results: dict[str, Any]) -> Report:
     assert_published(results)
     figs = {f.name: f for f in figure_specs(results)}
     builders = {
+        "verdict": lambda: _verdict(results),
+        "spc": lambda: _spc(results, figs) if (results.get("spc") or {}).get("charts") else None,
+        "worth": lambda: (
+            _worth(results, figs)
+            if any(c.get("estimate") is not None for c in results.get("costs") or [])
+            else None
+        ),
         "summary": lambda: _summary(results),
         "counterfactual": lambda: _counterfactual(results, figs) if results.get("its") else None,
         "effects": lambda: _effects(results) if results.get("its") else None,

@@ -472,6 +472,46 @@ def _its_note(results: dict[str, Any], series: dict[str, Any]) -> str:
     return " ".join(out)
 
 
+def _spc_charts(results: dict[str, Any], series: str) -> list[dict[str, Any]]:
+    charts = (results.get("spc") or {}).get("charts") or []
+    return [c for c in charts if c["series"] == series and c["charted"]]
+
+
+def _spc_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
+    """One Making Data Count chart per site (stacked), redrawn from the published points in results.json."""
+    from evaltoolkit.spc import plot_spc, xmr
+
+    charts = _spc_charts(results, series["name"])
+    fig = Figure(figsize=(WIDTH, 2.5 * len(charts) + 0.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(charts), 1, squeeze=False)[:, 0])
+    for ax, c in zip(axes, charts, strict=True):
+        pts = pd.DataFrame(c["points"])
+        pts["period"] = pd.to_datetime(pts["period"])
+        go = pd.Timestamp(c["go_live"]) if c["go_live"] else None
+        chart = xmr(
+            pts[["period", "value"]],
+            "value",
+            "period",
+            improvement="decrease",
+            rebase=[go] if go is not None and go > pts["period"].min() else None,
+        )
+        title = c["site"] + (f" (limits recalculated at go-live, {c['go_live']})" if go is not None else "")
+        plot_spc(chart, ax=ax, title=_wrap(title), ylabel=_wrap(f"{series['unit']} per month", 2.2))
+        ax.title.set_fontsize(9)
+    return fig
+
+
+def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
+    from evaltoolkit.economics import plot_tornado
+
+    table = pd.DataFrame(cost["sensitivity"])
+    fig = Figure(figsize=(WIDTH, 0.55 * len(table) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    plot_tornado(table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}"))
+    ax.title.set_fontsize(9)
+    return fig
+
+
 def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
     """Every figure the report of these results shows, in report order."""
     specs: list[FigureSpec] = []
@@ -494,6 +534,40 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
                     alt=f"Interrupted time series charts of {s['label']} by site",
                 )
             )
+        for s in results["series"]:
+            if _spc_charts(results, s["name"]):
+                specs.append(
+                    FigureSpec(
+                        name=f"spc_{s['name']}",
+                        section="spc",
+                        caption=(
+                            f"{s['label']}: Making Data Count XmR chart of the published monthly values at "
+                            "each site, limits recalculated at go-live. Grey points are common-cause "
+                            "variation; blue points special-cause improvement (fewer), orange special-cause "
+                            "concern; "
+                            "solid line the mean, dashed lines the process limits. Sites with months hidden "
+                            "by the small-number rule are not charted (see the board-pack table)."
+                        ),
+                        draw=lambda s=s: _spc_figure(results, s),
+                        alt=f"SPC charts of {s['label']} by site",
+                    )
+                )
+        for c in results.get("costs") or []:
+            if c.get("sensitivity"):
+                specs.append(
+                    FigureSpec(
+                        name=f"tornado_{c['series']}",
+                        section="worth",
+                        caption=(
+                            f"One-way sensitivity of the cost of the change in {c['series_label'].lower()}: "
+                            "each bar shows the cost when one input moves to its low and high value (the "
+                            "effect at its confidence limits, the unit cost across its range, a horizon half "
+                            "and one and a half times as long, the change scaled in proportion)."
+                        ),
+                        draw=lambda c=c: _tornado_figure(results, c),
+                        alt=f"Tornado chart for the cost of {c['series_label']}",
+                    )
+                )
         for h in its.get("heterogeneity") or []:
             specs.append(
                 FigureSpec(
