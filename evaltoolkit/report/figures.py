@@ -509,6 +509,23 @@ def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
     ax = fig.subplots()
     plot_tornado(table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}"))
     ax.title.set_fontsize(9)
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    from evaltoolkit.report._format import money
+
+    def short(x: float, _: Any) -> str:  # tick labels that fit: £-7.5m, £250k
+        sym = "£" if cost["currency"] == "GBP" else ""
+        v = abs(x)
+        text = f"{v / 1e6:g}m" if v >= 1e6 else f"{v / 1e3:g}k" if v >= 1e3 else f"{v:g}"
+        return ("−" if x < 0 else "") + sym + text
+
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.xaxis.set_major_formatter(FuncFormatter(short))
+    ax.set_xlabel(
+        _wrap(
+            f"cost of the change ({cost['currency']}; base {money(table['base'].iloc[0], cost['currency'])})"
+        )
+    )
     return fig
 
 
