@@ -63,7 +63,7 @@ def test_a_series_with_hidden_months_is_not_charted_and_says_why(protocol):
     block = spc_block(protocol, _published(protocol, {"RX2": values}))
     chart = block["charts"][0]
     assert not chart["charted"]
-    assert chart["reason"] == "not charted: 3 of 48 months hidden by the small-number rule"
+    assert chart["reason"] == "not charted: the small-number rule hides 3 months in 48"
     assert block["board"] == []
 
 

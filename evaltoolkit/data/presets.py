@@ -15,10 +15,11 @@ skipped (a *required* canonical column that is then missing is reported by valid
 Which field names were verified
 -------------------------------
 Field names marked **[V]** below were seen in published material (NHS analysts' SQL on NCDR/UDAL, NHS
-Digital HES documentation, NHS England MHSDS code, the CHeReL/PHRN data dictionaries for NSW). Names marked **[U]** are assumptions: check them against
-your extract's data dictionary and override them with ``columns`` where they differ. Date layouts are
-always an assumption (**[U]**): extracts of the same dataset arrive in different layouts depending on
-who produced them, so check one row and set ``date_format`` if yours differ.
+Digital HES documentation, NHS England MHSDS code, the CHeReL/PHRN data dictionaries for NSW). Names marked
+**[U]** are assumptions: check them against your extract's data dictionary and override them with
+``columns`` where they differ. Date layouts are always an assumption (**[U]**): extracts of the same dataset
+arrive in different layouts depending on who produced them, so check one row and set ``date_format`` if
+yours differ.
 
 ``ecds`` (attendances; NHS England Emergency Care Data Set)
     ``EC_Ident`` → attendance_id [V]; ``Der_Pseudo_NHS_Number`` → patient_id [V];

@@ -21,9 +21,10 @@ __all__ = ["SPC_METHOD", "spc_block"]
 
 SPC_METHOD = (
     "XmR charts with the NHS Making Data Count rules (a point beyond a process limit; 7 points in a row on "
-    "one side of the mean; 7 points each rising or falling; 2 of 3 points beyond the 2-sigma limit), limits "
-    "recalculated at go-live, moving ranges screened once at 3.267 times their mean, trial limits below 13 "
-    "points; drawn from the published monthly values (suppressed months left out), fewer is better"
+    "one side of the mean; 7 points each rising or falling; two in three points beyond the 2-sigma limit), "
+    "limits recalculated at go-live, moving ranges screened once at 3.267 times their mean, trial limits "
+    "below 13 points; drawn from the published monthly values (a site whose series has months hidden by the "
+    "small-number rule is not charted), fewer is better"
 )
 
 
@@ -72,7 +73,7 @@ def spc_block(
                         **base,
                         "charted": False,
                         "reason": (
-                            f"not charted: {hidden} of {len(frame)} months hidden by the small-number rule"
+                            f"not charted: the small-number rule hides {hidden} months in {len(frame)}"
                             if hidden
                             else "not charted: fewer than 2 months"
                         ),

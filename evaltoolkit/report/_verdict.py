@@ -116,8 +116,8 @@ def _watch(results: dict[str, Any]) -> list[str]:
     if board and not out:
         out.append(
             "No special-cause signal since go-live in any primary series: keep plotting monthly; a signal "
-            "needs 7 points in a row on one side of the mean, a run of 7, 2 of 3 near a limit, or a point "
-            "beyond one."
+            "needs 7 points in a row on one side of the mean, a run of 7, two in three near a limit, or a "
+            "point beyond one."
         )
     return out
 

@@ -336,7 +336,7 @@ def _spc(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
             caption=(
                 "Board pack: every primary outcome at every site, latest month, variation icon in words and "
                 "the rule that fired (points beyond a limit; 7 in a row on one side of the mean; 7 rising or "
-                "falling; 2 of 3 near a limit). Fewer events is improvement."
+                "falling; two in three near a limit). Fewer events is improvement."
             ),
         )
     )
