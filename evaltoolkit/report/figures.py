@@ -507,7 +507,9 @@ def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
     table = pd.DataFrame(cost["sensitivity"])
     fig = Figure(figsize=(WIDTH, 0.55 * len(table) + 1.6), layout="constrained")
     ax = fig.subplots()
-    plot_tornado(table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}"))
+    plot_tornado(
+        table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}", WIDTH * 0.55)
+    )
     ax.title.set_fontsize(9)
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -521,6 +523,14 @@ def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
 
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.xaxis.set_major_formatter(FuncFormatter(short))
+    for label in ax.get_yticklabels():  # long input names wrapped so the figure stays one column wide
+        label.set_text(textwrap.fill(label.get_text().replace("\n", " "), 18))
+        label.set_fontsize(8)
+    ax.set_yticks(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()])
+    leg = ax.get_legend()
+    if leg is not None:
+        for t in leg.get_texts():
+            t.set_fontsize(7)
     ax.set_xlabel(
         _wrap(
             f"cost of the change ({cost['currency']}; base {money(table['base'].iloc[0], cost['currency'])})"
