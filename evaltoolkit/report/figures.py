@@ -508,7 +508,7 @@ def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
     fig = Figure(figsize=(WIDTH, 0.55 * len(table) + 1.6), layout="constrained")
     ax = fig.subplots()
     plot_tornado(
-        table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}", WIDTH * 0.55)
+        table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}", WIDTH * 0.42)
     )
     ax.title.set_fontsize(9)
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -531,11 +531,8 @@ def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
     if leg is not None:
         for t in leg.get_texts():
             t.set_fontsize(7)
-    ax.set_xlabel(
-        _wrap(
-            f"cost of the change ({cost['currency']}; base {money(table['base'].iloc[0], cost['currency'])})"
-        )
-    )
+    base = money(table["base"].iloc[0], cost["currency"])
+    ax.set_xlabel(f"cost of the change ({cost['currency']})\nbase {base}")
     return fig
 
 
