@@ -82,3 +82,15 @@ def test_special_cause_after_go_live_reaches_the_verdict_watch_list(protocol):
     results = {"spc": block, "synthesis": {"findings": []}, "series": []}
     watch = verdict(results)["watch"]
     assert any(w.startswith("RX1, PD ED attendances: special-cause improvement") for w in watch)
+
+
+def test_every_report_and_book_page_opens_with_the_verdict(protocol):
+    from evaltoolkit.report.book import page_sections
+    from evaltoolkit.report.document import SECTIONS
+
+    assert SECTIONS[0] == ("verdict", "The verdict")
+    ids = [i for i, _ in page_sections(protocol)]
+    assert ids[0] == "verdict" and {"spc", "worth"} <= set(ids)
+    for name in ("project_air", "change_programme", "leadership_programme"):
+        other = load_protocol(ROOT / "protocols" / f"{name}.yaml", check_files=False)
+        assert page_sections(other)[0][0] == "verdict"

@@ -86,9 +86,19 @@ def _downloads(protocol: Protocol, protocol_path: Path, pages: Path) -> str:
 
 def page_sections(protocol: Protocol) -> list[tuple[str, str]]:
     """The report sections a protocol's page shows, ``(id, title)`` in report order."""
-    present = {"summary", "limitations", "methods", "data_quality"}
+    present = {"verdict", "summary", "limitations", "methods", "data_quality"}
     if protocol.series:
-        present |= {"counterfactual", "effects", "certainty", "sensitivity", "robustness", "diagnostics"}
+        present |= {
+            "counterfactual",
+            "spc",
+            "effects",
+            "certainty",
+            "sensitivity",
+            "robustness",
+            "diagnostics",
+        }
+        if any(s.unit_cost is not None for s in protocol.series):
+            present.add("worth")
     if protocol.cohort is not None:
         present.add("cohort")
     if protocol.outcome_measures is not None:
