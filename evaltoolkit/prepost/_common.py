@@ -330,6 +330,26 @@ def wilson(k: float, n: float, conf_level: float) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def paired_change(a: int, b: int, c: int, d: int, conf_level: float) -> dict[str, Any]:
+    """Change in a paired proportion from its 2 × 2 table: the estimate and Newcombe interval
+    (:func:`newcombe_paired`) and McNemar's test (exact binomial below 25 discordant pairs, else chi-square
+    with continuity correction; p = 1 without discordant pairs).
+
+    Returns ``{estimate, ci_lower, ci_upper, statistic, p_value, test}``.
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    est, lo, hi = newcombe_paired(a, b, c, d, conf_level)
+    if b + c == 0:
+        stat, p, test = 0.0, 1.0, "McNemar: no discordant patients, p = 1"
+    else:
+        exact = b + c < 25
+        res = mcnemar(np.array([[a, b], [c, d]]), exact=exact, correction=True)
+        stat, p = float(res.statistic), float(res.pvalue)
+        test = "McNemar exact binomial" if exact else "McNemar chi-square with continuity correction"
+    return {"estimate": est, "ci_lower": lo, "ci_upper": hi, "statistic": stat, "p_value": p, "test": test}
+
+
 def newcombe_paired(a: int, b: int, c: int, d: int, conf_level: float) -> tuple[float, float, float]:
     """Paired difference of proportions (second − first) with Newcombe's (1998) method 10 interval.
 

@@ -25,9 +25,9 @@ from evaltoolkit.prepost._common import (
     check_literal,
     mean_interval,
     median_interval,
-    newcombe_paired,
     numeric_column,
     p_adjust_text,
+    paired_change,
     paired_t,
     rows_text,
     tidy,
@@ -697,7 +697,6 @@ def _rate_ratio_rows(
 def _proportion_rows(
     before: np.ndarray, after: np.ndarray, name: str, conf_level: float
 ) -> list[dict[str, Any]]:
-    from statsmodels.stats.contingency_tables import mcnemar
 
     n = len(before)
     rows: list[dict[str, Any]] = []
@@ -719,14 +718,10 @@ def _proportion_rows(
     b = int((before & ~after).sum())
     c = int((~before & after).sum())
     d = n - a - b - c
-    est, lo, hi = newcombe_paired(a, b, c, d, conf_level)
-    if b + c == 0:
-        stat, p, test = 0.0, 1.0, "McNemar: no discordant patients, p = 1"
-    else:
-        exact = b + c < 25
-        res = mcnemar(np.array([[a, b], [c, d]]), exact=exact, correction=True)
-        stat, p = float(res.statistic), float(res.pvalue)
-        test = "McNemar exact binomial" if exact else "McNemar chi-square with continuity correction"
+    pc = paired_change(a, b, c, d, conf_level)
+    est, lo, hi, stat, p, test = (
+        pc[k] for k in ("estimate", "ci_lower", "ci_upper", "statistic", "p_value", "test")
+    )
     rows.append(
         {
             "outcome": name,

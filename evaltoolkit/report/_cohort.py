@@ -99,22 +99,12 @@ def _share_method(outcome: str, k: Any, n: Any) -> str:
 def _paired(a: Any, b: Any, c: Any, d: Any, conf: float) -> dict[str, Any] | None:
     """The change in a paired proportion from the published cells of its 2 × 2 table (Newcombe interval,
     McNemar test); ``None`` when a cell is suppressed or the table is empty."""
-    from statsmodels.stats.contingency_tables import mcnemar
-
-    from evaltoolkit.prepost._common import newcombe_paired
+    from evaltoolkit.prepost._common import paired_change
 
     cells = (a, b, c, d)
     if not all(isinstance(v, int) for v in cells) or sum(cells) == 0:
         return None
-    est, lo, hi = newcombe_paired(a, b, c, d, conf)
-    if b + c == 0:
-        stat, p, test = 0.0, 1.0, "McNemar: no discordant patients, p = 1"
-    else:
-        exact = b + c < 25
-        res = mcnemar(np.array([[a, b], [c, d]]), exact=exact, correction=True)
-        stat, p = float(res.statistic), float(res.pvalue)
-        test = "McNemar exact binomial" if exact else "McNemar chi-square with continuity correction"
-    return {"estimate": est, "statistic": stat, "p_value": p, "ci_lower": lo, "ci_upper": hi, "test": test}
+    return paired_change(a, b, c, d, conf)
 
 
 def _paired_all(conf: float, shown: tuple[Any, ...]) -> list[dict[str, Any] | None]:
