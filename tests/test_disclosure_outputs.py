@@ -179,6 +179,7 @@ def test_canary_never_reaches_a_built_book_page(tmp_path):
     _plant(data)
     spec = yaml.safe_load((ROOT / "protocols" / "project_air.yaml").read_text(encoding="utf-8"))
     spec["data"]["folder"] = "../data"
+    spec["data"]["kind"] = "real"  # planted identifiers stand for real data: never offered for download
     (tmp_path / "protocols").mkdir()
     protocol = tmp_path / "protocols" / "project_air.yaml"
     protocol.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -208,3 +209,4 @@ def test_canary_never_reaches_a_built_book_page(tmp_path):
     built = [p.read_bytes() for p in (book / "_build").rglob("*") if p.is_file()]
     for needle in (CANARY_ID, CANARY_NAME, "canary-free-text", "Xerxesworth", "sister"):
         assert not any(needle.encode() in t for t in built), f"{needle!r} found in the built book"
+    assert not list((book / "_build").rglob("attendances.csv"))  # real extracts are not offered
