@@ -158,14 +158,14 @@ WIDTHS = (1280, 400)
 
 
 @pytest.fixture(scope="module")
-def standalone_reports(tmp_path_factory):
+def standalone_reports(tmp_path_factory, evaluations):
     """The output folder of every ready protocol (report.html with its figures embedded)."""
-    from evaltoolkit.report import run_protocol, write_outputs
+    from evaltoolkit.report import write_outputs
 
     out = {}
     for name in READY:
         folder = tmp_path_factory.mktemp(f"browser_{name}")
-        write_outputs(run_protocol(ROOT / "protocols" / f"{name}.yaml"), folder, command="browser test")
+        write_outputs(evaluations[name], folder, command="browser test")
         out[name] = folder / "report.html"
     return out
 

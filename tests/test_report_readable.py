@@ -33,7 +33,6 @@ from evaltoolkit.report import (
     format_p,
     render_html,
     render_markdown,
-    run_protocol,
     write_outputs,
 )
 from evaltoolkit.report._glossary import TERMS, link_html, link_myst
@@ -47,11 +46,11 @@ NHS_LOW, NHS_HIGH = 1, 7  # NHS Digital HES/ECDS rule: counts of 1 to 7 are supp
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, evaluations):
     out = {}
     for name in READY:
         folder = tmp_path_factory.mktemp(f"readable_{name}")
-        evaluation = run_protocol(PROTOCOLS / f"{name}.yaml")
+        evaluation = evaluations[name]  # one run per protocol per session (conftest)
         write_outputs(evaluation, folder, command=f"test {name}")
         out[name] = (evaluation, folder)
     return out

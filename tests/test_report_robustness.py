@@ -17,8 +17,8 @@ PROTOCOLS = ROOT / "protocols"
 
 
 @pytest.fixture(scope="module")
-def default_run():
-    return run_protocol(PROTOCOLS / "project_air.yaml").results
+def default_run(evaluations):
+    return evaluations["project_air"].results
 
 
 @pytest.fixture(scope="module")
