@@ -187,24 +187,32 @@ def _cost_sentences(results: dict[str, Any]) -> list[str]:
                 f"{_beds(b['ci_upper'])}), {b['label']}."
             )
         out.append(text + (f" {c['note']}" if c.get("note") else ""))
+    net = net_cost_sentence(results)
+    return out + ([net] if net else [])
+
+
+def net_cost_sentence(results: dict[str, Any]) -> str | None:
+    """The service cost against the costed changes (net cost, return per pound); ``None`` without a
+    ``service_cost`` in the protocol."""
     e = results.get("economics")
-    if e:
-        sc, net, ret = e["service_cost"], e["net_cost"], e["return_per_pound"]
-        cur = sc["currency"]
-        out.append(
-            f"The service costs {money(sc['over_horizon'], cur)} over the {sc['horizon_months']} months "
-            f"({sc['price_year']} prices). Net of the costed changes, it "
-            + (
-                f"releases about {money(-net['estimate'], cur)} more than it costs"
-                if net["estimate"] < 0
-                else f"costs about {money(net['estimate'], cur)} more than it releases"
-            )
-            + f" ({conf} {money(-net['ci_upper'], cur)} to {money(-net['ci_lower'], cur)} "
-            f"released net): {fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
-            f"({conf} {fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)}). Money released is "
-            "capacity for other patients, not cash, unless beds or staff are removed."
+    if not e:
+        return None
+    conf = f"{results.get('conf_level', 0.95) * 100:g}% CI"
+    sc, net, ret = e["service_cost"], e["net_cost"], e["return_per_pound"]
+    cur = sc["currency"]
+    return (
+        f"The service costs {money(sc['over_horizon'], cur)} over the {sc['horizon_months']} months "
+        f"({sc['price_year']} prices). Net of the costed changes, it "
+        + (
+            f"releases about {money(-net['estimate'], cur)} more than it costs"
+            if net["estimate"] < 0
+            else f"costs about {money(net['estimate'], cur)} more than it releases"
         )
-    return out
+        + f" ({conf} {money(-net['ci_upper'], cur)} to {money(-net['ci_lower'], cur)} "
+        f"released net): {fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
+        f"({conf} {fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)}). Money released is "
+        "capacity for other patients, not cash, unless beds or staff are removed."
+    )
 
 
 def change_words(est: float, lo: float, hi: float, conf: float = 0.95, extra: str | None = None) -> str:

@@ -25,7 +25,7 @@ from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
 from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
 from evaltoolkit.report._glossary import find_terms, link_html, link_myst, slug
-from evaltoolkit.report._summary import lower_first, price_words
+from evaltoolkit.report._summary import lower_first, net_cost_sentence, price_words
 from evaltoolkit.report._verdict import verdict
 from evaltoolkit.report.figures import FigureSpec, figure_specs, style
 from evaltoolkit.report.templates import HTML_PAGE, REPORT_CSS
@@ -270,11 +270,9 @@ def _verdict(results: dict[str, Any]) -> list[Block]:
     ]
     if items:
         blocks.append(Bullets(tuple(items)))
-    e = results.get("economics")
-    if e:
-        from evaltoolkit.report._summary import _cost_sentences
-
-        blocks.append(Para("**Against the cost of the service.** " + _cost_sentences(results)[-1]))
+    net = net_cost_sentence(results)
+    if net:
+        blocks.append(Para("**Against the cost of the service.** " + net))
     if v["cannot_show"]:
         blocks.append(Para("**What this evaluation cannot show** (see Limitations):"))
         blocks.append(Bullets(tuple(v["cannot_show"])))
@@ -379,11 +377,9 @@ def _worth(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
         ),
         Table(pd.DataFrame(rows), caption="The change in money and capacity, sites combined."),
     ]
-    e = results.get("economics")
-    if e:
-        from evaltoolkit.report._summary import _cost_sentences
-
-        blocks.append(Para(_cost_sentences(results)[-1] + f" Method: {e['method']}."))
+    net = net_cost_sentence(results)
+    if net:
+        blocks.append(Para(f"{net} Method: {results['economics']['method']}."))
     for spec in figs.values():
         if spec.section == "worth":
             blocks.append(Figure(spec.name, spec.caption, spec.alt))
