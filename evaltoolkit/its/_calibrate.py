@@ -247,7 +247,7 @@ def _null_draws(X: np.ndarray, ar: ARData, reml: bool, noise: float | tuple[floa
     for k, ph in enumerate(grid):
         b = _combine(fxe, pxe, np.array(ph))  # (p, N)
         c = _combine_diag(fee, pee, np.array(ph))  # (N,)
-        rss = c - np.einsum("in,ij,jn->n", b, Ainv_g[k], b)
+        rss = c - np.einsum("in,in->n", b, Ainv_g[k] @ b)  # b'A⁻¹b per draw, through BLAS
         rss = np.maximum(rss, 1e-300)
         ld = float(_logdet_r(st, np.array(ph)))
         if reml:

@@ -432,7 +432,11 @@ class MethodComparison:
                 "lags": options.get("lags"),
                 "ar_order": (res.ar_order if res is not None else None),
             }
-            coefs = res.coefficients().set_index("term") if res is not None else None
+            coefs = (
+                res.coefficients(terms=[t for t in names if t in res.terms]).set_index("term")
+                if res is not None
+                else None
+            )
             ar1 = float(res.ar_params[0]) if res is not None and res.ar_params else math.nan
             for term in names:
                 row: dict[str, Any] = {**base, "term": term}

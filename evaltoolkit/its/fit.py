@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from evaltoolkit._sm import sm
 from scipy import optimize, special
 
 from evaltoolkit._deprecate import renamed_kwargs

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import signal, special, stats
+from scipy import special, stats
 
 from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.its.errors import ITSInputError
@@ -452,6 +452,8 @@ def _ar1_normal(rng: np.random.Generator, n_sims: int, n: int, ar: float) -> np.
         return z
     innovations = z * math.sqrt(1.0 - ar**2)
     innovations[:, 0] = z[:, 0]  # start in the stationary distribution
+    from scipy import signal  # imported here: scipy.signal takes ~0.4 s to import
+
     return signal.lfilter([1.0], [1.0, -ar], innovations, axis=1)
 
 

@@ -164,7 +164,7 @@ class RobustnessChecks:
                 rows.append({**row, "interruption": f.interruption, "status": status, "note": note})
                 continue
             r = f.result
-            coefs = r.coefficients().set_index("term")
+            coefs = r.coefficients(terms=list(r.design.interruption_terms[0])).set_index("term")
             for term in r.design.interruption_terms[0]:
                 c = coefs.loc[term]
                 row = {**base, "term": term}

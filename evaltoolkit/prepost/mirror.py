@@ -430,7 +430,7 @@ def fit_count_model(
     alpha = 0.0
     alpha_text = ""
     if count_model == "negbin":
-        import statsmodels.api as sm
+        from evaltoolkit._sm import sm
 
         nb = sm.NegativeBinomial(
             np.concatenate([y0, y1]), np.vstack([x0, x1]), offset=np.log(np.concatenate([years0, years1])),

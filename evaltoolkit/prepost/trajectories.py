@@ -129,7 +129,7 @@ def fit_mixed(
     and their covariance from them, as lme4 and nlme report them (statsmodels' ``cov_params``, from
     the joint Hessian of fixed effects and variance parameters, is not used).
     """
-    import statsmodels.api as sm
+    from evaltoolkit._sm import sm
 
     model = sm.MixedLM(y, exog, groups=groups, exog_re=exog_re)
     result: MixedFit | None = None

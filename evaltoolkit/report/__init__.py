@@ -14,29 +14,77 @@
 The results.json schema is documented in :mod:`evaltoolkit.report.results_schema`.
 """
 
-from evaltoolkit.report.book import (
-    book_page,
-    book_table,
-    format_number,
-    format_p,
-    page_sections,
-    stale_book_pages,
-    write_book_pages,
-)
-from evaltoolkit.report.document import (
-    SECTIONS,
-    Report,
-    build_report,
-    render_html,
-    render_markdown,
-    report_metadata,
-    show_metadata,
-    show_section,
-)
-from evaltoolkit.report.figures import figure_specs, save_figures
-from evaltoolkit.report.folder import render_folder
-from evaltoolkit.report.results_schema import RESULTS_SCHEMA, check_results
-from evaltoolkit.report.run import RESULTS_SCHEMA_VERSION, Evaluation, run_protocol, write_outputs
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562): ``import evaltoolkit.report`` stays fast, and a script that
+# only renders a results folder does not pay for the statistics and plotting stacks.
+_LAZY = {
+    "book_page": "book",
+    "book_table": "book",
+    "format_number": "book",
+    "format_p": "book",
+    "page_sections": "book",
+    "stale_book_pages": "book",
+    "write_book_pages": "book",
+    "SECTIONS": "document",
+    "Report": "document",
+    "build_report": "document",
+    "render_html": "document",
+    "render_markdown": "document",
+    "report_metadata": "document",
+    "show_metadata": "document",
+    "show_section": "document",
+    "figure_specs": "figures",
+    "save_figures": "figures",
+    "render_folder": "folder",
+    "RESULTS_SCHEMA": "results_schema",
+    "check_results": "results_schema",
+    "RESULTS_SCHEMA_VERSION": "run",
+    "Evaluation": "run",
+    "run_protocol": "run",
+    "write_outputs": "run",
+}
+
+if TYPE_CHECKING:
+    from evaltoolkit.report.book import (
+        book_page,
+        book_table,
+        format_number,
+        format_p,
+        page_sections,
+        stale_book_pages,
+        write_book_pages,
+    )
+    from evaltoolkit.report.document import (
+        SECTIONS,
+        Report,
+        build_report,
+        render_html,
+        render_markdown,
+        report_metadata,
+        show_metadata,
+        show_section,
+    )
+    from evaltoolkit.report.figures import figure_specs, save_figures
+    from evaltoolkit.report.folder import render_folder
+    from evaltoolkit.report.results_schema import RESULTS_SCHEMA, check_results
+    from evaltoolkit.report.run import RESULTS_SCHEMA_VERSION, Evaluation, run_protocol, write_outputs
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evaltoolkit.report' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"evaltoolkit.report.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "RESULTS_SCHEMA",

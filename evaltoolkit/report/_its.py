@@ -429,9 +429,9 @@ def run_staggered(
 
 # -- numbers from a fit ----------------------------------------------------------------------------------
 def _term(result: ITSResult, name: str) -> dict[str, Any]:
-    coefs = result.coefficients().set_index("term")
-    if name not in coefs.index:
+    if name not in result.terms:
         return {}
+    coefs = result.coefficients(terms=[name]).set_index("term")
     row = coefs.loc[name]
     out = {"term": name}
     for col in ("estimate", "std_error", "p_value", "ci_lower", "ci_upper"):
@@ -630,7 +630,7 @@ def _fit_rows(
     base = {"series": series, "site": site, "check": check, "label": label}
     if result is None:
         return [{**base, "term": None, "status": "failed", "note": error}]
-    coefs = result.coefficients().set_index("term")
+    coefs = result.coefficients(terms=list(result.design.interruption_terms[0])).set_index("term")
     rows = []
     q = "ok" if not warns else "warning"
     for term in result.design.interruption_terms[0]:
