@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from evaltoolkit._sm import sm
 from scipy import optimize, special
 
 from evaltoolkit._deprecate import renamed_kwargs
+from evaltoolkit._sm import sm
 from evaltoolkit.its._ar import (
     BOUNDARY,
     ARData,
