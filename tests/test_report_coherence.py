@@ -145,11 +145,20 @@ def _check_net_sensitivity(r: dict, e: dict) -> None:
     assert cr["estimate"] == pytest.approx(e["return_per_pound"]["estimate"], rel=1e-6)
     assert cn["ci_lower"] < e["net_cost"]["ci_lower"] and cn["ci_upper"] > e["net_cost"]["ci_upper"]
     assert (cn["ci_upper"] < 0) == (cr["ci_lower"] > 1)
-    # the sorted cost draws add quantile by quantile: with the service cost at its middle value the
-    # bracket's limits are the service cost plus the costs' own limits; the service-cost range (drawn
-    # independently) can only widen it
-    assert cn["ci_lower"] <= svc["over_horizon"] + sum(c["ci_lower"] for c in costed) + 1
-    assert cn["ci_upper"] >= svc["over_horizon"] + sum(c["ci_upper"] for c in costed) - 1
+    # the sorted cost draws add quantile by quantile, so with the service cost fixed the bracket's limits
+    # would be the service cost plus the costs' own limits; every service-cost draw lies in its range, so
+    # (draw by draw, hence quantile by quantile) the limits lie within that sum at the range's ends
+    s_lo, s_hi = _service_range(svc)
+    for lim in ("ci_lower", "ci_upper"):
+        total = sum(c[lim] for c in costed)
+        assert s_lo + total - 1 <= cn[lim] <= s_hi + total + 1, lim
+
+
+def _service_range(svc: dict) -> tuple[float, float]:
+    f = svc["horizon_months"] / 12 if svc["per"] == "year" else 1
+    if not svc["range"]:
+        return svc["over_horizon"], svc["over_horizon"]
+    return min(svc["range"]) * f, max(svc["range"]) * f
 
 
 def _check_words(r: dict) -> None:
