@@ -351,3 +351,33 @@ def test_net_cost_bracket_by_hand():
     )
     # one costed outcome: no bracket
     assert _net(protocol, costs[:1], summed[:1], 24, 0.95)["comonotone"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["project_air", "crisis_pathway"])
+def test_the_worth_section_gives_pounds_net_cost_sensitivity_and_bracket(results, name):
+    """Pounds only, the service cost labelled with its source, the net-cost table and chart, and the
+    bracket sentence quoting the published bracket (rounded as the prose rounds money)."""
+    from evaltoolkit.report._format import money
+
+    r = results[name]
+    md = render_markdown(build_report(r))
+    worth = md.split("## What it is worth")[1].split("\n## ")[0]
+    assert "AUD" not in md and "UNVERIFIED" not in md
+    assert {c["currency"] for c in r["costs"]} == {"GBP"} and r["economics"]["service_cost"][
+        "currency"
+    ] == "GBP"
+    assert "figures/tornado_net_cost.svg" in worth
+    assert "| Input | Low value | High value | Net, input low | Net, input high |" in worth
+    n_rows = len(r["economics"]["sensitivity"])
+    table = worth.split("| Input |")[1].split("\n\n")[0]
+    assert table.count("\n|") == n_rows + 1  # the separator line and one line per input
+    com = r["economics"]["comonotone"]["net_cost"]
+    assert "if they move together" in worth
+    # the bracket's upper limit is a net cost here (the interval crosses break-even), its lower a release
+    assert com["ci_lower"] < 0 < com["ci_upper"]
+    assert (
+        f"{money(com['ci_upper'], 'GBP')} net cost to {money(-com['ci_lower'], 'GBP')} released net" in worth
+    )
+    source = r["economics"]["service_cost"]["source"]
+    assert "synthetic example" in source and source.lower() in md.lower()

@@ -209,11 +209,28 @@ def net_cost_sentence(results: dict[str, Any]) -> str | None:
             if net["estimate"] < 0
             else f"costs about {money(net['estimate'], cur)} more than it releases"
         )
-        + f" ({conf} {money(-net['ci_upper'], cur)} to {money(-net['ci_lower'], cur)} "
-        f"released net): {fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
+        + f" ({conf} {net_interval(net['ci_lower'], net['ci_upper'], cur)}): "
+        f"{fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
         f"({conf} {fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)}). Money released is "
         "capacity for other patients, not cash, unless beds or staff are removed."
     )
+
+
+def net_interval(lo: float, hi: float, currency: str) -> str:
+    """The interval of a net cost in words (negative: more released than spent).
+
+    Examples
+    --------
+    >>> net_interval(-3_600_000, 840_000, "GBP")
+    '£840,000 net cost to £3.6 million released net'
+    >>> net_interval(-900_000, -120_000, "GBP"), net_interval(50_000, 90_000, "GBP")
+    ('£120,000 to £900,000 released net', '£50,000 to £90,000 net cost')
+    """
+    if hi < 0:
+        return f"{money(-hi, currency)} to {money(-lo, currency)} released net"
+    if lo > 0:
+        return f"{money(lo, currency)} to {money(hi, currency)} net cost"
+    return f"{money(hi, currency)} net cost to {money(-lo, currency)} released net"
 
 
 def service_cost_words(results: dict[str, Any]) -> str | None:
@@ -249,8 +266,8 @@ def net_cost_bracket_sentence(results: dict[str, Any]) -> str | None:
     return (
         "The outcomes are drawn independently; if they move together (each outcome's draws paired by rank, "
         f"perfectly positively correlated), the interval {'widens' if wider else 'changes'} to "
-        f"{money(-com['ci_upper'], cur)} to {money(-com['ci_lower'], cur)} released net ({conf}; "
-        f"independent: {money(-ind['ci_upper'], cur)} to {money(-ind['ci_lower'], cur)}), and "
+        f"{net_interval(com['ci_lower'], com['ci_upper'], cur)} ({conf}; independent: "
+        f"{net_interval(ind['ci_lower'], ind['ci_upper'], cur)}), and "
         f"{fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)} released per "
         f"{money_exact(1, cur)} spent."
     )
