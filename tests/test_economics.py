@@ -23,6 +23,7 @@ from evaltoolkit.economics import (
     EconomicsInputError,
     beds_equivalent,
     change_draws,
+    combine_draws,
     cost_draws,
     cost_of_change,
     draw_range,
@@ -390,6 +391,113 @@ def test_tornado_errors_and_plot():
         plot_tornado(pd.DataFrame({"x": [1]}))
 
 
+def test_tornado_of_several_outcomes_by_hand():
+    # ED attendances: -1,000 (limits -1,500 and -500) at £273 to £280.17; bed-days: -400 (limits -700 and
+    # -100) at £575 to £719.10; service £120,000 to £180,000 over 24 months
+    ed_mid, bd_mid = (273 + 280.17) / 2, (575 + 719.1) / 2  # 276.585 and 647.05
+    t = tornado(
+        {"ed": -1000.0, "bd": -400.0},
+        {"ed": (273.0, 280.17), "bd": (575.0, 719.1)},
+        service_cost=(120_000.0, 180_000.0),
+        effect_limits={"ed": (-500.0, -1500.0), "bd": (-700.0, -100.0)},  # either order
+        horizon=(12, 36),
+        base_horizon=24,
+        labels={"ed": "ED attendances", "bd": "bed-days"},
+    )
+    assert list(t.columns) == list(TORNADO_COLUMNS)
+    base = 150_000 - 1000 * ed_mid - 400 * bd_mid  # 150,000 - 276,585 - 258,820 = -385,405
+    assert base == pytest.approx(-385_405)
+    assert t["base"].tolist() == pytest.approx([base] * 6) and (t["outcome"] == "net_cost").all()
+    rows = t.set_index(["parameter", t["series"].fillna("")])
+    expect = {
+        ("activity_change", "ed"): (
+            150_000 - 1500 * ed_mid - 400 * bd_mid,
+            150_000 - 500 * ed_mid - 400 * bd_mid,
+        ),
+        ("activity_change", "bd"): (
+            150_000 - 1000 * ed_mid - 700 * bd_mid,
+            150_000 - 1000 * ed_mid - 100 * bd_mid,
+        ),
+        ("unit_cost", "ed"): (150_000 - 1000 * 273 - 400 * bd_mid, 150_000 - 1000 * 280.17 - 400 * bd_mid),
+        ("unit_cost", "bd"): (150_000 - 1000 * ed_mid - 400 * 575, 150_000 - 1000 * ed_mid - 400 * 719.1),
+        ("service_cost", ""): (base - 30_000, base + 30_000),
+        ("horizon", ""): (base / 2, base * 1.5),  # every change and the service cost scaled by 1/2 and 3/2
+    }
+    for key, (lo, hi) in expect.items():
+        assert rows.loc[key, ["outcome_low", "outcome_high"]].tolist() == pytest.approx([lo, hi]), key
+    assert rows.loc[("activity_change", "ed"), "label"] == "ED attendances: effect at its confidence limits"
+    assert rows.loc[("unit_cost", "bd"), "label"] == "bed-days: unit cost"
+    assert t["swing"].is_monotonic_decreasing
+    # one outcome in a mapping gives the single-outcome answer
+    one = tornado(
+        {"bd": -400.0}, {"bd": (575.0, 719.1)}, service_cost=150_000.0, effect_limits={"bd": (-700.0, -100.0)}
+    )
+    single = tornado(-400.0, (575.0, 719.1), service_cost=150_000.0, effect_limits=(-700.0, -100.0))
+    cols = ["parameter", "outcome_low", "outcome_high", "swing"]
+    assert one[cols].equals(single[cols]) and single["series"].isna().all() and (one["series"] == "bd").all()
+    # draws give each outcome's percentile limits; horizon_activity per outcome
+    t2 = tornado(
+        {"a": FIXED, "b": FIXED / 2},
+        {"a": 600.0, "b": 100.0},
+        horizon=(12, 36),
+        base_horizon=24,
+        horizon_activity={"a": (-150.0, -700.0)},
+    ).set_index(["parameter", "series"])
+    assert t2.loc[("activity_change", "a"), ["input_low", "input_high"]].tolist() == pytest.approx(
+        [-685, -115]
+    )
+    assert t2.loc[("activity_change", "b"), ["input_low", "input_high"]].tolist() == pytest.approx(
+        [-342.5, -57.5]
+    )
+    # b scaled in proportion from its median (-200): -100 and -300 at 12 and 36 months
+    h = t2.xs("horizon", level="parameter").iloc[0]
+    assert [h["outcome_low"], h["outcome_high"]] == pytest.approx(
+        [-150 * 600 - 100 * 100, -700 * 600 - 300 * 100]
+    )
+    with pytest.raises(EconomicsInputError, match="same names as activity"):
+        tornado({"a": -1.0}, {"b": 1.0}, effect_limits={"a": (-2.0, 0.0)})
+    with pytest.raises(EconomicsInputError, match="priced in AUD and GBP"):
+        tornado(
+            {"a": -1.0, "b": -1.0},
+            {"a": unit_cost("ed_attendance", "2023/24"), "b": unit_cost("au_nep_nwau", "2024/25")},
+            effect_limits={"a": (-2.0, 0.0), "b": (-2.0, 0.0)},
+        )
+    fig, ax = plt.subplots()
+    assert len(plot_tornado(t, ax=ax).patches) == 2 * len(t)
+    plt.close(fig)
+
+
+def test_combine_draws_by_hand_and_against_simulation_truth():
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([30.0, 10.0, 20.0])
+    assert combine_draws([a, b]).tolist() == [31.0, 12.0, 23.0]  # position by position
+    assert combine_draws([a, b], dependence="comonotone").tolist() == [11.0, 22.0, 33.0]  # by rank
+    assert b.tolist() == [30.0, 10.0, 20.0]  # inputs not sorted in place
+    # two normal outcomes: X ~ N(-400, 150), Y ~ N(-1000, 300). Independent: the sum is N(-1400, 335.41)
+    # (sqrt(150² + 300²)); perfectly correlated: N(-1400, 450). 95% limits -1400 ± 1.959964 × SD:
+    # independent -2057.4 and -742.6, comonotone -2282.0 and -518.0.
+    rng = np.random.default_rng(20261206)
+    x, y = rng.normal(-400, 150, 400_000), rng.normal(-1000, 300, 400_000)
+    ind = np.quantile(combine_draws([x, y]), [0.025, 0.975])
+    com = np.quantile(combine_draws([x, y], dependence="comonotone"), [0.025, 0.975])
+    assert ind == pytest.approx([-2057.4, -742.6], abs=4)  # MC SE of a 2.5% quantile here is about 1.2
+    assert com == pytest.approx([-2282.0, -518.0], abs=5)
+    # comonotone quantiles add: each quantile of the sum is the sum of the outcomes' quantiles (exactly)
+    for q in (0.025, 0.5, 0.975):
+        assert np.quantile(combine_draws([x, y], dependence="comonotone"), q) == pytest.approx(
+            np.quantile(x, q) + np.quantile(y, q), rel=1e-12
+        )
+    ch = ChangeDraws(-1.0, np.arange(200.0))
+    assert combine_draws([ch, np.ones(200)]).tolist() == (np.arange(200.0) + 1).tolist()
+    with pytest.raises(EconomicsInputError, match="same number of draws"):
+        combine_draws([np.ones(3), np.ones(4)])
+    with pytest.raises(EconomicsInputError, match="independent or comonotone"):
+        combine_draws([a, b], dependence="correlated")
+    with pytest.raises(EconomicsInputError, match="one set of draws per outcome"):
+        combine_draws(a)
+    with pytest.raises(EconomicsInputError, match=r"draws\[1\]: 1 values are not finite"):
+        combine_draws([a, np.array([1.0, np.nan, 2.0])])
+
+
 # -- protocols -----------------------------------------------------------------------------------------
 def test_protocol_unit_costs_by_key_year_inflation_and_range():
     from evaltoolkit.protocol import BedsSpec, ServiceCost, UnitCost
@@ -479,7 +587,7 @@ def test_protocol_cost_mistakes_are_reported_with_their_paths():
     assert validate_protocol(raw, base_dir=ROOT / "protocols") == []
 
 
-@pytest.mark.parametrize("name", ["project_air", "change_programme", "leadership_programme"])
+@pytest.mark.parametrize("name", ["change_programme", "leadership_programme"])
 def test_ready_protocols_still_load(name):
     from evaltoolkit.protocol import load_protocol
 
@@ -487,3 +595,24 @@ def test_ready_protocols_still_load(name):
     for uc in p.unit_costs.values():
         assert uc.value > 0 and uc.currency and uc.price_year and uc.source and uc.unit
     assert p.service_cost is None and p.beds is None
+
+
+def test_project_air_is_priced_in_pounds_at_verified_ncc_prices():
+    from evaltoolkit.protocol import load_protocol
+
+    p = load_protocol(ROOT / "protocols" / "project_air.yaml")
+    ed, bed = p.unit_costs["ed_attendance"], p.unit_costs["mh_bed_day"]
+    # NCC, typed in from the published tables: ED £273 (2023/24) and £280.17 (2024/25); acute adult
+    # mental-health bed-day £575 and £719.10
+    assert (ed.value, ed.currency, ed.price_year) == (pytest.approx(280.17), "GBP", "2024/25")
+    assert ed.bounds == (273, pytest.approx(280.17)) and ed.verified is True
+    assert (bed.value, bed.currency, bed.price_year) == (pytest.approx(719.10), "GBP", "2024/25")
+    assert bed.bounds == (575, pytest.approx(719.10)) and bed.verified is True
+    assert all(u.currency == "GBP" and u.verified for u in p.unit_costs.values())
+    sc = p.service_cost
+    assert sc is not None and sc.currency == "GBP" and sc.price_year == "2024/25"
+    assert sc.range is not None and min(sc.range) < sc.amount < max(sc.range)
+    assert "assumption of the synthetic example" in sc.source.lower()  # labelled as an assumption
+    assert p.beds is not None and p.beds.removed is False
+    text = (ROOT / "protocols" / "project_air.yaml").read_text(encoding="utf-8")
+    assert "AUD" not in text and "UNVERIFIED" not in text.upper().replace("ALLOW_UNVERIFIED", "")

@@ -83,11 +83,82 @@ def test_relative_absolute_and_money_agree(results, name):
         assert e["return_per_pound"]["estimate"] == pytest.approx(-sum(costs) / svc, rel=1e-5)
         # net cost below zero exactly when more than a pound comes back per pound spent, draw by draw
         assert (e["net_cost"]["ci_upper"] < 0) == (e["return_per_pound"]["ci_lower"] > 1)
+        _check_net_sensitivity(r, e)
     for rob in ((r.get("its") or {}).get("robustness") or {}).get("checks") or []:
         if rob["check"] == "leave_one_out" and rob["ci_lower"] is not None:
             assert _excludes(rob["ci_lower"], rob["ci_upper"]) == _excludes(
                 rob["relative_ci_lower"], rob["relative_ci_upper"]
             )
+
+
+def _check_net_sensitivity(r: dict, e: dict) -> None:
+    """The net cost's one-way sensitivity and its outcomes-move-together bracket, by hand from the
+    published figures (results.json keeps 6 significant digits)."""
+    costed = [c for c in r["costs"] if c["estimate"] is not None]
+    comb = {x["series"]: x for x in r["its"]["combined"] if x["method_id"] == "m0"}
+    svc = e["service_cost"]
+    net = e["net_cost"]["estimate"]
+    rows = e["sensitivity"]
+    assert rows and all(x["outcome"] == "net_cost" for x in rows)
+    assert all(x["base"] == pytest.approx(net, rel=1e-5) for x in rows)
+    by = {(x["parameter"], x["series"]): x for x in rows}
+    for c in costed:
+        mid = sum(c["range"]) / 2 if c["range"] else c["value"]
+        rest = net - c["estimate"]  # the service and the other outcomes at their base values
+        a = by[("activity_change", c["series"])]
+        # the effect at its confidence limits: the combined change's interval (the same draws)
+        lo, hi = comb[c["series"]]["ci_lower"], comb[c["series"]]["ci_upper"]
+        assert (a["input_low"], a["input_high"]) == (pytest.approx(lo, rel=1e-5), pytest.approx(hi, rel=1e-5))
+        assert a["outcome_low"] == pytest.approx(rest + lo * mid, rel=1e-5, abs=1)
+        assert a["outcome_high"] == pytest.approx(rest + hi * mid, rel=1e-5, abs=1)
+        if c["range"]:
+            u = by[("unit_cost", c["series"])]
+            est_change = c["estimate"] / mid
+            assert u["outcome_low"] == pytest.approx(rest + est_change * min(c["range"]), rel=1e-5, abs=1)
+            assert u["outcome_high"] == pytest.approx(rest + est_change * max(c["range"]), rel=1e-5, abs=1)
+        # the effect's row moves the net cost the same way the effect moves the activity
+        assert (a["outcome_high"] - a["outcome_low"]) * (hi - lo) >= 0
+    if svc["range"]:
+        srow = by[("service_cost", None)]
+        f = svc["horizon_months"] / 12 if svc["per"] == "year" else 1
+        assert srow["outcome_low"] == pytest.approx(
+            net - svc["over_horizon"] + min(svc["range"]) * f, rel=1e-5
+        )
+        assert srow["outcome_high"] == pytest.approx(
+            net - svc["over_horizon"] + max(svc["range"]) * f, rel=1e-5
+        )
+    h = by[("horizon", None)]
+    # half and one and a half times the horizon: every change and the service cost in proportion
+    assert (h["input_low"], h["input_high"]) == (svc["horizon_months"] / 2, svc["horizon_months"] * 1.5)
+    assert (h["outcome_low"], h["outcome_high"]) == (
+        pytest.approx(net / 2, rel=1e-5),
+        pytest.approx(net * 1.5, rel=1e-5),
+    )
+    com = e["comonotone"]
+    if len(costed) < 2:
+        assert com is None
+        return
+    # the bracket moves only the interval: the same estimates, a wider interval (perfectly correlated
+    # outcomes give the sum its largest spread), and the net cost and the return still agree draw by draw
+    cn, cr = com["net_cost"], com["return_per_pound"]
+    assert cn["estimate"] == pytest.approx(net, rel=1e-6)
+    assert cr["estimate"] == pytest.approx(e["return_per_pound"]["estimate"], rel=1e-6)
+    assert cn["ci_lower"] < e["net_cost"]["ci_lower"] and cn["ci_upper"] > e["net_cost"]["ci_upper"]
+    assert (cn["ci_upper"] < 0) == (cr["ci_lower"] > 1)
+    # the sorted cost draws add quantile by quantile, so with the service cost fixed the bracket's limits
+    # would be the service cost plus the costs' own limits; every service-cost draw lies in its range, so
+    # (draw by draw, hence quantile by quantile) the limits lie within that sum at the range's ends
+    s_lo, s_hi = _service_range(svc)
+    for lim in ("ci_lower", "ci_upper"):
+        total = sum(c[lim] for c in costed)
+        assert s_lo + total - 1 <= cn[lim] <= s_hi + total + 1, lim
+
+
+def _service_range(svc: dict) -> tuple[float, float]:
+    f = svc["horizon_months"] / 12 if svc["per"] == "year" else 1
+    if not svc["range"]:
+        return svc["over_horizon"], svc["over_horizon"]
+    return min(svc["range"]) * f, max(svc["range"]) * f
 
 
 def _check_words(r: dict) -> None:
@@ -237,3 +308,76 @@ def test_certainty_rules_by_hand():
     (f,) = findings(results)
     # controlled: starts high; co-interventions now 'unclear' (a control series); imprecision remains
     assert f["certainty"]["start"] == "high" and f["certainty"]["rating"] == "moderate"
+
+
+def test_net_cost_bracket_by_hand():
+    """The report's net cost from two outcomes' draws: independent as drawn, comonotone by rank, against
+    numbers computed here from the same draws (quantiles of sorted draws add exactly)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from evaltoolkit.economics import ChangeDraws
+    from evaltoolkit.protocol import ServiceCost
+    from evaltoolkit.report.run import _Costed, _net
+
+    rng = np.random.default_rng(5)
+    ed = rng.normal(-700, 300, 4_000)  # attendances
+    bd = rng.normal(-1_700, 1_600, 4_000)  # bed-days
+    c_ed, c_bd = ed * 280.0, bd * 700.0  # fixed unit costs
+    summed = [
+        _Costed("ed", "ED", -700 * 280.0, c_ed, ChangeDraws(-700.0, ed), 280.0),
+        _Costed("bd", "bed-days", -1_700 * 700.0, c_bd, ChangeDraws(-1_700.0, bd), 700.0),
+    ]
+    protocol = SimpleNamespace(
+        service_cost=ServiceCost(amount=360_000, currency="GBP", price_year="2024/25"),
+        sites=[SimpleNamespace(role="intervention")] * 3,
+        seed=1,
+    )
+    costs = [{"series": "ed", "estimate": -196_000.0}, {"series": "bd", "estimate": -1_190_000.0}]
+    e = _net(protocol, costs, summed, 24, 0.95)
+    svc = 720_000.0  # £360,000 a year over 24 months
+    assert e["net_cost"]["estimate"] == pytest.approx(svc - 196_000 - 1_190_000)
+    q = [0.025, 0.975]
+    ind = svc + np.quantile(c_ed + c_bd, q)  # drawn independently: added position by position
+    com = svc + np.quantile(c_ed, q) + np.quantile(c_bd, q)  # perfectly correlated: quantiles add
+    assert [e["net_cost"]["ci_lower"], e["net_cost"]["ci_upper"]] == pytest.approx(ind, rel=1e-12)
+    cn = e["comonotone"]["net_cost"]
+    assert [cn["ci_lower"], cn["ci_upper"]] == pytest.approx(com, rel=1e-12)
+    assert cn["ci_upper"] - cn["ci_lower"] > e["net_cost"]["ci_upper"] - e["net_cost"]["ci_lower"]
+    ret = e["comonotone"]["return_per_pound"]
+    assert [ret["ci_lower"], ret["ci_upper"]] == pytest.approx(
+        -(np.quantile(c_ed, q[::-1]) + np.quantile(c_bd, q[::-1])) / svc, rel=1e-12
+    )
+    # one costed outcome: no bracket
+    assert _net(protocol, costs[:1], summed[:1], 24, 0.95)["comonotone"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["project_air", "crisis_pathway"])
+def test_the_worth_section_gives_pounds_net_cost_sensitivity_and_bracket(results, name):
+    """Pounds only, the service cost labelled with its source, the net-cost table and chart, and the
+    bracket sentence quoting the published bracket (rounded as the prose rounds money)."""
+    from evaltoolkit.report._format import money
+
+    r = results[name]
+    md = render_markdown(build_report(r))
+    worth = md.split("## What it is worth")[1].split("\n## ")[0]
+    assert "AUD" not in md and "UNVERIFIED" not in md
+    assert {c["currency"] for c in r["costs"]} == {"GBP"} and r["economics"]["service_cost"][
+        "currency"
+    ] == "GBP"
+    assert "figures/tornado_net_cost.svg" in worth
+    assert "| Input | Low value | High value | Net, input low | Net, input high |" in worth
+    n_rows = len(r["economics"]["sensitivity"])
+    table = worth.split("| Input |")[1].split("\n\n")[0]
+    assert table.count("\n|") == n_rows + 1  # the separator line and one line per input
+    com = r["economics"]["comonotone"]["net_cost"]
+    assert "if they move together" in worth
+    # the bracket's upper limit is a net cost here (the interval crosses break-even), its lower a release
+    assert com["ci_lower"] < 0 < com["ci_upper"]
+    assert (
+        f"{money(com['ci_upper'], 'GBP')} net cost to {money(-com['ci_lower'], 'GBP')} released net" in worth
+    )
+    source = r["economics"]["service_cost"]["source"]
+    assert "synthetic example" in source and source.lower() in md.lower()

@@ -9,11 +9,14 @@
 * **Money from draws** (:func:`change_draws`, :func:`cost_of_change`, :func:`net_cost`,
   :func:`return_per_pound`, :func:`cost_draws`, :func:`draw_range`): every figure computed draw by draw
   from the same draws as the change in activity, with a unit-cost range (e.g. the two NCC years) drawn
-  uniformly, so the money agrees with the effect on direction and on whether it excludes no change.
+  uniformly, so the money agrees with the effect on direction and on whether it excludes no change;
+  several outcomes summed independently or, as a bracket, perfectly positively dependent
+  (:func:`combine_draws`).
 * **Capacity** (:func:`beds_equivalent`): bed-days as beds at a target occupancy, labelled *capacity
   released* (not cash unless beds or staff are removed).
 * **Sensitivity** (:func:`tornado`, :func:`plot_tornado`): one-way sensitivity to the unit cost, the
-  effect at its confidence limits, the service cost and the horizon.
+  effect at its confidence limits, the service cost and the horizon, for one outcome or the net cost of
+  several.
 
 Example::
 
@@ -39,6 +42,7 @@ from evaltoolkit.economics.draws import (
     ChangeDraws,
     beds_equivalent,
     change_draws,
+    combine_draws,
     cost_draws,
     cost_of_change,
     draw_range,
@@ -59,6 +63,7 @@ __all__ = [
     "UnitCostValue",
     "beds_equivalent",
     "change_draws",
+    "combine_draws",
     "cost_draws",
     "cost_of_change",
     "draw_range",

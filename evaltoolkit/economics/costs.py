@@ -4,8 +4,8 @@ The table (``data/unit_costs.csv``) holds, for each figure, its key, what it pri
 unit (``attendance``, ``bed_day``, ``contact``, ``nwau``), price year, the collection it comes from, its
 source and whether it was **verified** against the published source. England's National Cost Collection
 (NCC) 2023/24 (as published in the 2024 *Unit Costs of Health and Social Care* manual, Jones et al. 2025)
-and 2024/25 (national schedule, November 2025) are the main rows; older NHS figures and the Australian
-prices used by the Project Air worked example are kept with their flags. An unverified figure is refused
+and 2024/25 (national schedule, November 2025) are the main rows; older NHS figures and Australian prices
+(for readers who price in Australian dollars) are kept with their flags. An unverified figure is refused
 unless the caller passes ``allow_unverified=True``, so it cannot reach a report by accident.
 
 The NHS Cost Inflation Index (pay and prices) is stored per manual edition, because a manual revises the

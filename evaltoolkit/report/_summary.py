@@ -200,18 +200,76 @@ def net_cost_sentence(results: dict[str, Any]) -> str | None:
     conf = f"{results.get('conf_level', 0.95) * 100:g}% CI"
     sc, net, ret = e["service_cost"], e["net_cost"], e["return_per_pound"]
     cur = sc["currency"]
+    source = f"; {lower_first(sc['source'].rstrip('.'))}" if sc.get("source") else ""
     return (
         f"The service costs {money(sc['over_horizon'], cur)} over the {sc['horizon_months']} months "
-        f"({sc['price_year']} prices). Net of the costed changes, it "
+        f"({sc['price_year']} prices{source}). Net of the costed changes, it "
         + (
             f"releases about {money(-net['estimate'], cur)} more than it costs"
             if net["estimate"] < 0
             else f"costs about {money(net['estimate'], cur)} more than it releases"
         )
-        + f" ({conf} {money(-net['ci_upper'], cur)} to {money(-net['ci_lower'], cur)} "
-        f"released net): {fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
+        + f" ({conf} {net_interval(net['ci_lower'], net['ci_upper'], cur)}): "
+        f"{fmt_num(ret['estimate'], 2)} released per {money_exact(1, cur)} spent "
         f"({conf} {fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)}). Money released is "
         "capacity for other patients, not cash, unless beds or staff are removed."
+    )
+
+
+def net_interval(lo: float, hi: float, currency: str) -> str:
+    """The interval of a net cost in words (negative: more released than spent).
+
+    Examples
+    --------
+    >>> net_interval(-3_600_000, 840_000, "GBP")
+    '£840,000 net cost to £3.6 million released net'
+    >>> net_interval(-900_000, -120_000, "GBP"), net_interval(50_000, 90_000, "GBP")
+    ('£120,000 to £900,000 released net', '£50,000 to £90,000 net cost')
+    """
+    if hi < 0:
+        return f"{money(-hi, currency)} to {money(-lo, currency)} released net"
+    if lo > 0:
+        return f"{money(lo, currency)} to {money(hi, currency)} net cost"
+    return f"{money(hi, currency)} net cost to {money(-lo, currency)} released net"
+
+
+def service_cost_words(results: dict[str, Any]) -> str | None:
+    """The protocol's service cost as given: amount, range, price year and note (the source is in
+    :func:`net_cost_sentence`)."""
+    e = results.get("economics")
+    if not e:
+        return None
+    sc = e["service_cost"]
+    cur = sc["currency"]
+    per = " a year" if sc["per"] == "year" else " in total"
+    rng = ""
+    if sc.get("range"):
+        lo, hi = sorted(sc["range"])
+        rng = f" (range {money_exact(lo, cur)} to {money_exact(hi, cur)}, drawn uniformly)"
+    text = f"Service cost: {money_exact(sc['amount'], cur)}{per}{rng} at {sc['price_year']} prices"
+    if sc.get("note"):
+        text += f": {lower_first(sc['note'].rstrip('.'))}"
+    return text + "."
+
+
+def net_cost_bracket_sentence(results: dict[str, Any]) -> str | None:
+    """The net cost with the costed outcomes perfectly positively dependent (their draws paired by rank),
+    a bracket on the main analysis, which draws them independently; ``None`` with one costed outcome."""
+    e = results.get("economics")
+    if not e or not e.get("comonotone"):
+        return None
+    conf = f"{results.get('conf_level', 0.95) * 100:g}% CI"
+    cur = e["service_cost"]["currency"]
+    ind, com = e["net_cost"], e["comonotone"]["net_cost"]
+    ret = e["comonotone"]["return_per_pound"]
+    wider = (com["ci_upper"] - com["ci_lower"]) > (ind["ci_upper"] - ind["ci_lower"])
+    return (
+        "The outcomes are drawn independently; if they move together (each outcome's draws paired by rank, "
+        f"perfectly positively correlated), the interval {'widens' if wider else 'changes'} to "
+        f"{net_interval(com['ci_lower'], com['ci_upper'], cur)} ({conf}; independent: "
+        f"{net_interval(ind['ci_lower'], ind['ci_upper'], cur)}), and "
+        f"{fmt_num(ret['ci_lower'], 2)} to {fmt_num(ret['ci_upper'], 2)} released per "
+        f"{money_exact(1, cur)} spent."
     )
 
 

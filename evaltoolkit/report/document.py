@@ -23,9 +23,15 @@ import pandas as pd
 
 from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
-from evaltoolkit.report._format import fmt_num, fmt_p, money_change, money_exact
+from evaltoolkit.report._format import fmt_num, fmt_p, money, money_change, money_exact
 from evaltoolkit.report._glossary import find_terms, link_html, link_myst, slug
-from evaltoolkit.report._summary import lower_first, net_cost_sentence, price_words
+from evaltoolkit.report._summary import (
+    lower_first,
+    net_cost_bracket_sentence,
+    net_cost_sentence,
+    price_words,
+    service_cost_words,
+)
 from evaltoolkit.report._verdict import verdict
 from evaltoolkit.report.figures import FigureSpec, figure_specs, style
 from evaltoolkit.report.templates import HTML_PAGE, REPORT_CSS
@@ -379,11 +385,64 @@ def _worth(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
     ]
     net = net_cost_sentence(results)
     if net:
-        blocks.append(Para(f"{net} Method: {results['economics']['method']}."))
+        blocks.append(Para(f"{service_cost_words(results)} {net} Method: {results['economics']['method']}."))
+        bracket = net_cost_bracket_sentence(results)
+        if bracket:
+            blocks.append(Para(bracket))
+        sens = _net_sensitivity(results)
+        if sens is not None:
+            blocks.append(sens)
     for spec in figs.values():
         if spec.section == "worth":
             blocks.append(Figure(spec.name, spec.caption, spec.alt))
     return blocks
+
+
+def _net_sensitivity(results: dict[str, Any]) -> Table | None:
+    """The one-way sensitivity of the net cost as a table (the same rows as its tornado chart)."""
+    e = results.get("economics") or {}
+    rows = e.get("sensitivity") or []
+    if not rows:
+        return None
+    cur = e["service_cost"]["currency"]
+    units = {s["name"]: s.get("unit") or "" for s in results.get("series") or []}
+
+    def net_words(x: float) -> str:
+        return f"releases {money(-x, cur)}" if x < 0 else f"costs {money(x, cur)}"
+
+    def shown(r: dict[str, Any], x: float) -> str:
+        if r["parameter"] == "activity_change":
+            unit = units.get(r.get("series") or "", "")
+            return f"{fmt_num(x, 0)} {unit}".strip()
+        if r["parameter"] == "unit_cost":
+            return money_exact(x, cur)
+        if r["parameter"] == "service_cost":
+            return money(x, cur)
+        return f"{x:g} months"
+
+    table = pd.DataFrame(
+        [
+            {
+                "Input": r["label"],
+                "Low value": shown(r, r["input_low"]),
+                "High value": shown(r, r["input_high"]),
+                "Net, input low": net_words(r["outcome_low"]),
+                "Net, input high": net_words(r["outcome_high"]),
+            }
+            for r in rows
+        ]
+    )
+    horizon = e["service_cost"]["horizon_months"]
+    return Table(
+        table,
+        caption=(
+            f"One-way sensitivity of the net cost over the {horizon} months (base: the service "
+            f"{net_words(rows[0]['base'])} net): each input at its low and high value with the others at "
+            "their base values; each outcome's effect at its confidence limits, each unit cost across its "
+            "range, the service cost across its range, and a horizon half and one and a half times as long "
+            "(changes and service cost scaled in proportion). Largest swing first."
+        ),
+    )
 
 
 def _counterfactual(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:

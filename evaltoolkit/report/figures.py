@@ -501,15 +501,16 @@ def _spc_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
     return fig
 
 
-def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
+def _tornado_figure(
+    results: dict[str, Any], cost: dict[str, Any], title: str | None = None, what: str = "cost of the change"
+) -> Figure:
     from evaltoolkit.economics import plot_tornado
 
     table = pd.DataFrame(cost["sensitivity"])
-    fig = Figure(figsize=(WIDTH, 0.55 * len(table) + 1.6), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 0.7 * len(table) + 2.0), layout="constrained")
     ax = fig.subplots()
-    plot_tornado(
-        table, ax, title=_wrap(f"Cost of the change in {cost['series_label'].lower()}", WIDTH * 0.42)
-    )
+    title = title or f"Cost of the change in {cost['series_label'].lower()}"
+    plot_tornado(table, ax, title=_wrap(title, WIDTH * 0.42))
     ax.title.set_fontsize(9)
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -523,16 +524,19 @@ def _tornado_figure(results: dict[str, Any], cost: dict[str, Any]) -> Figure:
 
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.xaxis.set_major_formatter(FuncFormatter(short))
-    for label in ax.get_yticklabels():  # long input names wrapped so the figure stays one column wide
-        label.set_text(textwrap.fill(label.get_text().replace("\n", " "), 18))
-        label.set_fontsize(8)
-    ax.set_yticks(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()])
+    # long input names wrapped so the figure stays one column wide (wrapped first, then set once: the
+    # tick labels are regenerated from the formatter on every get_yticklabels())
+    wrapped = [
+        "\n".join(textwrap.fill(part, 22) for part in t.get_text().split("\n")) for t in ax.get_yticklabels()
+    ]
+    ax.set_yticks(ax.get_yticks(), wrapped, fontsize=8)
     leg = ax.get_legend()
-    if leg is not None:
-        for t in leg.get_texts():
-            t.set_fontsize(7)
+    if leg is not None:  # below the axes, where it cannot cover a bar
+        handles, labels = ax.get_legend_handles_labels()
+        leg.remove()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7, frameon=False)
     base = money(table["base"].iloc[0], cost["currency"])
-    ax.set_xlabel(f"cost of the change ({cost['currency']})\nbase {base}")
+    ax.set_xlabel(f"{what} ({cost['currency']})\nbase {base}")
     return fig
 
 
@@ -576,6 +580,26 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
                         alt=f"SPC charts of {s['label']} by site",
                     )
                 )
+        econ = results.get("economics") or {}
+        if econ.get("sensitivity"):
+            net = {"sensitivity": econ["sensitivity"], "currency": econ["service_cost"]["currency"]}
+            specs.append(
+                FigureSpec(
+                    name="tornado_net_cost",
+                    section="worth",
+                    caption=(
+                        "One-way sensitivity of the net cost (service cost plus the cost of the change in "
+                        "every costed outcome; negative: more released than spent): each bar shows the net "
+                        "cost when one input moves to its low and high value (each outcome's effect at its "
+                        "confidence limits, each unit cost across its range, the service cost across its "
+                        "range, a horizon half and one and a half times as long)."
+                    ),
+                    draw=lambda net=net: _tornado_figure(
+                        results, net, title="Net cost of the service over the horizon", what="net cost"
+                    ),
+                    alt="Tornado chart for the net cost of the service",
+                )
+            )
         for c in results.get("costs") or []:
             if c.get("sensitivity"):
                 specs.append(

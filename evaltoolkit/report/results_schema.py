@@ -15,7 +15,8 @@ error, ``model`` or ``newey-west``, not a standard error) and the ``rate`` of
 ``costs[].p_value`` and the top-level ``synthesis`` (evaltoolkit 0.3), ``suppression.source`` and the
 named policies of ``suppression.rule``, ``protocol.data_kind`` and ``protocol.report.date``;
 ``costs[].range``, ``costs[].beds_equivalent``, ``costs[].sensitivity``, the top-level ``economics`` (net
-cost and return per pound) and ``spc`` (evaltoolkit 0.4).
+cost and return per pound) and ``spc`` (evaltoolkit 0.4); ``economics.comonotone``,
+``economics.sensitivity``, ``economics.service_cost.note`` and ``costs[].sensitivity[].series``.
 
 Top-level keys
 --------------
@@ -52,7 +53,12 @@ Top-level keys
                               occupancy, days, n_sites, label}``; ``sensitivity``: the one-way table of
                               :func:`evaltoolkit.economics.tornado`
 ``economics``                 ``null``, or with a protocol ``service_cost``: ``{service_cost, series,
-                              net_cost, return_per_pound, method}`` over the horizon
+                              net_cost, return_per_pound, method, comonotone, sensitivity}`` over the
+                              horizon, the outcomes drawn independently; ``comonotone`` (two or more
+                              costed outcomes, else ``null``): ``{net_cost, return_per_pound, method}``
+                              with the outcomes' draws paired by rank (perfectly positively dependent), a
+                              bracket; ``sensitivity``: the one-way table of the net cost
+                              (:func:`evaltoolkit.economics.tornado` of every costed outcome)
 ``spc``                       (ITS protocols) ``{method, charts, board}``: Making Data Count XmR charts of
                               each primary series and site from the *published* monthly values, limits
                               rebased at go-live (``charts[].points``: ``period, value, mean, lpl, upl,

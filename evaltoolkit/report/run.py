@@ -348,7 +348,7 @@ def _costs(protocol: Protocol, its: dict[str, Any]) -> tuple[list[dict[str, Any]
     conf = protocol.analysis.conf_level if protocol.analysis is not None else 0.95
     horizon = its["horizon_months"]
     out = []
-    summed: list[tuple[float, np.ndarray]] = []
+    summed: list[_Costed] = []
     for spec in protocol.series:
         if spec.unit_cost is None:
             continue
@@ -388,7 +388,16 @@ def _costs(protocol: Protocol, its: dict[str, Any]) -> tuple[list[dict[str, Any]
                 "the change in the outcome"
                 + (" (unit cost drawn uniformly between the two figures)" if uc.bounds is not None else "")
             )
-            summed.append((float(row["estimate"]), cost_draws(d, uc.price(), seed=seed)))
+            summed.append(
+                _Costed(
+                    spec.name,
+                    spec.short_label or spec.label,
+                    float(row["estimate"]),
+                    cost_draws(d, uc.price(), seed=seed),
+                    draws,
+                    uc.price(),
+                )
+            )
             if spec.measure == "bed_days":
                 beds = protocol.beds
                 days = horizon * 365.25 / 12  # beds across the sites combined, over the horizon
@@ -413,22 +422,37 @@ def _costs(protocol: Protocol, its: dict[str, Any]) -> tuple[list[dict[str, Any]
     return out, _net(protocol, out, summed, horizon, conf)
 
 
+@dataclass(frozen=True)
+class _Costed:
+    """One costed outcome for the net cost: its cost at the estimates and per draw, its activity draws
+    and its unit cost (for the one-way sensitivity of the net cost)."""
+
+    series: str
+    label: str
+    estimate: float
+    cost: np.ndarray
+    activity: Any
+    price: Any
+
+
 def _net(
     protocol: Protocol,
     costs: list[dict[str, Any]],
-    summed: list[tuple[float, np.ndarray]],
+    summed: list[_Costed],
     horizon: int,
     conf: float,
 ) -> dict[str, Any] | None:
-    """Net cost and return per pound: the service cost over the horizon plus the summed cost draws."""
+    """Net cost and return per pound: the service cost over the horizon plus the summed cost draws, the
+    outcomes drawn independently (the main analysis) and, as a bracket, perfectly positively dependent
+    (each outcome's cost draws sorted and paired by rank); and the one-way sensitivity of the net cost."""
     svc = protocol.service_cost
     if svc is None or not summed:
         return None
-    from evaltoolkit.economics import draw_range
+    from evaltoolkit.economics import combine_draws, draw_range, tornado
     from evaltoolkit.its.derived import summarise_draws
 
-    est = float(sum(e for e, _ in summed))
-    d = np.sum([x for _, x in summed], axis=0)
+    est = float(sum(c.estimate for c in summed))
+    d = combine_draws([c.cost for c in summed])
     n_sites = len([s for s in protocol.sites if s.role == "intervention"])
     cost = svc.for_months(horizon)
     if isinstance(cost, tuple):
@@ -439,7 +463,7 @@ def _net(
     net = summarise_draws("net_cost", s_mid + est, s + d, conf)
     ret = summarise_draws("return_per_pound", -est / s_mid, -d / s, conf)
     keys = ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")
-    return {
+    out: dict[str, Any] = {
         "service_cost": {
             "amount": svc.amount,
             "per": svc.per,
@@ -447,6 +471,7 @@ def _net(
             "currency": svc.currency,
             "price_year": svc.price_year,
             "source": svc.source,
+            "note": svc.note,
             "over_horizon": s_mid,
             "horizon_months": horizon,
             "n_sites": n_sites,
@@ -458,7 +483,34 @@ def _net(
             "service cost over the horizon plus the cost of the change in each costed outcome, draw by draw "
             "(outcomes drawn independently; a service-cost range drawn uniformly); percentile intervals"
         ),
+        "comonotone": None,
+        "sensitivity": [],
     }
+    if len(summed) > 1:
+        # bracket: the outcomes moving together (each outcome's cost draws sorted, paired by rank); the
+        # service-cost draws stay independent of them
+        dc = combine_draws([c.cost for c in summed], dependence="comonotone")
+        net_c = summarise_draws("net_cost", s_mid + est, s + dc, conf)
+        ret_c = summarise_draws("return_per_pound", -est / s_mid, -dc / s, conf)
+        out["comonotone"] = {
+            "net_cost": {k: net_c[k] for k in keys},
+            "return_per_pound": {k: ret_c[k] for k in keys},
+            "method": (
+                "the same draws, each outcome's cost draws sorted and paired by rank (the outcomes perfectly "
+                "positively dependent: the widest interval any positive dependence gives)"
+            ),
+        }
+    t = tornado(
+        {c.series: c.activity for c in summed},
+        {c.series: c.price for c in summed},
+        service_cost=cost,
+        horizon=(horizon / 2, horizon * 1.5),
+        base_horizon=horizon,
+        labels={c.series: c.label for c in summed},
+        conf_level=conf,
+    )
+    out["sensitivity"] = t.to_dict("records")
+    return out
 
 
 def _estimates(results: dict[str, Any]) -> list[dict[str, Any]]:
