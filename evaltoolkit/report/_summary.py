@@ -11,7 +11,14 @@ from typing import Any
 
 from evaltoolkit.disclosure.estimates import few_words
 from evaltoolkit.disclosure.guard import results_policy
-from evaltoolkit.report._format import change_phrase, fmt_num, money, money_exact, relative_phrase
+from evaltoolkit.report._format import (
+    change_phrase,
+    cohort_label,
+    fmt_num,
+    money,
+    money_exact,
+    relative_phrase,
+)
 from evaltoolkit.report._synthesis import findings, model_checks, sensitivity_facts
 
 __all__ = ["change_words", "limitations", "lower_first", "summary_sentences"]
@@ -358,7 +365,7 @@ def summary_sentences(results: dict[str, Any]) -> list[str]:
         if first in cohort["statements"]:
             out.append(
                 f"People selected at a crisis ({cohort['settings']['before_months']} months before vs "
-                f"{cohort['settings']['after_months']} months after the index date), {first}: "
+                f"{cohort['settings']['after_months']} months after the index date), {cohort_label(first)}: "
                 + cohort["statements"][first]
             )
     out += _measure_sentences(results)

@@ -59,7 +59,13 @@ from evaltoolkit.report._its import (
     run_staggered,
 )
 from evaltoolkit.report._summary import limitations, summary_sentences
-from evaltoolkit.report._synthesis import findings, model_checks, multiplicity
+from evaltoolkit.report._synthesis import (
+    cohort_findings,
+    findings,
+    measure_findings,
+    model_checks,
+    multiplicity,
+)
 from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
@@ -843,6 +849,12 @@ def run_protocol(
                 "multiplicity": multiplicity(results),
             }
         )
+    if results.get("outcome_measures") or results.get("cohort"):  # before-and-after certainty ratings
+        results.setdefault("synthesis", {})
+        if results.get("outcome_measures"):
+            results["synthesis"]["measure_findings"] = jsonable(measure_findings(results))
+        if results.get("cohort"):
+            results["synthesis"]["cohort_findings"] = jsonable(cohort_findings(results))
     results["summary"] = summary_sentences(results)
     results["limitations"] = limitations(results)
     tables = _tables(protocol, results, series)
