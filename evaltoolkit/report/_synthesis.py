@@ -818,7 +818,7 @@ def cohort_findings(results: dict[str, Any]) -> list[dict[str, Any]]:
             imp = (False, "the interval of the ratio excludes 1 (no change)")
         domains.append({"domain": "imprecision", "serious": imp[0], "reason": imp[1]})
         start, why = (
-            ("moderate", "a comparison cohort selected the same way (difference-in-differences)")
+            ("moderate", "a comparison cohort selected the same way: difference-in-differences")
             if comparison
             else ("low", "a before-and-after comparison without a comparison cohort")
         )

@@ -1495,6 +1495,7 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
                     "site": lambda v, r: "all" if v is None else str(v),
                     "period": lambda v, r: v or "–",
                     "check": lambda v, r: SERIES_CHECK_LABELS.get(v, str(v).replace("_", " ")),
+                    "message": lambda v, r: str(v).removeprefix(f"series {r['series']}: "),
                 },
             ),
             "Checks on the series: what was found and what was done.",
