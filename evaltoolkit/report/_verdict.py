@@ -158,7 +158,7 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
                 )
                 continue
             rating = f["certainty"]["rating"]
-            did = f"{'reduced' if f['estimate'] < 0 else 'increased'} {outcome} scores"
+            did = f"{'lowered' if f['estimate'] < 0 else 'raised'} scores on {outcome}"
             lead = _VERB[rating].format(service="the programme", did=did, done=did)
             rows.append(
                 {

@@ -381,9 +381,8 @@ def _worth(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
                     c["estimate"], c["ci_lower"], c["ci_upper"], c["currency"]
                 ),
                 "Beds (capacity released)": (
-                    f"{fmt_num(b['estimate'], 1)} "
-                    f"({fmt_num(b['ci_lower'], 1)} to {fmt_num(b['ci_upper'], 1)})"
-                    if b
+                    difference_phrase(b["estimate"], b["ci_lower"], b["ci_upper"], 1)
+                    if b and b.get("estimate") is not None and b.get("ci_lower") is not None
                     else "–"
                 ),
                 "Source": c["source"],
@@ -861,8 +860,8 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
                 "better is": "lower" if facts[o]["direction"] == "higher_is_worse" else "higher",
                 f"mean {st['pre']}": fmt_num(t.get("mean_pre", {}).get("estimate"), 1),
                 f"mean {st['post']}": fmt_num(t.get("mean_post", {}).get("estimate"), 1),
-                f"mean change ({conf} CI)": _num_ci(
-                    mc.get("estimate"), mc.get("ci_lower"), mc.get("ci_upper"), 1
+                f"mean score, {st['post']} against {st['pre']} ({conf} CI)": _diff_ci(
+                    mc.get("estimate"), mc.get("ci_lower"), mc.get("ci_upper"), True
                 ),
                 "p (Holm)": fmt_p(mc.get("p_adjusted"))
                 if mc.get("p_adjusted") is not None
@@ -883,7 +882,10 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
             }
         )
     blocks.append(
-        Table(pd.DataFrame(rows), "Paired change among complete cases (effect sizes signed like the change).")
+        Table(
+            pd.DataFrame(rows),
+            "Paired change among complete cases (effect sizes are negative when the mean score fell).",
+        )
     )
     spec = figs.get("measures_change")
     if spec is not None:
@@ -1031,13 +1033,19 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
                     {
                         "outcome": "measure",
                         "term": "approach",
-                        "estimate": f"change ({conf} CI)",
+                        "estimate": f"mean score, {st['post']} against {st['pre']} ({conf} CI)",
                         "n": "people",
                     },
                     {
                         "outcome": lambda v, r: name[v],
                         "term": lambda v, r: terms.get(v, v),
-                        "estimate": lambda v, r: _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2),
+                        "estimate": lambda v, r: (
+                            "–"
+                            if v is None or r.get("ci_lower") is None
+                            else difference_phrase(
+                                v, r["ci_lower"], r["ci_upper"], 2, more="higher", fewer="lower"
+                            )
+                        ),
                         "n": lambda v, r: _count(v),
                     },
                 ),
