@@ -11,14 +11,7 @@ from typing import Any
 
 from evaltoolkit.disclosure.estimates import few_words
 from evaltoolkit.disclosure.guard import results_policy
-from evaltoolkit.report._format import (
-    change_phrase,
-    cohort_label,
-    fmt_num,
-    money,
-    money_exact,
-    relative_phrase,
-)
+from evaltoolkit.report._format import change_phrase, fmt_num, money, money_exact, relative_phrase
 from evaltoolkit.report._synthesis import findings, model_checks, sensitivity_facts
 
 __all__ = ["change_words", "limitations", "lower_first", "summary_sentences"]
@@ -361,6 +354,8 @@ def summary_sentences(results: dict[str, Any]) -> list[str]:
         out += _cost_sentences(results)
     cohort = results.get("cohort")
     if cohort and cohort.get("statements"):
+        from evaltoolkit.report._format import cohort_label
+
         first = cohort["settings"]["outcomes"][0]
         if first in cohort["statements"]:
             out.append(

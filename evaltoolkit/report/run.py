@@ -59,13 +59,7 @@ from evaltoolkit.report._its import (
     run_staggered,
 )
 from evaltoolkit.report._summary import limitations, summary_sentences
-from evaltoolkit.report._synthesis import (
-    cohort_findings,
-    findings,
-    measure_findings,
-    model_checks,
-    multiplicity,
-)
+from evaltoolkit.report._synthesis import findings, model_checks, multiplicity
 from evaltoolkit.report.results_schema import ESTIMATE_KEYS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "Evaluation", "run_protocol", "write_outputs"]
@@ -850,6 +844,8 @@ def run_protocol(
             }
         )
     if results.get("outcome_measures") or results.get("cohort"):  # before-and-after certainty ratings
+        from evaltoolkit.report._synthesis import cohort_findings, measure_findings
+
         results.setdefault("synthesis", {})
         if results.get("outcome_measures"):
             results["synthesis"]["measure_findings"] = jsonable(measure_findings(results))
