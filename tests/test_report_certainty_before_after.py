@@ -271,7 +271,10 @@ def test_rom_protocols_rate_every_primary_outcome_in_the_verdict(evaluations, na
     rows = verdict(r)["rows"]
     assert [row["outcome"] for row in rows] == primary
     for row, f in zip(rows, rated, strict=True):
-        assert row["certainty"] == CERTAINTY_WORDS[f["certainty"]["rating"]] != NOT_RATED
+        assert row["certainty"].startswith(CERTAINTY_WORDS[f["certainty"]["rating"]] + " Starting from low")
+        assert NOT_RATED not in row["certainty"]
+        for d in f["certainty"]["domains"]:
+            assert (d["domain"] in row["certainty"]) is d["serious"]
     md = render_markdown(build_report(r))
     sure = md.split("## How sure are we")[1].split("\n## ")[0]
     for f in rated:

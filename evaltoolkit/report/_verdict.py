@@ -71,6 +71,16 @@ def _answer(results: dict[str, Any], f: dict[str, Any], spec: dict[str, Any]) ->
     return text
 
 
+def _reasons(cert: dict[str, Any]) -> str:
+    """``Starting from low (…); serious concerns about attrition and imprecision (see 'How sure are we').``"""
+    concerns = [d["domain"] for d in cert["domains"] if d["serious"]]
+    text = f"Starting from {cert['start']} ({cert['start_reason']})"
+    if not concerns:
+        return text + "; no serious concern."
+    listed = concerns[0] if len(concerns) == 1 else ", ".join(concerns[:-1]) + " and " + concerns[-1]
+    return text + f"; serious concerns about {listed} (see 'How sure are we')."
+
+
 def _worth(results: dict[str, Any], series: str) -> str:
     parts = []
     for c in results.get("costs") or []:
@@ -164,7 +174,7 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
                 {
                     "outcome": outcome,
                     "answer": f"{lead[0].upper()}{lead[1:]}. {answer[0].upper()}{answer[1:]}",
-                    "certainty": CERTAINTY_WORDS[rating],
+                    "certainty": CERTAINTY_WORDS[rating] + " " + _reasons(f["certainty"]),
                     "worth": "Not costed.",
                 }
             )
