@@ -385,7 +385,11 @@ def test_run_publishes_the_checks_and_leaves_the_warmup_months_out_of_the_bed_da
     assert f"the first {n} months from 2019-04-01" in limitation["text"]
     assert "left out of the interrupted-time-series fits" in limitation["text"]
     markdown = render_markdown(build_report(results), figure_dir="figures")
-    assert "Checks on the series before modelling" in markdown and "bed\\_day\\_warmup" in markdown
+    assert "Checks on the series before modelling" in markdown
+    # the report names the check and the series in words; the ids stay in results.json (checked above)
+    table = markdown.split("**Checks on the series before modelling.**")[1].split("\n## ")[0]
+    assert "| PD occupied bed-days | all | 2019-04-01 | bed-day warm-up months | the spells extract" in table
+    assert "bed\\_day\\_warmup" not in table and "pd\\_bed\\_days" not in table
     jsonschema.validate(results, RESULTS_SCHEMA)
 
 

@@ -310,7 +310,9 @@ def _pick(table: pd.DataFrame, outcome: str, term: str) -> pd.Series:
     return sel.iloc[0]
 
 
-def rtm_statement(change: pd.DataFrame, *, outcome: str, did: pd.DataFrame | None = None) -> str:
+def rtm_statement(
+    change: pd.DataFrame, *, outcome: str, did: pd.DataFrame | None = None, label: str | None = None
+) -> str:
     """A plain-words summary of a before/after rate ratio, with the regression-to-the-mean caveat.
 
     Parameters
@@ -323,6 +325,8 @@ def rtm_statement(change: pd.DataFrame, *, outcome: str, did: pd.DataFrame | Non
         Output of :func:`mirror_did`. Without it the statement ends with :data:`RTM_CAVEAT`; with it,
         the comparison cohort's change is named as the regression-to-the-mean estimate and the service
         effect is given net of it.
+    label : str, optional
+        The outcome's name in the text (default: ``outcome``), e.g. ``"ED attendances"``.
 
     Returns
     -------
@@ -342,13 +346,14 @@ def rtm_statement(change: pd.DataFrame, *, outcome: str, did: pd.DataFrame | Non
     >>> "regression to the mean" in text
     True
     """
+    name = outcome if label is None else label
     rb, ra = _pick(change, outcome, "rate_before"), _pick(change, outcome, "rate_after")
     rr = _pick(change, outcome, "rate_ratio")
     if pd.isna(rr["estimate"]):
-        head = f"Among {int(rr['n'])} patients, the rate ratio of {outcome} is undefined ({rr['method']})."
+        head = f"Among {int(rr['n'])} patients, the rate ratio of {name} is undefined ({rr['method']})."
     else:
         head = (
-            f"Among {int(rr['n'])} patients, {outcome} changed from {rb['estimate']:.2f} to "
+            f"Among {int(rr['n'])} patients, {name} changed from {rb['estimate']:.2f} to "
             f"{ra['estimate']:.2f} per person-year (rate ratio {_fmt_ci(rr)})."
         )
     if did is None:
@@ -356,7 +361,7 @@ def rtm_statement(change: pd.DataFrame, *, outcome: str, did: pd.DataFrame | Non
     comp = _pick(did, outcome, "rate_ratio_comparison")
     net = _pick(did, outcome, "ratio_of_rate_ratios")
     if pd.isna(comp["estimate"]) or pd.isna(net["estimate"]):
-        return f"{head} The comparison cohort could not be used for {outcome} ({net['method']}). {RTM_CAVEAT}"
+        return f"{head} The comparison cohort could not be used for {name} ({net['method']}). {RTM_CAVEAT}"
     return (
         f"{head} Patients selected the same way in the comparison cohort ({int(comp['n'])} patients), where "
         f"the service did not change, changed by a rate ratio of {_fmt_ci(comp)}; this estimates regression "

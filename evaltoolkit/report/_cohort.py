@@ -20,6 +20,7 @@ from evaltoolkit.disclosure.deferred import (
 )
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.report._data import LoadedData
+from evaltoolkit.report._format import cohort_label
 
 __all__ = ["run_cohort"]
 
@@ -275,11 +276,12 @@ def run_cohort(
     for o in outcomes:
         if not len(ch_int):
             continue
-        full = rtm_statement(ch_int, outcome=o, did=did)
+        name = cohort_label(o)
+        full = rtm_statement(ch_int, outcome=o, did=did, label=name)
         if did is not None:  # a small comparison cohort: the intervention cohort's change alone
             full = SmallChoice(
                 (n_cmp,),
-                rtm_statement(ch_int, outcome=o, did=None)
+                rtm_statement(ch_int, outcome=o, did=None, label=name)
                 + " The comparison cohort has {few} patients, so its change is not shown.",
                 full,
             )

@@ -19,6 +19,8 @@ __all__ = [
     "SIGNIFICANT_DIGITS",
     "about",
     "change_phrase",
+    "cohort_label",
+    "difference_phrase",
     "dumps_json",
     "fmt_ci",
     "fmt_num",
@@ -150,8 +152,11 @@ def _pct(x: float) -> str:
     return f"{abs(x) * 100:.0f}%"
 
 
-def relative_phrase(est: float, lo: float, hi: float, conf_level: float = 0.95) -> str:
-    """A relative change in words, with its interval.
+def relative_phrase(
+    est: float, lo: float, hi: float, conf_level: float = 0.95, *, ci_label: bool = True
+) -> str:
+    """A relative change in words, with its interval (``ci_label=False``: without "95% CI", for a table
+    whose column heading names the interval).
 
     Examples
     --------
@@ -161,17 +166,70 @@ def relative_phrase(est: float, lo: float, hi: float, conf_level: float = 0.95) 
     '5% lower (95% CI 12% lower to 3% higher)'
     >>> relative_phrase(0.2, 0.1, 0.31)
     '20% higher (95% CI 10% to 31% higher)'
+    >>> relative_phrase(-0.37, -0.63, 0.06, ci_label=False)
+    '37% lower (63% lower to 6% higher)'
     """
-    level = f"{conf_level * 100:g}% CI"
+    level = f"{conf_level * 100:g}% CI " if ci_label else ""
     word = "lower" if est < 0 else "higher"
     head = f"{_pct(est)} {word}" if round(abs(est) * 100) != 0 else "no different"
     if lo < 0 and hi < 0:
-        ci = f"{level} {_pct(hi)} to {_pct(lo)} lower"
+        ci = f"{level}{_pct(hi)} to {_pct(lo)} lower"
     elif lo > 0 and hi > 0:
-        ci = f"{level} {_pct(lo)} to {_pct(hi)} higher"
+        ci = f"{level}{_pct(lo)} to {_pct(hi)} higher"
     else:
-        ci = f"{level} {_pct(lo)} lower to {_pct(hi)} higher"
+        ci = f"{level}{_pct(lo)} lower to {_pct(hi)} higher"
     return f"{head} ({ci})"
+
+
+def difference_phrase(
+    est: float, lo: float, hi: float, decimals: int = 0, *, more: str = "more", fewer: str = "fewer"
+) -> str:
+    """An absolute change in words, with its interval, in the order of :func:`relative_phrase`.
+
+    Examples
+    --------
+    >>> difference_phrase(-459.2, -1291.0, 46.3)
+    '459 fewer (1,291 fewer to 46 more)'
+    >>> difference_phrase(-735.0, -1672.0, -131.0)
+    '735 fewer (131 to 1,672 fewer)'
+    >>> difference_phrase(4.1, -8.2, 9.8, 1, more="higher", fewer="lower")
+    '4.1 higher (8.2 lower to 9.8 higher)'
+    """
+
+    def n(x: float) -> str:
+        return fmt_num(abs(x), decimals)
+
+    head = (
+        f"{n(est)} {fewer if est < 0 else more}"
+        if fmt_num(abs(est), decimals) != fmt_num(0, decimals)
+        else ("no different")
+    )
+    if lo < 0 and hi < 0:
+        ci = f"{n(hi)} to {n(lo)} {fewer}"
+    elif lo > 0 and hi > 0:
+        ci = f"{n(lo)} to {n(hi)} {more}"
+    else:
+        ci = f"{n(lo)} {fewer} to {n(hi)} {more}"
+    return f"{head} ({ci})"
+
+
+COHORT_OUTCOMES: dict[str, str] = {
+    "attendances": "ED attendances",
+    "admissions": "hospital admissions",
+    "bed_days": "occupied bed-days",
+}
+"""Labels of the before/after cohort's outcomes (the ids stay in results.json)."""
+
+
+def cohort_label(outcome: str) -> str:
+    """The label of a before/after cohort outcome (its id with spaces when unknown).
+
+    Examples
+    --------
+    >>> cohort_label("bed_days"), cohort_label("other_id")
+    ('occupied bed-days', 'other id')
+    """
+    return COHORT_OUTCOMES.get(outcome, outcome.replace("_", " "))
 
 
 def about(x: float) -> str:

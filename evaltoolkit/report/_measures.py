@@ -105,6 +105,44 @@ def _wide(long: pd.DataFrame, subject: str, occasion: str, pre: str, post: str, 
     return wide.reset_index()
 
 
+def _by_site(
+    protocol: Protocol, data: LoadedData, long: pd.DataFrame, kw: dict[str, Any], conf: float
+) -> list[dict[str, Any]]:
+    """The mean change of each primary scale (or the first, when none is primary) at each site, when the
+    extract has a ``site`` column naming two or more sites: the input of the certainty rating's
+    inconsistency domain (:mod:`evaltoolkit.report._synthesis`). A person counts at the site of their
+    first row. A site with fewer than two complete pairs is left out; an estimate resting on too few
+    people is blank. Rows: ``site`` plus the columns of :func:`~evaltoolkit.prepost.paired_change`.
+    """
+    from evaltoolkit.prepost import paired_change
+
+    om = protocol.outcome_measures
+    assert om is not None
+    raw = data.extracts[om.source].data
+    if "site" not in raw.columns:
+        return []
+    site_of = raw.dropna(subset=["site"]).groupby(om.subject, sort=False)["site"].first()
+    if site_of.nunique() < 2:
+        return []
+    chosen = [outcome_name(s) for s in om.instruments if s.primary] or [outcome_name(om.instruments[0])]
+    sub = long[long["outcome"].isin(chosen)].assign(_site=lambda d: d[om.subject].map(site_of))
+    parts = []
+    for site in sorted(site_of.unique(), key=str):
+        here = sub[sub["_site"] == site].drop(columns="_site")
+        for name in chosen:
+            one = here[here["outcome"] == name]
+            valid = one[one[om.occasion].isin([om.pre, om.post])].dropna(subset=["value"])
+            both = valid.groupby(om.subject)[om.occasion].nunique()
+            if int((both >= 2).sum()) < 2:
+                continue
+            t = paired_change(one, **kw, conf_level=conf, p_adjust="none")
+            parts.append(t[t["term"] == "mean_change"].assign(site=str(site)))
+    if not parts:
+        return []
+    table = pd.concat(parts, ignore_index=True)
+    return typed_records(table, counts=["n"], blank=[(["n"], ESTIMATE_FIELDS, NOT_SHOWN)])
+
+
 def run_measures(
     protocol: Protocol, data: LoadedData, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -113,8 +151,9 @@ def run_measures(
     Keys: ``settings``, ``instruments`` (facts per outcome), ``analysed`` (analysed n of N started),
     ``paired`` (:func:`~evaltoolkit.prepost.paired_change`), ``reliable_change`` (Jacobson–Truax category
     counts and percentages), ``talking_therapies``, ``attrition``, ``complete_vs_available``,
-    ``trajectories`` (estimates and the fitted curve), ``internal_consistency``, ``notes``. Every count is
-    published per the suppression rule; percentages are computed from the published counts.
+    ``trajectories`` (estimates and the fitted curve), ``internal_consistency``, ``by_site`` (the mean
+    change of each primary scale per site, when the extract names two or more sites), ``notes``. Every
+    count is published per the suppression rule; percentages are computed from the published counts.
     """
     from evaltoolkit.prepost import (
         analysed_n,
@@ -167,6 +206,7 @@ def run_measures(
     }
     for row, exact in zip(out["analysed"], analysed.itertuples(index=False), strict=True):
         row["proportion_analysed"] = ShareOf(int(exact.n_analysed), int(exact.n_started))
+    out["by_site"] = _by_site(protocol, data, long, kw, conf)
 
     ic_rows: list[dict[str, Any]] = []
     alphas: dict[str, float] = {}

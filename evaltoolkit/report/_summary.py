@@ -412,11 +412,13 @@ def summary_sentences(results: dict[str, Any]) -> list[str]:
         out += _cost_sentences(results)
     cohort = results.get("cohort")
     if cohort and cohort.get("statements"):
+        from evaltoolkit.report._format import cohort_label
+
         first = cohort["settings"]["outcomes"][0]
         if first in cohort["statements"]:
             out.append(
                 f"People selected at a crisis ({cohort['settings']['before_months']} months before vs "
-                f"{cohort['settings']['after_months']} months after the index date), {first}: "
+                f"{cohort['settings']['after_months']} months after the index date), {cohort_label(first)}: "
                 + cohort["statements"][first]
             )
     out += _measure_sentences(results)

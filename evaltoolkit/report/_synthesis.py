@@ -12,7 +12,7 @@ all read, so they cannot contradict each other:
 * :func:`multiplicity`: how many estimates, which are confirmatory, and Holm-adjusted p-values of the
   confirmatory ones.
 
-Certainty rating (documented in the book's guide, "How sure are we?")
+Certainty rating of a service-use series (documented in the book's guide, "How sure are we?")
     Adapted from GRADE (Guyatt et al. 2011) with the risk-of-bias items for interrupted time series of the
     Cochrane EPOC group (EPOC 2017); it is a transparent rule, not a formal GRADE assessment.
 
@@ -33,6 +33,47 @@ Certainty rating (documented in the book's guide, "How sure are we?")
        * *model checks*: a flag of the primary model at any site (residual autocorrelation the method
          does not remove, extrapolation beyond the range observed, a placebo check finding a change, too
          few points before go-live).
+
+Certainty rating of a questionnaire outcome measured before and after (:func:`measure_findings`)
+    The same plain words and the same structure: a starting level from the design, one level down for each
+    domain with a serious concern, never below ``very low``. Each finding is the paired mean change from
+    the first to the last occasion among complete cases (the summary's figure).
+
+    1. **Starting level** ``low``: an observational before-and-after comparison without a comparison group
+       has no counterfactual (natural recovery, regression to the mean and other events are not separated
+       from the programme; GRADE starts observational evidence low). With a comparison group selected the
+       same way (a difference-in-differences, as the cohort's :func:`cohort_findings`), the starting level
+       is ``moderate``.
+    2. **One level down** for each domain with a serious concern:
+
+       * *regression to the mean* (a risk of bias): the analysed people's mean score at the first occasion
+         is at or beyond the instrument's clinical cut-off on its clinical side (at or above it when a
+         higher score is worse; at or below it when a higher score is better), so the group was, on
+         average, selected when unwell and would tend to improve anyway. No cut-off (no norms): not
+         judged, and said so;
+       * *attrition* (a risk of bias): the share of people who started without a valid score on both
+         occasions is more than the protocol's ``report.max_missing_fraction`` (default 20%; the same
+         rule as the limitation "Missing outcome data and attrition"); exactly 20% is not serious;
+       * *imprecision*: the interval includes no change (a bound of exactly 0 counts as including it), or
+         includes the instrument's reliable-change threshold (the smallest change that counts as reliable
+         for one person, published or from the sample's reliability; a bound exactly at the threshold
+         counts as including it) in either direction, so the data cannot say whether the average change
+         reaches that size. An interval wholly below the threshold is precise: the change is smaller than
+         a reliable individual change, which the reason states;
+       * *inconsistency*: the mixed model using every available score (the pre-specified attrition
+         sensitivity analysis) differs from the complete-case change in direction or in whether its
+         interval excludes no change; or, where the extract names two or more sites, the sites' mean
+         changes disagree by :func:`evaltoolkit.its.sites_disagree` (the ITS rule: Q-test p < 0.10, a
+         prediction interval including no change while the pooled interval excludes it, or two sites'
+         intervals on opposite sides of no change) on the identity scale.
+
+Certainty rating of the cohort's before-and-after comparison (:func:`cohort_findings`)
+    Per cohort outcome, the finding is the difference-in-differences (ratio of rate ratios) when there is a
+    comparison cohort, else the intervention cohort's rate ratio. Starting level ``moderate`` with a
+    comparison cohort selected the same way, ``low`` without. Down one level for *regression to the mean*
+    (a cohort selected at a crisis without a comparison cohort; with one, the comparison estimates it),
+    *attrition* (the share of cohort patients left out of the analysis more than ``max_missing_fraction``)
+    and *imprecision* (the interval of the ratio includes 1, a bound exactly at 1 included).
 """
 
 from __future__ import annotations
@@ -42,7 +83,9 @@ from typing import Any
 __all__ = [
     "CERTAINTY_LEVELS",
     "EPOC_ITEMS",
+    "cohort_findings",
     "findings",
+    "measure_findings",
     "model_checks",
     "multiplicity",
     "sensitivity_facts",
@@ -477,3 +520,318 @@ def multiplicity(results: dict[str, Any]) -> dict[str, Any]:
         "confirmatory": rows,
         "expected_false_positives": round(n_other * (1 - float(results.get("conf_level", 0.95))), 1),
     }
+
+
+# -- before-and-after outcomes (questionnaires, the cohort) --------------------------------------------------
+MISSING_FRACTION = 0.2
+"""Default share of people without follow-up above which attrition is a serious concern (the protocol's
+``report.max_missing_fraction``)."""
+
+SITE_P_THRESHOLD = 0.10
+"""Level of the Q test of the sites' mean changes (as for the service-use series)."""
+
+
+def _rated(start: str, why: str, domains: list[dict[str, Any]]) -> dict[str, Any]:
+    level = CERTAINTY_LEVELS.index(start) - sum(bool(d["serious"]) for d in domains)
+    return {
+        "rating": CERTAINTY_LEVELS[max(level, 0)],
+        "start": start,
+        "start_reason": why,
+        "domains": domains,
+    }
+
+
+def _includes(lo: float, hi: float, x: float) -> bool:
+    return lo <= x <= hi
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if abs(x) < 10 else f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _max_missing(results: dict[str, Any]) -> float:
+    opts = (results.get("protocol") or {}).get("report") or {}
+    return float(opts.get("max_missing_fraction", MISSING_FRACTION))
+
+
+def _measure_sites(om: dict[str, Any], outcome: str, conf: float) -> tuple[list[dict[str, Any]], Any]:
+    """The sites' published mean changes of one outcome and their heterogeneity (``None`` with < 2)."""
+    from evaltoolkit.its import site_heterogeneity
+
+    rows = [
+        r
+        for r in om.get("by_site") or []
+        if r.get("outcome") == outcome
+        and r.get("term", "mean_change") == "mean_change"
+        and r.get("estimate") is not None
+        and r.get("std_error") is not None
+        and r["std_error"] > 0
+    ]
+    sites = [
+        {
+            "site": r["site"],
+            "estimate": r["estimate"],
+            "ci_lower": r.get("ci_lower"),
+            "ci_upper": r.get("ci_upper"),
+            "std_error": r["std_error"],
+            "n": r.get("n"),
+        }
+        for r in rows
+    ]
+    if len(sites) < 2:
+        return sites, None
+    het = site_heterogeneity(
+        [s["estimate"] for s in sites],
+        [s["std_error"] for s in sites],
+        [s["site"] for s in sites],
+        scale="identity",
+        conf_level=conf,
+    )
+    return sites, het
+
+
+def _site_words(het: Any) -> dict[str, Any]:
+    """The heterogeneity of the sites' mean changes in words: its statistics without signed numbers."""
+    from evaltoolkit.report._format import difference_phrase
+
+    head = het.describe().split(";")[0].rstrip(".")
+    pi = het.prediction_interval
+    text = head
+    if pi is not None:
+        mid = (pi[0] + pi[1]) / 2
+        words = difference_phrase(mid, pi[0], pi[1], 1, more="higher", fewer="lower")
+        text += f"; the 95% prediction interval for a new site's mean score runs {words.split('(')[1][:-1]}"
+    return {
+        "text": text + ".",
+        "q_p_value": het.q_p_value,
+        "i2": het.i2,
+        "tau2": het.tau2,
+        "prediction": None if pi is None else [float(pi[0]), float(pi[1])],
+    }
+
+
+def measure_findings(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per primary questionnaire outcome (or the first, when none is primary): the paired mean change, the
+    threshold it is judged against, the sites, and the certainty rating with its reasons (rules in the
+    module docstring). A pure function of the published results; ``[]`` without outcome measures.
+
+    Each finding: ``{outcome, label, direction, estimate, ci_lower, ci_upper, n, excludes_no_change,
+    improved, rc_threshold, sites, heterogeneity, sites_disagree, certainty: {rating, start, start_reason,
+    domains: [{domain, serious, reason}]}}``.
+    """
+    from evaltoolkit.its import sites_disagree
+
+    om = results.get("outcome_measures") or {}
+    if not om:
+        return []
+    conf = float(results.get("conf_level", 0.95))
+    max_missing = _max_missing(results)
+    chosen = [f for f in om.get("instruments") or [] if f.get("primary")] or (om.get("instruments") or [])[:1]
+    out = []
+    for inst in chosen:
+        o = inst["outcome"]
+        terms = {r["term"]: r for r in om.get("paired") or [] if r["outcome"] == o}
+        ch = terms.get("mean_change")
+        if ch is None or ch.get("estimate") is None or ch.get("ci_lower") is None:
+            continue
+        est, lo, hi = ch["estimate"], ch["ci_lower"], ch["ci_upper"]
+        worse_up = inst.get("direction") == "higher_is_worse"
+        improved = (est < 0) if worse_up else (est > 0)
+        domains: list[dict[str, Any]] = []
+        # regression to the mean
+        rc = next((r for r in om.get("reliable_change") or [] if r["outcome"] == o), None)
+        cutoff = None if rc is None else rc.get("cutoff")
+        base = (terms.get("mean_pre") or {}).get("estimate")
+        if cutoff is None or base is None:
+            rtm = (
+                False,
+                "not judged: the instrument has no clinical cut-off (or the baseline mean is not shown)",
+            )
+        else:
+            clinical = base >= cutoff if worse_up else base <= cutoff
+            side = "at or above" if worse_up else "at or below"
+            pre = (om.get("settings") or {}).get("pre", "baseline")
+            if clinical:
+                rtm = (
+                    True,
+                    f"the mean {pre} score ({_num(base)}) is {side} the clinical cut-off ({_num(cutoff)}): "
+                    "people started when unwell and would tend to improve without the programme",
+                )
+            else:
+                rtm = (
+                    False,
+                    f"the mean {pre} score ({_num(base)}) is {'below' if worse_up else 'above'} the clinical "
+                    f"cut-off ({_num(cutoff)})",
+                )
+        domains.append({"domain": "regression to the mean", "serious": rtm[0], "reason": rtm[1]})
+        # attrition
+        a = next((r for r in om.get("analysed") or [] if r["outcome"] == o), None)
+        share = None if a is None else a.get("proportion_analysed")
+        if not isinstance(share, (int, float)):
+            att = (False, "not judged: the share analysed is not shown")
+        else:
+            missing = 1 - share
+            started = a.get("n_started")
+            words = f"{missing * 100:.0f}% of {started} who started lack a score on both occasions"
+            if share < 1 - max_missing:
+                att = (True, f"{words} (more than {max_missing * 100:g}%)")
+            else:
+                att = (False, f"{words} (not more than {max_missing * 100:g}%)")
+        domains.append({"domain": "attrition", "serious": att[0], "reason": att[1]})
+        # imprecision
+        t = None if rc is None else rc.get("rc_threshold")
+        if _includes(lo, hi, 0.0):
+            imp = (True, "the interval includes no change")
+        elif t is not None and (_includes(lo, hi, t) or _includes(lo, hi, -t)):
+            imp = (
+                True,
+                f"the interval includes the reliable-change threshold ({_num(t)} points): the data cannot "
+                "say whether the average change reaches it",
+            )
+        elif t is not None:
+            smaller = max(abs(lo), abs(hi)) < t
+            imp = (
+                False,
+                "the interval excludes no change, and every change in it is "
+                + ("smaller" if smaller else "larger")
+                + f" than the reliable-change threshold ({_num(t)} points)"
+                + (
+                    ": the average change is smaller than a reliable change for one person" if smaller else ""
+                ),
+            )
+        else:
+            imp = (False, "the interval excludes no change (no reliable-change threshold to judge against)")
+        domains.append({"domain": "imprecision", "serious": imp[0], "reason": imp[1]})
+        # inconsistency: the mixed model, and the sites
+        reasons = []
+        mm = next(
+            (
+                r
+                for r in om.get("complete_vs_available") or []
+                if r["outcome"] == o and r["term"] == "mixed_model" and r.get("estimate") is not None
+            ),
+            None,
+        )
+        ex = _excludes(lo, hi)
+        if mm is not None:
+            mm_ex = _excludes(mm.get("ci_lower"), mm.get("ci_upper"))
+            if _sign(mm["estimate"]) != _sign(est):
+                reasons.append(
+                    "the mixed model using every available score changes in the opposite direction"
+                )
+            elif mm_ex != ex:
+                reasons.append(
+                    "the mixed model using every available score "
+                    + ("cannot exclude no change" if ex else "excludes no change")
+                )
+        sites, het = _measure_sites(om, o, conf)
+        disagree = het is not None and sites_disagree(het, p_threshold=SITE_P_THRESHOLD)
+        het_facts = None if het is None else _site_words(het)
+        if disagree:
+            assert het_facts is not None
+            reasons.append(f"sites differ: {het_facts['text']}")
+        if reasons:
+            inc = (True, "; ".join(reasons))
+        else:
+            inc = (
+                False,
+                ("the mixed model agrees" if mm is not None else "no sensitivity analysis")
+                + ("; sites agree" if het is not None else "; no comparison of sites (fewer than 2 sites)"),
+            )
+        domains.append({"domain": "inconsistency", "serious": inc[0], "reason": inc[1]})
+        out.append(
+            {
+                "outcome": o,
+                "label": inst["label"],
+                "direction": inst.get("direction"),
+                "estimate": est,
+                "ci_lower": lo,
+                "ci_upper": hi,
+                "n": ch.get("n"),
+                "excludes_no_change": ex,
+                "improved": bool(improved),
+                "rc_threshold": t,
+                "sites": sites,
+                "heterogeneity": het_facts,
+                "sites_disagree": bool(disagree),
+                "certainty": _rated(
+                    "low",
+                    "a before-and-after comparison without a comparison group: no counterfactual",
+                    domains,
+                ),
+            }
+        )
+    return out
+
+
+def cohort_findings(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per outcome of the before/after cohort: the difference-in-differences (or, without a comparison
+    cohort, the intervention cohort's rate ratio) and its certainty rating (rules in the module docstring).
+    ``[]`` without a cohort.
+
+    Each finding: ``{outcome, term, estimate, ci_lower, ci_upper, excludes_no_change, comparison,
+    certainty}``.
+    """
+    c = results.get("cohort") or {}
+    if not c:
+        return []
+    comparison = (c.get("settings") or {}).get("comparison") == "control_sites" and bool(c.get("did"))
+    groups = {g["group"]: g.get("patients") for g in c.get("groups") or []}
+    analysed = sum(v for v in groups.values() if isinstance(v, int))
+    left = c.get("excluded_patients")
+    max_missing = _max_missing(results)
+    out = []
+    for o in (c.get("settings") or {}).get("outcomes") or []:
+        if comparison:
+            term = "ratio_of_rate_ratios"
+            row = next((r for r in c["did"] if r["outcome"] == o and r["term"] == term), None)
+        else:
+            term = "rate_ratio"
+            row = next(
+                (
+                    r
+                    for r in c.get("change") or []
+                    if r["outcome"] == o and r["term"] == term and r.get("group") == "intervention"
+                ),
+                None,
+            )
+        if row is None or row.get("estimate") is None or row.get("ci_lower") is None:
+            continue
+        est, lo, hi = row["estimate"], row["ci_lower"], row["ci_upper"]
+        domains: list[dict[str, Any]] = []
+        if comparison:
+            rtm = (False, "the comparison cohort, selected the same way, estimates the fall after a crisis")
+        else:
+            rtm = (True, "selected at a crisis without a comparison cohort: use would fall anyway")
+        domains.append({"domain": "regression to the mean", "serious": rtm[0], "reason": rtm[1]})
+        if isinstance(left, int) and analysed + left > 0:
+            share = left / (analysed + left)
+            words = f"{share * 100:.0f}% of cohort patients left out of the analysis"
+            serious = share > max_missing
+            att = (serious, f"{words} ({'more' if serious else 'not more'} than {max_missing * 100:g}%)")
+        else:
+            att = (False, "not judged: the number left out is not shown")
+        domains.append({"domain": "attrition", "serious": att[0], "reason": att[1]})
+        if _includes(lo, hi, 1.0):
+            imp = (True, "the interval of the ratio includes 1 (no change)")
+        else:
+            imp = (False, "the interval of the ratio excludes 1 (no change)")
+        domains.append({"domain": "imprecision", "serious": imp[0], "reason": imp[1]})
+        start, why = (
+            ("moderate", "a comparison cohort selected the same way: difference-in-differences")
+            if comparison
+            else ("low", "a before-and-after comparison without a comparison cohort")
+        )
+        out.append(
+            {
+                "outcome": o,
+                "term": term,
+                "estimate": est,
+                "ci_lower": lo,
+                "ci_upper": hi,
+                "excludes_no_change": not _includes(lo, hi, 1.0),
+                "comparison": comparison,
+                "certainty": _rated(start, why, domains),
+            }
+        )
+    return out

@@ -2,8 +2,9 @@
 
 A pure function of the **published** results (like the summary), so it repeats numbers the rest of the report
 shows and never adds a more exact one. For each primary outcome: the answer in one sentence, how sure we are
-(the certainty rating in words), and what it is worth (money and capacity); then what the evaluation cannot
-show and what to watch next (the SPC signals since go-live).
+(the certainty rating in words; for questionnaire outcomes measured before and after, the rating of
+:func:`~evaltoolkit.report._synthesis.measure_findings`), and what it is worth (money and capacity);
+then what the evaluation cannot show and what to watch next (the SPC signals since go-live).
 """
 
 from __future__ import annotations
@@ -36,11 +37,8 @@ _VERB = {
     "very low": "we are very uncertain whether {service} {did}",
 }
 
-NOT_RATED = (
-    "Not rated: the certainty rules are written for the service-use series. A before-and-after comparison "
-    "without a comparison group cannot separate the programme from natural recovery and regression to the "
-    "mean, so it starts at low certainty."
-)
+NOT_RATED = "Not rated: the change is not shown (it rests on too few people), so there is nothing to rate."
+"""Certainty words of a questionnaire outcome whose change is not published."""
 
 
 def _combined(results: dict[str, Any], series: str) -> dict[str, Any] | None:
@@ -71,6 +69,16 @@ def _answer(results: dict[str, Any], f: dict[str, Any], spec: dict[str, Any]) ->
     if not f["excludes_no_change"]:
         text += " The interval includes no change."
     return text
+
+
+def _reasons(cert: dict[str, Any]) -> str:
+    """``Starting from low (…); serious concerns about attrition and imprecision (see 'How sure are we').``"""
+    concerns = [d["domain"] for d in cert["domains"] if d["serious"]]
+    text = f"Starting from {cert['start']} ({cert['start_reason']})"
+    if not concerns:
+        return text + "; no serious concern."
+    listed = concerns[0] if len(concerns) == 1 else ", ".join(concerns[:-1]) + " and " + concerns[-1]
+    return text + f"; serious concerns about {listed} (see 'How sure are we')."
 
 
 def _worth(results: dict[str, Any], series: str) -> str:
@@ -142,16 +150,31 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
         )
     om = results.get("outcome_measures") or {}
     if not rows and om:
+        rated = {f["label"]: f for f in (results.get("synthesis") or {}).get("measure_findings") or []}
         for sentence in summary_sentences(results):
             if sentence.startswith("Data quality") or ":" not in sentence:
                 continue
             outcome, answer = sentence.split(":", 1)
             answer = answer.strip()
+            f = rated.get(outcome)
+            if f is None:
+                rows.append(
+                    {
+                        "outcome": outcome,
+                        "answer": answer[0].upper() + answer[1:],
+                        "certainty": NOT_RATED,
+                        "worth": "Not costed.",
+                    }
+                )
+                continue
+            rating = f["certainty"]["rating"]
+            did = f"{'lowered' if f['estimate'] < 0 else 'raised'} scores on {outcome}"
+            lead = _VERB[rating].format(service="the programme", did=did, done=did)
             rows.append(
                 {
                     "outcome": outcome,
-                    "answer": answer[0].upper() + answer[1:],
-                    "certainty": NOT_RATED,
+                    "answer": f"{lead[0].upper()}{lead[1:]}. {answer[0].upper()}{answer[1:]}",
+                    "certainty": CERTAINTY_WORDS[rating] + " " + _reasons(f["certainty"]),
                     "worth": "Not costed.",
                 }
             )

@@ -100,9 +100,9 @@ def page_sections(protocol: Protocol) -> list[tuple[str, str]]:
         if any(s.unit_cost is not None for s in protocol.series):
             present.add("worth")
     if protocol.cohort is not None:
-        present.add("cohort")
+        present |= {"cohort", "certainty"}
     if protocol.outcome_measures is not None:
-        present.add("measures")
+        present |= {"measures", "certainty"}
     return [(i, t) for i, t in SECTIONS if i in present]
 
 

@@ -23,7 +23,16 @@ import pandas as pd
 
 from evaltoolkit.disclosure import assert_published
 from evaltoolkit.report._checks import WARMUP_THRESHOLD
-from evaltoolkit.report._format import fmt_num, fmt_p, money, money_change, money_exact
+from evaltoolkit.report._format import (
+    cohort_label,
+    difference_phrase,
+    fmt_num,
+    fmt_p,
+    money,
+    money_change,
+    money_exact,
+    relative_phrase,
+)
 from evaltoolkit.report._glossary import find_terms, link_html, link_myst, slug
 from evaltoolkit.report._summary import (
     lower_first,
@@ -155,9 +164,23 @@ def _sentence(text: str) -> str:
 
 
 def _rel_ci(est: Any, lo: Any, hi: Any) -> str:
+    """A relative change in the words of the summary: ``37% lower (63% lower to 6% higher)``."""
     if est is None or lo is None or hi is None:
         return "–"
-    return f"{est * 100:+.0f}% ({lo * 100:+.0f}% to {hi * 100:+.0f}%)"
+    return relative_phrase(est, lo, hi, ci_label=False)
+
+
+def _diff_ci(est: Any, lo: Any, hi: Any, mean: bool = False) -> str:
+    """An absolute change in words: ``459 fewer (1,291 fewer to 46 more)``; a mean: ``4.1 higher (…)``."""
+    if est is None or lo is None or hi is None:
+        return "–"
+    if mean:
+        return difference_phrase(est, lo, hi, 1, more="higher", fewer="lower")
+    return difference_phrase(est, lo, hi, 0)
+
+
+def _is_mean(results: dict[str, Any], series: str) -> bool:
+    return any(x["name"] == series and x.get("measure") == "mean_los" for x in results.get("series") or [])
 
 
 def _num_ci(est: Any, lo: Any, hi: Any, decimals: int = 1) -> str:
@@ -365,9 +388,8 @@ def _worth(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
                     c["estimate"], c["ci_lower"], c["ci_upper"], c["currency"]
                 ),
                 "Beds (capacity released)": (
-                    f"{fmt_num(b['estimate'], 1)} "
-                    f"({fmt_num(b['ci_lower'], 1)} to {fmt_num(b['ci_upper'], 1)})"
-                    if b
+                    difference_phrase(b["estimate"], b["ci_lower"], b["ci_upper"], 1)
+                    if b and b.get("estimate") is not None and b.get("ci_lower") is not None
                     else "–"
                 ),
                 "Source": c["source"],
@@ -481,11 +503,8 @@ def _effects(results: dict[str, Any]) -> list[Block]:
                     f"change vs trend ({conf} CI)": _rel_ci(
                         cu.get("relative_change"), cu.get("relative_ci_lower"), cu.get("relative_ci_upper")
                     ),
-                    "difference": _num_ci(
-                        cu.get("estimate"),
-                        cu.get("ci_lower"),
-                        cu.get("ci_upper"),
-                        0 if s["measure"] != "mean_los" else 1,
+                    f"difference ({conf} CI)": _diff_ci(
+                        cu.get("estimate"), cu.get("ci_lower"), cu.get("ci_upper"), s["measure"] == "mean_los"
                     ),
                     "level change": _rr_ci(f.get("level_change") or {}),
                     "slope change per period": _rr_ci(f.get("slope_change") or {}),
@@ -501,8 +520,8 @@ def _effects(results: dict[str, Any]) -> list[Block]:
                     f"change vs trend ({conf} CI)": _rel_ci(
                         c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
                     ),
-                    "difference": _num_ci(
-                        c["estimate"], c["ci_lower"], c["ci_upper"], 0 if s["measure"] != "mean_los" else 1
+                    f"difference ({conf} CI)": _diff_ci(
+                        c["estimate"], c["ci_lower"], c["ci_upper"], s["measure"] == "mean_los"
                     ),
                     "level change": "",
                     "slope change per period": "",
@@ -513,9 +532,10 @@ def _effects(results: dict[str, Any]) -> list[Block]:
         Para(
             f"Primary method: **{its['methods'][0]['label']}**. 'Change vs trend' is the fitted total over "
             "the first "
-            f"{its['horizon_months']} months after go-live divided by the counterfactual total, minus 1; "
-            "'difference' "
-            "is fitted minus counterfactual (a total for counts, a mean per period for means). Level and "
+            f"{its['horizon_months']} months after go-live divided by the counterfactual total, minus 1, "
+            "in the words of the summary (lower or higher than the trend predicted); 'difference' "
+            "is fitted minus counterfactual (a total for counts: fewer or more; a mean per period for "
+            "means: lower or higher). Level and "
             "slope "
             "changes are rate ratios for counts and ratios of means for gamma (log-link) models of a mean "
             "such as length of stay (the jump at go-live, and the change in the trend per period), and "
@@ -587,7 +607,9 @@ def _sensitivity(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[B
                 f"change vs trend ({conf} CI)": _rel_ci(
                     c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
                 ),
-                "difference": _num_ci(c.get("estimate"), c.get("ci_lower"), c.get("ci_upper"), 0),
+                f"difference ({conf} CI)": _diff_ci(
+                    c.get("estimate"), c.get("ci_lower"), c.get("ci_upper"), _is_mean(results, c["series"])
+                ),
                 "note": c.get("message") or c.get("interval", ""),
             }
         )
@@ -599,7 +621,9 @@ def _sensitivity(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[B
             f"change vs trend ({conf} CI)": _rel_ci(
                 c.get("relative_change"), c.get("relative_ci_lower"), c.get("relative_ci_upper")
             ),
-            "difference": _num_ci(c.get("estimate"), c.get("ci_lower"), c.get("ci_upper"), 0),
+            f"difference ({conf} CI)": _diff_ci(
+                c.get("estimate"), c.get("ci_lower"), c.get("ci_upper"), _is_mean(results, c["series"])
+            ),
             "note": c.get("message") or c.get("interval", ""),
         }
         for c in its.get("staggered", [])
@@ -747,6 +771,10 @@ def _table(
     return pd.DataFrame(rows, columns=list(columns.values()))
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
     c = results["cohort"]
     st = c["settings"]
@@ -767,7 +795,7 @@ def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]
                 else "There is no comparison cohort."
             )
         ),
-        Bullets(tuple(f"**{o}**: {t}" for o, t in c["statements"].items())),
+        Bullets(tuple(f"**{_upper_first(cohort_label(o))}**: {t}" for o, t in c["statements"].items())),
     ]
     left = [x for x in c.get("exclusions") or [] if x.get("patients") not in (0, None)]
     if left:
@@ -809,6 +837,7 @@ def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]
                         "n": "patients",
                     },
                     {
+                        "outcome": lambda v, r: cohort_label(v),
                         "term": lambda v, r: terms[v],
                         "estimate": lambda v, r: (
                             _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2) + f" ({conf} CI)"
@@ -830,8 +859,8 @@ def _cohort(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]
                     "patients": "patients",
                     "person_years": "person-years",
                 }
-                | {o: o for o in st["outcomes"]}
-                | {f"{o}_per_person_year": f"{o} per person-year" for o in st["outcomes"]},
+                | {o: cohort_label(o) for o in st["outcomes"]}
+                | {f"{o}_per_person_year": f"{cohort_label(o)} per person-year" for o in st["outcomes"]},
                 {"patients": lambda v, r: _count(v), "person_years": lambda v, r: _count(v)}
                 | {o: (lambda v, r: _count(v)) for o in st["outcomes"]},
             ),
@@ -891,8 +920,8 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
                 "better is": "lower" if facts[o]["direction"] == "higher_is_worse" else "higher",
                 f"mean {st['pre']}": fmt_num(t.get("mean_pre", {}).get("estimate"), 1),
                 f"mean {st['post']}": fmt_num(t.get("mean_post", {}).get("estimate"), 1),
-                f"mean change ({conf} CI)": _num_ci(
-                    mc.get("estimate"), mc.get("ci_lower"), mc.get("ci_upper"), 1
+                f"mean score, {st['post']} against {st['pre']} ({conf} CI)": _diff_ci(
+                    mc.get("estimate"), mc.get("ci_lower"), mc.get("ci_upper"), True
                 ),
                 "p (Holm)": fmt_p(mc.get("p_adjusted"))
                 if mc.get("p_adjusted") is not None
@@ -913,7 +942,10 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
             }
         )
     blocks.append(
-        Table(pd.DataFrame(rows), "Paired change among complete cases (effect sizes signed like the change).")
+        Table(
+            pd.DataFrame(rows),
+            "Paired change among complete cases (effect sizes are negative when the mean score fell).",
+        )
     )
     spec = figs.get("measures_change")
     if spec is not None:
@@ -1061,13 +1093,19 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
                     {
                         "outcome": "measure",
                         "term": "approach",
-                        "estimate": f"change ({conf} CI)",
+                        "estimate": f"mean score, {st['post']} against {st['pre']} ({conf} CI)",
                         "n": "people",
                     },
                     {
                         "outcome": lambda v, r: name[v],
                         "term": lambda v, r: terms.get(v, v),
-                        "estimate": lambda v, r: _num_ci(v, r.get("ci_lower"), r.get("ci_upper"), 2),
+                        "estimate": lambda v, r: (
+                            "–"
+                            if v is None or r.get("ci_lower") is None
+                            else difference_phrase(
+                                v, r["ci_lower"], r["ci_upper"], 2, more="higher", fewer="lower"
+                            )
+                        ),
                         "n": lambda v, r: _count(v),
                     },
                 ),
@@ -1101,8 +1139,84 @@ def _measures(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Bloc
     return blocks
 
 
+def _rating_blocks(title: str, c: dict[str, Any]) -> list[Block]:
+    """A certainty rating: its level and starting level, then the domains with their reasons."""
+    return [
+        Para(f"**{title}: {c['rating']} certainty.** Starting level {c['start']} ({c['start_reason']})."),
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "domain": d["domain"],
+                        "serious concern": "yes: one level down" if d["serious"] else "no",
+                        "reason": d["reason"],
+                    }
+                    for d in c["domains"]
+                ]
+            ),
+            f"How the rating of {title} was reached.",
+        ),
+    ]
+
+
+_BEFORE_AFTER_RULES = (
+    "Each primary outcome measure gets a plain-language **certainty rating** (high, moderate, low, very "
+    "low), reached by fixed rules adapted from GRADE: a comparison of scores before and after without a "
+    "comparison group starts low (there is no counterfactual), and each domain with a serious concern "
+    "lowers it by one level (never below very low): regression to the mean (the group's mean first score "
+    "at or beyond the instrument's clinical cut-off), attrition (more than {missing} of those who started "
+    "without a score on both occasions), imprecision (the interval includes no change or the instrument's "
+    "reliable-change threshold) and inconsistency (the mixed model using every score, or the sites, "
+    "disagree). It is a transparent rule, not a formal GRADE assessment; the rules are in the book's guide."
+)
+
+
+def _certainty_before_after(results: dict[str, Any]) -> list[Block]:
+    syn = results.get("synthesis") or {}
+    blocks: list[Block] = []
+    missing = f"{float(results['protocol'].get('report', {}).get('max_missing_fraction', 0.2)) * 100:g}%"
+    measures = syn.get("measure_findings") or []
+    if measures:
+        blocks.append(Para(_BEFORE_AFTER_RULES.format(missing=missing)))
+        for f in measures:
+            blocks += _rating_blocks(f["label"], f["certainty"])
+            h = f.get("heterogeneity")
+            if h and f.get("sites"):
+                by = "; ".join(
+                    f"{x['site']} "
+                    + difference_phrase(
+                        x["estimate"], x["ci_lower"], x["ci_upper"], 1, more="higher", fewer="lower"
+                    )
+                    for x in f["sites"]
+                    if x.get("ci_lower") is not None
+                )
+                st = results["outcome_measures"]["settings"]
+                blocks.append(
+                    Para(
+                        f"Mean score by site, {st['post']} against {st['pre']} (points, "
+                        f"{results['conf_level'] * 100:g}% CI): {by}. {h['text']}"
+                    )
+                )
+    cohort = syn.get("cohort_findings") or []
+    if cohort:
+        blocks.append(
+            Para(
+                "**People selected at a crisis.** The same rules for the cohort's before-and-after "
+                "comparison: with a comparison cohort selected the same way (difference-in-differences) it "
+                "starts moderate, without one low; down one level for regression to the mean (no comparison "
+                f"cohort), attrition (more than {missing} of cohort patients left out) and imprecision (the "
+                "interval of the ratio includes 1)."
+            )
+        )
+        for f in cohort:
+            blocks += _rating_blocks(_upper_first(cohort_label(f["outcome"])), f["certainty"])
+    return blocks
+
+
 def _certainty(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
     syn = results.get("synthesis") or {}
+    if not syn.get("findings"):
+        return _certainty_before_after(results)
     labels = _labels(results)
     blocks: list[Block] = [
         Para(
@@ -1115,28 +1229,7 @@ def _certainty(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Blo
         )
     ]
     for f in syn.get("findings") or []:
-        c = f["certainty"]
-        blocks.append(
-            Para(
-                f"**{labels.get(f['series'], f['label'])}: {c['rating']} certainty.** Starting level "
-                f"{c['start']} ({c['start_reason']})."
-            )
-        )
-        blocks.append(
-            Table(
-                pd.DataFrame(
-                    [
-                        {
-                            "domain": d["domain"],
-                            "serious concern": "yes: one level down" if d["serious"] else "no",
-                            "reason": d["reason"],
-                        }
-                        for d in c["domains"]
-                    ]
-                ),
-                f"How the rating of {labels.get(f['series'], f['label'])} was reached.",
-            )
-        )
+        blocks += _rating_blocks(labels.get(f["series"], f["label"]), f["certainty"])
         h = f.get("heterogeneity")
         if h:
             blocks.append(Para(h["text"]))
@@ -1177,7 +1270,7 @@ def _certainty(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Blo
                 "if nothing had changed."
             )
         )
-    return blocks
+    return blocks + _certainty_before_after(results)
 
 
 def _diagnostics(results: dict[str, Any]) -> list[Block]:
@@ -1423,6 +1516,21 @@ def _warmup_text(results: dict[str, Any]) -> str:
     return f"those months are left out of the fits; {how}" + (f": {counts}" if counts else "")
 
 
+SERIES_CHECK_LABELS: dict[str, str] = {
+    "abnormal_count": "month far from its neighbours",
+    "partial_period": "period only partly inside the window",
+    "partial_first_period": "first period only partly covered",
+    "partial_last_period": "last period only partly covered",
+    "bed_day_warmup": "bed-day warm-up months",
+    "all_zero": "no events",
+    "mostly_missing": "mostly missing",
+    "before_data_start": "empty months before the data start",
+    "after_data_end": "empty months after the data end",
+    "no_data_gap": "a run of empty months",
+}
+"""Words for the series checks' ids (the ids stay in results.json and the CSV tables)."""
+
+
 def _series_checks(results: dict[str, Any]) -> list[Block]:
     if not results.get("series"):
         return []
@@ -1450,7 +1558,13 @@ def _series_checks(results: dict[str, Any]) -> list[Block]:
                     "check": "check",
                     "message": "finding",
                 },
-                {"site": lambda v, r: "all" if v is None else str(v), "period": lambda v, r: v or "–"},
+                {
+                    "series": lambda v, r: _labels(results).get(v, v),
+                    "site": lambda v, r: "all" if v is None else str(v),
+                    "period": lambda v, r: v or "–",
+                    "check": lambda v, r: SERIES_CHECK_LABELS.get(v, str(v).replace("_", " ")),
+                    "message": lambda v, r: str(v).removeprefix(f"series {r['series']}: "),
+                },
             ),
             "Checks on the series: what was found and what was done.",
         ),
@@ -1507,7 +1621,12 @@ def build_report(results: dict[str, Any]) -> Report:
         "cohort": lambda: _cohort(results, figs) if results.get("cohort") else None,
         "measures": lambda: _measures(results, figs) if results.get("outcome_measures") else None,
         "certainty": lambda: (
-            _certainty(results, figs) if (results.get("synthesis") or {}).get("findings") else None
+            _certainty(results, figs)
+            if any(
+                (results.get("synthesis") or {}).get(k)
+                for k in ("findings", "measure_findings", "cohort_findings")
+            )
+            else None
         ),
         "diagnostics": lambda: _diagnostics(results) if results.get("its") else None,
         "limitations": lambda: _limitations(results),

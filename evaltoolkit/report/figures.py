@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from evaltoolkit.disclosure import assert_published
+from evaltoolkit.report._format import cohort_label
 
 __all__ = ["RC", "WIDTH", "FigureSpec", "figure_specs", "save_figures", "series_ylabel", "style"]
 
@@ -318,8 +319,9 @@ def _cohort_figure(results: dict[str, Any]) -> Figure:
         ax.set_xticks([0, 1], ["before", "after"])
         ax.set_xlim(-0.4, 1.4)
         ax.set_ylim(bottom=0)
-        ax.set_title(o.replace("_", "-"), fontsize=9)
-        ax.set_ylabel(_wrap(f"{o.replace('_', ' ')} per person-year", 2.0), fontsize=8)
+        name = cohort_label(o)
+        ax.set_title(name[:1].upper() + name[1:], fontsize=9)
+        ax.set_ylabel(_wrap(f"{name} per person-year", 2.0), fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=2)

@@ -67,7 +67,8 @@ Top-level keys
 ``cohort``                    ``null`` or the before/after cohort analysis
 ``outcome_measures``          ``null`` or the questionnaire analyses
 ``estimates``                 every estimate as one flat record (below)
-``synthesis``                 (ITS protocols) ``{model_checks, findings, multiplicity}``: below
+``synthesis``                 ``{model_checks, findings, multiplicity}`` (ITS protocols), ``measure_findings``
+                              (questionnaire outcomes), ``cohort_findings`` (the before/after cohort): below
 ``summary``                   the plain-language summary, one string per finding
 ``limitations``               ``[{id, title, text}]`` flagged automatically
 ============================  ===========================================================================
@@ -130,7 +131,11 @@ Top-level keys
     same_direction, agrees}], sites, heterogeneity, sites_disagree, certainty: {rating, start,
     start_reason, domains: [{domain, serious, reason}], epoc: [{item, question, risk, reason}]}}``
     (rules: :mod:`evaltoolkit.report._synthesis`). ``multiplicity``: ``{n_confirmatory, n_other,
-    confirmatory: [{id, outcome, p_value, p_holm}], expected_false_positives}``.
+    confirmatory: [{id, outcome, p_value, p_holm}], expected_false_positives}``. ``measure_findings``: per
+    primary questionnaire outcome ``{outcome, label, direction, estimate, ci_lower, ci_upper, n,
+    excludes_no_change, improved, rc_threshold, sites, heterogeneity, sites_disagree, certainty: {rating,
+    start, start_reason, domains}}``; ``cohort_findings``: per cohort outcome ``{outcome, term, estimate,
+    ci_lower, ci_upper, excludes_no_change, comparison, certainty}`` (compatible additions, evaltoolkit 0.4).
 
 ``cohort``
     ``description, settings, groups`` (patients analysed per cohort), ``excluded_patients`` (all patients
@@ -145,7 +150,9 @@ Top-level keys
 ``outcome_measures``
     ``settings, instruments, analysed, paired, reliable_change, talking_therapies, attrition,
     complete_vs_available, trajectories`` (``{estimates, curve, random_slopes}`` or ``null``),
-    ``internal_consistency, notes``. Percentages and rates are computed from the published counts.
+    ``internal_consistency, by_site`` (the mean change of each primary scale per site, ``paired`` rows with
+    ``site``, when the extract names two or more sites), ``notes``. Percentages and rates are computed from
+    the published counts.
 
 In the estimate tables of ``cohort`` and ``outcome_measures`` ``df`` is ``null`` (degrees of freedom are
 computed from exact counts). Means, SDs and estimates that rest on a suppressed number of people (1–7 by

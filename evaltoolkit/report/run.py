@@ -895,6 +895,14 @@ def run_protocol(
                 "multiplicity": multiplicity(results),
             }
         )
+    if results.get("outcome_measures") or results.get("cohort"):  # before-and-after certainty ratings
+        from evaltoolkit.report._synthesis import cohort_findings, measure_findings
+
+        results.setdefault("synthesis", {})
+        if results.get("outcome_measures"):
+            results["synthesis"]["measure_findings"] = jsonable(measure_findings(results))
+        if results.get("cohort"):
+            results["synthesis"]["cohort_findings"] = jsonable(cohort_findings(results))
     results["summary"] = summary_sentences(results)
     results["limitations"] = limitations(results)
     tables = _tables(protocol, results, series)
