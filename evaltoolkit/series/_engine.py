@@ -1,22 +1,37 @@
 """Private engine layer of :mod:`evaltoolkit.series`.
 
-Everything that touches Ibis or DuckDB directly lives here:
+Everything that touches Ibis, DuckDB or Spark directly lives here:
 
-* :func:`to_source` turns any accepted input (pandas DataFrame, pyarrow Table, Ibis table, path to a
-  ``.parquet`` or ``.csv`` file) into a :class:`Source` wrapping an Ibis table. Paths are read by DuckDB
-  (``read_parquet`` / ``read_csv``) without going through pandas, so files of 10^7–10^8 rows work.
-* One module-level DuckDB connection (:func:`connection`) runs every expression that is not already bound
-  to another backend (an Ibis table the caller built on, say, PySpark runs on its own backend).
-* :func:`to_arrow` / :func:`to_pandas` execute an expression; results are small aggregated frames.
+* **Engines.** Each public builder is wrapped by :func:`engine_aware`, which picks the engine of the call from
+  its ``engine`` keyword and its inputs: the embedded DuckDB engine by default (one module-level connection,
+  :func:`connection`); Spark when an input is a pyspark DataFrame or an Ibis table on PySpark, or when
+  ``engine="spark"`` is passed (then the active session, or ``SparkSession.builder.getOrCreate()``; the
+  toolkit never configures a cluster). For a Spark call it connects Ibis to the session, which sets the session time
+  zone to UTC, and on return restores the caller's settings and drops the temporary views it made.
+* :func:`to_source` turns any accepted input (pandas DataFrame, pyarrow Table, Ibis table, pyspark DataFrame,
+  path to a ``.parquet`` or ``.csv`` file) into a :class:`Source` wrapping an Ibis table on the call's
+  engine. On DuckDB, paths are read by DuckDB (``read_parquet`` / ``read_csv``) without going through pandas,
+  so files of 10^7–10^8 rows work; on Spark they are read by Spark (any path Spark can read, e.g. ``dbfs:/``).
+  pandas and pyarrow input is uploaded to Spark with its 0-based row numbers attached.
+* :func:`to_arrow` / :func:`to_pandas` execute an expression; results are small aggregated frames (or, for
+  the per-row outputs, one row per input row).
 * :func:`date_of` / :func:`timestamp_of` turn a date, date-time or ISO-8601 string column into a date /
   timestamp expression, and :func:`fail_rows` raises :class:`~evaltoolkit.errors.SeriesInputError`
   naming the first offending row numbers.
 
-Row numbers in messages are 0-based positions in the input (data rows of a file, not counting the CSV
-header). For pandas and pyarrow inputs they are exact; for files they follow DuckDB's scan order, which is
-the file order; for an Ibis table from another backend they follow that backend's natural order. (Spark
-refuses an unordered ``row_number()``, so on PySpark tables the per-row outputs and the row numbers in
-error messages are not available yet; the aggregations do not need them.)
+**Row numbers** (:data:`ROW`) order the per-row outputs, break ties in repeat use, and locate bad rows in
+error messages. They are 0-based positions in the input (data rows of a file, not counting the CSV header). For
+pandas and pyarrow input they are attached before the data reach the engine, so they are exact on both
+engines; for a file read by DuckDB an unordered ``row_number()`` follows DuckDB's scan order, which is the
+file order. Spark refuses an unordered ``row_number()``: Spark input (a DataFrame, an Ibis table on PySpark, or a
+file read by Spark) is numbered with ``monotonically_increasing_id()``, which increases in the DataFrame's
+order, and the few ids an error message needs are turned into 0-based positions by counting the rows of the
+earlier partitions (:func:`_spark_positions`), so messages name the same rows on both engines.
+
+**Time zones.** Dates are calendar dates of naive wall-clock date-times on both engines. A Spark ``TIMESTAMP``
+(an instant, shown in the session time zone) given by the caller is first turned into the wall clock of the
+caller's session time zone, so an event shown as 00:30 on 1 July in a Europe/London session counts in July
+even though Ibis runs the query in UTC.
 
 Internal column names start with ``_et_`` so they cannot collide with extract columns.
 """
@@ -93,7 +108,9 @@ def _quiet() -> Iterator[None]:
         pandas4 = getattr(pd.errors, "Pandas4Warning", None)
         if pandas4 is not None:
             warnings.filterwarnings("ignore", category=pandas4, module=r"(ibis|pyspark)(\..*)?$")
-        warnings.filterwarnings("ignore", message=r"The copy keyword is deprecated", module=r"pyspark(\..*)?$")
+        warnings.filterwarnings(
+            "ignore", message=r"The copy keyword is deprecated", module=r"pyspark(\..*)?$"
+        )
         yield
 
 
@@ -425,10 +442,37 @@ def _spark_source(
         _RUN.reset(token)
     assert src.arrow is not None
     n = src.arrow.num_rows
-    numbered = ibis.memtable(src.arrow.append_column(ROW, pa.array(np.arange(n, dtype=np.int64))))
+    numbered = _register(
+        _upload(src.arrow.append_column(ROW, pa.array(np.arange(n, dtype=np.int64))), run), run
+    )
     src.table = numbered.drop(ROW)
     src.numbered_table = numbered
     return src
+
+
+def _upload(table: pa.Table, run: _Run) -> Any:
+    """A pyarrow Table as a Spark DataFrame (dictionary columns decoded; naive date-times kept as wall clock,
+    the session being in UTC while the toolkit works)."""
+    fields = [
+        pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema
+    ]
+    table = table.cast(pa.schema(fields)).combine_chunks()
+    import pyspark
+
+    if int(pyspark.__version__.split(".")[0]) >= 4:
+        return run.session.createDataFrame(table)
+    from ibis.backends.pyspark.datatypes import PySparkSchema  # pyspark 3.5: through pandas
+
+    schema = PySparkSchema.from_ibis(ibis.Schema.from_pyarrow(table.schema))
+    return run.session.createDataFrame(table.to_pandas(), schema=schema)
+
+
+def _register(df: Any, run: _Run) -> ir.Table:
+    """A Spark DataFrame as an Ibis table on the run's backend (a temporary view, dropped after the call)."""
+    view = f"_et_{uuid.uuid4().hex}"
+    df.createOrReplaceTempView(view)
+    run.views.append(view)
+    return run.backend.table(view)
 
 
 def _from_spark_frame(
@@ -462,10 +506,7 @@ def _from_spark_frame(
             if isinstance(f.dataType, T.TimestampType):
                 df = df.withColumn(f.name, F.from_utc_timestamp(df[f.name], run.tz))
     df = df.withColumn(ROW, F.monotonically_increasing_id())
-    view = f"_et_{uuid.uuid4().hex}"
-    df.createOrReplaceTempView(view)
-    run.views.append(view)
-    numbered = run.backend.table(view)
+    numbered = _register(df, run)
     return Source(numbered.drop(ROW), label, file=file, numbered_table=numbered, spark_frame=df)
 
 
