@@ -46,14 +46,14 @@ TZ_KEY = "spark.sql.session.timeZone"
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
-    """One local Spark session: 2 cores, few shuffle partitions, no UI, logs at ERROR."""
+    """One local Spark session: 2 cores, 2 shuffle partitions, no UI, logs at ERROR."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to a loopback" warning
     session = (
         SparkSession.builder.master("local[2]")
         .appName("evaltoolkit-tests")
-        .config("spark.sql.shuffle.partitions", os.environ.get("ET_PARTS", "4"))
+        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -62,8 +62,7 @@ def spark() -> Iterator[object]:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.adaptive.enabled", "false")  # tiny data: skip re-planning
-        # C1-only JIT and the serial collector: a short-lived test JVM starts and warms up faster.
-        .config("spark.driver.extraJavaOptions", os.environ.get("ET_JOPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"))
+        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC")  # one small heap: no parallel GC threads
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -102,7 +101,6 @@ BY = ["dataset", "site"]
 
 BUILDERS: dict[str, Callable[..., pd.DataFrame]] = {
     "count_events": lambda d, **k: s.count_events(d["attendances"], date="arrival", by=BY, **k),
-    "count_events_w_mon": lambda d, **k: s.count_events(d["spells"], date="admitted", freq="W-MON", **k),
     "bed_days": lambda d, **k: s.bed_days(
         d["spells"],
         admitted="admitted",
@@ -111,9 +109,6 @@ BUILDERS: dict[str, Callable[..., pd.DataFrame]] = {
         censor_at=CENSOR,
         split_open=True,
         **k,
-    ),
-    "bed_days_ys_apr": lambda d, **k: s.bed_days(
-        d["spells"], admitted="admitted", discharged="discharged", freq="YS-APR", censor_at=CENSOR, **k
     ),
     "length_of_stay": lambda d, **k: s.length_of_stay(
         d["spells"], admitted="admitted", discharged="discharged", censor_at=CENSOR, **k
@@ -133,14 +128,11 @@ BUILDERS: dict[str, Callable[..., pd.DataFrame]] = {
     "readmission_series": lambda d, **k: s.readmission_series(
         d["spells"], subject="patient_id", admitted="admitted", discharged="discharged", by=BY, **k
     ),
-    "frequent_attenders_at": lambda d, **k: s.frequent_attenders(
-        d["attendances"], subject="patient_id", date="arrival", at="2024-03-01", by="dataset", **k
-    ),
-    "frequent_attenders_rolling": lambda d, **k: s.frequent_attenders(
+    "frequent_attenders": lambda d, **k: s.frequent_attenders(
         d["attendances"], subject="patient_id", date="arrival", window_months=3, threshold=3, **k
     ),
     "frequent_attender_series": lambda d, **k: s.frequent_attender_series(
-        d["attendances"], subject="patient_id", date="arrival", window_months=6, threshold=3, by=BY, **k
+        d["attendances"], subject="patient_id", date="arrival", window_months=3, threshold=3, by=BY, **k
     ),
     "patient_windows": lambda d, **k: s.patient_windows(
         d["cohort"], attendances=d["attendances"], spells=d["spells"], censor_at=CENSOR, end="end_date", **k
@@ -149,7 +141,7 @@ BUILDERS: dict[str, Callable[..., pd.DataFrame]] = {
 
 # Half the builders get the pandas frames with engine="spark" (uploaded numbered); the other half get Spark
 # DataFrames, whose rows are numbered by Spark (ties in repeat use are broken by that order).
-AS_SPARK_FRAMES = {"count_events", "bed_days_ys_apr", "length_of_stay", "reattendances", "readmission_series"}
+AS_SPARK_FRAMES = {"count_events", "length_of_stay", "reattendances", "readmission_series"}
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
@@ -167,8 +159,9 @@ def test_bundled_data_identical_on_spark(spark, bundled, name: str) -> None:
 
 def test_rates_identical_on_spark(spark, bundled) -> None:
     air = bundled["attendances"].query("dataset == 'air'")
-    counts = s.count_events(air, date="arrival", by="site", start="2019-04-01", end="2025-04-01")
     pop = bundled["population"].query("dataset == 'air'").drop(columns="dataset")
+    air = air[air["site"].isin(pop["site"])]  # the extract has a few rows with an unknown site code, on purpose
+    counts = s.count_events(air, date="arrival", by="site", start="2019-04-01", end="2025-04-01")
     pop["period"] = pd.to_datetime(pop["period"])
     expected = s.rates(counts, pop)
     same(s.rates(to_spark(spark, counts), to_spark(spark, pop)), expected)
@@ -295,7 +288,7 @@ def test_month_end_windows_by_hand(spark) -> None:
 
 # Days around the boundaries that go wrong: month ends, a year end, the 2024 leap day, a 30-day month.
 ANCHORS = [dt.date(2023, 12, 29), dt.date(2024, 2, 27), dt.date(2024, 3, 30), dt.date(2024, 4, 29)]
-FEW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite

@@ -6,27 +6,28 @@ Everything that touches Ibis, DuckDB or Spark directly lives here:
   its ``engine`` keyword and its inputs: the embedded DuckDB engine by default (one module-level connection,
   :func:`connection`); Spark when an input is a pyspark DataFrame or an Ibis table on PySpark, or when
   ``engine="spark"`` is passed (then the active session, or ``SparkSession.builder.getOrCreate()``; the
-  toolkit never configures a cluster). For a Spark call it connects Ibis to the session, which sets the session time
-  zone to UTC, and on return restores the caller's settings and drops the temporary views it made.
+  toolkit never configures a cluster). For a Spark call it connects Ibis to the session, which sets the
+  session time zone to UTC, and on return restores the caller's settings and drops the temporary views it
+  made.
 * :func:`to_source` turns any accepted input (pandas DataFrame, pyarrow Table, Ibis table, pyspark DataFrame,
-  path to a ``.parquet`` or ``.csv`` file) into a :class:`Source` wrapping an Ibis table on the call's
-  engine. On DuckDB, paths are read by DuckDB (``read_parquet`` / ``read_csv``) without going through pandas,
-  so files of 10^7–10^8 rows work; on Spark they are read by Spark (any path Spark can read, e.g. ``dbfs:/``).
-  pandas and pyarrow input is uploaded to Spark with its 0-based row numbers attached.
-* :func:`to_arrow` / :func:`to_pandas` execute an expression; results are small aggregated frames (or, for
-  the per-row outputs, one row per input row).
+  path to a ``.parquet`` or ``.csv`` file) into a :class:`Source` wrapping an Ibis table on the call's engine.
+  On DuckDB, paths are read by DuckDB (``read_parquet`` / ``read_csv``) without going through pandas, so files
+  of 10^7–10^8 rows work; on Spark they are read by Spark (any path Spark can read, e.g. ``dbfs:/``). pandas
+  and pyarrow input is uploaded to Spark with its 0-based row numbers attached.
+* :func:`to_arrow` / :func:`to_pandas` execute an expression; results are small aggregated frames (or, for the
+  per-row outputs, one row per input row).
 * :func:`date_of` / :func:`timestamp_of` turn a date, date-time or ISO-8601 string column into a date /
-  timestamp expression, and :func:`fail_rows` raises :class:`~evaltoolkit.errors.SeriesInputError`
-  naming the first offending row numbers.
+  timestamp expression, and :func:`fail_rows` raises :class:`~evaltoolkit.errors.SeriesInputError` naming the
+  first offending row numbers.
 
 **Row numbers** (:data:`ROW`) order the per-row outputs, break ties in repeat use, and locate bad rows in
-error messages. They are 0-based positions in the input (data rows of a file, not counting the CSV header). For
-pandas and pyarrow input they are attached before the data reach the engine, so they are exact on both
+error messages. They are 0-based positions in the input (data rows of a file, not counting the CSV header).
+For pandas and pyarrow input they are attached before the data reach the engine, so they are exact on both
 engines; for a file read by DuckDB an unordered ``row_number()`` follows DuckDB's scan order, which is the
-file order. Spark refuses an unordered ``row_number()``: Spark input (a DataFrame, an Ibis table on PySpark, or a
-file read by Spark) is numbered with ``monotonically_increasing_id()``, which increases in the DataFrame's
-order, and the few ids an error message needs are turned into 0-based positions by counting the rows of the
-earlier partitions (:func:`_spark_positions`), so messages name the same rows on both engines.
+file order. Spark refuses an unordered ``row_number()``: Spark input (a DataFrame, an Ibis table on PySpark,
+or a file read by Spark) is numbered with ``monotonically_increasing_id()``, which increases in the
+DataFrame's order, and the few ids an error message needs are turned into 0-based positions by counting the
+rows of the earlier partitions (:func:`_spark_positions`), so messages name the same rows on both engines.
 
 **Time zones.** Dates are calendar dates of naive wall-clock date-times on both engines. A Spark ``TIMESTAMP``
 (an instant, shown in the session time zone) given by the caller is first turned into the wall clock of the
