@@ -355,7 +355,7 @@ def to_source(
 
     Parameters
     ----------
-    data : DataFrame, pyarrow Table, ibis Table, str or Path
+    data : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         The extract. Paths ending ``.parquet``/``.pq`` or ``.csv``/``.csv.gz`` are read by DuckDB.
     columns : mapping
         Column name → the keyword that named it (for error messages), e.g. ``{"arrival": "date"}``.

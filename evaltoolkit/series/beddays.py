@@ -39,7 +39,7 @@ def bed_days(
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell (a path to ``.parquet``/``.csv`` is read by DuckDB).
     admitted, discharged : str
         Admission and discharge date(-time) columns. A missing discharge means the spell is open.

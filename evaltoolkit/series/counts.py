@@ -30,7 +30,7 @@ def count_events(
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, ibis Table, str or Path
+    events : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per event. A path to a ``.parquet`` or ``.csv`` file is read by DuckDB (no pandas), so files
         of 10^7–10^8 rows work.
     date : str

@@ -78,7 +78,7 @@ def frequent_attenders(
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, ibis Table, str or Path
+    events : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per attendance.
     subject : str
         The person-id column (formerly ``patient=``, deprecated). Rows without an id are left out, with a

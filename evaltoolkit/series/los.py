@@ -37,7 +37,7 @@ def length_of_stay(
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell.
     admitted, discharged : str
         Admission and discharge date(-time) columns; a missing discharge means the spell is open.
@@ -111,7 +111,7 @@ def los_by_period(
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell.
     admitted, discharged : str
         Admission and discharge date(-time) columns; a missing discharge means the spell is open. Open

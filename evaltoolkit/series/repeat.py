@@ -107,7 +107,7 @@ def reattendances(
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, ibis Table, str or Path
+    events : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per attendance.
     subject : str
         The person-id column (formerly ``patient=``, deprecated). Missing ids are flagged, not dropped (with a
@@ -342,7 +342,7 @@ def readmissions(
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell. Transfers and overlapping spells should already be chained into continuous
         stays (a negative ``days_to_next`` shows a next admission before this discharge; it is not
         counted as a readmission).

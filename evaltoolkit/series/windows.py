@@ -81,7 +81,7 @@ def patient_windows(
 
     Parameters
     ----------
-    cohort : DataFrame, pyarrow Table, ibis Table, str or Path
+    cohort : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per person, with ``subject`` and ``index`` (and ``end`` if given).
     subject : str, default "patient_id"
         The person-id column (formerly ``patient=``, deprecated), the same name in all three extracts.
