@@ -257,7 +257,7 @@ def test_session_time_zone_is_kept_and_dates_do_not_shift(spark, monkeypatch) ->
         assert spark.conf.get(TZ_KEY) == "Europe/London"
     finally:
         spark.conf.set(TZ_KEY, before)
-        monkeypatch.delenv("TZ")
+        monkeypatch.undo()  # the process's own TZ back
         time.tzset()
 
 
