@@ -275,7 +275,7 @@ def test_month_end_windows_by_hand(spark) -> None:
             "arrival": pd.to_datetime(["2022-08-29", "2022-08-28", "2022-02-28", "2026-06-29"]),
         }
     )
-    got = s.patient_windows(cohort, attendances=att, censor_at="2027-01-01", engine="spark")
+    got = s.patient_windows(to_spark(spark, cohort), attendances=to_spark(spark, att), censor_at="2027-01-01")
     same(got, s.patient_windows(cohort, attendances=att, censor_at="2027-01-01"))
     starts = got.loc[got["window"] == "before", "window_start"].dt.strftime("%Y-%m-%d").tolist()
     ends = got.loc[got["window"] == "after", "window_end"].dt.strftime("%Y-%m-%d").tolist()
