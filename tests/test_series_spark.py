@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -225,6 +226,12 @@ def test_engine_keyword_is_checked(spark) -> None:
         s.count_events(events, date="arrival", engine="polars")
     with pytest.raises(SeriesInputError, match="engine='duckdb' was given a Spark DataFrame"):
         s.count_events(to_spark(spark, events), date="arrival", engine="duckdb")
+
+
+def test_engine_spark_without_pyspark_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if pyspark were not installed
+    with pytest.raises(SeriesInputError, match=r"engine='spark' needs pyspark: install evaltoolkit\[spark\]"):
+        s.count_events(pd.DataFrame({"arrival": ["2024-01-05"]}), date="arrival", engine="spark")
 
 
 def test_session_time_zone_is_kept_and_dates_do_not_shift(spark, monkeypatch) -> None:
