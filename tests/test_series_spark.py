@@ -220,6 +220,17 @@ def test_error_messages_name_the_same_rows(spark, bundled) -> None:
     assert str(spark_csv.value) == str(duck_csv.value)
 
 
+def test_partial_dates_refused_on_both_engines(spark) -> None:
+    """Spark's cast reads "2024-01" and "2024" as dates, DuckDB's does not: both engines refuse them."""
+    events = pd.DataFrame({"arrival": ["2024-01-05", "2024-01", "2024", "2024-1-7"]})
+    with pytest.raises(SeriesInputError) as duck:
+        s.count_events(events, date="arrival")
+    with pytest.raises(SeriesInputError) as on_spark:
+        s.count_events(events, date="arrival", engine="spark")
+    assert "unparseable dates" in str(duck.value) and "at row(s) 1, 2 (" in str(duck.value)
+    assert str(on_spark.value) == str(duck.value)
+
+
 def test_engine_keyword_is_checked(spark) -> None:
     events = pd.DataFrame({"arrival": pd.to_datetime(["2024-01-05"])})
     with pytest.raises(SeriesInputError, match="engine must be 'duckdb'"):

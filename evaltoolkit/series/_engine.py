@@ -655,7 +655,10 @@ def _text_timestamp(col: ir.StringValue) -> ir.TimestampValue:
     from evaltoolkit.data.parse import OFFSET_PATTERN
 
     parsed = col.try_cast("timestamp")
-    return ibis.ifelse(col.strip().re_search(OFFSET_PATTERN), ibis.null("timestamp"), parsed)
+    # Spark's cast also reads a bare year or year-month ("2024", "2024-01") as a date; DuckDB does not,
+    # and neither is a day: both engines refuse text without year, month and day.
+    whole_day = col.re_search(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
+    return ibis.ifelse(col.strip().re_search(OFFSET_PATTERN) | ~whole_day, ibis.null("timestamp"), parsed)
 
 
 def first_rows(
