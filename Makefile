@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and make:
 #   make demo   create .venv, install, run the pipeline on the bundled synthetic data, build the book
-#   make test   create .venv if needed, install, run ruff and every test
+#   make test   create .venv if needed, install, run ruff and every test (Spark tests need Java 17+)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +12,7 @@ DEMO_OUT := output/demo
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import ibis
 import pandas as pd
 
-from evaltoolkit.series._engine import Input, literal_date, to_pandas
+from evaltoolkit.series._engine import Engine, Input, engine_aware, literal_date, to_pandas
 from evaltoolkit.series._periods import ONE_DAY, coerce_date, epoch_day_expr, parse_freq, resolve_window
 from evaltoolkit.series._spells import load_spells
 from evaltoolkit.series._spine import as_list, check_levels, combos, complete
@@ -15,6 +15,7 @@ from evaltoolkit.series._spine import as_list, check_levels, combos, complete
 __all__ = ["bed_days"]
 
 
+@engine_aware("spells")
 def bed_days(
     spells: Input,
     *,
@@ -27,6 +28,7 @@ def bed_days(
     censor_at: object | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
     split_open: bool = False,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Occupied bed-days per period, zero-filled, with spells split across period boundaries.
 
@@ -37,7 +39,7 @@ def bed_days(
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell (a path to ``.parquet``/``.csv`` is read by DuckDB).
     admitted, discharged : str
         Admission and discharge date(-time) columns. A missing discharge means the spell is open.
@@ -58,6 +60,10 @@ def bed_days(
     split_open : bool, default False
         Also return ``open_bed_days``, the part of ``bed_days`` contributed by open spells. Open spells can
         dominate bed-days (a missing discharge on an old admission runs to the extract date), so check it.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------

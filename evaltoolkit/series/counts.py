@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from evaltoolkit.series._engine import Input, literal_date, to_pandas
+from evaltoolkit.series._engine import Engine, Input, engine_aware, literal_date, to_pandas
 from evaltoolkit.series._events import load_events
 from evaltoolkit.series._periods import parse_freq, resolve_window
 from evaltoolkit.series._spine import as_list, check_levels, combos, complete
@@ -14,6 +14,7 @@ from evaltoolkit.series._spine import as_list, check_levels, combos, complete
 __all__ = ["count_events"]
 
 
+@engine_aware("events")
 def count_events(
     events: Input,
     *,
@@ -23,12 +24,13 @@ def count_events(
     start: object | None = None,
     end: object | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Count events per period, zero-filled.
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, ibis Table, str or Path
+    events : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per event. A path to a ``.parquet`` or ``.csv`` file is read by DuckDB (no pandas), so files
         of 10^7–10^8 rows work.
     date : str
@@ -47,6 +49,10 @@ def count_events(
         Force these values of by columns onto the spine (e.g. ``{"site": ["A", "B", "C"]}`` gives site C
         zero rows even with no events). Without it the spine has every by-combination seen in the input
         (anywhere in the input, also outside the window).
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------

@@ -13,7 +13,7 @@ import pandas as pd
 
 from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.errors import SeriesInputError
-from evaltoolkit.series._engine import Input, literal_date, to_pandas
+from evaltoolkit.series._engine import Engine, Input, engine_aware, literal_date, to_pandas
 from evaltoolkit.series._events import Events, load_events
 from evaltoolkit.series._periods import (
     coerce_date,
@@ -62,6 +62,7 @@ def _rolling_month_totals(t: ir.Table, keys: list[str], window_months: int) -> i
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("events")
 def frequent_attenders(
     events: Input,
     *,
@@ -71,12 +72,13 @@ def frequent_attenders(
     window_months: int = 12,
     at: object | None = None,
     by: str | Sequence[str] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Attendances per patient in a ``window_months``-month window, and whether they are a frequent attender.
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, ibis Table, str or Path
+    events : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per attendance.
     subject : str
         The person-id column (formerly ``patient=``, deprecated). Rows without an id are left out, with a
@@ -96,6 +98,10 @@ def frequent_attenders(
         is frequent here exactly when they are counted as frequent in some month of that series.
     by : str or list of str, optional
         Count per patient within each by-group (e.g. per site) instead of per patient overall.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------
@@ -157,6 +163,7 @@ def _month_starts(months: np.ndarray) -> np.ndarray:
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("events")
 def frequent_attender_series(
     events: Input,
     *,
@@ -170,6 +177,7 @@ def frequent_attender_series(
     end: object | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
     data_start: object | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Number of frequent attenders per period, counted over the ``window_months`` months ending with it.
 
@@ -189,6 +197,10 @@ def frequent_attender_series(
     data_start : date-like, optional
         First day covered by the extract; windows starting before it are flagged incomplete. Default: the
         first day of the month of the earliest attendance.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from evaltoolkit.series._engine import Input, literal_date, per_row_output, to_pandas
+from evaltoolkit.series._engine import Engine, Input, engine_aware, literal_date, per_row_output, to_pandas
 from evaltoolkit.series._periods import coerce_date, parse_freq, resolve_window
 from evaltoolkit.series._spells import load_spells
 from evaltoolkit.series._spine import as_list, check_levels, combos, complete
@@ -24,24 +24,30 @@ _LOS_COLUMNS = [
 ]
 
 
+@engine_aware("spells")
 def length_of_stay(
     spells: Input,
     *,
     admitted: str,
     discharged: str,
     censor_at: object | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Length of stay of each spell, in days (= midnights).
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell.
     admitted, discharged : str
         Admission and discharge date(-time) columns; a missing discharge means the spell is open.
     censor_at : date-like, optional
         The extract date. If given, open spells get ``los_days`` up to this date (a censored, lower-bound
         length); if not, their ``los_days`` is missing (``<NA>``).
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------
@@ -77,6 +83,7 @@ def length_of_stay(
     return per_row_output(sp.source, result, {"los_days": "Int64", "open": "bool"})
 
 
+@engine_aware("spells")
 def los_by_period(
     spells: Input,
     *,
@@ -87,6 +94,7 @@ def los_by_period(
     start: object | None = None,
     end: object | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Admissions, discharges and length of stay per period, zero-filled.
 
@@ -103,7 +111,7 @@ def los_by_period(
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell.
     admitted, discharged : str
         Admission and discharge date(-time) columns; a missing discharge means the spell is open. Open
@@ -114,6 +122,10 @@ def los_by_period(
         as a discharge in the period of its discharge date, each only if that date is in ``[start, end)``.
         Default window: from the earliest admission's period to the period after the latest admission or
         discharge.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evaltoolkit.errors import SeriesInputError
-from evaltoolkit.series._engine import Input, Source, to_pandas, to_source
+from evaltoolkit.series._engine import Engine, Input, Source, engine_aware, to_pandas, to_source
 
 __all__ = ["rates"]
 
@@ -63,6 +63,7 @@ def _align_key(counts: pd.DataFrame, denominators: pd.DataFrame, key: str) -> No
         frame[key] = frame[key].astype("datetime64[us]")
 
 
+@engine_aware("counts", "denominators")
 def rates(
     counts: Input,
     denominators: Input,
@@ -72,6 +73,7 @@ def rates(
     on: str | Sequence[str] = ("period", "site"),
     per: float = 100_000,
     conf_level: float = 0.95,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Join counts to denominators and compute rates with exact Poisson confidence intervals.
 
@@ -92,6 +94,10 @@ def rates(
         Rate multiplier: the rate is ``count / denominator * per``.
     conf_level : float, default 0.95
         Confidence level of the interval.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------

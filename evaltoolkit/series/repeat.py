@@ -25,7 +25,15 @@ import pandas as pd
 
 from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.errors import SeriesInputError
-from evaltoolkit.series._engine import ROW, Input, literal_date, per_row_output, to_pandas
+from evaltoolkit.series._engine import (
+    ROW,
+    Engine,
+    Input,
+    engine_aware,
+    literal_date,
+    per_row_output,
+    to_pandas,
+)
 from evaltoolkit.series._events import Events, load_events
 from evaltoolkit.series._periods import ONE_DAY, coerce_date, parse_freq, resolve_window
 from evaltoolkit.series._spells import Spells, load_spells
@@ -85,6 +93,7 @@ def _censor_date(censor_at: object | None, last: dt.date | None) -> dt.date:
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("events")
 def reattendances(
     events: Input,
     *,
@@ -92,12 +101,13 @@ def reattendances(
     date: str,
     within: int = 28,
     censor_at: object | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Flag attendances followed by another attendance of the same patient within ``within`` days.
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, ibis Table, str or Path
+    events : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per attendance.
     subject : str
         The person-id column (formerly ``patient=``, deprecated). Missing ids are flagged, not dropped (with a
@@ -108,6 +118,10 @@ def reattendances(
         Window in days after the attendance (0 = same day).
     censor_at : date-like, optional
         The extract date (first day not covered). Default: the day after the latest attendance.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------
@@ -200,6 +214,7 @@ def _series(
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("events")
 def reattendance_series(
     events: Input,
     *,
@@ -212,6 +227,7 @@ def reattendance_series(
     end: object | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
     censor_at: object | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Re-attendance within ``within`` days, per period of the index attendance, zero-filled.
 
@@ -221,6 +237,10 @@ def reattendance_series(
         As in :func:`reattendances`. Follow-up uses every attendance in the data, also those after ``end``.
     freq, by, start, end, levels
         As in :func:`count_events`; index attendances are those dated in ``[start, end)``.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------
@@ -307,6 +327,7 @@ def _flag_spells(
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("spells")
 def readmissions(
     spells: Input,
     *,
@@ -315,12 +336,13 @@ def readmissions(
     discharged: str,
     within: int = 28,
     censor_at: object | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Flag spells followed by another admission of the same patient within ``within`` days of discharge.
 
     Parameters
     ----------
-    spells : DataFrame, pyarrow Table, ibis Table, str or Path
+    spells : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per spell. Transfers and overlapping spells should already be chained into continuous
         stays (a negative ``days_to_next`` shows a next admission before this discharge; it is not
         counted as a readmission).
@@ -334,6 +356,10 @@ def readmissions(
         Days after the discharge date (0 = readmitted the same day).
     censor_at : date-like, optional
         The extract date. Default: the day after the latest admission or discharge date.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------
@@ -389,6 +415,7 @@ def readmissions(
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("spells")
 def readmission_series(
     spells: Input,
     *,
@@ -402,6 +429,7 @@ def readmission_series(
     end: object | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
     censor_at: object | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Readmission within ``within`` days of discharge, per period of discharge, zero-filled.
 
@@ -411,6 +439,10 @@ def readmission_series(
         As in :func:`readmissions`.
     freq, by, start, end, levels
         As in :func:`count_events`; index spells are those discharged in ``[start, end)``.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------

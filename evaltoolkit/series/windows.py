@@ -13,9 +13,11 @@ from evaltoolkit._deprecate import renamed_kwargs
 from evaltoolkit.errors import SeriesInputError
 from evaltoolkit.series._engine import (
     ROW,
+    Engine,
     Input,
     Source,
     date_of,
+    engine_aware,
     fail_rows,
     literal_date,
     profile,
@@ -47,6 +49,7 @@ def _check_ids(cohort_type: Any, other_type: Any, subject: str, label: str) -> N
 
 
 @renamed_kwargs(patient="subject")
+@engine_aware("cohort", "attendances", "spells")
 def patient_windows(
     cohort: Input,
     *,
@@ -62,6 +65,7 @@ def patient_windows(
     attendance_date: str = "arrival",
     admitted: str = "admitted",
     discharged: str = "discharged",
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Count each cohort patient's attendances, admissions and bed-days before and after their index date.
 
@@ -77,7 +81,7 @@ def patient_windows(
 
     Parameters
     ----------
-    cohort : DataFrame, pyarrow Table, ibis Table, str or Path
+    cohort : DataFrame, pyarrow Table, ibis Table, Spark DataFrame, str or Path
         One row per person, with ``subject`` and ``index`` (and ``end`` if given).
     subject : str, default "patient_id"
         The person-id column (formerly ``patient=``, deprecated), the same name in all three extracts.
@@ -99,6 +103,10 @@ def patient_windows(
         First day covered by the extracts; truncates before-windows.
     attendance_date, admitted, discharged : str
         Date columns of the attendances and spells.
+    engine : {"duckdb", "spark"}, optional
+        Where the work runs. Default: the embedded DuckDB engine, or Spark when an input is a Spark
+        DataFrame (or an Ibis table on Spark). ``"spark"`` also sends pandas, pyarrow and file input to
+        the active Spark session (``SparkSession.builder.getOrCreate()``). Both give identical results.
 
     Returns
     -------
