@@ -24,15 +24,15 @@ demo: install
 	$(BIN)/evaltoolkit run protocols/leadership_programme.yaml --out output/leadership_programme
 	$(BIN)/evaltoolkit run protocols/crisis_pathway.yaml --out output/crisis_pathway
 	$(BIN)/evaltoolkit book --check
-	$(BIN)/jupyter-book build book -W -n --keep-going
+	$(BIN)/python tools/build_book.py book -W -n --keep-going
 	@echo ""
 	@echo "Demo outputs:   $(DEMO_OUT)/ (monthly series CSVs, data-quality table)"
 	@echo "Evaluations:    output/<protocol>/report.html (standalone), results.json, tables/, figures/"
 	@echo "Book:           book/_build/html/index.html"
 
 lint: install
-	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext book/reference/_ext
-	$(BIN)/ruff format --check evaltoolkit tests benchmarks book/_ext book/reference/_ext
+	$(BIN)/ruff check evaltoolkit tests benchmarks tools book/_ext book/reference/_ext
+	$(BIN)/ruff format --check evaltoolkit tests benchmarks tools book/_ext book/reference/_ext
 
 # The browser test needs Debian's Chromium; install it when missing (root, or sudo).
 chromium:
@@ -42,11 +42,11 @@ chromium:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 test: install chromium
-	$(BIN)/ruff check evaltoolkit tests benchmarks book/_ext book/reference/_ext
+	$(BIN)/ruff check evaltoolkit tests benchmarks tools book/_ext book/reference/_ext
 	$(BIN)/pytest
 
 book: install
-	$(BIN)/jupyter-book build book -W -n --keep-going
+	$(BIN)/python tools/build_book.py book -W -n --keep-going
 
 benchmark: install
 	$(BIN)/python benchmarks/bench_series.py

@@ -31,7 +31,8 @@ def built_book(tmp_path_factory) -> Path:
     (work / "benchmarks").symlink_to(ROOT / "benchmarks")  # its/coverage reads the committed study CSVs
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     done = subprocess.run(
-        [str(jb), "build", str(book), "-W", "-n", "--keep-going"],
+        # tools/build_book.py: `jupyter-book build` with parallel Sphinx jobs (pages execute two at a time)
+        [sys.executable, str(ROOT / "tools" / "build_book.py"), str(book), "-W", "-n", "--keep-going"],
         capture_output=True,
         text=True,
         check=False,

@@ -88,7 +88,7 @@ def _worth(results: dict[str, Any], series: str) -> str:
             continue
         cur, est, lo, hi = c["currency"], c["estimate"], c["ci_lower"], c["ci_upper"]
         unit = c["unit"].replace("_", "-")
-        text = f"{_spend(est, cur)} on {unit}s (interval {_spend(lo, cur)} to {_spend(hi, cur)}) at "
+        text = f"{_spend(est, cur)} on {unit}s (interval {_spend_interval(lo, hi, cur)}) at "
         text += price_words(c)
         beds = c.get("beds_equivalent")
         if beds and beds.get("estimate") is not None:
@@ -104,6 +104,21 @@ def _worth(results: dict[str, Any], series: str) -> str:
 def _spend(x: float, currency: str) -> str:
     """``£250,000 less spent`` / ``£20,000 more spent``."""
     return f"{money(abs(x), currency)} {'less' if x < 0 else 'more'} spent"
+
+
+def _spend_interval(lo: float, hi: float, currency: str) -> str:
+    """An interval of spending in the order a reader says it, smaller change first on one side of zero.
+
+    >>> _spend_interval(-460_000, -36_000, "GBP")
+    '£36,000 to £460,000 less spent'
+    >>> _spend_interval(-4_100_000, 300_000, "GBP")
+    '£4.1 million less spent to £300,000 more spent'
+    """
+    if lo < 0 and hi < 0:
+        return f"{money(-hi, currency)} to {money(-lo, currency)} less spent"
+    if lo > 0 and hi > 0:
+        return f"{money(lo, currency)} to {money(hi, currency)} more spent"
+    return f"{_spend(lo, currency)} to {_spend(hi, currency)}"
 
 
 def _watch(results: dict[str, Any]) -> list[str]:
