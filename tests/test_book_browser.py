@@ -153,7 +153,7 @@ def test_every_page_in_a_real_browser(built_book, server):
     assert (SHOTS / "home.png").stat().st_size > 10_000
 
 
-READY = ("project_air", "change_programme", "leadership_programme")
+READY = ("project_air", "change_programme", "leadership_programme", "crisis_pathway")
 WIDTHS = (1280, 400)
 
 
