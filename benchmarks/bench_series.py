@@ -141,7 +141,8 @@ WITH agg AS (
               THEN date_trunc('month', arrival) END AS period,
          count(*) AS n
   FROM read_parquet('{att}') GROUP BY ALL),
-months AS (SELECT unnest(generate_series(TIMESTAMP '{start}', TIMESTAMP '{last}', INTERVAL 1 MONTH)) AS period),
+months AS (
+  SELECT unnest(generate_series(TIMESTAMP '{start}', TIMESTAMP '{last}', INTERVAL 1 MONTH)) AS period),
 sites AS (SELECT DISTINCT site FROM agg)
 SELECT m.period, s.site, CAST(coalesce(a.n, 0) AS BIGINT) AS count
 FROM sites s CROSS JOIN months m LEFT JOIN agg a ON a.site = s.site AND a.period = m.period
@@ -162,7 +163,8 @@ agg AS (
          CAST(sum(datediff('day', greatest(CAST(lo AS TIMESTAMP), m),
                            least(CAST(hi AS TIMESTAMP), m + INTERVAL 1 MONTH))) AS BIGINT) AS bed_days
   FROM split GROUP BY ALL),
-months AS (SELECT unnest(generate_series(TIMESTAMP '{start}', TIMESTAMP '{last}', INTERVAL 1 MONTH)) AS period),
+months AS (
+  SELECT unnest(generate_series(TIMESTAMP '{start}', TIMESTAMP '{last}', INTERVAL 1 MONTH)) AS period),
 sites AS (SELECT DISTINCT site FROM s)
 SELECT m.period, s.site, coalesce(a.bed_days, 0) AS bed_days
 FROM sites s CROSS JOIN months m LEFT JOIN agg a ON a.site = s.site AND a.period = m.period
@@ -183,7 +185,8 @@ dis AS (
   SELECT site, CAST(date_trunc('month', d) AS TIMESTAMP) AS period,
          count(*) AS discharges, avg(los) AS mean_los, quantile_cont(los, 0.5) AS median_los
   FROM s WHERE NOT open AND d >= DATE '{start}' AND d < DATE '{end}' GROUP BY ALL),
-months AS (SELECT unnest(generate_series(TIMESTAMP '{start}', TIMESTAMP '{last}', INTERVAL 1 MONTH)) AS period),
+months AS (
+  SELECT unnest(generate_series(TIMESTAMP '{start}', TIMESTAMP '{last}', INTERVAL 1 MONTH)) AS period),
 sites AS (SELECT DISTINCT site FROM adm)
 SELECT m.period, s.site,
        CAST(coalesce(a.admissions, 0) AS BIGINT) AS admissions,
@@ -460,7 +463,8 @@ split AS (
   SELECT site, lo, hi, explode(sequence(trunc(lo, 'MM'), trunc(date_sub(hi, 1), 'MM'), INTERVAL 1 MONTH)) AS m
   FROM s WHERE lo < hi),
 agg AS (
-  SELECT site, m AS period, CAST(sum(datediff(least(hi, add_months(m, 1)), greatest(lo, m))) AS BIGINT) AS bed_days
+  SELECT site, m AS period,
+         CAST(sum(datediff(least(hi, add_months(m, 1)), greatest(lo, m))) AS BIGINT) AS bed_days
   FROM split GROUP BY 1, 2),
 months AS (SELECT explode(sequence(DATE '{start}', DATE '{last}', INTERVAL 1 MONTH)) AS period),
 sites AS (SELECT DISTINCT site FROM s)
@@ -515,6 +519,7 @@ def run_spark(data: Path, out: Path) -> dict[str, float]:
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.local.dir", str(out.parent / "spark-tmp"))
         .getOrCreate()
     )
@@ -577,7 +582,7 @@ def _normalised(path: Path):
 
 
 def compare(reference: Path, other: Path) -> dict[str, str]:
-    """Compare two result folders; return per output ``"exact"``, ``"rounding <max abs diff>"`` or the error."""
+    """Compare two result folders: per output ``"exact"``, ``"rounding <max abs diff>"`` or the error."""
     import numpy as np
     import pandas as pd
 

@@ -28,6 +28,7 @@ resident size at fork. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -116,7 +117,9 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def measure(cmd: list[str], *, timeout: float, cwd: Path, workdir: Path, env: dict[str, str] | None = None) -> Run:
+def measure(
+    cmd: list[str], *, timeout: float, cwd: Path, workdir: Path, env: dict[str, str] | None = None
+) -> Run:
     """Run ``cmd`` in a new process group; wall time, wait4 peak RSS and sampled group RSS."""
     run = Run()
     out_path, err_path = workdir / "row.stdout", workdir / "row.stderr"
@@ -153,10 +156,8 @@ def measure(cmd: list[str], *, timeout: float, cwd: Path, workdir: Path, env: di
     run.stderr = err_path.read_text(errors="replace")
     last = run.stdout.strip().splitlines()[-1:] if run.stdout.strip() else []
     if last and last[0].startswith("{"):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             run.info = json.loads(last[0])
-        except json.JSONDecodeError:
-            pass
     return run
 
 
@@ -217,7 +218,9 @@ def _failed(row: Row, run: Run) -> None:
         row.note = f"failed (exit {run.returncode}): {tail[:200]}"
 
 
-def series_rows(n: int, args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> tuple[list[Row], bool]:
+def series_rows(
+    n: int, args: argparse.Namespace, workdir: Path, env: dict[str, str]
+) -> tuple[list[Row], bool]:
     """The contenders at one size; returns the rows and whether every output agreed."""
     size = _fmt_size(n)
     data = workdir / f"data_{n}"
@@ -225,7 +228,18 @@ def series_rows(n: int, args: argparse.Namespace, workdir: Path, env: dict[str, 
     _log(f"series {size}: generating {n:,} attendances and {n // 5:,} spells")
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, str(SERIES), "--child", "generate", "--data", str(data), "--n", str(n), "--seed", "20240401"],
+        [
+            sys.executable,
+            str(SERIES),
+            "--child",
+            "generate",
+            "--data",
+            str(data),
+            "--n",
+            str(n),
+            "--seed",
+            "20240401",
+        ],
         check=True,
         env=env,
     )
@@ -238,6 +252,9 @@ def series_rows(n: int, args: argparse.Namespace, workdir: Path, env: dict[str, 
     for kind in args.contenders:
         row = Row(f"series {size}: {LABELS[kind]}", tree=kind in TREE)
         rows[kind] = row
+        if kind == "spark" and shutil.which("java") is None:
+            row.note = "not run: no Java runtime on the PATH (Debian: apt-get install default-jre-headless)"
+            continue
         if kind == "pandas" and n * PANDAS_MB_PER_ROW > 0.8 * _available_mb():
             row.note = (
                 f"not run: pandas needs about {n * PANDAS_MB_PER_ROW / 1024:.0f} GB, "
@@ -257,7 +274,18 @@ def series_rows(n: int, args: argparse.Namespace, workdir: Path, env: dict[str, 
     agreed = True
     if len(done) >= 2:
         check = subprocess.run(
-            [sys.executable, str(SERIES), "--child", "compare", "--data", str(data), "--out", str(out), "--against", *done],
+            [
+                sys.executable,
+                str(SERIES),
+                "--child",
+                "compare",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--against",
+                *done,
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -296,8 +324,7 @@ def series_rows(n: int, args: argparse.Namespace, workdir: Path, env: dict[str, 
                 toolkit.target += ", < 1.5 GB"
                 checks.append(toolkit.peak_mb < 1536)
             toolkit.result = ("pass" if all(checks) else "miss") + f" ({factor:.2f}×)"
-    for line in (header,):
-        _log(line)
+    _log(header)
     rows_list = list(rows.values())
     rows_list[0].detail = header + ("\n" + rows_list[0].detail if rows_list[0].detail else "")
     return rows_list, agreed
@@ -342,7 +369,9 @@ def book_row(args, workdir: Path, env: dict[str, str]) -> Row:
         (work / name).symlink_to(ROOT / name)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(work / "book"), "-W", "-n", "--keep-going"]
-    row = simple_row("book build from clean (jupyter-book build -W -n)", cmd, args, workdir, env, cwd=work, tree=True)
+    row = simple_row(
+        "book build from clean (jupyter-book build -W -n)", cmd, args, workdir, env, cwd=work, tree=True
+    )
     return with_target(row, 120, "< 2 min")
 
 
@@ -417,10 +446,16 @@ def machine() -> list[str]:
     os_name = platform.system()
     try:
         with open("/etc/os-release") as f:
-            os_name = next(line.split("=", 1)[1].strip().strip('"') for line in f if line.startswith("PRETTY_NAME"))
+            os_name = next(
+                line.split("=", 1)[1].strip().strip('"') for line in f if line.startswith("PRETTY_NAME")
+            )
     except (OSError, StopIteration):
         pass
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False) if shutil.which("java") else None
+    java = (
+        subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+        if shutil.which("java")
+        else None
+    )
     java_version = java.stderr.splitlines()[0] if java and java.stderr else "no java"
     packages = [
         "evaltoolkit",
@@ -436,7 +471,8 @@ def machine() -> list[str]:
         "jupyter-book",
     ]
     return [
-        f"machine: {cpu}, {os.cpu_count()} logical CPUs, {ram:.1f} GB RAM, {os_name} (Linux {platform.release()})",
+        f"machine: {cpu}, {os.cpu_count()} logical CPUs, {ram:.1f} GB RAM, {os_name}"
+        f" (Linux {platform.release()})",
         f"Python {platform.python_version()}; {java_version}",
         "packages: " + ", ".join(f"{p} {_version(p)}" for p in packages),
     ]
@@ -449,7 +485,10 @@ def load() -> str:
 
 def table(rows: list[Row]) -> list[str]:
     head = ["row", "wall (s)", "import (s)", "peak (MB)", "× toolkit", "output", "target", "result"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", *["---:"] * 4, "---", "---", "---"]) + "|"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---", *["---:"] * 4, "---", "---", "---"]) + "|",
+    ]
     for r in rows:
         if r.run is None:
             cells = [r.label, r.note, "", "", "", r.output, r.target, r.result if r.note == "" else "—"]
@@ -517,8 +556,19 @@ def main(argv: list[str] | None = None) -> int:
         py = sys.executable
         if "protocol" in only:
             out = workdir / "project_air"
-            cmd = [py, "-m", "evaltoolkit", "run", str(ROOT / "protocols" / "project_air.yaml"), "--out", str(out), "-q"]
-            rows.append(with_target(simple_row("protocols/project_air.yaml run", cmd, args, workdir, env), 5, "< 5 s"))
+            cmd = [
+                py,
+                "-m",
+                "evaltoolkit",
+                "run",
+                str(ROOT / "protocols" / "project_air.yaml"),
+                "--out",
+                str(out),
+                "-q",
+            ]
+            rows.append(
+                with_target(simple_row("protocols/project_air.yaml run", cmd, args, workdir, env), 5, "< 5 s")
+            )
         if "power" in only:
             label = "power: 1,000 simulations (24 + 48 months, quasi-Poisson)"
             rows.append(simple_row(label, [py, __file__, "--child", "power"], args, workdir, env))
