@@ -20,8 +20,8 @@ Usage::
 Wall time is the whole process, from start to exit, measured by this (small) parent process. Peak memory is
 ``ru_maxrss`` of the row's process from ``os.wait4`` (the largest resident set of it and any child it waited
 for); for rows that run several processes at once (Spark: the Python driver and the JVM; the book: Sphinx
-and the notebook kernels) it is the largest sum of the resident sets of the row's process group, sampled every
-0.1 s from /proc. The parent never loads data: on Linux a child's ``ru_maxrss`` starts from the parent's
+and the notebook kernels) it is the largest sum of the resident sets of the row's process group and its
+descendants, sampled every 0.1 s from /proc. The parent never loads data: on Linux a child's ``ru_maxrss`` starts from the parent's
 resident size at fork. See benchmarks/README.md.
 """
 
@@ -83,7 +83,7 @@ class Run:
 
     wall: float = float("nan")
     rss_mb: float = float("nan")  # ru_maxrss from wait4
-    tree_mb: float = 0.0  # sampled peak of the process group's summed RSS
+    tree_mb: float = 0.0  # sampled peak of the summed RSS of the process group and tree
     returncode: int | None = None
     timed_out: bool = False
     stdout: str = ""
@@ -91,22 +91,34 @@ class Run:
     info: dict = field(default_factory=dict)  # the child's own JSON report, if it printed one
 
 
-def _group_rss(pgid: int) -> int:
-    """Summed resident set (bytes) of every process in group ``pgid``."""
-    total = 0
+def _tree_rss(root: int) -> int:
+    """Summed resident set (bytes) of ``root``'s process group and of all its descendants.
+
+    Both, because a notebook kernel starts in a session of its own (outside the group) and a JVM may outlive
+    its parent (outside the tree).
+    """
+    procs: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, pgrp, rss pages)
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 stat = f.read()
-            if int(stat[stat.rindex(b")") + 2 :].split()[2]) != pgid:
-                continue
-            with open(f"/proc/{name}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * PAGE
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            procs[int(name)] = (int(fields[1]), int(fields[2]), int(fields[21]))
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    members = {pid for pid, (_, pgrp, _) in procs.items() if pgrp == root}
+    members.add(root)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            members.add(child)
+            stack.append(child)
+    return sum(procs[pid][2] for pid in members if pid in procs) * PAGE
 
 
 def _group_alive(pgid: int) -> bool:
@@ -130,7 +142,7 @@ def measure(
 
         def sample() -> None:
             while not stop.is_set():
-                run.tree_mb = max(run.tree_mb, _group_rss(proc.pid) / 2**20)
+                run.tree_mb = max(run.tree_mb, _tree_rss(proc.pid) / 2**20)
                 if time.perf_counter() - t0 > timeout:
                     run.timed_out = True
                     os.killpg(proc.pid, signal.SIGKILL)  # the group of the process started above
@@ -599,8 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\nwall: the whole process (interpreter start, imports, reading, computing, writing results), one run"
         f" (start-up rows: median of {args.startup_repeat}). import: inside the process, of the contender's"
-        " library. peak: ru_maxrss of the process (os.wait4); ᵀ = the process group's summed resident set,"
-        " sampled every 0.1 s (Spark: Python driver + JVM; book: Sphinx + kernels). output: the three series"
+        " library. peak: ru_maxrss of the process (os.wait4); ᵀ = the summed resident set of the process group"
+        " and all descendants, sampled every 0.1 s (Spark: Python driver + JVM; book: Sphinx + kernels). output: the three series"
         " compared with the first contender's after normalising dtypes (exact, or the largest difference)."
     )
     details = [r.detail for r in rows if r.detail]
