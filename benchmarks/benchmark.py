@@ -21,8 +21,8 @@ Wall time is the whole process, from start to exit, measured by this (small) par
 ``ru_maxrss`` of the row's process from ``os.wait4`` (the largest resident set of it and any child it waited
 for); for rows that run several processes at once (Spark: the Python driver and the JVM; the book: Sphinx
 and the notebook kernels) it is the largest sum of the resident sets of the row's process group and its
-descendants, sampled every 0.1 s from /proc. The parent never loads data: on Linux a child's ``ru_maxrss`` starts from the parent's
-resident size at fork. See benchmarks/README.md.
+descendants, sampled every 0.1 s from /proc. The parent never loads data: on Linux a child's ``ru_maxrss``
+starts from the parent's resident size at fork. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -611,9 +611,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\nwall: the whole process (interpreter start, imports, reading, computing, writing results), one run"
         f" (start-up rows: median of {args.startup_repeat}). import: inside the process, of the contender's"
-        " library. peak: ru_maxrss of the process (os.wait4); ᵀ = the summed resident set of the process group"
-        " and all descendants, sampled every 0.1 s (Spark: Python driver + JVM; book: Sphinx + kernels). output: the three series"
-        " compared with the first contender's after normalising dtypes (exact, or the largest difference)."
+        " library. peak: ru_maxrss of the process (os.wait4); ᵀ = the summed resident set of the process"
+        " group and all its descendants, sampled every 0.1 s (Spark: Python driver + JVM; book: Sphinx +"
+        " kernels). output: the three series compared with the first contender's after normalising dtypes"
+        " (exact, or the largest difference)."
     )
     details = [r.detail for r in rows if r.detail]
     if details:
