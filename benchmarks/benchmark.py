@@ -559,11 +559,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     agreed = True
+
+    def add(*new: Row) -> None:
+        """Keep the rows for the table and log each as it is measured (a killed run keeps them on stderr)."""
+        rows.extend(new)
+        for row in new:
+            _log(table([row])[-1])
+
     try:
         if "series" in only:
             for n in sizes:
                 got, ok = series_rows(n, args, workdir, env)
-                rows += got
+                add(*got)
                 agreed &= ok
         py = sys.executable
         if "protocol" in only:
@@ -578,18 +585,18 @@ def main(argv: list[str] | None = None) -> int:
                 str(out),
                 "-q",
             ]
-            rows.append(
+            add(
                 with_target(simple_row("protocols/project_air.yaml run", cmd, args, workdir, env), 5, "< 5 s")
             )
         if "power" in only:
             label = "power: 1,000 simulations (24 + 48 months, quasi-Poisson)"
-            rows.append(simple_row(label, [py, __file__, "--child", "power"], args, workdir, env))
+            add(simple_row(label, [py, __file__, "--child", "power"], args, workdir, env))
         if "rom" in only:
             label = f"score {args.rom_n:,} PHQ-9 + {args.rom_n:,} CORE-10 responses"
             cmd = [py, __file__, "--child", "rom", "--rom-n", str(args.rom_n)]
-            rows.append(simple_row(label, cmd, args, workdir, env))
+            add(simple_row(label, cmd, args, workdir, env))
         if "book" in only:
-            rows.append(book_row(args, workdir, env))
+            add(book_row(args, workdir, env))
         if "startup" in only:
             cli = Path(py).with_name("evaltoolkit")
             help_cmd = [str(cli), "--help"] if cli.exists() else [py, "-m", "evaltoolkit", "--help"]
@@ -599,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("python -c 'import evaltoolkit.report'", [py, "-c", "import evaltoolkit.report"], 1.3),
             ):
                 row = simple_row(label, cmd, args, workdir, env, repeat=args.startup_repeat)
-                rows.append(with_target(row, limit, f"< {limit} s"))
+                add(with_target(row, limit, f"< {limit} s"))
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
