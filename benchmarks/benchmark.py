@@ -151,7 +151,11 @@ def measure(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group of the process started above
+            raise
         run.wall = time.perf_counter() - t0
         stop.set()
         sampler.join()
