@@ -616,6 +616,12 @@ def main(argv: list[str] | None = None) -> int:
                 ("evaltoolkit --help", help_cmd, 0.3),
                 ("python -c 'import evaltoolkit.its'", [py, "-c", "import evaltoolkit.its"], 1.3),
                 ("python -c 'import evaltoolkit.report'", [py, "-c", "import evaltoolkit.report"], 1.3),
+                # A package that loads its modules lazily imports at once; its entry point is the real cost.
+                (
+                    "python -c 'from evaltoolkit.report import run_protocol'",
+                    [py, "-c", "from evaltoolkit.report import run_protocol"],
+                    1.3,
+                ),
             ):
                 row = simple_row(label, cmd, args, workdir, env, repeat=args.startup_repeat)
                 add(with_target(row, limit, f"< {limit} s"))
