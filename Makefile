@@ -48,8 +48,14 @@ test: install chromium
 book: install
 	$(BIN)/python tools/build_book.py book -W -n --keep-going
 
-benchmark: install
-	$(BIN)/python benchmarks/bench_series.py
+# make benchmark BENCH_ARGS=--quick   (10^6 rows, no book); see benchmarks/README.md for the options.
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,book,bench]"
+	touch $(BENCH_STAMP)
+
+benchmark: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/benchmark.py $(BENCH_ARGS)
 
 clean:
 	rm -rf book/_build output build .pytest_cache .hypothesis
