@@ -616,3 +616,42 @@ def test_project_air_is_priced_in_pounds_at_verified_ncc_prices():
     assert p.beds is not None and p.beds.removed is False
     text = (ROOT / "protocols" / "project_air.yaml").read_text(encoding="utf-8")
     assert "AUD" not in text and "UNVERIFIED" not in text.upper().replace("ALLOW_UNVERIFIED", "")
+
+
+# -- cost per person (programmes judged on outcome measures) ---------------------------------------------
+def test_cost_per_person_by_hand_and_wilson_from_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    from evaltoolkit.economics import cost_per_person
+
+    out = cost_per_person(60_000.0, started=300, improved=60, classified=150).set_index("term")
+    # 60,000 / 300 people; 60,000 / 60 seen to improve; 60,000 / (300 × 60/150 = 120)
+    assert out["estimate"].tolist() == pytest.approx([200.0, 1000.0, 500.0], rel=1e-12)
+    assert np.isnan(out.loc["per_person_started", "ci_lower"])  # no cost range: no interval
+    p_lo, p_hi = proportion_confint(60, 150, alpha=0.05, method="wilson")
+    assert (p_lo, p_hi) == pytest.approx((0.325043, 0.479951), abs=1e-6)  # by hand, z = 1.959964
+    row = out.loc["per_improvement_missing_alike"]
+    assert row["ci_lower"] == pytest.approx(60_000 / (300 * p_hi), rel=1e-9)  # 416.71
+    assert row["ci_upper"] == pytest.approx(60_000 / (300 * p_lo), rel=1e-9)  # 615.30
+    assert row["ci_lower"] == pytest.approx(416.71, abs=0.01) and row["ci_upper"] == pytest.approx(
+        615.30, abs=0.01
+    )
+
+
+def test_cost_per_person_range_and_edges():
+    from evaltoolkit.economics import EconomicsInputError, cost_per_person
+
+    out = cost_per_person((50_000.0, 70_000.0), started=300, improved=60, classified=150).set_index("term")
+    assert out.loc["per_person_started", ["estimate", "ci_lower", "ci_upper"]].tolist() == pytest.approx(
+        [200.0, 50_000 / 300, 70_000 / 300]
+    )
+    assert out.loc["per_observed_improvement", ["ci_lower", "ci_upper"]].tolist() == pytest.approx(
+        [50_000 / 60, 70_000 / 60]
+    )
+    none = cost_per_person(10_000.0, started=40, improved=0, classified=20).set_index("term")
+    assert none.loc["per_person_started", "estimate"] == 250.0
+    assert none.loc[["per_observed_improvement", "per_improvement_missing_alike"], "estimate"].isna().all()
+    with pytest.raises(EconomicsInputError, match="improved ≤ classified ≤ started"):
+        cost_per_person(1.0, started=10, improved=5, classified=20)
+    with pytest.raises(EconomicsInputError, match="cost must be positive"):
+        cost_per_person(0.0, started=10, improved=5, classified=8)

@@ -14,6 +14,9 @@
   (:func:`combine_draws`).
 * **Capacity** (:func:`beds_equivalent`): bed-days as beds at a target occupancy, labelled *capacity
   released* (not cash unless beds or staff are removed).
+* **Cost per person** (:func:`cost_per_person`): for programmes judged on outcome measures, the cost per
+  person who started and per person with a reliable improvement (observed, an upper bound; and if those
+  without a final score improved at the same rate).
 * **Sensitivity** (:func:`tornado`, :func:`plot_tornado`): one-way sensitivity to the unit cost, the
   effect at its confidence limits, the service cost and the horizon, for one outcome or the net cost of
   several.
@@ -49,10 +52,12 @@ from evaltoolkit.economics.draws import (
     net_cost,
     return_per_pound,
 )
+from evaltoolkit.economics.per_person import COST_PER_PERSON_COLUMNS, cost_per_person
 from evaltoolkit.economics.sensitivity import TORNADO_COLUMNS, plot_tornado, tornado
 from evaltoolkit.errors import EconomicsInputError
 
 __all__ = [
+    "COST_PER_PERSON_COLUMNS",
     "INDEX_EDITIONS",
     "MONEY_COLUMNS",
     "TABLE_VERSION",
@@ -66,6 +71,7 @@ __all__ = [
     "combine_draws",
     "cost_draws",
     "cost_of_change",
+    "cost_per_person",
     "draw_range",
     "format_money",
     "inflate",

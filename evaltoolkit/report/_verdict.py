@@ -106,6 +106,38 @@ def _spend(x: float, currency: str) -> str:
     return f"{money(abs(x), currency)} {'less' if x < 0 else 'more'} spent"
 
 
+def per_person_words(results: dict[str, Any], label: str) -> str:
+    """The cost per person of an outcome-measure programme in words (``results["cost_per_person"]``)."""
+    block = results.get("cost_per_person") or {}
+    rows = {r["term"]: r for r in block.get("rows") or [] if r["outcome_label"] == label}
+    note = next(
+        (n.split(":", 1)[1].strip() for n in block.get("notes") or [] if n.startswith(f"{label}:")), ""
+    )
+    if not rows:
+        if note:
+            return note[0].upper() + note[1:]
+        return "Not costed: the protocol gives no service cost." if not block else "Not costed."
+    conf = f"{results.get('conf_level', 0.95) * 100:g}% CI"
+    started = rows["per_person_started"]
+    cur = started["currency"]
+    text = f"{money(started['estimate'], cur)} per person who started"
+    seen, alike = rows.get("per_observed_improvement"), rows.get("per_improvement_missing_alike")
+    if seen and seen["estimate"] == seen["estimate"]:  # not NaN
+        text += (
+            f"; {money(seen['estimate'], cur)} per person seen to improve reliably (an upper bound: people "
+            f"without a final score may also have improved), {money(alike['estimate'], cur)} if they "
+            f"improved at the same rate ({conf} {money(alike['ci_lower'], cur)} to "
+            f"{money(alike['ci_upper'], cur)})"
+        )
+    elif note:
+        text += f"; {note.rstrip('.')}"
+    else:
+        text += "; no reliable improvement was observed"
+    sc = block["service_cost"]
+    source = f"; {lower_first(sc['source'].rstrip('.'))}" if sc.get("source") else ""
+    return text + f" (programme cost {money(sc['amount'], cur)} at {sc['price_year']} prices{source})."
+
+
 def _spend_interval(lo: float, hi: float, currency: str) -> str:
     """An interval of spending in the order a reader says it, smaller change first on one side of zero.
 
@@ -178,7 +210,7 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
                         "outcome": outcome,
                         "answer": answer[0].upper() + answer[1:],
                         "certainty": NOT_RATED,
-                        "worth": "Not costed.",
+                        "worth": per_person_words(results, outcome),
                     }
                 )
                 continue
@@ -190,7 +222,7 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
                     "outcome": outcome,
                     "answer": f"{lead[0].upper()}{lead[1:]}. {answer[0].upper()}{answer[1:]}",
                     "certainty": CERTAINTY_WORDS[rating] + " " + _reasons(f["certainty"]),
-                    "worth": "Not costed.",
+                    "worth": per_person_words(results, outcome),
                 }
             )
     cannot = [f"{x['title']}." for x in results.get("limitations") or [] if x["id"] != "data_note"]

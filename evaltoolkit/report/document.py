@@ -420,6 +420,55 @@ def _worth(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
     return blocks
 
 
+def _worth_per_person(results: dict[str, Any]) -> list[Block]:
+    """What an outcome-measure programme costs per person reached and per person improving reliably."""
+    block = results["cost_per_person"]
+    sc = block["service_cost"]
+    cur = sc["currency"]
+    conf = f"{results['conf_level'] * 100:g}%"
+    names = {
+        "per_person_started": "per person who started",
+        "per_observed_improvement": "per person seen to improve reliably (upper bound)",
+        "per_improvement_missing_alike": "per reliable improvement, if those without a final score improved "
+        "at the same rate",
+    }
+
+    def shown(r: dict[str, Any]) -> str:
+        if r["estimate"] != r["estimate"]:  # NaN: no improvement observed
+            return "–"
+        text = money(r["estimate"], cur)
+        if r["ci_lower"] == r["ci_lower"] and r["ci_upper"] == r["ci_upper"]:
+            text += f" ({money(r['ci_lower'], cur)} to {money(r['ci_upper'], cur)})"
+        return text
+
+    rows = [
+        {"Outcome": r["outcome_label"], "Cost": names[r["term"]], f"Amount ({conf} CI or range)": shown(r)}
+        for r in block["rows"]
+    ]
+    rng = ""
+    if sc.get("range"):
+        lo, hi = sorted(sc["range"])
+        rng = f" (range {money_exact(lo, cur)} to {money_exact(hi, cur)})"
+    note = f": {lower_first(sc['note'].rstrip('.'))}" if sc.get("note") else ""
+    source = f" Source: {sc['source'].rstrip('.')}." if sc.get("source") else ""
+    blocks: list[Block] = [
+        Para(
+            f"The programme cost {money_exact(sc['amount'], cur)} in total{rng} at {sc['price_year']} "
+            f"prices{note}.{source} A programme judged on questionnaire scores releases no activity to "
+            "price, so its cost is set against the people it reached and the people who improved reliably "
+            "(Jacobson–Truax: improved or recovered). The cost per person seen to improve is an upper bound, "
+            "because people without a final score may also have improved; the figure that assumes they "
+            f"improved at the same rate has a {conf} interval from the Wilson interval of that rate, widened "
+            "to the ends of the cost range. The counts are the published ones."
+        )
+    ]
+    if rows:
+        blocks.append(Table(pd.DataFrame(rows), caption="Cost per person, primary outcome measures."))
+    for n in block.get("notes") or []:
+        blocks.append(Para(n))
+    return blocks
+
+
 def _net_sensitivity(results: dict[str, Any]) -> Table | None:
     """The one-way sensitivity of the net cost as a table (the same rows as its tornado chart)."""
     e = results.get("economics") or {}
@@ -1609,7 +1658,7 @@ def build_report(results: dict[str, Any]) -> Report:
         "worth": lambda: (
             _worth(results, figs)
             if any(c.get("estimate") is not None for c in results.get("costs") or [])
-            else None
+            else (_worth_per_person(results) if results.get("cost_per_person") else None)
         ),
         "summary": lambda: _summary(results),
         "counterfactual": lambda: _counterfactual(results, figs) if results.get("its") else None,

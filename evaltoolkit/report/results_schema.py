@@ -59,6 +59,12 @@ Top-level keys
                               with the outcomes' draws paired by rank (perfectly positively dependent), a
                               bracket; ``sensitivity``: the one-way table of the net cost
                               (:func:`evaltoolkit.economics.tornado` of every costed outcome)
+``cost_per_person``           (outcome-measure protocols with a ``service_cost`` ``per: total``, else
+                              absent) ``{service_cost, rows, notes}``: ``rows`` of
+                              :func:`evaltoolkit.economics.cost_per_person` per primary instrument
+                              (``outcome, outcome_label, currency, term, estimate, ci_lower, ci_upper, n,
+                              method``), computed from the *published* counts; ``notes`` say which figure
+                              is not shown because a count it divides by is suppressed
 ``spc``                       (ITS protocols) ``{method, charts, board}``: Making Data Count XmR charts of
                               each primary series and site from the *published* monthly values, limits
                               rebased at go-live (``charts[].points``: ``period, value, mean, lpl, upl,

@@ -903,6 +903,10 @@ def run_protocol(
             results["synthesis"]["measure_findings"] = jsonable(measure_findings(results))
         if results.get("cohort"):
             results["synthesis"]["cohort_findings"] = jsonable(cohort_findings(results))
+    if protocol.service_cost is not None and results.get("outcome_measures") and not results.get("its"):
+        from evaltoolkit.report._per_person import per_person_block  # on the published counts
+
+        results["cost_per_person"] = jsonable(per_person_block(protocol, results))
     results["summary"] = summary_sentences(results)
     results["limitations"] = limitations(results)
     tables = _tables(protocol, results, series)
