@@ -594,7 +594,12 @@ def test_ready_protocols_still_load(name):
     p = load_protocol(ROOT / "protocols" / f"{name}.yaml")
     for uc in p.unit_costs.values():
         assert uc.value > 0 and uc.currency and uc.price_year and uc.source and uc.unit
-    assert p.service_cost is None and p.beds is None
+    # programmes judged on outcome measures: a programme cost for the people evaluated (cost per person),
+    # labelled as an assumption of the synthetic example; no beds
+    sc = p.service_cost
+    assert sc is not None and sc.per == "total" and sc.currency == "GBP" and p.beds is None
+    assert sc.source == "Assumption of the synthetic example, not a real budget"
+    assert sc.range is not None and min(sc.range) < sc.amount < max(sc.range)
 
 
 def test_project_air_is_priced_in_pounds_at_verified_ncc_prices():

@@ -17,7 +17,7 @@ import pandas as pd
 from evaltoolkit.protocol import Protocol
 from evaltoolkit.spc import board_pack, xmr
 
-__all__ = ["SPC_METHOD", "spc_block"]
+__all__ = ["ROM_SPC_METHOD", "ROM_STARTS", "SPC_METHOD", "rom_spc_block", "rom_starts_table", "spc_block"]
 
 SPC_METHOD = (
     "XmR charts with the NHS Making Data Count rules (a point beyond a process limit; 7 points in a row on "
@@ -143,3 +143,143 @@ def spc_block(
             }
         )
     return {"method": SPC_METHOD, "charts": out, "board": board_rows}
+
+
+# -- programmes judged on outcome measures ----------------------------------------------------------------
+ROM_STARTS = "people_starting"
+"""Series name of the quarterly number of people starting an outcome-measure programme."""
+
+ROM_SPC_METHOD = (
+    "XmR chart with the NHS Making Data Count rules (a point beyond a process limit; 7 points in a row on "
+    "one side of the mean; 7 points each rising or falling; two in three points beyond the 2-sigma limit), "
+    "moving ranges screened once at 3.267 times their mean, trial limits below 13 points; drawn from the "
+    "published quarterly counts of people starting (their first questionnaire), all sites together; neither "
+    "direction is better (first or last quarters hidden by the small-number rule, the start-up and a part "
+    "quarter, are left out; a hidden quarter in between stops the chart)"
+)
+
+
+def rom_starts_table(protocol: Protocol, raw: pd.DataFrame) -> pd.DataFrame:
+    """People starting an outcome-measure programme each quarter (their ``pre`` questionnaire), all sites
+    together, zero-filled from the first to the last quarter, as typed counts published in the one pass.
+    Quarters, not months: a programme starts too few people a month for counts above the small-number rule.
+
+    Columns ``series, site, period, value`` (``site`` is ``all``), like the published series table."""
+    from evaltoolkit.disclosure.deferred import ExactCount
+
+    om = protocol.outcome_measures
+    assert om is not None
+    pre = raw[raw[om.occasion].astype(str) == str(om.pre)]
+    dates = (
+        pd.to_datetime(pre["date"], errors="coerce")
+        if "date" in pre.columns
+        else pd.Series([], dtype="M8[ns]")
+    )
+    first = (
+        pd.DataFrame({"subject": pre[om.subject].to_numpy(), "date": dates.to_numpy()})
+        .dropna()
+        .groupby("subject")["date"]
+        .min()
+    )
+    if not len(first):
+        return pd.DataFrame(columns=["series", "site", "period", "value"])
+    quarter = first.dt.to_period("Q")
+    counts = quarter.value_counts()
+    periods = pd.period_range(quarter.min(), quarter.max(), freq="Q")
+    return pd.DataFrame(
+        {
+            "series": ROM_STARTS,
+            "site": "all",
+            "period": periods.to_timestamp(),
+            "value": [ExactCount(int(counts.get(p, 0)), text=True) for p in periods],
+        }
+    )
+
+
+def rom_spc_block(series: pd.DataFrame) -> dict[str, Any] | None:
+    """``results["spc"]`` of an outcome-measure protocol: one XmR chart of the published quarterly starts."""
+    sub = series[series["series"] == ROM_STARTS] if len(series) else series
+    if not len(sub):
+        return None
+    frame = pd.DataFrame(
+        {
+            "period": pd.to_datetime(sub["period"]).to_numpy(),
+            "value": pd.to_numeric(sub["value"], errors="coerce").to_numpy(),  # "*" → missing
+        }
+    )
+    # the first and last quarters are the programme's start-up and a part quarter: when the small-number
+    # rule hides them they are left out (and counted); a hidden quarter in between stops the chart
+    shown = frame["value"].notna().to_numpy()
+    first, last = (int(shown.argmax()), len(shown) - int(shown[::-1].argmax())) if shown.any() else (0, 0)
+    edges = first + (len(frame) - last)
+    frame = frame.iloc[first:last].reset_index(drop=True)
+    hidden = int(frame["value"].isna().sum())
+    base = {
+        "series": ROM_STARTS,
+        "label": "People starting",
+        "unit": "people starting",
+        "site": "all sites",
+        "role": "intervention",
+        "go_live": None,
+        "improvement": "neutral",
+        "per": "quarter",
+        "n_left_out": hidden + edges,
+        "n_edge_quarters_left_out": edges,
+    }
+    if hidden or len(frame) < 2:
+        reason = (
+            f"not charted: the small-number rule hides {hidden} of the {len(frame)} quarters between the "
+            "first and the last shown"
+            if hidden
+            else f"not charted: {len(frame)} quarter{'' if len(frame) == 1 else 's'} of starts shown "
+            "(a chart needs 2 or more)"
+        )
+        return {
+            "method": ROM_SPC_METHOD,
+            "charts": [{**base, "charted": False, "reason": reason}],
+            "board": [],
+        }
+    chart = xmr(frame, "value", "period", improvement="neutral")
+    board = board_pack({("all sites", ROM_STARTS): chart}).to_dict("records")[0]
+    entry = {
+        **base,
+        "charted": True,
+        "reason": None,
+        "variation": board["variation"],
+        "n_points": len(chart),
+        "mean_before": None,
+        "mean_after": float(chart["mean"].iloc[-1]),
+        "n_special_cause_after_go_live": int((chart["point_type"] != "common_cause").sum()),
+        "points": [
+            {
+                "period": pd.Timestamp(r.period).date().isoformat(),
+                "value": float(r.value),
+                "mean": float(r.mean),
+                "lpl": float(r.lpl),
+                "upl": float(r.upl),
+                "point_type": r.point_type,
+                "rule": r.rule,
+            }
+            for r in chart.itertuples(index=False)
+        ],
+    }
+    row = {
+        "site": "all sites",
+        "series": ROM_STARTS,
+        "label": base["label"],
+        "role": "intervention",
+        "latest_period": pd.Timestamp(board["latest_period"]).date().isoformat(),
+        "latest_value": float(board["latest_value"]),
+        "mean": float(board["mean"]),
+        "lpl": float(board["lpl"]),
+        "upl": float(board["upl"]),
+        "variation": board["variation"],
+        "variation_text": board["variation_text"],
+        "rule": board["rule"],
+        "n_points": int(board["n_points"]),
+        "n_special_cause": int(board["n_special_cause"]),
+        "trial_limits": bool(board["trial_limits"]),
+        "mean_before": None,
+        "mean_after": entry["mean_after"],
+    }
+    return {"method": ROM_SPC_METHOD, "charts": [entry], "board": [row]}

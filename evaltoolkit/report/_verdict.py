@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from evaltoolkit.report._format import about, money, relative_phrase
 from evaltoolkit.report._summary import _beds, lower_first, price_words, summary_sentences
 
@@ -161,14 +163,27 @@ def _watch(results: dict[str, Any]) -> list[str]:
         if not v or v == "common_cause":
             continue
         kind = next((k for k in ("improvement", "concern") if v.startswith(k)), "change")
-        since = "at the comparison site" if row.get("role") == "control" else "since go-live"
+        since = (
+            "at the comparison site"
+            if row.get("role") == "control"
+            else ("since go-live" if results.get("its") else "in the number of people starting each quarter")
+        )
         rule = (row.get("rule") or "").replace("_", " ")
         out.append(
             f"{row['site']}, {row['label']}: special-cause {kind} {since}"
             + (f" ({rule})" if rule else "")
-            + f", latest month {row['latest_period'][:7]}"
+            + (
+                f", latest month {row['latest_period'][:7]}"
+                if results.get("its")
+                else f", latest quarter {pd.Period(row['latest_period'], freq='Q')}"
+            )
         )
-    if board and not out:
+    if board and not out and not results.get("its"):
+        out.append(
+            "People starting each quarter: the latest quarter is within its usual variation; keep plotting "
+            "it, as a fall beyond the lower process limit would mean the programme is reaching fewer people."
+        )
+    elif board and not out:
         out.append(
             "No special-cause signal since go-live in any primary series: keep plotting monthly; a signal "
             "needs 7 points in a row on one side of the mean, a run of 7, two in three near a limit, or a "

@@ -103,6 +103,8 @@ def page_sections(protocol: Protocol) -> list[tuple[str, str]]:
         present |= {"cohort", "certainty"}
     if protocol.outcome_measures is not None:
         present |= {"measures", "certainty"}
+        if not protocol.series:
+            present.add("spc")  # people starting each month (evaltoolkit.report._spc.rom_spc_block)
         if protocol.service_cost is not None and not protocol.series:
             present.add("worth")  # cost per person (evaltoolkit.report._per_person)
     return [(i, t) for i, t in SECTIONS if i in present]

@@ -306,7 +306,7 @@ def _verdict(results: dict[str, Any]) -> list[Block]:
         blocks.append(Para("**What this evaluation cannot show** (see Limitations):"))
         blocks.append(Bullets(tuple(v["cannot_show"])))
     if v["watch"]:
-        blocks.append(Para("**What to watch next** (Making Data Count signals since go-live):"))
+        blocks.append(Para("**What to watch next** (Making Data Count signals):"))
         blocks.append(Bullets(tuple(v["watch"])))
     return blocks
 
@@ -322,8 +322,58 @@ _VARIATION_WORDS = {
 }
 
 
+def _spc_programme(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
+    """The SPC view of a programme judged on outcome measures: people starting each month."""
+    spc = results["spc"]
+    c = spc["charts"][0]
+    blocks: list[Block] = [
+        Para(
+            "A programme judged on questionnaire scores has no monthly outcome to chart, but a board watches "
+            "whether it keeps reaching people: the chart shows the people starting each quarter (their first "
+            "questionnaire), all sites together. A special-cause signal says the flow of people has moved "
+            f"beyond its usual variation; neither direction is better in itself. Method: {spc['method']}."
+        )
+    ]
+    if not c["charted"]:
+        blocks.append(Para(f"People starting: {c['reason']}."))
+        return blocks
+    b = spc["board"][0]
+    if c.get("n_edge_quarters_left_out"):
+        blocks.append(
+            Para(
+                f"{c['n_edge_quarters_left_out']} quarters at the start or the end (the programme's start-up "
+                "and a part quarter) are left out: the small-number rule hides them."
+            )
+        )
+    blocks.append(
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "Measure": c["label"],
+                        "Latest quarter": str(pd.Period(b["latest_period"], freq="Q")),
+                        "Latest value": fmt_num(b["latest_value"], 0),
+                        "Mean": fmt_num(b["mean"], 1),
+                        "Process limits": f"{fmt_num(max(b['lpl'], 0.0), 1)} to {fmt_num(b['upl'], 1)}",
+                        "Variation (latest)": _VARIATION_WORDS.get(b["variation"], b["variation"]),
+                        "Rule": (b["rule"] or "–").replace("_", " "),
+                        "Special-cause quarters": str(c["n_special_cause_after_go_live"]),
+                    }
+                ]
+            ),
+            caption="Board pack: people starting the programme, latest quarter and variation.",
+        )
+    )
+    for spec in figs.values():
+        if spec.section == "spc":
+            blocks.append(Figure(spec.name, spec.caption, spec.alt))
+    return blocks
+
+
 def _spc(results: dict[str, Any], figs: dict[str, FigureSpec]) -> list[Block]:
     spc = results["spc"]
+    if not results.get("its"):
+        return _spc_programme(results, figs)
     blocks: list[Block] = [
         Para(
             "Boards read performance through Making Data Count charts. Each chart below shows a primary "

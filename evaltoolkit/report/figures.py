@@ -494,11 +494,13 @@ def _spc_figure(results: dict[str, Any], series: dict[str, Any]) -> Figure:
             pts[["period", "value"]],
             "value",
             "period",
-            improvement="decrease",
+            improvement=c.get("improvement", "decrease"),
             rebase=[go] if go is not None and go > pts["period"].min() else None,
         )
         title = c["site"] + (f" (limits recalculated at go-live, {c['go_live']})" if go is not None else "")
-        plot_spc(chart, ax=ax, title=_wrap(title), ylabel=_wrap(f"{series['unit']} per month", 2.2))
+        unit = c.get("unit") or series["unit"]
+        per = c.get("per", "month")
+        plot_spc(chart, ax=ax, title=_wrap(title), ylabel=_wrap(f"{unit} per {per}", 2.2))
         ax.title.set_fontsize(9)
     return fig
 
@@ -722,6 +724,22 @@ def figure_specs(results: dict[str, Any]) -> list[FigureSpec]:
                     alt="Fitted trajectories per measure",
                 )
             )
+    starts = {"name": "people_starting", "label": "People starting", "unit": "people starting"}
+    if not its and _spc_charts(results, starts["name"]):
+        specs.append(
+            FigureSpec(
+                name="spc_people_starting",
+                section="spc",
+                caption=(
+                    "People starting the programme each quarter (their first questionnaire), all sites "
+                    "together: Making Data Count XmR chart of the published counts. Grey points are "
+                    "common-cause variation, coloured points special cause (neither direction is better "
+                    "here); solid line the mean, dashed lines the process limits."
+                ),
+                draw=lambda: _spc_figure(results, starts),
+                alt="SPC chart of people starting the programme each quarter",
+            )
+        )
     return specs
 
 

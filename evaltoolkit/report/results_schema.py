@@ -65,7 +65,11 @@ Top-level keys
                               (``outcome, outcome_label, currency, term, estimate, ci_lower, ci_upper, n,
                               method``), computed from the *published* counts; ``notes`` say which figure
                               is not shown because a count it divides by is suppressed
-``spc``                       (ITS protocols) ``{method, charts, board}``: Making Data Count XmR charts of
+``spc``                       (outcome-measure protocols) ``{method, charts, board}`` with one chart of
+                              the people starting each quarter, all sites together, from the published
+                              counts (``improvement`` neutral, ``per`` quarter; hidden first or last
+                              quarters left out and counted in ``n_edge_quarters_left_out``); or
+                              (ITS protocols) ``{method, charts, board}``: Making Data Count XmR charts of
                               each primary series and site from the *published* monthly values, limits
                               rebased at go-live (``charts[].points``: ``period, value, mean, lpl, upl,
                               point_type, rule``; ``charted`` false with a ``reason`` when months are

@@ -880,12 +880,20 @@ def run_protocol(
     # published counts, prose quoting counts) are published here, in one pass, before any synthesis or text
     n_quality = len(data.quality)  # the reading and cleaning rules (the cohort's exclusions follow them)
     exact_series = _series_table(protocol, series_tables) if series_tables else pd.DataFrame()
+    if protocol.outcome_measures is not None and not protocol.series:  # monthly starts, for the SPC view
+        from evaltoolkit.report._spc import rom_starts_table
+
+        exact_series = rom_starts_table(protocol, data.extracts[protocol.outcome_measures.source].data)
     results, series = publish_results((results, exact_series), protocol.disclosure_policy())
     results = jsonable(results)
     if results.get("its"):  # SPC view of the published primary series (after disclosure: see _spc)
         from evaltoolkit.report._spc import spc_block
 
         results["spc"] = jsonable(spc_block(protocol, series, warmup))
+    elif results.get("outcome_measures"):  # programmes judged on outcome measures: people starting
+        from evaltoolkit.report._spc import rom_spc_block
+
+        results["spc"] = jsonable(rom_spc_block(series))
     results["estimates"] = jsonable(_estimates(results))
     if results.get("its"):
         results["synthesis"] = jsonable(
