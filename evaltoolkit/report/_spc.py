@@ -33,6 +33,45 @@ def _primary(protocol: Protocol) -> list[Any]:
     return primary or list(protocol.series[:1])
 
 
+def _points(chart: pd.DataFrame) -> list[dict[str, Any]]:
+    """The chart's points as results.json holds them."""
+    return [
+        {
+            "period": pd.Timestamp(r.period).date().isoformat(),
+            "value": float(r.value),
+            "mean": float(r.mean),
+            "lpl": float(r.lpl),
+            "upl": float(r.upl),
+            "point_type": r.point_type,
+            "rule": r.rule,
+        }
+        for r in chart.itertuples(index=False)
+    ]
+
+
+def _board_row(row: dict[str, Any], chart: dict[str, Any]) -> dict[str, Any]:
+    """One board-pack row (from :func:`~evaltoolkit.spc.board_pack`) with its chart's facts."""
+    return {
+        "site": chart["site"],
+        "series": chart["series"],
+        "label": chart["label"],
+        "role": chart["role"],
+        "latest_period": pd.Timestamp(row["latest_period"]).date().isoformat(),
+        "latest_value": float(row["latest_value"]),
+        "mean": float(row["mean"]),
+        "lpl": float(row["lpl"]),
+        "upl": float(row["upl"]),
+        "variation": row["variation"],
+        "variation_text": row["variation_text"],
+        "rule": row["rule"],
+        "n_points": int(row["n_points"]),
+        "n_special_cause": int(row["n_special_cause"]),
+        "trial_limits": bool(row["trial_limits"]),
+        "mean_before": chart["mean_before"],
+        "mean_after": chart["mean_after"],
+    }
+
+
 def spc_block(
     protocol: Protocol, series: pd.DataFrame, warmup: dict[str, list[Any]] | None = None
 ) -> dict[str, Any] | None:
@@ -100,18 +139,7 @@ def spc_block(
                     "mean_before": float(pre["mean"].iloc[-1]) if len(pre) else None,
                     "mean_after": float(post["mean"].iloc[-1]) if len(post) else None,
                     "n_special_cause_after_go_live": int((post["point_type"] != "common_cause").sum()),
-                    "points": [
-                        {
-                            "period": pd.Timestamp(r.period).date().isoformat(),
-                            "value": float(r.value),
-                            "mean": float(r.mean),
-                            "lpl": float(r.lpl),
-                            "upl": float(r.upl),
-                            "point_type": r.point_type,
-                            "rule": r.rule,
-                        }
-                        for r in chart.itertuples(index=False)
-                    ],
+                    "points": _points(chart),
                 }
             )
     if not out:
@@ -121,27 +149,7 @@ def spc_block(
     for (site, name), row in zip(charts, board.to_dict("records"), strict=False):
         c = next(x for x in out if x["site"] == site and x["series"] == name)
         c["variation"] = row["variation"]
-        board_rows.append(
-            {
-                "site": site,
-                "series": name,
-                "label": c["label"],
-                "role": c["role"],
-                "latest_period": pd.Timestamp(row["latest_period"]).date().isoformat(),
-                "latest_value": float(row["latest_value"]),
-                "mean": float(row["mean"]),
-                "lpl": float(row["lpl"]),
-                "upl": float(row["upl"]),
-                "variation": row["variation"],
-                "variation_text": row["variation_text"],
-                "rule": row["rule"],
-                "n_points": int(row["n_points"]),
-                "n_special_cause": int(row["n_special_cause"]),
-                "trial_limits": bool(row["trial_limits"]),
-                "mean_before": c["mean_before"],
-                "mean_after": c["mean_after"],
-            }
-        )
+        board_rows.append(_board_row(row, c))
     return {"method": SPC_METHOD, "charts": out, "board": board_rows}
 
 
@@ -250,36 +258,7 @@ def rom_spc_block(series: pd.DataFrame) -> dict[str, Any] | None:
         "mean_before": None,
         "mean_after": float(chart["mean"].iloc[-1]),
         "n_special_cause_after_go_live": int((chart["point_type"] != "common_cause").sum()),
-        "points": [
-            {
-                "period": pd.Timestamp(r.period).date().isoformat(),
-                "value": float(r.value),
-                "mean": float(r.mean),
-                "lpl": float(r.lpl),
-                "upl": float(r.upl),
-                "point_type": r.point_type,
-                "rule": r.rule,
-            }
-            for r in chart.itertuples(index=False)
-        ],
+        "points": _points(chart),
     }
-    row = {
-        "site": "all sites",
-        "series": ROM_STARTS,
-        "label": base["label"],
-        "role": "intervention",
-        "latest_period": pd.Timestamp(board["latest_period"]).date().isoformat(),
-        "latest_value": float(board["latest_value"]),
-        "mean": float(board["mean"]),
-        "lpl": float(board["lpl"]),
-        "upl": float(board["upl"]),
-        "variation": board["variation"],
-        "variation_text": board["variation_text"],
-        "rule": board["rule"],
-        "n_points": int(board["n_points"]),
-        "n_special_cause": int(board["n_special_cause"]),
-        "trial_limits": bool(board["trial_limits"]),
-        "mean_before": None,
-        "mean_after": entry["mean_after"],
-    }
+    row = _board_row(board, entry)
     return {"method": ROM_SPC_METHOD, "charts": [entry], "board": [row]}
