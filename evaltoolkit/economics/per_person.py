@@ -31,16 +31,6 @@ COST_PER_PERSON_COLUMNS = ("term", "estimate", "ci_lower", "ci_upper", "n", "met
 """Columns of :func:`cost_per_person`."""
 
 
-def _wilson(k: float, n: float, conf_level: float) -> tuple[float, float]:
-    from scipy.special import ndtri
-
-    z = float(ndtri(0.5 + conf_level / 2))
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def cost_per_person(
     cost: float | tuple[float, float],
     *,
@@ -126,8 +116,10 @@ def cost_per_person(
                 "score may also have improved)",
             }
         )
+        from evaltoolkit.prepost._common import wilson  # the toolkit's one Wilson interval
+
         p = improved / classified
-        p_lo, p_hi = _wilson(improved, classified, conf_level)
+        p_lo, p_hi = wilson(improved, classified, conf_level)
         rows.append(
             {
                 "term": "per_improvement_missing_alike",
